@@ -1,0 +1,15 @@
+"""skreg: scikit-learn estimators that train regularized neural networks with Keras 3."""
+
+from ._classifier import RegularizedMLPClassifier
+from ._regressor import RegularizedMLPRegressor
+from .regularizers import l2_from_sklearn_alpha, sklearn_alpha_from_l2
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "RegularizedMLPClassifier",
+    "RegularizedMLPRegressor",
+    "__version__",
+    "l2_from_sklearn_alpha",
+    "sklearn_alpha_from_l2",
+]

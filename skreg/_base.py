@@ -1,0 +1,301 @@
+"""Shared estimator base: parameters, constraints, fit/predict orchestration, tags."""
+
+from __future__ import annotations
+
+import copy
+from contextlib import contextmanager
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import train_test_split
+from sklearn.utils import check_random_state
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+from ._network import NetworkSpec, build_network, dropout_rates, make_optimizer
+from ._training import EarlyStopping, TrainingEngine, TrainingSchedule, make_engine, train
+from ._validation import Interval, StrOptions
+
+_OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
+
+# Attributes of a fitted estimator; a failed fit puts back the ones it started with.
+_FITTED_ATTRIBUTES = (
+    "n_features_in_",
+    "feature_names_in_",
+    "classes_",
+    "n_outputs_",
+    "model_",
+    "history_",
+    "loss_curve_",
+    "validation_scores_",
+    "best_validation_score_",
+    "best_epoch_",
+    "n_iter_",
+    "_engine",
+    "_network_spec",
+)
+
+
+class _BaseRegularizedMLP(BaseEstimator):
+    """Multilayer perceptron trained by Keras, with the regularization toolbox as parameters.
+
+    Subclasses say how targets become network outputs (``_encode_targets``), which loss and
+    output activation to use, and how outputs become predictions.
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
+        "activation": [StrOptions({"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"})],
+        "l1": [Interval(Real, 0, None, closed="left")],
+        "l2": [Interval(Real, 0, None, closed="left")],
+        "dropout": ["array-like", Interval(Real, 0, 1, closed="left")],
+        "batch_normalization": ["boolean"],
+        "augmentation": [None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "scoring": [StrOptions({"loss"} | set(get_scorer_names())), callable],
+        "optimizer": [StrOptions(_OPTIMIZERS)],
+        "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+    }
+
+    _output_activation: str | None = None
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        activation="relu",
+        l1=0.0,
+        l2=0.0,
+        dropout=0.0,
+        batch_normalization=False,
+        augmentation=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        scoring="loss",
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.l1 = l1
+        self.l2 = l2
+        self.dropout = dropout
+        self.batch_normalization = batch_normalization
+        self.augmentation = augmentation
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.scoring = scoring
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.warm_start = warm_start
+
+    def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
+        """Validate, train and, only once training succeeded, store the fitted state."""
+        continuing = (incremental or self.warm_start) and hasattr(self, "model_")
+        with _restore_on_failure(self):
+            X, y = validate_data(self, X, y, reset=not continuing, dtype=np.float32, **self._y_checks())
+            Y = self._encode_targets(y, continuing=continuing, classes=classes)
+            sample_weight = self._sample_weight(X, y, sample_weight, incremental=incremental)
+            seeds = np.random.SeedSequence(check_random_state(self.random_state).randint(2**31))
+            split = self._train_validation_split(X, Y, y, sample_weight, seeds, incremental)
+            engine = self._prepare_engine(X.shape[1], Y.shape[1], seeds, continuing)
+            result = train(
+                engine,
+                *engine.to_device(split["X"], split["Y"]),
+                split["w"],
+                self._schedule(len(split["X"]), incremental),
+                np.random.default_rng(seeds.spawn(1)[0]),
+                self._validator(engine, split) if "X_val" in split else None,
+            )
+            self._store_result(engine, result, continuing)
+        return self
+
+    def _predict_outputs(self, X) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False, dtype=np.float32)
+        return self._engine.predict(X)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = False
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    def __getstate__(self):
+        # The compiled engine is not picklable; it is rebuilt from model_ on unpickling.
+        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
+        state.pop("_engine", None)
+        return state
+
+    def __setstate__(self, state):
+        super().__setstate__(state)
+        if "model_" in state:
+            self._engine = make_engine(self.model_, self.model_.optimizer, self._loss())
+
+    # Private helpers, in call order.
+
+    def _y_checks(self) -> dict[str, Any]:
+        return {}
+
+    def _sample_weight(self, X, y, sample_weight, *, incremental):
+        return _check_sample_weight(sample_weight, X, dtype=np.float32)
+
+    def _train_validation_split(self, X, Y, y, sample_weight, seeds, incremental):
+        if not self.early_stopping or incremental:
+            return {"X": X, "Y": Y, "w": sample_weight}
+        stratify = y if self._stratify_validation else None
+        X, X_val, Y, Y_val, w, w_val, _, y_val = train_test_split(
+            X,
+            Y,
+            sample_weight,
+            y,
+            test_size=self.validation_fraction,
+            random_state=int(seeds.generate_state(1)[0]),
+            stratify=stratify,
+        )
+        return {"X": X, "Y": Y, "w": w, "X_val": X_val, "Y_val": Y_val, "w_val": w_val, "y_val": y_val}
+
+    def _prepare_engine(self, n_features, n_outputs, seeds, continuing) -> TrainingEngine:
+        spec = NetworkSpec(
+            n_features=n_features,
+            n_outputs=n_outputs,
+            hidden_layer_sizes=_hidden_layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+            output_activation=self._output_activation,
+            l1=float(self.l1),
+            l2=float(self.l2),
+            dropout=dropout_rates(self.dropout, len(_hidden_layer_sizes(self.hidden_layer_sizes))),
+            batch_normalization=bool(self.batch_normalization),
+        )
+        if continuing and (spec, self.optimizer) == self._network_spec:
+            # Same network and optimizer: keep training them, optimizer state included.
+            self._engine.optimizer.learning_rate = self.learning_rate
+            return self._engine
+        if continuing and not spec.same_weights_as(self._network_spec[0]):
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network, but the new parameters "
+                "change the shapes of its weights. Set warm_start=False to train a new network."
+            )
+        model = build_network(spec, seeds.spawn(1)[0])
+        optimizer = make_optimizer(self.optimizer, self.learning_rate)
+        # Compiled so that model_ pickles with its optimizer state and supports evaluate().
+        model.compile(optimizer=optimizer, loss=self._loss())
+        if continuing:
+            # Penalties, dropout or optimizer changed: the fitted weights, new layers around them.
+            model.set_weights(self.model_.get_weights())
+        self._network_spec = (spec, self.optimizer)
+        return make_engine(model, optimizer, self._loss())
+
+    def _schedule(self, n_samples, incremental) -> TrainingSchedule:
+        batch_size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
+        stopping = None
+        if self.early_stopping and not incremental:
+            stopping = EarlyStopping(patience=self.n_iter_no_change, tol=self.tol)
+        return TrainingSchedule(
+            epochs=1 if incremental else self.max_iter,
+            batch_size=min(batch_size, n_samples),
+            shuffle=self.shuffle,
+            early_stopping=stopping,
+            verbose=self.verbose,
+        )
+
+    def _validator(self, engine, split):
+        """Per-epoch validation: loss, and the scorer's value when ``scoring`` names one."""
+        X_val, Y_val, w_val = engine.to_device(split["X_val"], split["Y_val"], split["w_val"])
+        scorer = None if self.scoring == "loss" else check_scoring(self, scoring=self.scoring)
+        name = "score" if callable(self.scoring) else self.scoring
+
+        def validate() -> tuple[dict[str, float], float]:
+            val_loss = engine.evaluate(X_val, Y_val, w_val)
+            if scorer is None:
+                return {"val_loss": val_loss}, -val_loss
+            view = self._fitted_view(engine)
+            score = float(scorer(view, split["X_val"], split["y_val"]))
+            return {"val_loss": val_loss, f"val_{name}": score}, score
+
+        return validate
+
+    def _fitted_view(self, engine):
+        """A shallow copy that predicts with the network being trained (for scorers)."""
+        view = copy.copy(self)
+        view._engine = engine
+        view.model_ = engine.model
+        return view
+
+    def _store_result(self, engine, result, continuing):
+        history = self.history_ if continuing else {}
+        if continuing and set(history) != set(result.history):
+            history = {}
+        offset = len(history.get("loss", []))
+        history = {k: list(history.get(k, [])) + v for k, v in result.history.items()}
+        self.model_ = engine.model
+        self._engine = engine
+        self.history_ = history
+        self.loss_curve_ = history["loss"]
+        self.n_iter_ = (self.n_iter_ if continuing else 0) + result.n_epochs
+        self.best_epoch_ = offset + result.best_epoch
+        if result.scores:
+            self.validation_scores_ = result.scores
+            self.best_validation_score_ = result.best_score
+        else:
+            self.validation_scores_ = None
+            self.best_validation_score_ = None
+
+
+def _hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
+    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
+        raise ValueError(
+            "hidden_layer_sizes must be a positive integer or a sequence of positive integers; "
+            f"got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(s) for s in sizes)
+
+
+@contextmanager
+def _restore_on_failure(estimator):
+    """Put back the fitted state, weights included, if the block raises.
+
+    A failed ``fit`` must never leave a previously fitted estimator broken.
+    """
+    saved = {k: estimator.__dict__[k] for k in _FITTED_ATTRIBUTES if k in estimator.__dict__}
+    model = saved.get("model_")
+    weights = model.get_weights() if model is not None else None
+    optimizer_state = [v.numpy() for v in model.optimizer.variables] if model is not None else None
+    try:
+        yield
+    except BaseException:
+        for k in _FITTED_ATTRIBUTES:
+            estimator.__dict__.pop(k, None)
+        estimator.__dict__.update(saved)
+        if model is not None:
+            model.set_weights(weights)
+            for variable, value in zip(model.optimizer.variables, optimizer_state):
+                variable.assign(value)
+        raise

@@ -1,0 +1,314 @@
+"""RegularizedMLPClassifier: label encoding and class probabilities."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.multiclass import check_classification_targets, unique_labels
+
+from ._base import _BaseRegularizedMLP
+from ._validation import StrOptions, _fit_context
+
+
+class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
+    """Multilayer perceptron classifier trained by Keras, with L1/L2, dropout and early stopping.
+
+    The network is ``hidden_layer_sizes`` dense layers with a softmax output over the classes,
+    trained on the cross-entropy loss plus the weight penalties. Every regularizer is a
+    constructor parameter, so it can be searched with :class:`~sklearn.model_selection.GridSearchCV`.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+        Units of each hidden layer. Fewer or smaller layers is the "smaller capacity" regularizer.
+    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, default="relu"
+        Activation of the hidden layers.
+    l1 : float, default=0.0
+        L1 penalty ``l1 * sum(|W|)`` on every dense kernel, added to each batch's loss (Keras
+        semantics). Drives weights to exactly zero: a sparse first layer selects features.
+    l2 : float, default=0.0
+        L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss. scikit-learn's
+        ``MLPClassifier(alpha=a)`` with batch size ``b`` corresponds to ``l2 = a / (2 * b)``; see
+        :func:`skreg.regularizers.l2_from_sklearn_alpha`.
+    dropout : float or sequence of float, default=0.0
+        Dropout rate after each hidden layer: one rate for all, or one per hidden layer. Inverted
+        dropout: surviving activations are scaled by ``1 / (1 - rate)`` in training, and nothing is
+        dropped at predict time.
+    batch_normalization : bool, default=False
+        Normalize each hidden layer's pre-activations over the batch.
+    augmentation : None, default=None
+        Reserved for data augmentation; only None is accepted for now.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the training data (a seeded, stratified split), stop
+        when the monitored score has not improved by ``tol`` for ``n_iter_no_change`` epochs and
+        restore the best epoch's weights. When False, train for ``max_iter`` epochs.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping.
+    tol : float, default=1e-4
+        Minimum improvement of the monitored score that counts.
+    scoring : str or callable, default="loss"
+        What early stopping monitors: ``"loss"`` for the validation loss, or any scikit-learn
+        scorer name (``"accuracy"``, ``"roc_auc"``, ...) or scorer callable, maximized.
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}, default="adam"
+        Keras optimizer.
+    learning_rate : float, default=1e-3
+        The optimizer's learning rate.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)`` as in scikit-learn.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the training rows every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, dropout, shuffling and the validation split. An int gives the
+        same model every time, without touching global random state.
+    verbose : int, default=0
+        1 prints one line per epoch (loss, validation loss, monitored score).
+    warm_start : bool, default=False
+        Continue training the fitted network on the next ``fit`` instead of starting anew.
+    class_weight : dict, "balanced" or None, default=None
+        Weights of the classes in the loss, as in scikit-learn; multiplied into ``sample_weight``.
+
+    Attributes
+    ----------
+    classes_ : ndarray of shape (n_classes,)
+        Class labels.
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X is a DataFrame with string column names.
+    n_outputs_ : int
+        Number of network outputs (one per class).
+    model_ : keras.Model
+        The trained network; it maps features to class probabilities.
+    history_ : dict of str to list of float
+        Per-epoch ``"loss"`` (training loss, penalty included), and with early stopping
+        ``"val_loss"`` and ``"val_<scoring>"``.
+    loss_curve_ : list of float
+        ``history_["loss"]``.
+    validation_scores_ : list of float or None
+        Monitored validation score per epoch (the negated validation loss when
+        ``scoring="loss"``); None without early stopping.
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    best_epoch_ : int
+        Epoch (counted from 1) whose weights the model holds.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    RegularizedMLPRegressor : The same network for regression.
+    sklearn.neural_network.MLPClassifier : scikit-learn's MLP (L2 only).
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from skreg import RegularizedMLPClassifier
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = RegularizedMLPClassifier((16,), l2=1e-3, dropout=0.1, learning_rate=1e-2,
+    ...                                max_iter=50, random_state=0).fit(X, y)
+    >>> clf.predict_proba(X[:2]).shape
+    (2, 3)
+    >>> clf.score(X, y) > 0.9
+    True
+    """
+
+    _parameter_constraints: dict = {
+        **_BaseRegularizedMLP._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    _output_activation = "softmax"
+    _stratify_validation = True
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        activation="relu",
+        l1=0.0,
+        l2=0.0,
+        dropout=0.0,
+        batch_normalization=False,
+        augmentation=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=1e-4,
+        scoring="loss",
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+        class_weight=None,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation=activation,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            batch_normalization=batch_normalization,
+            augmentation=augmentation,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            scoring=scoring,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.class_weight = class_weight
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels (any hashable type).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the loss (a weighted mean over each batch).
+
+        Returns
+        -------
+        self : RegularizedMLPClassifier
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, classes=None, sample_weight=None):
+        """Train for one epoch on ``(X, y)``, continuing from the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,)
+            Class labels.
+        classes : array-like of shape (n_classes,), default=None
+            Every class that will ever appear; required on the first call.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the loss.
+
+        Returns
+        -------
+        self : RegularizedMLPClassifier
+            The fitted estimator.
+        """
+        if classes is None and not hasattr(self, "classes_"):
+            raise ValueError("classes must be passed on the first call to partial_fit.")
+        return self._fit(X, y, sample_weight, incremental=True, classes=classes)
+
+    def predict(self, X):
+        """Predict class labels.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,)
+            The most probable class of each row.
+        """
+        proba = self.predict_proba(X)
+        return self.classes_[np.argmax(proba, axis=1)]
+
+    def predict_proba(self, X):
+        """Class probabilities (dropout is off at predict time).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        proba : ndarray of shape (n_samples, n_classes)
+            Probabilities in the order of ``classes_``; binary problems give two columns.
+        """
+        proba = self._predict_outputs(X)
+        return proba / proba.sum(axis=1, keepdims=True)
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+    # Private helpers, in call order.
+
+    def _encode_targets(self, y, *, continuing, classes):
+        check_classification_targets(y)
+        if continuing:
+            known = self.classes_
+            if classes is not None and not np.array_equal(unique_labels(classes), known):
+                raise ValueError(
+                    f"classes={classes!r} is not the same as on the first call to partial_fit "
+                    f"or fit, was: {known!r}."
+                )
+        else:
+            known = unique_labels(classes if classes is not None else y)
+        unseen = np.setdiff1d(unique_labels(y), known)
+        if unseen.size:
+            raise ValueError(f"y contains labels not in classes_ {known!r}: {unseen!r}.")
+        if len(known) < 2:
+            raise ValueError(
+                "The number of classes has to be greater than one; got 1 class: "
+                f"{known[0]!r}."
+            )
+        self.classes_ = known
+        self.n_outputs_ = len(known)
+        return np.eye(len(known), dtype=np.float32)[np.searchsorted(known, y)]
+
+    def _sample_weight(self, X, y, sample_weight, *, incremental):
+        sample_weight = super()._sample_weight(X, y, sample_weight, incremental=incremental)
+        if self.class_weight is None:
+            return sample_weight
+        if incremental and self.class_weight == "balanced":
+            raise ValueError(
+                "class_weight='balanced' is not supported by partial_fit, which sees one batch "
+                "of the data; pass a dict of class weights instead."
+            )
+        class_weights = compute_sample_weight(self.class_weight, y)
+        return (sample_weight * class_weights).astype(np.float32)
+
+    @staticmethod
+    def _loss():
+        return keras.losses.categorical_crossentropy

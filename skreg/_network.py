@@ -1,0 +1,94 @@
+"""Pure functions that build and compile the Keras network. No scikit-learn here."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import keras
+import numpy as np
+
+from .regularizers import kernel_regularizer
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that defines the network's architecture and penalties."""
+
+    n_features: int
+    n_outputs: int
+    hidden_layer_sizes: tuple[int, ...]
+    activation: str = "relu"
+    output_activation: str | None = None
+    l1: float = 0.0
+    l2: float = 0.0
+    dropout: tuple[float, ...] = ()
+    batch_normalization: bool = False
+
+    def same_weights_as(self, other: NetworkSpec) -> bool:
+        """Whether a network built from ``other`` has weights of the same shapes."""
+        return (
+            self.n_features,
+            self.n_outputs,
+            self.hidden_layer_sizes,
+            self.batch_normalization,
+        ) == (other.n_features, other.n_outputs, other.hidden_layer_sizes, other.batch_normalization)
+
+
+def dropout_rates(dropout: float | tuple[float, ...], n_hidden: int) -> tuple[float, ...]:
+    """Expand ``dropout`` into one rate per hidden layer.
+
+    A single number applies to every hidden layer; a sequence must give one rate per layer.
+    """
+    if np.ndim(dropout) == 0:
+        return (float(dropout),) * n_hidden
+    rates = tuple(float(rate) for rate in dropout)
+    if len(rates) != n_hidden:
+        raise ValueError(
+            f"dropout has {len(rates)} rates but there are {n_hidden} hidden layers; give one "
+            "rate per hidden layer or a single rate for all of them."
+        )
+    if any(not 0.0 <= rate < 1.0 for rate in rates):
+        raise ValueError(f"Every dropout rate must be in [0, 1); got {rates}.")
+    return rates
+
+
+def build_network(spec: NetworkSpec, seeds: np.random.SeedSequence) -> keras.Model:
+    """Build the multilayer perceptron described by ``spec``.
+
+    Each hidden block is ``Dense -> [BatchNormalization] -> activation -> [Dropout]``. Every
+    dense kernel, the output layer's included, carries the ``l1``/``l2`` penalty. Initializers
+    and dropout layers get their own integer seed drawn from ``seeds``, so the network is a
+    deterministic function of the spec and the seed sequence.
+    """
+    regularizer_args = (spec.l1, spec.l2)
+    layer_seeds = iter(seeds.generate_state(2 * len(spec.hidden_layer_sizes) + 1).tolist())
+    inputs = keras.Input(shape=(spec.n_features,), name="features")
+    x = inputs
+    for i, units in enumerate(spec.hidden_layer_sizes):
+        x = keras.layers.Dense(
+            units,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=next(layer_seeds)),
+            kernel_regularizer=kernel_regularizer(*regularizer_args),
+            name=f"hidden_{i}",
+        )(x)
+        if spec.batch_normalization:
+            x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+        x = keras.layers.Activation(spec.activation, name=f"activation_{i}")(x)
+        dropout_seed = next(layer_seeds)
+        if spec.dropout and spec.dropout[i] > 0:
+            x = keras.layers.Dropout(spec.dropout[i], seed=dropout_seed, name=f"dropout_{i}")(x)
+    outputs = keras.layers.Dense(
+        spec.n_outputs,
+        activation=spec.output_activation,
+        kernel_initializer=keras.initializers.GlorotUniform(seed=next(layer_seeds)),
+        kernel_regularizer=kernel_regularizer(*regularizer_args),
+        name="output",
+    )(x)
+    return keras.Model(inputs, outputs, name="regularized_mlp")
+
+
+def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+    """Instantiate a Keras optimizer by name with the given learning rate."""
+    config = keras.optimizers.get(name).get_config()
+    config["learning_rate"] = learning_rate
+    return keras.optimizers.get({"class_name": name, "config": config})

@@ -1,0 +1,186 @@
+"""RegularizedMLPRegressor: target shaping and multi-output regression."""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from sklearn.base import RegressorMixin
+
+from ._base import _BaseRegularizedMLP
+from ._validation import _fit_context
+
+
+class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
+    """Multilayer perceptron regressor trained by Keras, with L1/L2, dropout and early stopping.
+
+    The network is ``hidden_layer_sizes`` dense layers with a linear output per target, trained
+    on the mean squared error plus the weight penalties. Multi-output targets are supported.
+
+    Parameters
+    ----------
+    hidden_layer_sizes : int or tuple of int, default=(100,)
+        Units of each hidden layer.
+    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, default="relu"
+        Activation of the hidden layers.
+    l1 : float, default=0.0
+        L1 penalty ``l1 * sum(|W|)`` on every dense kernel, added to each batch's loss.
+    l2 : float, default=0.0
+        L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss.
+        ``MLPRegressor(alpha=a)`` with batch size ``b`` corresponds to ``l2 = a / (2 * b)``.
+    dropout : float or sequence of float, default=0.0
+        Dropout rate after each hidden layer (one for all, or one per layer); off at predict time.
+    batch_normalization : bool, default=False
+        Normalize each hidden layer's pre-activations over the batch.
+    augmentation : None, default=None
+        Reserved for data augmentation; only None is accepted for now.
+    early_stopping : bool, default=False
+        Hold out ``validation_fraction`` of the data (a seeded split), stop when the monitored
+        score has not improved by ``tol`` for ``n_iter_no_change`` epochs, restore the best weights.
+    validation_fraction : float, default=0.1
+        Share of the training data held out for early stopping.
+    n_iter_no_change : int, default=10
+        Epochs without improvement before early stopping.
+    tol : float, default=1e-4
+        Minimum improvement of the monitored score that counts.
+    scoring : str or callable, default="loss"
+        What early stopping monitors: ``"loss"`` or a scikit-learn scorer (``"r2"``, ...).
+    optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}, default="adam"
+        Keras optimizer.
+    learning_rate : float, default=1e-3
+        The optimizer's learning rate.
+    batch_size : int or "auto", default="auto"
+        Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
+    max_iter : int, default=200
+        Maximum number of epochs.
+    shuffle : bool, default=True
+        Shuffle the training rows every epoch.
+    random_state : int, RandomState instance or None, default=None
+        Seeds the initial weights, dropout, shuffling and the validation split.
+    verbose : int, default=0
+        1 prints one line per epoch.
+    warm_start : bool, default=False
+        Continue training the fitted network on the next ``fit``.
+
+    Attributes
+    ----------
+    n_features_in_ : int
+        Number of features seen during fit.
+    feature_names_in_ : ndarray of shape (n_features_in_,)
+        Feature names, when X is a DataFrame with string column names.
+    n_outputs_ : int
+        Number of targets.
+    model_ : keras.Model
+        The trained network.
+    history_ : dict of str to list of float
+        Per-epoch ``"loss"``, and with early stopping ``"val_loss"`` and ``"val_<scoring>"``.
+    loss_curve_ : list of float
+        ``history_["loss"]``.
+    validation_scores_ : list of float or None
+        Monitored validation score per epoch (negated loss for ``scoring="loss"``).
+    best_validation_score_ : float or None
+        Best of ``validation_scores_``.
+    best_epoch_ : int
+        Epoch (counted from 1) whose weights the model holds.
+    n_iter_ : int
+        Number of epochs run.
+
+    See Also
+    --------
+    RegularizedMLPClassifier : The same network for classification.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from skreg import RegularizedMLPRegressor
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 3))
+    >>> y = X @ np.array([1.0, -2.0, 0.5])
+    >>> reg = RegularizedMLPRegressor((32,), l2=1e-4, learning_rate=1e-2, max_iter=100,
+    ...                               random_state=0).fit(X, y)
+    >>> reg.predict(X[:3]).shape
+    (3,)
+    >>> reg.score(X, y) > 0.9
+    True
+    """
+
+    _output_activation = None
+    _stratify_validation = False
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit(self, X, y, sample_weight=None):
+        """Train the network on ``(X, y)``.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the loss.
+
+        Returns
+        -------
+        self : RegularizedMLPRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight)
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Train for one epoch on ``(X, y)``, continuing from the current weights.
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Training data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the loss.
+
+        Returns
+        -------
+        self : RegularizedMLPRegressor
+            The fitted estimator.
+        """
+        return self._fit(X, y, sample_weight, incremental=True)
+
+    def predict(self, X):
+        """Predict targets (dropout is off at predict time).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            Predictions; one-dimensional when there is one target.
+        """
+        outputs = self._predict_outputs(X)
+        return outputs.ravel() if self.n_outputs_ == 1 else outputs
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.target_tags.multi_output = True
+        return tags
+
+    # Private helpers, in call order.
+
+    def _y_checks(self):
+        return {"multi_output": True, "y_numeric": True}
+
+    def _encode_targets(self, y, *, continuing, classes):
+        Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        if continuing and Y.shape[1] != self.n_outputs_:
+            raise ValueError(
+                f"y has {Y.shape[1]} targets, but the fitted network predicts {self.n_outputs_}."
+            )
+        self.n_outputs_ = Y.shape[1]
+        return Y
+
+    @staticmethod
+    def _loss():
+        return keras.losses.mean_squared_error

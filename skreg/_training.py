@@ -1,0 +1,381 @@
+"""The training engine: compiled epochs, early stopping and history. No scikit-learn here.
+
+Keras' per-step overhead, not arithmetic, dominates the small networks skreg trains, so the
+engine runs a whole epoch per compiled call: the data are uploaded once per ``fit``, the host
+only sends the epoch's shuffled batch indices, and a backend loop (``tf.while_loop`` under
+``tf.function`` on TensorFlow, ``lax.fori_loop`` under ``jax.jit`` on JAX) runs the steps.
+Batches have a fixed size; the last one is padded with zero-weight rows so every step has the
+same shape and the padding contributes nothing to the loss or the gradient.
+
+The estimators only see :class:`TrainingEngine` and :func:`train`, so the engine can change
+without touching them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import keras
+import numpy as np
+
+LossFunction = Callable[[Any, Any], Any]
+
+# Rows per forward call at predict time: bounds the memory of one call on large inputs.
+_PREDICT_CHUNK = 8192
+# Predict inputs are padded to a multiple of this many rows. CPU matrix kernels treat a
+# partial tail block of rows differently, so without padding a row's prediction could change
+# in the last bits with its position in X; with it, every row goes through the same kernel.
+_PREDICT_ROW_BLOCK = 64
+
+
+@dataclass(frozen=True)
+class Batches:
+    """One epoch's batches: row indices and per-row weights, both (n_batches, batch_size).
+
+    Padding rows (to fill the last batch) carry weight 0.
+    """
+
+    order: np.ndarray
+    weights: np.ndarray
+
+
+def epoch_batches(
+    sample_weight: np.ndarray, batch_size: int, rng: np.random.Generator, shuffle: bool
+) -> Batches:
+    """Arrange one epoch of ``len(sample_weight)`` rows into fixed-size batches."""
+    n_samples = len(sample_weight)
+    batch_size = min(batch_size, n_samples)
+    n_batches = math.ceil(n_samples / batch_size)
+    order = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+    n_pad = n_batches * batch_size - n_samples
+    weights = np.concatenate([sample_weight[order], np.zeros(n_pad, dtype=np.float32)])
+    order = np.concatenate([order, order[:n_pad]])
+    return Batches(
+        order=order.reshape(n_batches, batch_size).astype(np.int32),
+        weights=weights.reshape(n_batches, batch_size).astype(np.float32),
+    )
+
+
+def _weighted_loss(loss: LossFunction, y_true: Any, y_pred: Any, weights: Any) -> Any:
+    """Weighted mean of the per-row loss (scikit-learn's convention for sample weights)."""
+    ops = keras.ops
+    total = ops.sum(loss(y_true, y_pred) * weights)
+    return total / ops.maximum(ops.sum(weights), 1e-12)
+
+
+def _penalty(losses: list[Any]) -> Any:
+    return keras.ops.sum(keras.ops.stack(losses)) if losses else 0.0
+
+
+class TrainingEngine:
+    """Trains one Keras model, one compiled call per epoch.
+
+    Parameters
+    ----------
+    model : keras.Model
+        The network; its regularization losses (``model.losses``) join the batch loss.
+    optimizer : keras.optimizers.Optimizer
+        Built on the model's trainable variables if it is not built yet.
+    loss : callable
+        ``loss(y_true, y_pred)`` returning one loss per row.
+    """
+
+    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction) -> None:
+        self.model = model
+        self.optimizer = optimizer
+        self.loss = loss
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+
+    def to_device(self, *arrays: np.ndarray) -> tuple[Any, ...]:
+        """Upload arrays once per fit."""
+        return tuple(keras.ops.convert_to_tensor(a) for a in arrays)
+
+    def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
+        """Run one epoch; return the weighted mean batch loss (penalty included)."""
+        raise NotImplementedError
+
+    def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
+        """Loss on data in inference mode (no dropout), penalty included, as Keras reports it."""
+        raise NotImplementedError
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        """Network outputs for ``X`` in inference mode, as a float64 NumPy array."""
+        chunks = []
+        for start in range(0, len(X), _PREDICT_CHUNK):
+            chunk = X[start : start + _PREDICT_CHUNK]
+            n_rows = len(chunk)
+            padded = np.zeros((self._padded_rows(n_rows), X.shape[1]), dtype=np.float32)
+            padded[:n_rows] = chunk
+            chunks.append(self._predict_chunk(padded)[:n_rows])
+        return np.concatenate(chunks).astype(np.float64, copy=False)
+
+    def snapshot(self) -> Any:
+        """Copy of the network's weights, to restore the best epoch later."""
+        return self.model.get_weights()
+
+    def restore(self, snapshot: Any) -> None:
+        self.model.set_weights(snapshot)
+
+    def finish(self) -> None:
+        """Make the Keras model's variables hold the trained values."""
+
+    def _padded_rows(self, n_rows: int) -> int:
+        return -(-n_rows // _PREDICT_ROW_BLOCK) * _PREDICT_ROW_BLOCK
+
+    def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+class _TensorFlowEngine(TrainingEngine):
+    """Stateful training under ``tf.function``, as Keras' own TensorFlow trainer does."""
+
+    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction) -> None:
+        import tensorflow as tf
+
+        super().__init__(model, optimizer, loss)
+        self._tf = tf
+        self._epoch = tf.function(self._run_epoch, reduce_retracing=True)
+        self._evaluate = tf.function(self._run_evaluate, reduce_retracing=True)
+        self._forward = tf.function(
+            lambda x: self.model(x, training=False),
+            input_signature=[tf.TensorSpec([None, model.input_shape[-1]], tf.float32)],
+        )
+
+    def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
+        return float(self._epoch(X, Y, batches.order, batches.weights))
+
+    def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
+        return float(self._evaluate(X, Y, weights))
+
+    def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
+        return self._forward(X).numpy()
+
+    def _run_epoch(self, X: Any, Y: Any, order: Any, weights: Any) -> Any:
+        tf = self._tf
+        variables = self.model.trainable_variables
+
+        def step(i: Any, total: Any) -> tuple[Any, Any]:
+            x = tf.gather(X, order[i])
+            y = tf.gather(Y, order[i])
+            with tf.GradientTape() as tape:
+                y_pred = self.model(x, training=True)
+                loss = _weighted_loss(self.loss, y, y_pred, weights[i])
+                loss = loss + _penalty(self.model.losses)
+            grads = tape.gradient(loss, variables)
+            self.optimizer.apply_gradients(zip(grads, variables))
+            return i + 1, total + loss * tf.reduce_sum(weights[i])
+
+        n_batches = tf.shape(order)[0]
+        _, total = tf.while_loop(
+            lambda i, _: i < n_batches, step, (tf.constant(0), tf.constant(0.0))
+        )
+        return total / tf.reduce_sum(weights)
+
+    def _run_evaluate(self, X: Any, Y: Any, weights: Any) -> Any:
+        y_pred = self.model(X, training=False)
+        return _weighted_loss(self.loss, Y, y_pred, weights) + _penalty(self.model.losses)
+
+
+class _JaxEngine(TrainingEngine):
+    """Stateless training under ``jax.jit``, as Keras' own JAX trainer does.
+
+    While training, the weights live in ``self._state``; :meth:`finish` writes them back to
+    the Keras variables, which are the truth again until the next epoch.
+    """
+
+    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction) -> None:
+        import jax
+
+        super().__init__(model, optimizer, loss)
+        self._jax = jax
+        self._state = None
+        self._epoch = jax.jit(self._run_epoch)
+        self._evaluate = jax.jit(self._run_evaluate)
+        self._forward = jax.jit(self._run_forward)
+
+    def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
+        state = self._current_state()
+        self._state, loss = self._epoch(state, X, Y, batches.order, batches.weights)
+        return float(loss)
+
+    def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
+        trainable, non_trainable, _ = self._current_state()
+        return float(self._evaluate(trainable, non_trainable, X, Y, weights))
+
+    def snapshot(self) -> Any:
+        return self._current_state()[:2]
+
+    def restore(self, snapshot: Any) -> None:
+        self._state = (*snapshot, self._current_state()[2])
+
+    def finish(self) -> None:
+        if self._state is None:
+            return
+        model_variables = (
+            self.model.trainable_variables,
+            self.model.non_trainable_variables,
+            self.optimizer.variables,
+        )
+        for variables, values in zip(model_variables, self._state):
+            for variable, value in zip(variables, values):
+                variable.assign(value)
+        self._state = None
+
+    def _current_state(self) -> tuple[list[Any], list[Any], list[Any]]:
+        if self._state is not None:
+            return self._state
+        return (
+            [v.value for v in self.model.trainable_variables],
+            [v.value for v in self.model.non_trainable_variables],
+            [v.value for v in self.optimizer.variables],
+        )
+
+    def _padded_rows(self, n_rows: int) -> int:
+        # jit compiles once per input shape: a power of two bounds the recompilations.
+        return max(super()._padded_rows(n_rows), 1 << max(n_rows - 1, 0).bit_length())
+
+    def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
+        trainable, non_trainable, _ = self._current_state()
+        return np.asarray(self._forward(trainable, non_trainable, X))
+
+    def _run_forward(self, trainable: Any, non_trainable: Any, X: Any) -> Any:
+        y_pred, _ = self.model.stateless_call(trainable, non_trainable, X, training=False)
+        return y_pred
+
+    def _run_evaluate(
+        self, trainable: Any, non_trainable: Any, X: Any, Y: Any, weights: Any
+    ) -> Any:
+        y_pred, _, losses = self.model.stateless_call(
+            trainable, non_trainable, X, training=False, return_losses=True
+        )
+        return _weighted_loss(self.loss, Y, y_pred, weights) + _penalty(losses)
+
+    def _run_epoch(self, state: Any, X: Any, Y: Any, order: Any, weights: Any) -> Any:
+        jax = self._jax
+
+        def batch_loss(trainable: Any, non_trainable: Any, i: Any) -> tuple[Any, Any]:
+            y_pred, non_trainable, losses = self.model.stateless_call(
+                trainable, non_trainable, X[order[i]], training=True, return_losses=True
+            )
+            loss = _weighted_loss(self.loss, Y[order[i]], y_pred, weights[i])
+            return loss + _penalty(losses), non_trainable
+
+        def step(i: Any, carry: Any) -> Any:
+            trainable, non_trainable, optimizer_state, total = carry
+            (loss, non_trainable), grads = jax.value_and_grad(batch_loss, has_aux=True)(
+                trainable, non_trainable, i
+            )
+            trainable, optimizer_state = self.optimizer.stateless_apply(
+                optimizer_state, grads, trainable
+            )
+            return trainable, non_trainable, optimizer_state, total + loss * weights[i].sum()
+
+        *state, total = jax.lax.fori_loop(0, order.shape[0], step, (*state, 0.0))
+        return tuple(state), total / weights.sum()
+
+
+def make_engine(model: keras.Model, optimizer: Any, loss: LossFunction) -> TrainingEngine:
+    """The engine for the active Keras backend."""
+    backend = keras.backend.backend()
+    if backend == "tensorflow":
+        return _TensorFlowEngine(model, optimizer, loss)
+    if backend == "jax":
+        return _JaxEngine(model, optimizer, loss)
+    raise RuntimeError(
+        f"skreg supports the 'tensorflow' and 'jax' Keras backends; the active one is {backend!r}."
+    )
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop when the monitored score has not improved by ``tol`` for ``patience`` epochs."""
+
+    patience: int
+    tol: float
+
+
+@dataclass(frozen=True)
+class TrainingSchedule:
+    """How long and how to train."""
+
+    epochs: int
+    batch_size: int
+    shuffle: bool = True
+    early_stopping: EarlyStopping | None = None
+    verbose: int = 0
+
+
+@dataclass
+class TrainingResult:
+    """What one call of :func:`train` observed, epoch by epoch."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    scores: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float | None = None
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.history.get("loss", []))
+
+
+def train(
+    engine: TrainingEngine,
+    X: Any,
+    Y: Any,
+    sample_weight: np.ndarray,
+    schedule: TrainingSchedule,
+    rng: np.random.Generator,
+    validate: Callable[[], tuple[dict[str, float], float]] | None = None,
+) -> TrainingResult:
+    """Train for ``schedule.epochs`` epochs or until early stopping.
+
+    ``validate`` returns the epoch's validation metrics (for the history) and the score to
+    maximize; with it and ``schedule.early_stopping``, the best epoch's weights are restored.
+    A non-finite training loss stops with a ``FloatingPointError``.
+    """
+    result = TrainingResult(history={"loss": []})
+    stopping = schedule.early_stopping
+    best = None
+    epochs_without_improvement = 0
+    for epoch in range(1, schedule.epochs + 1):
+        batches = epoch_batches(sample_weight, schedule.batch_size, rng, schedule.shuffle)
+        loss = engine.train_epoch(X, Y, batches)
+        if not math.isfinite(loss):
+            raise FloatingPointError(
+                f"The training loss became {loss} at epoch {epoch}: training diverged. Scale the "
+                "features (for example with StandardScaler) or lower learning_rate."
+            )
+        result.history["loss"].append(loss)
+        metrics: dict[str, float] = {}
+        if validate is not None:
+            metrics, score = validate()
+            for name, value in metrics.items():
+                result.history.setdefault(name, []).append(value)
+            result.scores.append(score)
+            if result.best_score is None or score > result.best_score + (stopping.tol if stopping else 0.0):
+                result.best_score, result.best_epoch = score, epoch
+                epochs_without_improvement = 0
+                best = engine.snapshot() if stopping else None
+            else:
+                epochs_without_improvement += 1
+        if schedule.verbose:
+            _print_epoch(epoch, schedule.epochs, loss, metrics)
+        if stopping and epochs_without_improvement >= stopping.patience:
+            break
+    if stopping and best is not None:
+        engine.restore(best)
+    if not stopping or validate is None:
+        result.best_epoch = result.n_epochs
+    engine.finish()
+    return result
+
+
+def _print_epoch(epoch: int, epochs: int, loss: float, metrics: dict[str, float]) -> None:
+    parts = [f"Epoch {epoch}/{epochs}", f"loss = {loss:.6f}"]
+    parts += [f"{name} = {value:.6f}" for name, value in metrics.items()]
+    print(", ".join(parts), flush=True)

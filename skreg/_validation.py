@@ -1,0 +1,11 @@
+"""The one place that imports scikit-learn's private helpers.
+
+scikit-learn's parameter-validation vocabulary (``Interval``, ``StrOptions``) and the
+``_fit_context`` decorator are not public API yet; keeping every such import here means a
+scikit-learn rename touches one file.
+"""
+
+from sklearn.base import _fit_context
+from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
+
+__all__ = ["HasMethods", "Interval", "StrOptions", "_fit_context"]

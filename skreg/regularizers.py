@@ -1,0 +1,106 @@
+"""Weight penalties: Keras regularizers from ``l1``/``l2`` and the scikit-learn ``alpha`` bridge.
+
+skreg follows Keras' semantics: the penalty is added to the loss of every mini-batch,
+
+.. math::
+
+    \\text{batch loss} = \\text{mean data loss} + l_1 \\sum |W| + l_2 \\sum W^2,
+
+summed over the kernel (weight matrix) of every dense layer, the output layer included;
+biases are not penalized. scikit-learn's :class:`~sklearn.neural_network.MLPClassifier` adds
+``alpha / 2 * sum(W**2) / batch_size`` to each batch, so ``l2 = alpha / (2 * batch_size)``
+trains the same objective (exactly so for full batches; a smaller last batch is weighted
+slightly differently by the two libraries).
+"""
+
+from __future__ import annotations
+
+import keras
+
+
+def kernel_regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
+    """Return the Keras regularizer for the given penalties, or None when both are zero.
+
+    Parameters
+    ----------
+    l1 : float
+        Coefficient of the sum of absolute weights.
+    l2 : float
+        Coefficient of the sum of squared weights.
+
+    Returns
+    -------
+    regularizer : keras.regularizers.Regularizer or None
+        ``L1``, ``L2`` or ``L1L2``, so that the saved Keras model names the penalty it uses.
+
+    Examples
+    --------
+    >>> from skreg.regularizers import kernel_regularizer
+    >>> kernel_regularizer(0.0, 1e-3).get_config()
+    {'l2': 0.001}
+    """
+    if l1 and l2:
+        return keras.regularizers.L1L2(l1=l1, l2=l2)
+    if l1:
+        return keras.regularizers.L1(l1)
+    if l2:
+        return keras.regularizers.L2(l2)
+    return None
+
+
+def l2_from_sklearn_alpha(alpha: float, batch_size: int) -> float:
+    """Convert scikit-learn's MLP ``alpha`` into skreg's ``l2`` for the same objective.
+
+    Parameters
+    ----------
+    alpha : float
+        The ``alpha`` of :class:`~sklearn.neural_network.MLPClassifier` or
+        :class:`~sklearn.neural_network.MLPRegressor`.
+    batch_size : int
+        The mini-batch size both models train with (for ``batch_size="auto"`` use
+        ``min(200, n_samples)``).
+
+    Returns
+    -------
+    l2 : float
+        ``alpha / (2 * batch_size)``.
+
+    Examples
+    --------
+    >>> from skreg.regularizers import l2_from_sklearn_alpha
+    >>> l2_from_sklearn_alpha(1e-4, batch_size=200)
+    2.5e-07
+    """
+    if alpha < 0 or batch_size < 1:
+        raise ValueError(
+            f"alpha must be >= 0 and batch_size >= 1; got alpha={alpha}, batch_size={batch_size}."
+        )
+    return alpha / (2 * batch_size)
+
+
+def sklearn_alpha_from_l2(l2: float, batch_size: int) -> float:
+    """Inverse of :func:`l2_from_sklearn_alpha`: the ``alpha`` matching an ``l2``.
+
+    Parameters
+    ----------
+    l2 : float
+        skreg's L2 coefficient.
+    batch_size : int
+        The mini-batch size.
+
+    Returns
+    -------
+    alpha : float
+        ``2 * batch_size * l2``.
+
+    Examples
+    --------
+    >>> from skreg.regularizers import sklearn_alpha_from_l2
+    >>> sklearn_alpha_from_l2(2.5e-07, batch_size=200)
+    0.0001
+    """
+    if l2 < 0 or batch_size < 1:
+        raise ValueError(
+            f"l2 must be >= 0 and batch_size >= 1; got l2={l2}, batch_size={batch_size}."
+        )
+    return 2 * batch_size * l2

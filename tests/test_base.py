@@ -1,0 +1,234 @@
+"""Behaviour shared by both estimators: seeds, persistence, penalties, dropout, warm start."""
+
+import copy
+import gc
+import io
+import pickle
+import random
+import subprocess
+import sys
+import textwrap
+import time
+
+import joblib
+import keras
+import numpy as np
+import psutil
+import pytest
+from sklearn.base import clone
+from sklearn.exceptions import NotFittedError
+from sklearn.utils.validation import check_is_fitted
+
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+
+
+@pytest.fixture(params=["classifier", "regressor"])
+def case(request, classification_data, regression_data):
+    if request.param == "classifier":
+        X, y = classification_data
+        return RegularizedMLPClassifier, X, y, "predict_proba"
+    X, y = regression_data
+    return RegularizedMLPRegressor, X, y, "predict"
+
+
+def make(cls, **params):
+    defaults = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=10, random_state=0)
+    return cls(**{**defaults, **params})
+
+
+def test_same_random_state_same_predictions_without_global_seeding(case):
+    cls, X, y, method = case
+    np_state, py_state = np.random.get_state(), random.getstate()
+    first = getattr(make(cls, dropout=0.2).fit(X, y), method)(X)
+    second = getattr(make(cls, dropout=0.2).fit(X, y), method)(X)
+    np.testing.assert_array_equal(first, second)
+    assert random.getstate() == py_state
+    after = np.random.get_state()
+    assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1])
+    other = getattr(make(cls, dropout=0.2, random_state=1).fit(X, y), method)(X)
+    assert not np.allclose(first, other)
+
+
+def test_same_random_state_same_predictions_across_processes(classification_data, tmp_path):
+    X, y = classification_data
+    script = textwrap.dedent(
+        """
+        import os, sys, numpy as np
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        from skreg import RegularizedMLPClassifier
+        data = np.load(sys.argv[1])
+        X, y = data["X"], data["y"]
+        clf = RegularizedMLPClassifier((16,), dropout=0.2, learning_rate=1e-2, max_iter=10,
+                                       random_state=0).fit(X, y)
+        sys.stdout.write(clf.predict_proba(X).tobytes().hex())
+        """
+    )
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "data.npz")], capture_output=True, check=True
+    ).stdout
+    other = np.frombuffer(bytes.fromhex(out.decode()), dtype=np.float64).reshape(len(X), -1)
+    here = make(RegularizedMLPClassifier, dropout=0.2).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(here, other)
+
+
+@pytest.mark.parametrize(
+    "round_trip",
+    [
+        lambda est: pickle.loads(pickle.dumps(est)),
+        lambda est: copy.deepcopy(est),
+        lambda est: joblib.load(_joblib_dump(est)),
+    ],
+    ids=["pickle", "deepcopy", "joblib"],
+)
+def test_round_trips_give_identical_predictions(case, round_trip):
+    cls, X, y, method = case
+    est = make(cls, dropout=0.1, l2=1e-3).fit(X, y)
+    restored = round_trip(est)
+    np.testing.assert_array_equal(getattr(restored, method)(X), getattr(est, method)(X))
+    assert restored.get_params() == est.get_params()
+    # The restored estimator keeps training from where the original stopped.
+    restored.partial_fit(X, y)
+    assert restored.n_iter_ == est.n_iter_ + 1
+
+
+def _joblib_dump(est):
+    buffer = io.BytesIO()
+    joblib.dump(est, buffer)
+    buffer.seek(0)
+    return buffer
+
+
+def test_unfitted_clone_of_fitted_estimator_is_unfitted(case):
+    cls, X, y, _ = case
+    fitted = make(cls).fit(X, y)
+    with pytest.raises(NotFittedError):
+        check_is_fitted(clone(fitted))
+
+
+def _kernels(model):
+    return [layer.kernel.numpy() for layer in model.layers if hasattr(layer, "kernel")]
+
+
+@pytest.mark.parametrize("l1, l2", [(0.0, 1e-3), (1e-3, 0.0), (1e-3, 2e-3)])
+def test_regularization_loss_equals_numpy_formula(case, l1, l2):
+    cls, X, y, _ = case
+    est = make(cls, hidden_layer_sizes=(8, 4), l1=l1, l2=l2).fit(X, y)
+    kernels = _kernels(est.model_)
+    assert len(kernels) == 3  # two hidden layers and the output layer
+    expected = sum(l1 * np.abs(w).sum() + l2 * np.square(w).sum() for w in kernels)
+    actual = float(keras.ops.sum(keras.ops.stack(est.model_.losses)))
+    np.testing.assert_allclose(actual, expected, rtol=1e-5)
+
+
+def test_no_penalty_means_no_regularization_loss(case):
+    cls, X, y, _ = case
+    assert make(cls, max_iter=1).fit(X, y).model_.losses == []
+
+
+def test_larger_l2_shrinks_weight_norm(case):
+    cls, X, y, _ = case
+    norms = [
+        sum(np.square(w).sum() for w in _kernels(make(cls, l2=l2, max_iter=30).fit(X, y).model_))
+        for l2 in (0.0, 1e-3, 1e-2)
+    ]
+    assert norms[0] > norms[1] > norms[2]
+
+
+def test_larger_l1_zeroes_more_first_layer_weights(case):
+    cls, X, y, _ = case
+
+    def near_zero_share(l1):
+        est = make(cls, hidden_layer_sizes=(32,), l1=l1, max_iter=60).fit(X, y)
+        return np.mean(np.abs(_kernels(est.model_)[0]) < 1e-2)
+
+    assert near_zero_share(1e-2) > near_zero_share(1e-4) + 0.2
+
+
+def test_dropout_is_off_at_predict_time(case):
+    cls, X, y, method = case
+    est = make(cls, dropout=0.5).fit(X, y)
+    np.testing.assert_array_equal(getattr(est, method)(X), getattr(est, method)(X))
+    inference = np.asarray(est.model_(X.astype(np.float32), training=False))
+    training = np.asarray(est.model_(X.astype(np.float32), training=True))
+    np.testing.assert_allclose(est._predict_outputs(X), inference, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(training, inference)
+
+
+def test_one_dropout_rate_per_hidden_layer(case):
+    cls, X, y, _ = case
+    est = make(cls, hidden_layer_sizes=(16, 8), dropout=(0.5, 0.1), max_iter=1).fit(X, y)
+    rates = [layer.rate for layer in est.model_.layers if isinstance(layer, keras.layers.Dropout)]
+    assert rates == [0.5, 0.1]
+    with pytest.raises(ValueError, match="one rate per hidden layer"):
+        make(cls, hidden_layer_sizes=(16, 8), dropout=(0.5,)).fit(X, y)
+
+
+def test_batch_normalization_adds_a_layer_per_hidden_layer(case):
+    cls, X, y, _ = case
+    est = make(cls, hidden_layer_sizes=(16, 8), batch_normalization=True, max_iter=3).fit(X, y)
+    norms = [layer for layer in est.model_.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    assert len(norms) == 2
+    assert not np.allclose(norms[0].moving_mean.numpy(), 0.0)  # statistics were learned
+
+
+def test_sample_weight_equals_repetition(case):
+    cls, X, y, method = case
+    X, y = X[:60], y[:60]
+    weights = np.ones(len(X))
+    weights[:10] = 2
+    X_repeated = np.concatenate([X, X[:10]])
+    y_repeated = np.concatenate([y, y[:10]])
+    full_batch = dict(batch_size=200, shuffle=False, max_iter=20)
+    weighted = make(cls, **full_batch).fit(X, y, sample_weight=weights)
+    repeated = make(cls, **full_batch).fit(X_repeated, y_repeated)
+    np.testing.assert_allclose(
+        getattr(weighted, method)(X), getattr(repeated, method)(X), rtol=1e-4, atol=1e-5
+    )
+
+
+def test_warm_start_continues_and_keeps_weights_when_penalty_changes(case):
+    cls, X, y, _ = case
+    est = make(cls, warm_start=True, max_iter=5).fit(X, y)
+    model = est.model_
+    est.fit(X, y)
+    assert est.n_iter_ == 10 and est.model_ is model and len(est.loss_curve_) == 10
+    before = est.model_.get_weights()
+    est.set_params(l2=1e-3, max_iter=1, learning_rate=1e-12)
+    est.fit(X, y)
+    assert est.model_ is not model
+    for old, new in zip(before, est.model_.get_weights()):
+        np.testing.assert_allclose(old, new, atol=1e-6)
+    est.set_params(hidden_layer_sizes=(4,))
+    with pytest.raises(ValueError, match="shapes of its weights"):
+        est.fit(X, y)
+
+
+def test_early_stopping_stops_restores_and_reports(case):
+    cls, X, y, _ = case
+    est = make(cls, early_stopping=True, n_iter_no_change=3, max_iter=300, learning_rate=5e-2)
+    est.fit(X, y)
+    history = est.history_
+    assert est.n_iter_ < 300
+    assert est.n_iter_ == est.best_epoch_ + 3
+    assert len(history["loss"]) == len(history["val_loss"]) == len(est.validation_scores_)
+    np.testing.assert_allclose(est.validation_scores_, -np.asarray(history["val_loss"]))
+    assert est.best_validation_score_ == max(est.validation_scores_)
+
+
+def test_fifty_sequential_fits_do_not_grow_memory_or_time(classification_data):
+    X, y = classification_data
+    process = psutil.Process()
+    durations = []
+    for i in range(50):
+        if i == 10:
+            gc.collect()
+            start_rss = process.memory_info().rss
+        start = time.perf_counter()
+        RegularizedMLPClassifier((32,), max_iter=2, random_state=i).fit(X, y).predict(X)
+        durations.append(time.perf_counter() - start)
+    gc.collect()
+    growth_mb = (process.memory_info().rss - start_rss) / 2**20
+    # Loose bounds: a leak of Keras graphs or sessions grows far faster than this.
+    assert growth_mb < 150, f"resident memory grew {growth_mb:.0f} MB over 40 fits"
+    assert np.median(durations[-10:]) < 2.0 * np.median(durations[1:11])

@@ -1,0 +1,200 @@
+"""RegularizedMLPClassifier: labels, probabilities, scikit-learn workflows, bad input."""
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.base import clone, is_classifier
+from sklearn.metrics import recall_score
+from sklearn.model_selection import (
+    GridSearchCV,
+    StratifiedKFold,
+    check_cv,
+    cross_val_score,
+)
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skreg._base
+from skreg import RegularizedMLPClassifier
+
+
+def small(**params):
+    defaults = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=30, random_state=0)
+    return RegularizedMLPClassifier(**{**defaults, **params})
+
+
+def test_is_classifier_so_cross_validation_stratifies(classification_data):
+    X, y = classification_data
+    clf = small(max_iter=10)
+    assert is_classifier(clf)
+    assert isinstance(check_cv(5, y, classifier=is_classifier(clf)), StratifiedKFold)
+    scores = cross_val_score(clf, X, y, cv=5)
+    assert scores.shape == (5,) and scores.mean() > 0.6
+
+
+def test_grid_search_over_penalties_in_pipeline(classification_data):
+    X, y = classification_data
+    pipe = make_pipeline(StandardScaler(), small(max_iter=5))
+    grid = {
+        "regularizedmlpclassifier__l1": [0.0, 1e-3],
+        "regularizedmlpclassifier__l2": [0.0, 1e-3],
+        "regularizedmlpclassifier__dropout": [0.0, 0.2],
+        "regularizedmlpclassifier__hidden_layer_sizes": [(8,), (8, 8)],
+    }
+    search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
+    assert len(search.cv_results_["params"]) == 16
+    best = search.best_estimator_[-1]
+    assert best.hidden_layer_sizes == search.best_params_["regularizedmlpclassifier__hidden_layer_sizes"]
+    hidden = [layer.units for layer in best.model_.layers if layer.name.startswith("hidden_")]
+    assert tuple(hidden) == best.hidden_layer_sizes
+
+
+def test_clone_keeps_every_setting():
+    clf = RegularizedMLPClassifier(
+        (7, 5),
+        activation="tanh",
+        l1=1e-4,
+        l2=1e-3,
+        dropout=(0.3, 0.1),
+        batch_normalization=True,
+        early_stopping=True,
+        validation_fraction=0.2,
+        n_iter_no_change=3,
+        tol=1e-3,
+        scoring="roc_auc_ovr",
+        optimizer="sgd",
+        learning_rate=0.05,
+        batch_size=16,
+        max_iter=7,
+        shuffle=False,
+        random_state=3,
+        verbose=0,
+        warm_start=True,
+        class_weight="balanced",
+    )
+    assert clone(clf).get_params() == clf.get_params()
+
+
+def test_dataframe_feature_names_are_recorded_and_checked(classification_data):
+    X, y = classification_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    clf = small(max_iter=3).fit(df, y)
+    np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
+    np.testing.assert_allclose(clf.predict_proba(df), clf.predict_proba(X))
+    with pytest.raises(ValueError, match="feature names"):
+        clf.predict(df.rename(columns={"f0": "other"}))
+
+
+@pytest.mark.parametrize(
+    "labels", [np.array(["b", "a", "c"]), np.array([10, 3, 7]), np.array([-1.0, 2.0, 9.0])]
+)
+def test_string_and_noncontiguous_labels(classification_data, labels):
+    X, y = classification_data
+    y_labels = labels[y]
+    clf = small().fit(X, y_labels)
+    np.testing.assert_array_equal(clf.classes_, np.sort(labels))
+    predictions = clf.predict(X)
+    assert set(predictions) <= set(labels)
+    assert np.mean(predictions == y_labels) > 0.8
+
+
+def test_binary_predict_proba_has_two_columns(binary_data):
+    X, y = binary_data
+    proba = small().fit(X, y).predict_proba(X)
+    assert proba.shape == (len(X), 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+
+
+@pytest.mark.parametrize(
+    "X, y, message",
+    [
+        (np.array([[0.0, np.nan], [1.0, 2.0]]), [0, 1], "NaN"),
+        (np.array([[0.0, np.inf], [1.0, 2.0]]), [0, 1], "infinity"),
+        (np.array([0.0, 1.0, 2.0]), [0, 1, 0], "Expected 2D array"),
+        (np.empty((0, 3)), [], "0 sample"),
+        (np.array([[1 + 1j, 2.0], [3.0, 4.0]]), [0, 1], "Complex data not supported"),
+        (np.array([["a", "b"], ["c", "d"]], dtype=object), [0, 1], "could not convert"),
+        (np.ones((4, 2)), [1, 1, 1, 1], "has to be greater than one"),
+    ],
+    ids=["nan", "inf", "1d", "empty", "complex", "object-strings", "single-class"],
+)
+def test_bad_input_raises_sklearn_errors_before_keras(monkeypatch, X, y, message):
+    def fail(*args, **kwargs):
+        raise AssertionError("Keras was touched before input validation failed")
+
+    monkeypatch.setattr(skreg._base, "build_network", fail)
+    clf = small()
+    with pytest.raises(ValueError, match=message):
+        clf.fit(X, y)
+    assert not hasattr(clf, "model_")
+
+
+def test_wrong_number_of_features_at_predict(classification_data):
+    X, y = classification_data
+    clf = small(max_iter=2).fit(X, y)
+    with pytest.raises(ValueError, match="features"):
+        clf.predict(X[:, :-1])
+
+
+def test_diverging_fit_raises_and_leaves_previous_model_usable(classification_data):
+    X, y = classification_data
+    clf = small(max_iter=5).fit(X, y)
+    expected = clf.predict_proba(X)
+    weights = [w.copy() for w in clf.model_.get_weights()]
+    # Overflowing inputs make the very first batch loss non-finite.
+    X_huge = np.full_like(X, 3e38)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        clf.fit(X_huge, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+    # A warm-started fit trains the same Keras model in place: its weights must come back.
+    clf.set_params(warm_start=True, learning_rate=1e30)
+    with pytest.raises(FloatingPointError):
+        clf.fit(X_huge, y)
+    for before, after in zip(weights, clf.model_.get_weights()):
+        np.testing.assert_array_equal(before, after)
+    np.testing.assert_array_equal(clf.predict_proba(X), expected)
+
+
+def test_partial_fit_needs_classes_then_trains_one_epoch_per_call(classification_data):
+    X, y = classification_data
+    clf = small()
+    with pytest.raises(ValueError, match="classes must be passed"):
+        clf.partial_fit(X, y)
+    clf.partial_fit(X[:100], y[:100], classes=np.unique(y))
+    loss_after_one = clf.loss_curve_[-1]
+    for _ in range(20):
+        clf.partial_fit(X, y)
+    assert clf.n_iter_ == 21
+    assert clf.loss_curve_[-1] < loss_after_one
+    with pytest.raises(ValueError, match="not in classes_"):
+        clf.partial_fit(X[:5], np.array([9, 9, 9, 9, 9]))
+
+
+def test_balanced_class_weight_raises_minority_recall():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(400, 2)).astype(np.float32)
+    y = (X[:, 0] + 0.8 * rng.normal(size=400) > 1.6).astype(int)  # about 10% positives
+    plain = small(max_iter=40).fit(X, y)
+    balanced = small(max_iter=40, class_weight="balanced").fit(X, y)
+    assert recall_score(y, balanced.predict(X)) > recall_score(y, plain.predict(X)) + 0.1
+
+
+def test_early_stopping_monitors_a_scorer(classification_data, capsys):
+    X, y = classification_data
+    clf = small(early_stopping=True, scoring="accuracy", max_iter=40, n_iter_no_change=3, verbose=1)
+    clf.fit(X, y)
+    history = clf.history_
+    assert set(history) == {"loss", "val_loss", "val_accuracy"}
+    assert clf.validation_scores_ == history["val_accuracy"]
+    assert clf.best_validation_score_ == max(history["val_accuracy"])
+    assert history["val_accuracy"][clf.best_epoch_ - 1] == clf.best_validation_score_
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert len(lines) == clf.n_iter_
+    assert "val_loss" in lines[0] and "val_accuracy" in lines[0]
+
+
+def test_early_stopping_split_is_stratified():
+    X = np.arange(40, dtype=np.float32).reshape(20, 2)
+    y = np.array([0] * 19 + [1])
+    with pytest.raises(ValueError, match="least populated class"):
+        small(early_stopping=True).fit(X, y)
