@@ -47,7 +47,9 @@ class _BaseRegularizedMLP(BaseEstimator):
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [StrOptions({"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"})],
+        "activation": [
+            StrOptions({"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"})
+        ],
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
         "dropout": ["array-like", Interval(Real, 0, 1, closed="left")],
@@ -119,7 +121,9 @@ class _BaseRegularizedMLP(BaseEstimator):
         """Validate, train and, only once training succeeded, store the fitted state."""
         continuing = (incremental or self.warm_start) and hasattr(self, "model_")
         with _restore_on_failure(self):
-            X, y = validate_data(self, X, y, reset=not continuing, dtype=np.float32, **self._y_checks())
+            X, y = validate_data(
+                self, X, y, reset=not continuing, dtype=np.float32, **self._y_checks()
+            )
             Y = self._encode_targets(y, continuing=continuing, classes=classes)
             sample_weight = self._sample_weight(X, y, sample_weight, incremental=incremental)
             seeds = np.random.SeedSequence(check_random_state(self.random_state).randint(2**31))
@@ -179,7 +183,15 @@ class _BaseRegularizedMLP(BaseEstimator):
             random_state=int(seeds.generate_state(1)[0]),
             stratify=stratify,
         )
-        return {"X": X, "Y": Y, "w": w, "X_val": X_val, "Y_val": Y_val, "w_val": w_val, "y_val": y_val}
+        return {
+            "X": X,
+            "Y": Y,
+            "w": w,
+            "X_val": X_val,
+            "Y_val": Y_val,
+            "w_val": w_val,
+            "y_val": y_val,
+        }
 
     def _prepare_engine(self, n_features, n_outputs, seeds, continuing) -> TrainingEngine:
         spec = NetworkSpec(

@@ -17,21 +17,22 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
 
     The network is ``hidden_layer_sizes`` dense layers with a softmax output over the classes,
     trained on the cross-entropy loss plus the weight penalties. Every regularizer is a
-    constructor parameter, so it can be searched with :class:`~sklearn.model_selection.GridSearchCV`.
+    constructor parameter, so :class:`~sklearn.model_selection.GridSearchCV` can search it.
 
     Parameters
     ----------
     hidden_layer_sizes : int or tuple of int, default=(100,)
         Units of each hidden layer. Fewer or smaller layers is the "smaller capacity" regularizer.
-    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, default="relu"
+    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, \
+            default="relu"
         Activation of the hidden layers.
     l1 : float, default=0.0
         L1 penalty ``l1 * sum(|W|)`` on every dense kernel, added to each batch's loss (Keras
         semantics). Drives weights to exactly zero: a sparse first layer selects features.
     l2 : float, default=0.0
-        L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss. scikit-learn's
-        ``MLPClassifier(alpha=a)`` with batch size ``b`` corresponds to ``l2 = a / (2 * b)``; see
-        :func:`skreg.regularizers.l2_from_sklearn_alpha`.
+        L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss.
+        scikit-learn's ``MLPClassifier(alpha=a)`` with batch size ``b`` corresponds to
+        ``l2 = a / (2 * b)``; see :func:`skreg.regularizers.l2_from_sklearn_alpha`.
     dropout : float or sequence of float, default=0.0
         Dropout rate after each hidden layer: one rate for all, or one per hidden layer. Inverted
         dropout: surviving activations are scaled by ``1 / (1 - rate)`` in training, and nothing is
@@ -290,8 +291,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
             raise ValueError(f"y contains labels not in classes_ {known!r}: {unseen!r}.")
         if len(known) < 2:
             raise ValueError(
-                "The number of classes has to be greater than one; got 1 class: "
-                f"{known[0]!r}."
+                f"The number of classes has to be greater than one; got 1 class: {known[0]!r}."
             )
         self.classes_ = known
         self.n_outputs_ = len(known)

@@ -31,7 +31,12 @@ class NetworkSpec:
             self.n_outputs,
             self.hidden_layer_sizes,
             self.batch_normalization,
-        ) == (other.n_features, other.n_outputs, other.hidden_layer_sizes, other.batch_normalization)
+        ) == (
+            other.n_features,
+            other.n_outputs,
+            other.hidden_layer_sizes,
+            other.batch_normalization,
+        )
 
 
 def dropout_rates(dropout: float | tuple[float, ...], n_hidden: int) -> tuple[float, ...]:

@@ -20,7 +20,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     ----------
     hidden_layer_sizes : int or tuple of int, default=(100,)
         Units of each hidden layer.
-    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, default="relu"
+    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, \
+            default="relu"
         Activation of the hidden layers.
     l1 : float, default=0.0
         L1 penalty ``l1 * sum(|W|)`` on every dense kernel, added to each batch's loss.
@@ -35,7 +36,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         Reserved for data augmentation; only None is accepted for now.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (a seeded split), stop when the monitored
-        score has not improved by ``tol`` for ``n_iter_no_change`` epochs, restore the best weights.
+        score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
+        epoch's weights.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=10

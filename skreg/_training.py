@@ -339,6 +339,17 @@ def train(
     A non-finite training loss stops with a ``FloatingPointError``.
     """
     result = TrainingResult(history={"loss": []})
+    try:
+        _run_epochs(engine, X, Y, sample_weight, schedule, rng, validate, result)
+    finally:
+        # Also on failure: the Keras variables then hold what the caller restores from.
+        engine.finish()
+    if not schedule.early_stopping or validate is None:
+        result.best_epoch = result.n_epochs
+    return result
+
+
+def _run_epochs(engine, X, Y, sample_weight, schedule, rng, validate, result) -> None:
     stopping = schedule.early_stopping
     best = None
     epochs_without_improvement = 0
@@ -357,7 +368,8 @@ def train(
             for name, value in metrics.items():
                 result.history.setdefault(name, []).append(value)
             result.scores.append(score)
-            if result.best_score is None or score > result.best_score + (stopping.tol if stopping else 0.0):
+            tol = stopping.tol if stopping else 0.0
+            if result.best_score is None or score > result.best_score + tol:
                 result.best_score, result.best_epoch = score, epoch
                 epochs_without_improvement = 0
                 best = engine.snapshot() if stopping else None
@@ -367,12 +379,8 @@ def train(
             _print_epoch(epoch, schedule.epochs, loss, metrics)
         if stopping and epochs_without_improvement >= stopping.patience:
             break
-    if stopping and best is not None:
+    if best is not None:
         engine.restore(best)
-    if not stopping or validate is None:
-        result.best_epoch = result.n_epochs
-    engine.finish()
-    return result
 
 
 def _print_epoch(epoch: int, epochs: int, loss: float, metrics: dict[str, float]) -> None:

@@ -38,12 +38,12 @@ def make(cls, **params):
 
 def test_same_random_state_same_predictions_without_global_seeding(case):
     cls, X, y, method = case
-    np_state, py_state = np.random.get_state(), random.getstate()
+    np_state, py_state = np.random.get_state(), random.getstate()  # noqa: NPY002
     first = getattr(make(cls, dropout=0.2).fit(X, y), method)(X)
     second = getattr(make(cls, dropout=0.2).fit(X, y), method)(X)
     np.testing.assert_array_equal(first, second)
     assert random.getstate() == py_state
-    after = np.random.get_state()
+    after = np.random.get_state()  # noqa: NPY002
     assert after[0] == np_state[0] and np.array_equal(after[1], np_state[1])
     other = getattr(make(cls, dropout=0.2, random_state=1).fit(X, y), method)(X)
     assert not np.allclose(first, other)
@@ -167,7 +167,9 @@ def test_one_dropout_rate_per_hidden_layer(case):
 def test_batch_normalization_adds_a_layer_per_hidden_layer(case):
     cls, X, y, _ = case
     est = make(cls, hidden_layer_sizes=(16, 8), batch_normalization=True, max_iter=3).fit(X, y)
-    norms = [layer for layer in est.model_.layers if isinstance(layer, keras.layers.BatchNormalization)]
+    norms = [
+        layer for layer in est.model_.layers if isinstance(layer, keras.layers.BatchNormalization)
+    ]
     assert len(norms) == 2
     assert not np.allclose(norms[0].moving_mean.numpy(), 0.0)  # statistics were learned
 

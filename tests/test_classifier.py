@@ -44,7 +44,10 @@ def test_grid_search_over_penalties_in_pipeline(classification_data):
     search = GridSearchCV(pipe, grid, cv=2).fit(X, y)
     assert len(search.cv_results_["params"]) == 16
     best = search.best_estimator_[-1]
-    assert best.hidden_layer_sizes == search.best_params_["regularizedmlpclassifier__hidden_layer_sizes"]
+    assert (
+        best.hidden_layer_sizes
+        == search.best_params_["regularizedmlpclassifier__hidden_layer_sizes"]
+    )
     hidden = [layer.units for layer in best.model_.layers if layer.name.startswith("hidden_")]
     assert tuple(hidden) == best.hidden_layer_sizes
 
@@ -181,7 +184,9 @@ def test_balanced_class_weight_raises_minority_recall():
 
 def test_early_stopping_monitors_a_scorer(classification_data, capsys):
     X, y = classification_data
-    clf = small(early_stopping=True, scoring="accuracy", max_iter=40, n_iter_no_change=3, verbose=1)
+    clf = small(
+        early_stopping=True, scoring="accuracy", max_iter=40, n_iter_no_change=3, verbose=1
+    )
     clf.fit(X, y)
     history = clf.history_
     assert set(history) == {"loss", "val_loss", "val_accuracy"}

@@ -1,6 +1,5 @@
 """RegularizedMLPRegressor: target shapes and regression quality."""
 
-import numpy as np
 import pytest
 from sklearn.base import is_regressor
 from sklearn.model_selection import KFold, check_cv, cross_val_score

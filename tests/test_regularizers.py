@@ -10,9 +10,13 @@ from skreg.regularizers import kernel_regularizer, l2_from_sklearn_alpha, sklear
 
 @pytest.mark.parametrize(
     "l1, l2, kind",
-    [(0.0, 0.0, type(None)), (1e-3, 0.0, keras.regularizers.L1), (0.0, 1e-3, keras.regularizers.L2),
-     (1e-3, 1e-3, keras.regularizers.L1L2)],
-)  # fmt: skip
+    [
+        (0.0, 0.0, type(None)),
+        (1e-3, 0.0, keras.regularizers.L1),
+        (0.0, 1e-3, keras.regularizers.L2),
+        (1e-3, 1e-3, keras.regularizers.L1L2),
+    ],
+)
 def test_kernel_regularizer_kinds_and_values(l1, l2, kind):
     regularizer = kernel_regularizer(l1, l2)
     assert isinstance(regularizer, kind)
@@ -33,7 +37,9 @@ def test_alpha_conversion_matches_sklearn_penalty_per_batch():
     sklearn_penalty = 0.5 * alpha * squared / batch_size
     skreg_penalty = l2_from_sklearn_alpha(alpha, batch_size) * squared
     np.testing.assert_allclose(skreg_penalty, sklearn_penalty)
-    assert sklearn_alpha_from_l2(l2_from_sklearn_alpha(alpha, batch_size), batch_size) == pytest.approx(alpha)
+    assert sklearn_alpha_from_l2(
+        l2_from_sklearn_alpha(alpha, batch_size), batch_size
+    ) == pytest.approx(alpha)
 
 
 def test_alpha_conversion_rejects_negative_values():
