@@ -141,9 +141,14 @@ class _TensorFlowEngine(TrainingEngine):
         self._epoch = tf.function(self._run_epoch, reduce_retracing=True)
         self._evaluate = tf.function(self._run_evaluate, reduce_retracing=True)
         self._forward = tf.function(
-            lambda x: self.model(x, training=False),
+            self._run_forward,
             input_signature=[tf.TensorSpec([None, model.input_shape[-1]], tf.float32)],
         )
+        for function in (self._epoch, self._evaluate, self._forward):
+            # TensorFlow counts traces per source function across all engines, so a grid
+            # search (one new engine per fit, each traced once) would be reported as
+            # "excessive retracing". Each engine traces its functions once per input shape.
+            function._omit_frequent_tracing_warning = True
 
     def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
         return float(self._epoch(X, Y, batches.order, batches.weights))
@@ -153,6 +158,9 @@ class _TensorFlowEngine(TrainingEngine):
 
     def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
         return self._forward(X).numpy()
+
+    def _run_forward(self, X: Any) -> Any:
+        return self.model(X, training=False)
 
     def _run_epoch(self, X: Any, Y: Any, order: Any, weights: Any) -> Any:
         tf = self._tf
