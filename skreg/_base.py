@@ -258,6 +258,8 @@ class _BaseRegularizedMLP(BaseEstimator):
         view = copy.copy(self)
         view._engine = engine
         view.model_ = engine.model
+        # The scorer gets the validated validation rows, a NumPy array without column names.
+        view.__dict__.pop("feature_names_in_", None)
         return view
 
     def _store_result(self, engine, result, continuing):

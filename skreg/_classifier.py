@@ -28,7 +28,8 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         Activation of the hidden layers.
     l1 : float, default=0.0
         L1 penalty ``l1 * sum(|W|)`` on every dense kernel, added to each batch's loss (Keras
-        semantics). Drives weights to exactly zero: a sparse first layer selects features.
+        semantics). Pushes weights toward zero (to near zero with gradient-based optimizers): a
+        sparse first layer points at the features that matter.
     l2 : float, default=0.0
         L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss.
         scikit-learn's ``MLPClassifier(alpha=a)`` with batch size ``b`` corresponds to

@@ -27,7 +27,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         L1 penalty ``l1 * sum(|W|)`` on every dense kernel, added to each batch's loss.
     l2 : float, default=0.0
         L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss.
-        ``MLPRegressor(alpha=a)`` with batch size ``b`` corresponds to ``l2 = a / (2 * b)``.
+        ``MLPRegressor(alpha=a)`` with batch size ``b`` corresponds to ``l2 = a / b`` (it uses
+        half the squared error); see :func:`skreg.regularizers.l2_from_sklearn_alpha`.
     dropout : float or sequence of float, default=0.0
         Dropout rate after each hidden layer (one for all, or one per layer); off at predict time.
     batch_normalization : bool, default=False

@@ -7,10 +7,12 @@ skreg follows Keras' semantics: the penalty is added to the loss of every mini-b
     \\text{batch loss} = \\text{mean data loss} + l_1 \\sum |W| + l_2 \\sum W^2,
 
 summed over the kernel (weight matrix) of every dense layer, the output layer included;
-biases are not penalized. scikit-learn's :class:`~sklearn.neural_network.MLPClassifier` adds
-``alpha / 2 * sum(W**2) / batch_size`` to each batch, so ``l2 = alpha / (2 * batch_size)``
-trains the same objective (exactly so for full batches; a smaller last batch is weighted
-slightly differently by the two libraries).
+biases are not penalized. scikit-learn's MLPs add ``alpha / 2 * sum(W**2) / batch_size`` to
+each batch's loss. For the classifier both libraries use the mean cross-entropy, so
+``l2 = alpha / (2 * batch_size)`` trains the same objective. ``MLPRegressor`` uses half the
+mean squared error where skreg uses the mean squared error, so the regressor's objective is
+matched by ``l2 = alpha / batch_size``. (Exactly so for full batches; a smaller
+last batch is weighted slightly differently by the two libraries.)
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def kernel_regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer |
     return None
 
 
-def l2_from_sklearn_alpha(alpha: float, batch_size: int) -> float:
+def l2_from_sklearn_alpha(alpha: float, batch_size: int, *, task: str = "classification") -> float:
     """Convert scikit-learn's MLP ``alpha`` into skreg's ``l2`` for the same objective.
 
     Parameters
@@ -59,26 +61,28 @@ def l2_from_sklearn_alpha(alpha: float, batch_size: int) -> float:
     batch_size : int
         The mini-batch size both models train with (for ``batch_size="auto"`` use
         ``min(200, n_samples)``).
+    task : {"classification", "regression"}, default="classification"
+        Which pair of estimators to match; see the module docstring for why they differ.
 
     Returns
     -------
     l2 : float
-        ``alpha / (2 * batch_size)``.
+        ``alpha / (2 * batch_size)`` for classification, ``alpha / batch_size`` for regression.
 
     Examples
     --------
     >>> from skreg.regularizers import l2_from_sklearn_alpha
     >>> l2_from_sklearn_alpha(1e-4, batch_size=200)
     2.5e-07
+    >>> l2_from_sklearn_alpha(1e-4, batch_size=200, task="regression")
+    5e-07
     """
-    if alpha < 0 or batch_size < 1:
-        raise ValueError(
-            f"alpha must be >= 0 and batch_size >= 1; got alpha={alpha}, batch_size={batch_size}."
-        )
-    return alpha / (2 * batch_size)
+    if alpha < 0:
+        raise ValueError(f"alpha must be >= 0; got {alpha}.")
+    return alpha / _alpha_per_l2(batch_size, task)
 
 
-def sklearn_alpha_from_l2(l2: float, batch_size: int) -> float:
+def sklearn_alpha_from_l2(l2: float, batch_size: int, *, task: str = "classification") -> float:
     """Inverse of :func:`l2_from_sklearn_alpha`: the ``alpha`` matching an ``l2``.
 
     Parameters
@@ -87,20 +91,28 @@ def sklearn_alpha_from_l2(l2: float, batch_size: int) -> float:
         skreg's L2 coefficient.
     batch_size : int
         The mini-batch size.
+    task : {"classification", "regression"}, default="classification"
+        Which pair of estimators to match.
 
     Returns
     -------
     alpha : float
-        ``2 * batch_size * l2``.
+        ``2 * batch_size * l2`` for classification, ``batch_size * l2`` for regression.
 
     Examples
     --------
     >>> from skreg.regularizers import sklearn_alpha_from_l2
-    >>> sklearn_alpha_from_l2(2.5e-07, batch_size=200)
-    0.0001
+    >>> sklearn_alpha_from_l2(1e-4, batch_size=50)
+    0.01
     """
-    if l2 < 0 or batch_size < 1:
-        raise ValueError(
-            f"l2 must be >= 0 and batch_size >= 1; got l2={l2}, batch_size={batch_size}."
-        )
-    return 2 * batch_size * l2
+    if l2 < 0:
+        raise ValueError(f"l2 must be >= 0; got {l2}.")
+    return l2 * _alpha_per_l2(batch_size, task)
+
+
+def _alpha_per_l2(batch_size: int, task: str) -> int:
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
+    if task not in ("classification", "regression"):
+        raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
+    return 2 * batch_size if task == "classification" else batch_size

@@ -1,5 +1,7 @@
 """RegularizedMLPClassifier: labels, probabilities, scikit-learn workflows, bad input."""
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -83,7 +85,9 @@ def test_dataframe_feature_names_are_recorded_and_checked(classification_data):
     df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
     clf = small(max_iter=3).fit(df, y)
     np.testing.assert_array_equal(clf.feature_names_in_, df.columns)
-    np.testing.assert_allclose(clf.predict_proba(df), clf.predict_proba(X))
+    with pytest.warns(UserWarning, match="valid feature names"):
+        from_array = clf.predict_proba(X)
+    np.testing.assert_allclose(clf.predict_proba(df), from_array)
     with pytest.raises(ValueError, match="feature names"):
         clf.predict(df.rename(columns={"f0": "other"}))
 
@@ -196,6 +200,14 @@ def test_early_stopping_monitors_a_scorer(classification_data, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == clf.n_iter_
     assert "val_loss" in lines[0] and "val_accuracy" in lines[0]
+
+
+def test_scorer_early_stopping_on_dataframe_does_not_warn(classification_data):
+    X, y = classification_data
+    df = pd.DataFrame(X, columns=[f"f{i}" for i in range(X.shape[1])])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        small(early_stopping=True, scoring="accuracy", max_iter=3).fit(df, y)
 
 
 def test_early_stopping_split_is_stratified():

@@ -42,8 +42,21 @@ def test_alpha_conversion_matches_sklearn_penalty_per_batch():
     ) == pytest.approx(alpha)
 
 
+def test_regression_conversion_accounts_for_half_squared_error():
+    # MLPRegressor minimizes 0.5 * MSE + alpha / (2 b) * sum(W**2); skreg minimizes
+    # MSE + l2 * sum(W**2), which is twice that objective when l2 = alpha / b.
+    alpha, batch_size = 1e-2, 32
+    l2 = l2_from_sklearn_alpha(alpha, batch_size, task="regression")
+    mse, squared = 0.7, 12.0
+    sklearn_objective = 0.5 * mse + 0.5 * alpha * squared / batch_size
+    np.testing.assert_allclose(mse + l2 * squared, 2 * sklearn_objective)
+    assert sklearn_alpha_from_l2(l2, batch_size, task="regression") == pytest.approx(alpha)
+
+
 def test_alpha_conversion_rejects_negative_values():
     with pytest.raises(ValueError):
         l2_from_sklearn_alpha(-1.0, 10)
     with pytest.raises(ValueError):
         sklearn_alpha_from_l2(1.0, 0)
+    with pytest.raises(ValueError, match="task"):
+        l2_from_sklearn_alpha(1.0, 10, task="ranking")
