@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
+import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import check_scoring, get_scorer_names
@@ -15,7 +17,14 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from ._network import NetworkSpec, build_network, dropout_rates, make_optimizer
-from ._training import EarlyStopping, TrainingEngine, TrainingSchedule, make_engine, train
+from ._training import (
+    EarlyStopping,
+    EnginePool,
+    TrainingEngine,
+    TrainingSchedule,
+    make_engine,
+    train,
+)
 from ._validation import Interval, StrOptions
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
@@ -34,8 +43,11 @@ _FITTED_ATTRIBUTES = (
     "best_epoch_",
     "n_iter_",
     "_engine",
-    "_network_spec",
+    "_training_spec",
 )
+
+# Engines for training, shared by all estimators of this process (see skreg._training).
+_ENGINES = EnginePool()
 
 
 class _BaseRegularizedMLP(BaseEstimator):
@@ -128,16 +140,21 @@ class _BaseRegularizedMLP(BaseEstimator):
             sample_weight = self._sample_weight(X, y, sample_weight, incremental=incremental)
             seeds = np.random.SeedSequence(check_random_state(self.random_state).randint(2**31))
             split = self._train_validation_split(X, Y, y, sample_weight, seeds, incremental)
-            engine = self._prepare_engine(X.shape[1], Y.shape[1], seeds, continuing)
-            result = train(
-                engine,
-                *engine.to_device(split["X"], split["Y"]),
-                split["w"],
-                self._schedule(len(split["X"]), incremental),
-                np.random.default_rng(seeds.spawn(1)[0]),
-                self._validator(engine, split) if "X_val" in split else None,
-            )
-            self._store_result(engine, result, continuing)
+            spec, model = self._prepare_model(X.shape[1], Y.shape[1], seeds, continuing)
+            with _ENGINES.lease(
+                (keras.backend.backend(), spec), self._engine_factory(spec)
+            ) as engine:
+                engine.load_from(model)
+                result = train(
+                    engine,
+                    *engine.to_device(split["X"], split["Y"]),
+                    split["w"],
+                    self._schedule(len(split["X"]), incremental),
+                    np.random.default_rng(seeds.spawn(1)[0]),
+                    self._validator(engine, split) if "X_val" in split else None,
+                )
+                engine.save_to(model)
+            self._store_result(model, spec, result, continuing)
         return self
 
     def _predict_outputs(self, X) -> np.ndarray:
@@ -193,36 +210,51 @@ class _BaseRegularizedMLP(BaseEstimator):
             "y_val": y_val,
         }
 
-    def _prepare_engine(self, n_features, n_outputs, seeds, continuing) -> TrainingEngine:
-        spec = NetworkSpec(
-            n_features=n_features,
-            n_outputs=n_outputs,
-            hidden_layer_sizes=_hidden_layer_sizes(self.hidden_layer_sizes),
-            activation=self.activation,
-            output_activation=self._output_activation,
-            l1=float(self.l1),
-            l2=float(self.l2),
-            dropout=dropout_rates(self.dropout, len(_hidden_layer_sizes(self.hidden_layer_sizes))),
-            batch_normalization=bool(self.batch_normalization),
+    def _prepare_model(self, n_features, n_outputs, seeds, continuing):
+        """The network this fit trains: new and seeded, or the fitted one when continuing."""
+        hidden_layer_sizes = _hidden_layer_sizes(self.hidden_layer_sizes)
+        spec = _TrainingSpec(
+            network=NetworkSpec(
+                n_features=n_features,
+                n_outputs=n_outputs,
+                hidden_layer_sizes=hidden_layer_sizes,
+                activation=self.activation,
+                output_activation=self._output_activation,
+                l1=float(self.l1),
+                l2=float(self.l2),
+                dropout=dropout_rates(self.dropout, len(hidden_layer_sizes)),
+                batch_normalization=bool(self.batch_normalization),
+            ),
+            optimizer=self.optimizer,
+            loss=self._loss().__name__,
         )
-        if continuing and (spec, self.optimizer) == self._network_spec:
+        if continuing and spec == self._training_spec:
             # Same network and optimizer: keep training them, optimizer state included.
-            self._engine.optimizer.learning_rate = self.learning_rate
-            return self._engine
-        if continuing and not spec.same_weights_as(self._network_spec[0]):
+            self.model_.optimizer.learning_rate = self.learning_rate
+            return spec, self.model_
+        if continuing and not spec.network.same_weights_as(self._training_spec.network):
             raise ValueError(
                 "warm_start and partial_fit continue the fitted network, but the new parameters "
                 "change the shapes of its weights. Set warm_start=False to train a new network."
             )
-        model = build_network(spec, seeds.spawn(1)[0])
+        model = build_network(spec.network, seeds.spawn(1)[0])
         optimizer = make_optimizer(self.optimizer, self.learning_rate)
         # Compiled so that model_ pickles with its optimizer state and supports evaluate().
         model.compile(optimizer=optimizer, loss=self._loss())
+        optimizer.build(model.trainable_variables)
         if continuing:
             # Penalties, dropout or optimizer changed: the fitted weights, new layers around them.
             model.set_weights(self.model_.get_weights())
-        self._network_spec = (spec, self.optimizer)
-        return make_engine(model, optimizer, self._loss())
+        return spec, model
+
+    def _engine_factory(self, spec):
+        def factory() -> TrainingEngine:
+            model = build_network(spec.network, np.random.SeedSequence(0))
+            optimizer = make_optimizer(spec.optimizer, self.learning_rate)
+            model.compile(optimizer=optimizer, loss=self._loss())
+            return make_engine(model, optimizer, self._loss())
+
+        return factory
 
     def _schedule(self, n_samples, incremental) -> TrainingSchedule:
         batch_size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
@@ -257,19 +289,20 @@ class _BaseRegularizedMLP(BaseEstimator):
         """A shallow copy that predicts with the network being trained (for scorers)."""
         view = copy.copy(self)
         view._engine = engine
-        view.model_ = engine.model
         # The scorer gets the validated validation rows, a NumPy array without column names.
         view.__dict__.pop("feature_names_in_", None)
         return view
 
-    def _store_result(self, engine, result, continuing):
+    def _store_result(self, model, spec, result, continuing):
         history = self.history_ if continuing else {}
         if continuing and set(history) != set(result.history):
             history = {}
         offset = len(history.get("loss", []))
         history = {k: list(history.get(k, [])) + v for k, v in result.history.items()}
-        self.model_ = engine.model
-        self._engine = engine
+        if not continuing or model is not self.model_:
+            self._engine = make_engine(model, model.optimizer, self._loss())
+        self.model_ = model
+        self._training_spec = spec
         self.history_ = history
         self.loss_curve_ = history["loss"]
         self.n_iter_ = (self.n_iter_ if continuing else 0) + result.n_epochs
@@ -292,24 +325,27 @@ def _hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+@dataclass(frozen=True)
+class _TrainingSpec:
+    """What a pooled training engine is compiled for."""
+
+    network: NetworkSpec
+    optimizer: str
+    loss: str
+
+
 @contextmanager
 def _restore_on_failure(estimator):
-    """Put back the fitted state, weights included, if the block raises.
+    """Put back the fitted attributes if the block raises.
 
-    A failed ``fit`` must never leave a previously fitted estimator broken.
+    Training runs on a pooled engine and reaches ``model_`` only once it succeeded, so
+    restoring the attributes leaves a previously fitted estimator as it was.
     """
     saved = {k: estimator.__dict__[k] for k in _FITTED_ATTRIBUTES if k in estimator.__dict__}
-    model = saved.get("model_")
-    weights = model.get_weights() if model is not None else None
-    optimizer_state = [v.numpy() for v in model.optimizer.variables] if model is not None else None
     try:
         yield
     except BaseException:
         for k in _FITTED_ATTRIBUTES:
             estimator.__dict__.pop(k, None)
         estimator.__dict__.update(saved)
-        if model is not None:
-            model.set_weights(weights)
-            for variable, value in zip(model.optimizer.variables, optimizer_state):
-                variable.assign(value)
         raise

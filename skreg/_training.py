@@ -7,14 +7,22 @@ only sends the epoch's shuffled batch indices, and a backend loop (``tf.while_lo
 Batches have a fixed size; the last one is padded with zero-weight rows so every step has the
 same shape and the padding contributes nothing to the loss or the gradient.
 
-The estimators only see :class:`TrainingEngine` and :func:`train`, so the engine can change
-without touching them.
+Tracing those compiled functions is the largest fixed cost of a fit, and TensorFlow never
+frees the loop functions it registers, so engines are pooled (:class:`EnginePool`): fits of
+the same network shape lease one engine, load their weights and optimizer state into it, train,
+and copy the result back into their own Keras model.
+
+The estimators only see :class:`TrainingEngine`, :class:`EnginePool` and :func:`train`, so the
+engine can change without touching them.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +120,17 @@ class TrainingEngine:
             padded[:n_rows] = chunk
             chunks.append(self._predict_chunk(padded)[:n_rows])
         return np.concatenate(chunks).astype(np.float64, copy=False)
+
+    def load_from(self, model: keras.Model) -> None:
+        """Take over the weights, random-generator states and optimizer state of ``model``.
+
+        ``model`` must have this engine's architecture and a built optimizer of the same kind.
+        """
+        _copy_state(model, self.model)
+
+    def save_to(self, model: keras.Model) -> None:
+        """Copy the trained state back into ``model`` (the inverse of :meth:`load_from`)."""
+        _copy_state(self.model, model)
 
     def snapshot(self) -> Any:
         """Copy of the network's weights, to restore the best epoch later."""
@@ -220,6 +239,10 @@ class _JaxEngine(TrainingEngine):
     def restore(self, snapshot: Any) -> None:
         self._state = (*snapshot, self._current_state()[2])
 
+    def load_from(self, model: keras.Model) -> None:
+        self._state = None
+        super().load_from(model)
+
     def finish(self) -> None:
         if self._state is None:
             return
@@ -284,6 +307,49 @@ class _JaxEngine(TrainingEngine):
 
         *state, total = jax.lax.fori_loop(0, order.shape[0], step, (*state, 0.0))
         return tuple(state), total / weights.sum()
+
+
+def _copy_state(source: keras.Model, target: keras.Model) -> None:
+    pairs = [
+        (source.trainable_variables, target.trainable_variables),
+        # Non-trainable variables include the dropout layers' random-generator states.
+        (source.non_trainable_variables, target.non_trainable_variables),
+        (source.optimizer.variables, target.optimizer.variables),
+    ]
+    for sources, targets in pairs:
+        if len(sources) != len(targets):
+            raise ValueError("The two models do not have the same variables.")
+        for source_variable, target_variable in zip(sources, targets):
+            target_variable.assign(source_variable.value)
+
+
+class EnginePool:
+    """Idle engines by network key, least recently used dropped first.
+
+    A leased engine belongs to one fit until it is returned, so concurrent fits in threads
+    never share one.
+    """
+
+    def __init__(self, max_size: int = 8) -> None:
+        self.max_size = max_size
+        self._idle: OrderedDict[Hashable, TrainingEngine] = OrderedDict()
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def lease(
+        self, key: Hashable, factory: Callable[[], TrainingEngine]
+    ) -> Iterator[TrainingEngine]:
+        with self._lock:
+            engine = self._idle.pop(key, None)
+        if engine is None:
+            engine = factory()
+        try:
+            yield engine
+        finally:
+            with self._lock:
+                self._idle[key] = engine
+                while len(self._idle) > self.max_size:
+                    self._idle.popitem(last=False)
 
 
 def make_engine(model: keras.Model, optimizer: Any, loss: LossFunction) -> TrainingEngine:
