@@ -113,7 +113,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
     >>> from skreg import RegularizedMLPClassifier
     >>> X, y = load_iris(return_X_y=True)
     >>> clf = RegularizedMLPClassifier((16,), l2=1e-3, dropout=0.1, learning_rate=1e-2,
-    ...                                max_iter=50, random_state=0).fit(X, y)
+    ...                                batch_size=16, max_iter=50, random_state=0).fit(X, y)
     >>> clf.predict_proba(X[:2]).shape
     (2, 3)
     >>> clf.score(X, y) > 0.9
