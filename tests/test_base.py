@@ -234,3 +234,22 @@ def test_fifty_sequential_fits_do_not_grow_memory_or_time(classification_data):
     # Loose bounds: a leak of Keras graphs or sessions grows far faster than this.
     assert growth_mb < 150, f"resident memory grew {growth_mb:.0f} MB over 40 fits"
     assert np.median(durations[-10:]) < 2.0 * np.median(durations[1:11])
+
+
+def test_interleaved_estimators_sharing_a_network_shape_keep_their_own_state(case):
+    # Fits of one network shape share a pooled training engine; each estimator's weights and
+    # optimizer state must still be its own.
+    cls, X, y, method = case
+    alone = make(cls, random_state=1)
+    for _ in range(3):
+        alone.partial_fit(X, y, **_classes(cls, y))
+    first, second = make(cls, random_state=1), make(cls, random_state=2)
+    for _ in range(3):
+        first.partial_fit(X, y, **_classes(cls, y))
+        second.partial_fit(X, y, **_classes(cls, y))
+    np.testing.assert_array_equal(getattr(first, method)(X), getattr(alone, method)(X))
+    assert not np.allclose(getattr(first, method)(X), getattr(second, method)(X))
+
+
+def _classes(cls, y):
+    return {"classes": np.unique(y)} if cls is RegularizedMLPClassifier else {}

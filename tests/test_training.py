@@ -41,17 +41,17 @@ def _data():
     return X, (X @ np.array([[1.0], [2.0], [-1.0]])).astype(np.float32)
 
 
+def _train(engine, X, Y, schedule, validate=None):
+    data = engine.to_device(X, Y)
+    weights = np.ones(len(X), np.float32)
+    return train(engine, *data, weights, schedule, np.random.default_rng(0), validate)
+
+
 def test_training_lowers_the_loss():
     engine = _engine()
     X, Y = _data()
     schedule = TrainingSchedule(epochs=30, batch_size=16)
-    result = train(
-        engine,
-        *engine.to_device(X, Y),
-        np.ones(64, np.float32),
-        schedule,
-        np.random.default_rng(0),
-    )
+    result = _train(engine, X, Y, schedule)
     assert result.n_epochs == 30 and result.best_epoch == 30
     assert result.history["loss"][-1] < 0.2 * result.history["loss"][0]
 
@@ -69,14 +69,7 @@ def test_early_stopping_restores_the_best_epoch_weights():
     schedule = TrainingSchedule(
         epochs=7, batch_size=16, early_stopping=EarlyStopping(patience=3, tol=0.0)
     )
-    result = train(
-        engine,
-        *engine.to_device(X, Y),
-        np.ones(64, np.float32),
-        schedule,
-        np.random.default_rng(0),
-        validate,
-    )
+    result = _train(engine, X, Y, schedule, validate)
     assert result.n_epochs == 5  # epochs 3, 4 and 5 did not beat epoch 2
     assert result.best_epoch == 2 and result.best_score == 0.5
     np.testing.assert_array_equal(engine.predict(X), predictions_at_epoch[1])
@@ -94,14 +87,7 @@ def test_tolerance_decides_what_counts_as_improvement():
     schedule = TrainingSchedule(
         epochs=4, batch_size=16, early_stopping=EarlyStopping(patience=2, tol=1e-3)
     )
-    result = train(
-        engine,
-        *engine.to_device(X, Y),
-        np.ones(64, np.float32),
-        schedule,
-        np.random.default_rng(0),
-        validate,
-    )
+    result = _train(engine, X, Y, schedule, validate)
     assert result.n_epochs == 3 and result.best_epoch == 1
 
 
@@ -110,13 +96,7 @@ def test_non_finite_loss_raises():
     X, Y = _data()
     schedule = TrainingSchedule(epochs=3, batch_size=16)
     with pytest.raises(FloatingPointError, match="diverged"):
-        train(
-            engine,
-            *engine.to_device(X * 1e38, Y),
-            np.ones(64, np.float32),
-            schedule,
-            np.random.default_rng(0),
-        )
+        _train(engine, X * 1e38, Y, schedule)
 
 
 def test_predict_does_not_depend_on_row_position():
