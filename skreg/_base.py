@@ -16,7 +16,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._network import NetworkSpec, build_network, dropout_rates, make_optimizer
+from ._network import NetworkSpec, build_trainable_network, dropout_rates
 from ._training import (
     EarlyStopping,
     EnginePool,
@@ -237,11 +237,9 @@ class _BaseRegularizedMLP(BaseEstimator):
                 "warm_start and partial_fit continue the fitted network, but the new parameters "
                 "change the shapes of its weights. Set warm_start=False to train a new network."
             )
-        model = build_network(spec.network, seeds.spawn(1)[0])
-        optimizer = make_optimizer(self.optimizer, self.learning_rate)
-        # Compiled so that model_ pickles with its optimizer state and supports evaluate().
-        model.compile(optimizer=optimizer, loss=self._loss())
-        optimizer.build(model.trainable_variables)
+        model = build_trainable_network(
+            spec.network, seeds.spawn(1)[0], self.optimizer, self.learning_rate, self._loss()
+        )
         if continuing:
             # Penalties, dropout or optimizer changed: the fitted weights, new layers around them.
             model.set_weights(self.model_.get_weights())
@@ -249,10 +247,11 @@ class _BaseRegularizedMLP(BaseEstimator):
 
     def _engine_factory(self, spec):
         def factory() -> TrainingEngine:
-            model = build_network(spec.network, np.random.SeedSequence(0))
-            optimizer = make_optimizer(spec.optimizer, self.learning_rate)
-            model.compile(optimizer=optimizer, loss=self._loss())
-            return make_engine(model, optimizer, self._loss())
+            # The seed does not matter: every fit loads its own state into the engine.
+            model = build_trainable_network(
+                spec.network, np.random.SeedSequence(0), spec.optimizer, 1e-3, self._loss()
+            )
+            return make_engine(model, model.optimizer, self._loss())
 
         return factory
 

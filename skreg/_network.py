@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import keras
 import numpy as np
@@ -90,6 +92,24 @@ def build_network(spec: NetworkSpec, seeds: np.random.SeedSequence) -> keras.Mod
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name="regularized_mlp")
+
+
+def build_trainable_network(
+    spec: NetworkSpec,
+    seeds: np.random.SeedSequence,
+    optimizer: str,
+    learning_rate: float,
+    loss: Callable[[Any, Any], Any],
+) -> keras.Model:
+    """:func:`build_network`, compiled with a built optimizer.
+
+    Compiling makes the model pickle with its optimizer state and support ``evaluate``;
+    building the optimizer gives it the state variables that training fills in.
+    """
+    model = build_network(spec, seeds)
+    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss)
+    model.optimizer.build(model.trainable_variables)
+    return model
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
