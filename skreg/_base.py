@@ -42,7 +42,6 @@ _FITTED_ATTRIBUTES = (
     "best_validation_score_",
     "best_epoch_",
     "n_iter_",
-    "_engine",
     "_training_spec",
 )
 
@@ -141,9 +140,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             seeds = np.random.SeedSequence(check_random_state(self.random_state).randint(2**31))
             split = self._train_validation_split(X, Y, y, sample_weight, seeds, incremental)
             spec, model = self._prepare_model(X.shape[1], Y.shape[1], seeds, continuing)
-            with _ENGINES.lease(
-                (keras.backend.backend(), spec), self._engine_factory(spec)
-            ) as engine:
+            with _ENGINES.lease(_engine_key(spec), self._engine_factory(spec)) as engine:
                 engine.load_from(model)
                 result = train(
                     engine,
@@ -160,24 +157,18 @@ class _BaseRegularizedMLP(BaseEstimator):
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        return self._engine.predict(X)
+        engine = self.__dict__.get("_training_engine")
+        if engine is not None:  # a view made while training (for scorers)
+            return engine.predict(X)
+        spec = self._training_spec
+        engine = _ENGINES.shared(_engine_key(spec), self._engine_factory(spec))
+        return engine.predict(X, self.model_)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False
         tags.non_deterministic = self.random_state is None
         return tags
-
-    def __getstate__(self):
-        # The compiled engine is not picklable; it is rebuilt from model_ on unpickling.
-        state = dict(super().__getstate__())  # a copy: object.__getstate__ returns __dict__
-        state.pop("_engine", None)
-        return state
-
-    def __setstate__(self, state):
-        super().__setstate__(state)
-        if "model_" in state:
-            self._engine = make_engine(self.model_, self.model_.optimizer, self._loss())
 
     # Private helpers, in call order.
 
@@ -287,7 +278,7 @@ class _BaseRegularizedMLP(BaseEstimator):
     def _fitted_view(self, engine):
         """A shallow copy that predicts with the network being trained (for scorers)."""
         view = copy.copy(self)
-        view._engine = engine
+        view._training_engine = engine
         # The scorer gets the validated validation rows, a NumPy array without column names.
         view.__dict__.pop("feature_names_in_", None)
         return view
@@ -298,8 +289,6 @@ class _BaseRegularizedMLP(BaseEstimator):
             history = {}
         offset = len(history.get("loss", []))
         history = {k: list(history.get(k, [])) + v for k, v in result.history.items()}
-        if not continuing or model is not self.model_:
-            self._engine = make_engine(model, model.optimizer, self._loss())
         self.model_ = model
         self._training_spec = spec
         self.history_ = history
@@ -331,6 +320,10 @@ class _TrainingSpec:
     network: NetworkSpec
     optimizer: str
     loss: str
+
+
+def _engine_key(spec: _TrainingSpec) -> tuple[str, _TrainingSpec]:
+    return keras.backend.backend(), spec
 
 
 @contextmanager

@@ -31,12 +31,13 @@ import numpy as np
 
 LossFunction = Callable[[Any, Any], Any]
 
-# Rows per forward call at predict time: bounds the memory of one call on large inputs.
+# Predict inputs are cut into chunks of at most this many rows, and each chunk is padded to a
+# power of two of at least _PREDICT_MIN_ROWS rows. The forward pass is compiled once per
+# padded shape (at most 8 of them per network), and CPU matrix kernels then see whole blocks:
+# a partial tail block is computed differently, which would make a row's prediction change in
+# the last bits with its position in X.
 _PREDICT_CHUNK = 8192
-# Predict inputs are padded to a multiple of this many rows. CPU matrix kernels treat a
-# partial tail block of rows differently, so without padding a row's prediction could change
-# in the last bits with its position in X; with it, every row goes through the same kernel.
-_PREDICT_ROW_BLOCK = 64
+_PREDICT_MIN_ROWS = 64
 
 
 @dataclass(frozen=True)
@@ -110,15 +111,29 @@ class TrainingEngine:
         """Loss on data in inference mode (no dropout), penalty included, as Keras reports it."""
         raise NotImplementedError
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        """Network outputs for ``X`` in inference mode, as a float64 NumPy array."""
+    def predict(self, X: np.ndarray, model: keras.Model | None = None) -> np.ndarray:
+        """Network outputs for ``X`` in inference mode, as a float64 NumPy array.
+
+        With ``model`` (of this engine's architecture), the outputs of that model's weights:
+        the compiled forward pass is shared by every model of the architecture, so a fitted
+        estimator predicts without tracing anything. Without it, the engine's own weights.
+        """
+        if model is None:
+            trainable, non_trainable = self._live_weights()
+        else:
+            trainable = [v.value for v in model.trainable_variables]
+            non_trainable = [v.value for v in model.non_trainable_variables]
         chunks = []
         for start in range(0, len(X), _PREDICT_CHUNK):
             chunk = X[start : start + _PREDICT_CHUNK]
             n_rows = len(chunk)
-            padded = np.zeros((self._padded_rows(n_rows), X.shape[1]), dtype=np.float32)
-            padded[:n_rows] = chunk
-            chunks.append(self._predict_chunk(padded)[:n_rows])
+            padded_rows = self._padded_rows(n_rows)
+            if padded_rows != n_rows:
+                padded = np.zeros((padded_rows, X.shape[1]), dtype=np.float32)
+                padded[:n_rows] = chunk
+                chunk = padded
+            outputs = self._forward(trainable, non_trainable, chunk)
+            chunks.append(keras.ops.convert_to_numpy(outputs)[:n_rows])
         return np.concatenate(chunks).astype(np.float64, copy=False)
 
     def load_from(self, model: keras.Model) -> None:
@@ -142,11 +157,18 @@ class TrainingEngine:
     def finish(self) -> None:
         """Make the Keras model's variables hold the trained values."""
 
-    def _padded_rows(self, n_rows: int) -> int:
-        return -(-n_rows // _PREDICT_ROW_BLOCK) * _PREDICT_ROW_BLOCK
+    def _live_weights(self) -> tuple[list[Any], list[Any]]:
+        return (
+            [v.value for v in self.model.trainable_variables],
+            [v.value for v in self.model.non_trainable_variables],
+        )
 
-    def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
-        raise NotImplementedError
+    def _padded_rows(self, n_rows: int) -> int:
+        return max(_PREDICT_MIN_ROWS, 1 << max(n_rows - 1, 0).bit_length())
+
+    def _run_forward(self, trainable: Any, non_trainable: Any, X: Any) -> Any:
+        y_pred, _ = self.model.stateless_call(trainable, non_trainable, X, training=False)
+        return y_pred
 
 
 class _TensorFlowEngine(TrainingEngine):
@@ -157,12 +179,9 @@ class _TensorFlowEngine(TrainingEngine):
 
         super().__init__(model, optimizer, loss)
         self._tf = tf
-        self._epoch = tf.function(self._run_epoch, reduce_retracing=True)
+        self._epoch = tf.function(self._run_epoch, reduce_retracing=True, jit_compile=True)
         self._evaluate = tf.function(self._run_evaluate, reduce_retracing=True)
-        self._forward = tf.function(
-            self._run_forward,
-            input_signature=[tf.TensorSpec([None, model.input_shape[-1]], tf.float32)],
-        )
+        self._forward = tf.function(self._run_forward, jit_compile=True)
         for function in (self._epoch, self._evaluate, self._forward):
             # TensorFlow counts traces per source function across all engines, so a grid
             # search (one new engine per fit, each traced once) would be reported as
@@ -174,12 +193,6 @@ class _TensorFlowEngine(TrainingEngine):
 
     def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
         return float(self._evaluate(X, Y, weights))
-
-    def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
-        return self._forward(X).numpy()
-
-    def _run_forward(self, X: Any) -> Any:
-        return self.model(X, training=False)
 
     def _run_epoch(self, X: Any, Y: Any, order: Any, weights: Any) -> Any:
         tf = self._tf
@@ -265,17 +278,8 @@ class _JaxEngine(TrainingEngine):
             [v.value for v in self.optimizer.variables],
         )
 
-    def _padded_rows(self, n_rows: int) -> int:
-        # jit compiles once per input shape: a power of two bounds the recompilations.
-        return max(super()._padded_rows(n_rows), 1 << max(n_rows - 1, 0).bit_length())
-
-    def _predict_chunk(self, X: np.ndarray) -> np.ndarray:
-        trainable, non_trainable, _ = self._current_state()
-        return np.asarray(self._forward(trainable, non_trainable, X))
-
-    def _run_forward(self, trainable: Any, non_trainable: Any, X: Any) -> Any:
-        y_pred, _ = self.model.stateless_call(trainable, non_trainable, X, training=False)
-        return y_pred
+    def _live_weights(self) -> tuple[list[Any], list[Any]]:
+        return self._current_state()[:2]
 
     def _run_evaluate(
         self, trainable: Any, non_trainable: Any, X: Any, Y: Any, weights: Any
@@ -335,6 +339,19 @@ class EnginePool:
         self._idle: OrderedDict[Hashable, TrainingEngine] = OrderedDict()
         self._lock = threading.Lock()
 
+    def shared(self, key: Hashable, factory: Callable[[], TrainingEngine]) -> TrainingEngine:
+        """An engine for read-only use (:meth:`TrainingEngine.predict` with a model).
+
+        It may be leased for training at the same time: predicting from another model's
+        weights does not touch the engine's own state.
+        """
+        with self._lock:
+            engine = self._idle.get(key)
+            if engine is None:
+                engine = self._idle[key] = factory()
+                self._trim()
+            return engine
+
     @contextmanager
     def lease(
         self, key: Hashable, factory: Callable[[], TrainingEngine]
@@ -348,8 +365,12 @@ class EnginePool:
         finally:
             with self._lock:
                 self._idle[key] = engine
-                while len(self._idle) > self.max_size:
-                    self._idle.popitem(last=False)
+                self._idle.move_to_end(key)
+                self._trim()
+
+    def _trim(self) -> None:
+        while len(self._idle) > self.max_size:
+            self._idle.popitem(last=False)
 
 
 def make_engine(model: keras.Model, optimizer: Any, loss: LossFunction) -> TrainingEngine:
