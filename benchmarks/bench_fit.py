@@ -1,13 +1,20 @@
-"""Side-by-side fit timing: skreg against scikit-learn's MLPClassifier and plain Keras.
+"""Side-by-side timing: skreg against scikit-learn's MLPClassifier, scikeras and plain Keras.
 
 Every contender trains the same network (same layers, epochs, batch size and L2 penalty) on
-the same data. Each measurement runs in a fresh process (one warm-up fit on a few rows, then
-the timed fit), and repetitions alternate between contenders so that machine noise spreads
-evenly. The script prints a Markdown table of median fit seconds, the ratio to skreg, peak
-resident memory and held-out accuracy, and writes it as Markdown and JSON.
+the same data. Each repetition runs every contender in a fresh process of its own, in turn, so
+machine noise spreads evenly; a process measures
 
-    python benchmarks/bench_fit.py                 # digits case, 5 repetitions
-    python benchmarks/bench_fit.py --case large --repeats 3
+- ``first fit``: the first fit of the process (skreg pays tracing and XLA compilation here);
+- ``fit``: the median of further fits with new seeds (what a grid search or CV loop pays);
+- ``fixed``: the median fit of 1 epoch on 100 rows, after the first fit;
+- ``predict 1``, ``predict 10k``: median ``predict_proba`` time on 1 and on 10,000 rows;
+- peak resident memory and held-out accuracy.
+
+The table reports medians over repetitions and each time as a ratio to skreg, and is written
+as Markdown and JSON to ``benchmarks/results/``.
+
+    python benchmarks/bench_fit.py                      # digits case
+    python benchmarks/bench_fit.py --case large
     KERAS_BACKEND=jax python benchmarks/bench_fit.py
 """
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,12 +31,13 @@ import time
 from pathlib import Path
 
 CASES = {
-    # digits 1797 x 64, 100-100 network, 50 epochs, batch 32
+    # digits 1797 x 64 (75% for training), 100-100 network, 50 epochs, batch 32
     "digits": dict(hidden=(100, 100), epochs=50, batch_size=32, alpha=1e-4),
     # 20,000 x 100 synthetic classification, 256-256-256 network, 10 epochs, batch 128
     "large": dict(hidden=(256, 256, 256), epochs=10, batch_size=128, alpha=1e-4),
 }
-CONTENDERS = ("skreg", "sklearn", "keras")
+CONTENDERS = ("skreg", "sklearn", "scikeras", "keras")
+METRICS = ("first_fit_s", "fit_s", "fixed_s", "predict_1_ms", "predict_10k_ms")
 
 
 def load_case(name: str):
@@ -49,139 +58,195 @@ def load_case(name: str):
     if name == "large":
         X_train, y_train = X_train[:20_000], y_train[:20_000]
     scaler = StandardScaler().fit(X_train)
-    as32 = lambda a: scaler.transform(a).astype(np.float32)  # noqa: E731
-    return as32(X_train), as32(X_test), y_train, y_test
-
-
-def make_fit(contender: str, config: dict):
-    """Return ``fit(X, y) -> predict`` for one contender."""
-    hidden, epochs, batch_size, alpha = (
-        config["hidden"],
-        config["epochs"],
-        config["batch_size"],
-        config["alpha"],
+    return (
+        scaler.transform(X_train).astype(np.float32),
+        scaler.transform(X_test).astype(np.float32),
+        y_train,
+        y_test,
     )
+
+
+def make_estimator(contender: str, config: dict, seed: int, epochs: int | None = None):
+    """An object with ``fit`` and ``predict_proba`` for one contender."""
+    hidden, batch_size, alpha = config["hidden"], config["batch_size"], config["alpha"]
+    epochs = epochs or config["epochs"]
     if contender == "sklearn":
         from sklearn.neural_network import MLPClassifier
 
-        def fit(X, y):
-            # tol=0 and n_iter_no_change=epochs: run every epoch, as the others do.
-            est = MLPClassifier(
-                hidden,
-                alpha=alpha,
-                batch_size=batch_size,
-                max_iter=epochs,
-                tol=0.0,
-                n_iter_no_change=epochs,
-                random_state=0,
-            ).fit(X, y)
-            return est.predict
-
-        return fit
+        # tol=0 and n_iter_no_change=epochs: run every epoch, as the others do.
+        return MLPClassifier(
+            hidden,
+            alpha=alpha,
+            batch_size=batch_size,
+            max_iter=epochs,
+            tol=0.0,
+            n_iter_no_change=epochs,
+            random_state=seed,
+        )
     from skreg import RegularizedMLPClassifier, l2_from_sklearn_alpha
 
     l2 = l2_from_sklearn_alpha(alpha, batch_size)
     if contender == "skreg":
+        return RegularizedMLPClassifier(
+            hidden, l2=l2, batch_size=batch_size, max_iter=epochs, random_state=seed
+        )
+    if contender == "scikeras":
+        from scikeras.wrappers import KerasClassifier
 
-        def fit(X, y):
-            est = RegularizedMLPClassifier(
-                hidden, l2=l2, batch_size=batch_size, max_iter=epochs, random_state=0
-            ).fit(X, y)
-            return est.predict
+        return KerasClassifier(
+            _keras_model,
+            model__hidden=hidden,
+            model__l2=l2,
+            loss="sparse_categorical_crossentropy",
+            optimizer="adam",
+            epochs=epochs,
+            batch_size=batch_size,
+            random_state=seed,
+            verbose=0,
+        )
+    return _PlainKeras(hidden, l2, batch_size, epochs)
 
-        return fit
 
+def _keras_model(hidden, l2, meta):
     import keras
-    import numpy as np
 
-    def fit(X, y):
-        # Plain Keras, as a tutorial writes it: model.fit on NumPy arrays.
-        regularizer = keras.regularizers.L2(l2)
-        n_classes = int(y.max()) + 1
-        layers = [keras.Input((X.shape[1],))]
-        layers += [keras.layers.Dense(u, "relu", kernel_regularizer=regularizer) for u in hidden]
-        layers += [keras.layers.Dense(n_classes, "softmax", kernel_regularizer=regularizer)]
-        model = keras.Sequential(layers)
-        model.compile("adam", "sparse_categorical_crossentropy")
-        model.fit(X, y, batch_size=batch_size, epochs=epochs, verbose=0)
-        return lambda A: np.argmax(model.predict(A, verbose=0), axis=1)
-
-    return fit
+    regularizer = keras.regularizers.L2(l2)
+    layers = [keras.Input((meta["n_features_in_"],))]
+    layers += [keras.layers.Dense(u, "relu", kernel_regularizer=regularizer) for u in hidden]
+    layers += [keras.layers.Dense(meta["n_classes_"], "softmax", kernel_regularizer=regularizer)]
+    return keras.Sequential(layers)
 
 
-def measure(contender: str, case: str) -> dict:
-    """One measurement, in this process: warm up, then time one fit."""
-    import resource
+class _PlainKeras:
+    """Keras as a tutorial writes it: ``model.fit`` and ``model.predict`` on NumPy arrays."""
 
+    def __init__(self, hidden, l2, batch_size, epochs):
+        self.hidden, self.l2, self.batch_size, self.epochs = hidden, l2, batch_size, epochs
+
+    def fit(self, X, y):
+        meta = {"n_features_in_": X.shape[1], "n_classes_": int(y.max()) + 1}
+        self.model = _keras_model(self.hidden, self.l2, meta)
+        self.model.compile("adam", "sparse_categorical_crossentropy")
+        self.model.fit(X, y, batch_size=self.batch_size, epochs=self.epochs, verbose=0)
+        return self
+
+    def predict_proba(self, X):
+        return self.model.predict(X, verbose=0)
+
+
+def _median_seconds(function, repeats: int) -> float:
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(contender: str, case: str, fits: int) -> dict:
+    """One contender, in this process."""
     import numpy as np
 
     X_train, X_test, y_train, y_test = load_case(case)
-    fit = make_fit(contender, CASES[case])
-    warm = np.concatenate([np.flatnonzero(y_train == c)[:10] for c in np.unique(y_train)])
-    fit(X_train[warm], y_train[warm])
+    config = CASES[case]
+    make_estimator(contender, config, seed=0)  # imports (TensorFlow's take seconds) untimed
     start = time.perf_counter()
-    predict = fit(X_train, y_train)
-    seconds = time.perf_counter() - start
-    accuracy = float(np.mean(predict(X_test) == y_test))
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-    return {"seconds": seconds, "accuracy": accuracy, "rss_mb": peak_mb}
+    estimator = make_estimator(contender, config, seed=0).fit(X_train, y_train)
+    first_fit = time.perf_counter() - start
+    seeds = iter(range(1, 1000))
+    fit = _median_seconds(
+        lambda: make_estimator(contender, config, next(seeds)).fit(X_train, y_train), fits
+    )
+    small_X, small_y = X_train[:100], y_train[:100]
+    fixed = _median_seconds(
+        lambda: make_estimator(contender, config, next(seeds), epochs=1).fit(small_X, small_y),
+        5,
+    )
+    accuracy = float(np.mean(np.argmax(estimator.predict_proba(X_test), axis=1) == y_test))
+    rows_10k = np.resize(X_test, (10_000, X_test.shape[1]))
+    estimator.predict_proba(X_test[:1])
+    estimator.predict_proba(rows_10k)
+    predict_1 = _median_seconds(lambda: estimator.predict_proba(X_test[:1]), 100)
+    predict_10k = _median_seconds(lambda: estimator.predict_proba(rows_10k), 10)
+    return {
+        "first_fit_s": first_fit,
+        "fit_s": fit,
+        "fixed_s": fixed,
+        "predict_1_ms": 1000 * predict_1,
+        "predict_10k_ms": 1000 * predict_10k,
+        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+        "accuracy": accuracy,
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--case", choices=sorted(CASES), default="digits")
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3, help="processes per contender")
+    parser.add_argument("--fits", type=int, default=3, help="timed fits per process")
     parser.add_argument("--contenders", nargs="+", choices=CONTENDERS, default=list(CONTENDERS))
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
-    parser.add_argument("--child", nargs=2, metavar=("CONTENDER", "CASE"), help=argparse.SUPPRESS)
+    parser.add_argument("--child", metavar="CONTENDER", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        print(json.dumps(measure(*args.child)))
+        print(json.dumps(measure(args.child, args.case, args.fits)))
         return
 
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
     runs: dict[str, list[dict]] = {c: [] for c in args.contenders}
     for repeat in range(args.repeats):
         for contender in args.contenders:
-            out = subprocess.run(
-                [sys.executable, __file__, "--child", contender, args.case],
-                capture_output=True,
-                text=True,
-                env=env,
-                check=True,
-            ).stdout
-            runs[contender].append(json.loads(out.strip().splitlines()[-1]))
+            command = [sys.executable, __file__, "--child", contender, "--case", args.case]
+            command += ["--fits", str(args.fits)]
+            out = subprocess.run(command, capture_output=True, text=True, env=env)
+            if out.returncode:
+                sys.exit(f"{contender} failed:\n{out.stderr[-3000:]}")
+            runs[contender].append(json.loads(out.stdout.strip().splitlines()[-1]))
             print(f"repeat {repeat + 1}/{args.repeats} {contender}: {runs[contender][-1]}")
 
-    backend = os.environ.get("KERAS_BACKEND", "tensorflow")
-    summary = {}
-    for contender, results in runs.items():
-        summary[contender] = {
-            "median_seconds": statistics.median(r["seconds"] for r in results),
+    summary = {
+        contender: {
+            **{key: statistics.median(r[key] for r in results) for key in METRICS},
             "accuracy": statistics.median(r["accuracy"] for r in results),
-            "peak_rss_mb": max(r["rss_mb"] for r in results),
+            "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "runs": results,
         }
-    reference = summary.get("skreg", next(iter(summary.values())))["median_seconds"]
-    lines = [
-        f"Case `{args.case}` {CASES[args.case]}, Keras backend `{backend}`, "
-        f"{args.repeats} alternating repetitions, one process per measurement.",
-        "",
-        "| contender | median fit s | time / skreg | peak RSS MB | held-out accuracy |",
-        "|---|---:|---:|---:|---:|",
-    ]
-    for contender, row in summary.items():
-        seconds = row["median_seconds"]
-        lines.append(
-            f"| {contender} | {seconds:.2f} | {seconds / reference:.2f}"
-            f" | {row['peak_rss_mb']:.0f} | {row['accuracy']:.3f} |"
-        )
-    table = "\n".join(lines)
+        for contender, results in runs.items()
+    }
+    table = _markdown(summary, args)
     print(table)
     args.out.mkdir(parents=True, exist_ok=True)
-    stem = args.out / f"fit_{args.case}_{backend}"
+    stem = args.out / f"fit_{args.case}_{_backend()}"
     stem.with_suffix(".md").write_text(table + "\n")
     stem.with_suffix(".json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def _backend() -> str:
+    return os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def _markdown(summary: dict, args: argparse.Namespace) -> str:
+    reference = summary.get("skreg")
+    lines = [
+        f"Case `{args.case}` {CASES[args.case]}, Keras backend `{_backend()}`; medians of "
+        f"{args.repeats} processes per contender (alternating), {args.fits} timed fits each. "
+        "Ratios are contender / skreg.",
+        "",
+        "| contender | first fit s | fit s | fit ratio | fixed s | predict 1 row ms "
+        "| predict 10k ms | 10k ratio | peak RSS MB | accuracy |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for contender, row in summary.items():
+
+        def ratio(key: str, row=row) -> str:
+            return f"{row[key] / reference[key]:.2f}" if reference else "-"
+
+        lines.append(
+            f"| {contender} | {row['first_fit_s']:.2f} | {row['fit_s']:.2f} | {ratio('fit_s')} "
+            f"| {row['fixed_s']:.3f} | {row['predict_1_ms']:.2f} | {row['predict_10k_ms']:.1f} "
+            f"| {ratio('predict_10k_ms')} | {row['peak_rss_mb']:.0f} | {row['accuracy']:.3f} |"
+        )
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":
