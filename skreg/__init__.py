@@ -2,13 +2,20 @@
 
 from ._classifier import RegularizedMLPClassifier
 from ._regressor import RegularizedMLPRegressor
+from .augmentation import GaussianNoise, ImageAugmentation, Mixup, SwapNoise
+from .preprocessing import ZCAWhitening
 from .regularizers import l2_from_sklearn_alpha, sklearn_alpha_from_l2
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "GaussianNoise",
+    "ImageAugmentation",
+    "Mixup",
     "RegularizedMLPClassifier",
     "RegularizedMLPRegressor",
+    "SwapNoise",
+    "ZCAWhitening",
     "__version__",
     "l2_from_sklearn_alpha",
     "sklearn_alpha_from_l2",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from numbers import Integral, Real
 from typing import Any
 
@@ -26,6 +26,7 @@ from ._training import (
     train,
 )
 from ._validation import Interval, StrOptions
+from .augmentation import Augmentation, as_augmentation_list, build_augmenter, mixup_alpha
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
 
@@ -65,7 +66,7 @@ class _BaseRegularizedMLP(BaseEstimator):
         "l2": [Interval(Real, 0, None, closed="left")],
         "dropout": ["array-like", Interval(Real, 0, 1, closed="left")],
         "batch_normalization": ["boolean"],
-        "augmentation": [None],
+        "augmentation": [None, Augmentation, list, tuple],
         "early_stopping": ["boolean"],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
@@ -137,17 +138,22 @@ class _BaseRegularizedMLP(BaseEstimator):
             )
             Y = self._encode_targets(y, continuing=continuing, classes=classes)
             sample_weight = self._sample_weight(X, y, sample_weight, incremental=incremental)
+            augmentation = _frozen_augmentation(self.augmentation, X.shape[1])
             seeds = np.random.SeedSequence(check_random_state(self.random_state).randint(2**31))
+            network_seeds, shuffle_seeds, augmentation_seeds = seeds.spawn(3)
             split = self._train_validation_split(X, Y, y, sample_weight, seeds, incremental)
-            spec, model = self._prepare_model(X.shape[1], Y.shape[1], seeds, continuing)
+            spec, model = self._prepare_model(
+                X.shape[1], Y.shape[1], augmentation, network_seeds, continuing
+            )
             with _ENGINES.lease(_engine_key(spec), self._engine_factory(spec)) as engine:
                 engine.load_from(model)
+                engine.seed_augmentation(augmentation_seeds)
                 result = train(
                     engine,
                     *engine.to_device(split["X"], split["Y"]),
                     split["w"],
-                    self._schedule(len(split["X"]), incremental),
-                    np.random.default_rng(seeds.spawn(1)[0]),
+                    self._schedule(len(split["X"]), incremental, spec),
+                    np.random.default_rng(shuffle_seeds),
                     self._validator(engine, split) if "X_val" in split else None,
                 )
                 engine.save_to(model)
@@ -201,7 +207,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             "y_val": y_val,
         }
 
-    def _prepare_model(self, n_features, n_outputs, seeds, continuing):
+    def _prepare_model(self, n_features, n_outputs, augmentation, seeds, continuing):
         """The network this fit trains: new and seeded, or the fitted one when continuing."""
         hidden_layer_sizes = _hidden_layer_sizes(self.hidden_layer_sizes)
         spec = _TrainingSpec(
@@ -218,8 +224,9 @@ class _BaseRegularizedMLP(BaseEstimator):
             ),
             optimizer=self.optimizer,
             loss=self._loss().__name__,
+            augmentation=augmentation,
         )
-        if continuing and spec == self._training_spec:
+        if continuing and _same_model(spec, self._training_spec):
             # Same network and optimizer: keep training them, optimizer state included.
             self.model_.optimizer.learning_rate = self.learning_rate
             return spec, self.model_
@@ -229,7 +236,7 @@ class _BaseRegularizedMLP(BaseEstimator):
                 "change the shapes of its weights. Set warm_start=False to train a new network."
             )
         model = build_trainable_network(
-            spec.network, seeds.spawn(1)[0], self.optimizer, self.learning_rate, self._loss()
+            spec.network, seeds, self.optimizer, self.learning_rate, self._loss()
         )
         if continuing:
             # Penalties, dropout or optimizer changed: the fitted weights, new layers around them.
@@ -242,11 +249,12 @@ class _BaseRegularizedMLP(BaseEstimator):
             model = build_trainable_network(
                 spec.network, np.random.SeedSequence(0), spec.optimizer, 1e-3, self._loss()
             )
-            return make_engine(model, model.optimizer, self._loss())
+            augmenter = build_augmenter(spec.augmentation, spec.network.n_features)
+            return make_engine(model, model.optimizer, self._loss(), augmenter)
 
         return factory
 
-    def _schedule(self, n_samples, incremental) -> TrainingSchedule:
+    def _schedule(self, n_samples, incremental, spec) -> TrainingSchedule:
         batch_size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
         stopping = None
         if self.early_stopping and not incremental:
@@ -257,6 +265,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             shuffle=self.shuffle,
             early_stopping=stopping,
             verbose=self.verbose,
+            mixup_alpha=mixup_alpha(spec.augmentation),
         )
 
     def _validator(self, engine, split):
@@ -313,6 +322,14 @@ def _hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
     return tuple(int(s) for s in sizes)
 
 
+def _frozen_augmentation(augmentation, n_features) -> tuple:
+    """Validate the ``augmentation`` parameter against X and describe it hashably."""
+    items = as_augmentation_list(augmentation)
+    for item in items:
+        item._check_n_features(n_features)
+    return tuple(item._frozen() for item in items)
+
+
 @dataclass(frozen=True)
 class _TrainingSpec:
     """What a pooled training engine is compiled for."""
@@ -320,6 +337,12 @@ class _TrainingSpec:
     network: NetworkSpec
     optimizer: str
     loss: str
+    augmentation: tuple = ()
+
+
+def _same_model(spec: _TrainingSpec, other: _TrainingSpec) -> bool:
+    """Whether two specs train the same Keras model (augmentation lives outside it)."""
+    return replace(spec, augmentation=()) == replace(other, augmentation=())
 
 
 def _engine_key(spec: _TrainingSpec) -> tuple[str, _TrainingSpec]:

@@ -40,8 +40,13 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         dropped at predict time.
     batch_normalization : bool, default=False
         Normalize each hidden layer's pre-activations over the batch.
-    augmentation : None, default=None
-        Reserved for data augmentation; only None is accepted for now.
+    augmentation : augmentation object, list of them, or None, default=None
+        Random transformations of the training batches, applied in order inside the compiled
+        training step: :class:`~skreg.GaussianNoise`, :class:`~skreg.SwapNoise`,
+        :class:`~skreg.Mixup` (the classifier mixes one-hot targets (soft targets)) and
+        :class:`~skreg.ImageAugmentation`. Seeded by ``random_state``; never applied to the
+        early-stopping validation rows or in ``predict`` and ``score``. Grid search reaches
+        the object's fields as ``augmentation__<field>``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the training data (a seeded, stratified split), stop
         when the monitored score has not improved by ``tol`` for ``n_iter_no_change`` epochs and
@@ -66,8 +71,8 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
     shuffle : bool, default=True
         Shuffle the training rows every epoch.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, dropout, shuffling and the validation split. An int gives the
-        same model every time, without touching global random state.
+        Seeds the initial weights, dropout, augmentation, shuffling and the validation split.
+        An int gives the same model every time, without touching global random state.
     verbose : int, default=0
         1 prints one line per epoch (loss, validation loss, monitored score).
     warm_start : bool, default=False

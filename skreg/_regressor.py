@@ -33,8 +33,13 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         Dropout rate after each hidden layer (one for all, or one per layer); off at predict time.
     batch_normalization : bool, default=False
         Normalize each hidden layer's pre-activations over the batch.
-    augmentation : None, default=None
-        Reserved for data augmentation; only None is accepted for now.
+    augmentation : augmentation object, list of them, or None, default=None
+        Random transformations of the training batches, applied in order inside the compiled
+        training step: :class:`~skreg.GaussianNoise`, :class:`~skreg.SwapNoise`,
+        :class:`~skreg.Mixup` (the regressor mixes the target values) and
+        :class:`~skreg.ImageAugmentation`. Seeded by ``random_state``; never applied to the
+        early-stopping validation rows or in ``predict`` and ``score``. Grid search reaches
+        the object's fields as ``augmentation__<field>``.
     early_stopping : bool, default=False
         Hold out ``validation_fraction`` of the data (a seeded split), stop when the monitored
         score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
@@ -58,7 +63,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     shuffle : bool, default=True
         Shuffle the training rows every epoch.
     random_state : int, RandomState instance or None, default=None
-        Seeds the initial weights, dropout, shuffling and the validation split.
+        Seeds the initial weights, dropout, augmentation, shuffling and the validation split.
     verbose : int, default=0
         1 prints one line per epoch.
     warm_start : bool, default=False

@@ -44,17 +44,28 @@ _PREDICT_MIN_ROWS = 64
 class Batches:
     """One epoch's batches: row indices and per-row weights, both (n_batches, batch_size).
 
-    Padding rows (to fill the last batch) carry weight 0.
+    Padding rows (to fill the last batch) carry weight 0. With Mixup, ``partners`` (an index
+    into the same batch) and ``lambdas`` (the mixing weight) give each row's mixing.
     """
 
     order: np.ndarray
     weights: np.ndarray
+    partners: np.ndarray | None = None
+    lambdas: np.ndarray | None = None
 
 
 def epoch_batches(
-    sample_weight: np.ndarray, batch_size: int, rng: np.random.Generator, shuffle: bool
+    sample_weight: np.ndarray,
+    batch_size: int,
+    rng: np.random.Generator,
+    shuffle: bool,
+    mixup_alpha: float = 0.0,
 ) -> Batches:
-    """Arrange one epoch of ``len(sample_weight)`` rows into fixed-size batches."""
+    """Arrange one epoch of ``len(sample_weight)`` rows into fixed-size batches.
+
+    With ``mixup_alpha > 0``, also draw each row's Mixup partner in its batch and its mixing
+    weight from ``Beta(mixup_alpha, mixup_alpha)``.
+    """
     n_samples = len(sample_weight)
     batch_size = min(batch_size, n_samples)
     n_batches = math.ceil(n_samples / batch_size)
@@ -62,9 +73,17 @@ def epoch_batches(
     n_pad = n_batches * batch_size - n_samples
     weights = np.concatenate([sample_weight[order], np.zeros(n_pad, dtype=np.float32)])
     order = np.concatenate([order, order[:n_pad]])
+    shape = (n_batches, batch_size)
+    partners = lambdas = None
+    if mixup_alpha > 0:
+        partners = rng.permuted(np.broadcast_to(np.arange(batch_size), shape), axis=1)
+        partners = partners.astype(np.int32)
+        lambdas = rng.beta(mixup_alpha, mixup_alpha, size=shape).astype(np.float32)
     return Batches(
-        order=order.reshape(n_batches, batch_size).astype(np.int32),
-        weights=weights.reshape(n_batches, batch_size).astype(np.float32),
+        order=order.reshape(shape).astype(np.int32),
+        weights=weights.reshape(shape).astype(np.float32),
+        partners=partners,
+        lambdas=lambdas,
     )
 
 
@@ -90,12 +109,19 @@ class TrainingEngine:
         Built on the model's trainable variables if it is not built yet.
     loss : callable
         ``loss(y_true, y_pred)`` returning one loss per row.
+    augmenter : keras.layers.Layer or None
+        Called as ``augmenter(x, y, partners, lambdas)`` on every training batch before the
+        network (see :func:`skreg.augmentation.build_augmenter`); its variables are
+        random-generator states, which :meth:`seed_augmentation` sets for each fit.
     """
 
-    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction) -> None:
+    def __init__(
+        self, model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
+    ) -> None:
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
+        self.augmenter = augmenter
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
 
@@ -147,6 +173,11 @@ class TrainingEngine:
         """Copy the trained state back into ``model`` (the inverse of :meth:`load_from`)."""
         _copy_state(self.model, model)
 
+    def seed_augmentation(self, seeds: np.random.SeedSequence) -> None:
+        """Seed the augmenter's random generators for the next fit (after :meth:`load_from`)."""
+        if self.augmenter is not None:
+            self.augmenter.reseed(seeds)
+
     def snapshot(self) -> Any:
         """Copy of the network's weights, to restore the best epoch later."""
         return self.model.get_weights()
@@ -174,12 +205,16 @@ class TrainingEngine:
 class _TensorFlowEngine(TrainingEngine):
     """Stateful training under ``tf.function``, as Keras' own TensorFlow trainer does."""
 
-    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction) -> None:
+    def __init__(
+        self, model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
+    ) -> None:
         import tensorflow as tf
 
-        super().__init__(model, optimizer, loss)
+        super().__init__(model, optimizer, loss, augmenter)
         self._tf = tf
-        self._epoch = tf.function(self._run_epoch, reduce_retracing=True, jit_compile=True)
+        # TensorFlow's image rotation, translation and zoom have no XLA kernels.
+        xla = augmenter is None or augmenter.xla_compatible
+        self._epoch = tf.function(self._run_epoch, reduce_retracing=True, jit_compile=xla)
         self._evaluate = tf.function(self._run_evaluate, reduce_retracing=True)
         self._forward = tf.function(self._run_forward, jit_compile=True)
         for function in (self._epoch, self._evaluate, self._forward):
@@ -189,18 +224,20 @@ class _TensorFlowEngine(TrainingEngine):
             function._omit_frequent_tracing_warning = True
 
     def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
-        return float(self._epoch(X, Y, batches.order, batches.weights))
+        return float(self._epoch(X, Y, *_epoch_arrays(batches)))
 
     def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
         return float(self._evaluate(X, Y, weights))
 
-    def _run_epoch(self, X: Any, Y: Any, order: Any, weights: Any) -> Any:
+    def _run_epoch(self, X: Any, Y: Any, order: Any, weights: Any, *mixing: Any) -> Any:
         tf = self._tf
         variables = self.model.trainable_variables
 
         def step(i: Any, total: Any) -> tuple[Any, Any]:
             x = tf.gather(X, order[i])
             y = tf.gather(Y, order[i])
+            if self.augmenter is not None:
+                x, y = self.augmenter(x, y, *(m[i] for m in mixing))
             with tf.GradientTape() as tape:
                 y_pred = self.model(x, training=True)
                 loss = _weighted_loss(self.loss, y, y_pred, weights[i])
@@ -227,10 +264,12 @@ class _JaxEngine(TrainingEngine):
     the Keras variables, which are the truth again until the next epoch.
     """
 
-    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction) -> None:
+    def __init__(
+        self, model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
+    ) -> None:
         import jax
 
-        super().__init__(model, optimizer, loss)
+        super().__init__(model, optimizer, loss, augmenter)
         self._jax = jax
         self._state = None
         self._epoch = jax.jit(self._run_epoch)
@@ -239,18 +278,18 @@ class _JaxEngine(TrainingEngine):
 
     def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
         state = self._current_state()
-        self._state, loss = self._epoch(state, X, Y, batches.order, batches.weights)
+        self._state, loss = self._epoch(state, X, Y, *_epoch_arrays(batches))
         return float(loss)
 
     def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
-        trainable, non_trainable, _ = self._current_state()
+        trainable, non_trainable = self._current_state()[:2]
         return float(self._evaluate(trainable, non_trainable, X, Y, weights))
 
     def snapshot(self) -> Any:
         return self._current_state()[:2]
 
     def restore(self, snapshot: Any) -> None:
-        self._state = (*snapshot, self._current_state()[2])
+        self._state = (*snapshot, *self._current_state()[2:])
 
     def load_from(self, model: keras.Model) -> None:
         self._state = None
@@ -259,24 +298,24 @@ class _JaxEngine(TrainingEngine):
     def finish(self) -> None:
         if self._state is None:
             return
-        model_variables = (
-            self.model.trainable_variables,
-            self.model.non_trainable_variables,
-            self.optimizer.variables,
-        )
-        for variables, values in zip(model_variables, self._state):
+        for variables, values in zip(self._variable_groups(), self._state):
             for variable, value in zip(variables, values):
                 variable.assign(value)
         self._state = None
 
-    def _current_state(self) -> tuple[list[Any], list[Any], list[Any]]:
+    def _variable_groups(self) -> tuple[list[Any], ...]:
+        """Weights, other model state, optimizer state and augmentation random states."""
+        return (
+            self.model.trainable_variables,
+            self.model.non_trainable_variables,
+            self.optimizer.variables,
+            self.augmenter.non_trainable_variables if self.augmenter is not None else [],
+        )
+
+    def _current_state(self) -> tuple[list[Any], ...]:
         if self._state is not None:
             return self._state
-        return (
-            [v.value for v in self.model.trainable_variables],
-            [v.value for v in self.model.non_trainable_variables],
-            [v.value for v in self.optimizer.variables],
-        )
+        return tuple([v.value for v in group] for group in self._variable_groups())
 
     def _live_weights(self) -> tuple[list[Any], list[Any]]:
         return self._current_state()[:2]
@@ -289,28 +328,42 @@ class _JaxEngine(TrainingEngine):
         )
         return _weighted_loss(self.loss, Y, y_pred, weights) + _penalty(losses)
 
-    def _run_epoch(self, state: Any, X: Any, Y: Any, order: Any, weights: Any) -> Any:
+    def _run_epoch(
+        self, state: Any, X: Any, Y: Any, order: Any, weights: Any, *mixing: Any
+    ) -> Any:
         jax = self._jax
 
-        def batch_loss(trainable: Any, non_trainable: Any, i: Any) -> tuple[Any, Any]:
+        def batch_loss(trainable: Any, non_trainable: Any, x: Any, y: Any, w: Any) -> Any:
             y_pred, non_trainable, losses = self.model.stateless_call(
-                trainable, non_trainable, X[order[i]], training=True, return_losses=True
+                trainable, non_trainable, x, training=True, return_losses=True
             )
-            loss = _weighted_loss(self.loss, Y[order[i]], y_pred, weights[i])
+            loss = _weighted_loss(self.loss, y, y_pred, w)
             return loss + _penalty(losses), non_trainable
 
         def step(i: Any, carry: Any) -> Any:
-            trainable, non_trainable, optimizer_state, total = carry
+            trainable, non_trainable, optimizer_state, augmenter_state, total = carry
+            x, y = X[order[i]], Y[order[i]]
+            if self.augmenter is not None:
+                (x, y), augmenter_state = self.augmenter.stateless_call(
+                    [], augmenter_state, x, y, *(m[i] for m in mixing)
+                )
             (loss, non_trainable), grads = jax.value_and_grad(batch_loss, has_aux=True)(
-                trainable, non_trainable, i
+                trainable, non_trainable, x, y, weights[i]
             )
             trainable, optimizer_state = self.optimizer.stateless_apply(
                 optimizer_state, grads, trainable
             )
-            return trainable, non_trainable, optimizer_state, total + loss * weights[i].sum()
+            total = total + loss * weights[i].sum()
+            return trainable, non_trainable, optimizer_state, augmenter_state, total
 
         *state, total = jax.lax.fori_loop(0, order.shape[0], step, (*state, 0.0))
         return tuple(state), total / weights.sum()
+
+
+def _epoch_arrays(batches: Batches) -> tuple[np.ndarray, ...]:
+    """The epoch's arrays for a compiled epoch: order, weights and, with Mixup, the mixing."""
+    mixing = () if batches.partners is None else (batches.partners, batches.lambdas)
+    return (batches.order, batches.weights, *mixing)
 
 
 def _copy_state(source: keras.Model, target: keras.Model) -> None:
@@ -373,13 +426,15 @@ class EnginePool:
             self._idle.popitem(last=False)
 
 
-def make_engine(model: keras.Model, optimizer: Any, loss: LossFunction) -> TrainingEngine:
+def make_engine(
+    model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
+) -> TrainingEngine:
     """The engine for the active Keras backend."""
     backend = keras.backend.backend()
     if backend == "tensorflow":
-        return _TensorFlowEngine(model, optimizer, loss)
+        return _TensorFlowEngine(model, optimizer, loss, augmenter)
     if backend == "jax":
-        return _JaxEngine(model, optimizer, loss)
+        return _JaxEngine(model, optimizer, loss, augmenter)
     raise RuntimeError(
         f"skreg supports the 'tensorflow' and 'jax' Keras backends; the active one is {backend!r}."
     )
@@ -402,6 +457,7 @@ class TrainingSchedule:
     shuffle: bool = True
     early_stopping: EarlyStopping | None = None
     verbose: int = 0
+    mixup_alpha: float = 0.0
 
 
 @dataclass
@@ -449,7 +505,9 @@ def _run_epochs(engine, X, Y, sample_weight, schedule, rng, validate, result) ->
     best = None
     epochs_without_improvement = 0
     for epoch in range(1, schedule.epochs + 1):
-        batches = epoch_batches(sample_weight, schedule.batch_size, rng, schedule.shuffle)
+        batches = epoch_batches(
+            sample_weight, schedule.batch_size, rng, schedule.shuffle, schedule.mixup_alpha
+        )
         loss = engine.train_epoch(X, Y, batches)
         if not math.isfinite(loss):
             raise FloatingPointError(

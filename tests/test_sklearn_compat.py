@@ -1,13 +1,14 @@
-"""scikit-learn's estimator checks over both estimators."""
+"""scikit-learn's estimator checks over the estimators and the transformer."""
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor, ZCAWhitening
 
 # Small, fast networks: the checks fit dozens of times on tiny data sets.
 ESTIMATORS = [
     RegularizedMLPClassifier((16,), learning_rate=1e-2, max_iter=60, random_state=0),
     RegularizedMLPRegressor((16,), learning_rate=1e-2, max_iter=60, random_state=0),
+    ZCAWhitening(),
 ]
 
 # Every expected failure with its reason; keep this list as short as possible.
@@ -22,7 +23,7 @@ EXPECTED_FAILURES = {
 
 
 def _expected_failed_checks(estimator):
-    return EXPECTED_FAILURES
+    return {} if isinstance(estimator, ZCAWhitening) else EXPECTED_FAILURES
 
 
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=_expected_failed_checks)

@@ -1,0 +1,249 @@
+"""Augmentation: what each one does to a batch, and how fits use it."""
+
+import keras
+import numpy as np
+import pytest
+from sklearn.base import clone
+from sklearn.metrics import log_loss
+from sklearn.model_selection import GridSearchCV
+
+from skreg import (
+    GaussianNoise,
+    ImageAugmentation,
+    Mixup,
+    RegularizedMLPClassifier,
+    RegularizedMLPRegressor,
+    SwapNoise,
+)
+from skreg._training import epoch_batches
+from skreg.augmentation import build_augmenter
+
+
+def make(cls=RegularizedMLPClassifier, **params):
+    defaults = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=8, random_state=0)
+    return cls(**{**defaults, **params})
+
+
+def augmenter(*augmentations, n_features, seed=0):
+    layer = build_augmenter([a._frozen() for a in augmentations], n_features)
+    layer.reseed(np.random.SeedSequence(seed))
+    return layer
+
+
+def augment(layer, x, y=None, batches=None):
+    y = np.zeros((len(x), 1), dtype=np.float32) if y is None else y
+    mixing = () if batches is None else (batches.partners[0], batches.lambdas[0])
+    x_out, y_out = layer(x, y, *mixing)
+    return keras.ops.convert_to_numpy(x_out), keras.ops.convert_to_numpy(y_out)
+
+
+@pytest.mark.parametrize(
+    "augmentation",
+    [
+        GaussianNoise(std=0.0),
+        SwapNoise(rate=0.0),
+        Mixup(alpha=0.0),
+        ImageAugmentation((2, 4)),
+        [GaussianNoise(std=0.0), Mixup(alpha=0.0)],
+    ],
+    ids=repr,
+)
+def test_zero_strength_augmentation_trains_the_same_model(classification_data, augmentation):
+    X, y = classification_data
+    plain = make().fit(X, y).predict_proba(X)
+    augmented = make(augmentation=augmentation).fit(X, y).predict_proba(X)
+    np.testing.assert_array_equal(augmented, plain)
+
+
+@pytest.mark.parametrize(
+    "augmentation",
+    [
+        GaussianNoise(std=0.5),
+        SwapNoise(rate=0.3),
+        Mixup(alpha=0.4),
+        ImageAugmentation((2, 4), horizontal_flip=True, contrast=0.3),
+        ImageAugmentation((2, 4), rotation=20, translation=0.2, zoom=0.2),
+        [SwapNoise(rate=0.2), GaussianNoise(std=0.2), Mixup(alpha=0.2)],
+    ],
+    ids=repr,
+)
+def test_augmented_fit_is_reproducible_and_predicts_deterministically(
+    classification_data, augmentation
+):
+    X, y = classification_data
+    plain = make().fit(X, y).predict_proba(X)
+    clf = make(augmentation=augmentation).fit(X, y)
+    first = clf.predict_proba(X)
+    assert not np.allclose(first, plain), "the augmentation changed nothing"
+    np.testing.assert_array_equal(clf.predict_proba(X), first)
+    assert clf.score(X, y) == clf.score(X, y)
+    # Another seed in between: the pooled engine's random states are reseeded by each fit.
+    other = make(augmentation=augmentation, random_state=1).fit(X, y).predict_proba(X)
+    assert not np.allclose(other, first)
+    np.testing.assert_array_equal(
+        make(augmentation=augmentation).fit(X, y).predict_proba(X), first
+    )
+
+
+def test_regressor_trains_with_mixup_and_noise(regression_data):
+    X, y = regression_data
+    reg = make(RegularizedMLPRegressor, augmentation=[Mixup(0.3), GaussianNoise(0.1)])
+    reg.set_params(max_iter=60).fit(X, y)
+    assert reg.predict(X).shape == y.shape
+    assert reg.score(X, y) > 0.8
+
+
+def test_validation_rows_are_not_augmented(classification_data):
+    X, y = classification_data
+    seen = {}
+
+    def scorer(estimator, X_val, y_val):
+        seen["X"], seen["y"] = X_val.copy(), y_val.copy()
+        return -log_loss(y_val, estimator.predict_proba(X_val), labels=estimator.classes_)
+
+    clf = make(
+        augmentation=GaussianNoise(std=50.0),
+        early_stopping=True,
+        scoring=scorer,
+        max_iter=1,
+        validation_fraction=0.25,
+    ).fit(X, y)
+    # The scorer got original rows of X...
+    assert all((X == row).all(axis=1).any() for row in seen["X"])
+    # ...and the recorded validation loss is the fitted network's loss on those rows, unaugmented.
+    expected = log_loss(seen["y"], clf.predict_proba(seen["X"]), labels=clf.classes_)
+    assert clf.history_["val_loss"][0] == pytest.approx(expected, rel=1e-4)
+
+
+def test_grid_search_over_an_augmentation_field(classification_data):
+    X, y = classification_data
+    search = GridSearchCV(
+        make(augmentation=GaussianNoise()), {"augmentation__std": [0.0, 3.0]}, cv=2
+    ).fit(X, y)
+    scores = search.cv_results_["mean_test_score"]
+    assert list(search.cv_results_["param_augmentation__std"]) == [0.0, 3.0]
+    assert scores[0] > scores[1], "heavy noise should hurt on this clean data"
+    assert search.best_estimator_.augmentation.std == 0.0
+
+
+def test_clone_copies_augmentation_settings():
+    clf = make(augmentation=[ImageAugmentation((8, 8), rotation=12, zoom=0.1), Mixup(alpha=0.3)])
+    copy = clone(clf)
+    assert copy.augmentation is not clf.augmentation
+    assert [a.get_params() for a in copy.augmentation] == [
+        a.get_params() for a in clf.augmentation
+    ]
+    single = clone(make(augmentation=SwapNoise(rate=0.25)))
+    assert single.get_params()["augmentation__rate"] == 0.25
+
+
+def test_changing_augmentation_on_warm_start_continues_the_network(classification_data):
+    X, y = classification_data
+    clf = make(warm_start=True).fit(X, y)
+    weights = clf.model_.get_weights()
+    optimizer_steps = int(clf.model_.optimizer.iterations)
+    clf.set_params(augmentation=GaussianNoise(0.1), max_iter=2).fit(X, y)
+    assert clf.n_iter_ == 10
+    assert int(clf.model_.optimizer.iterations) > optimizer_steps
+    assert not np.allclose(clf.model_.get_weights()[0], weights[0])
+
+
+def test_mixup_targets_are_convex_mixtures_of_two_rows_of_the_batch():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(64, 3)).astype(np.float32)
+    y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 64)]
+    batches = epoch_batches(np.ones(64, np.float32), 64, rng, shuffle=False, mixup_alpha=0.4)
+    partners, lam = batches.partners[0], batches.lambdas[0]
+    assert sorted(partners) == list(range(64)), "partners are a permutation of the batch"
+    x_out, y_out = augment(augmenter(Mixup(0.4), n_features=3), x, y, batches)
+    lam_col = lam[:, None]
+    np.testing.assert_allclose(x_out, lam_col * x + (1 - lam_col) * x[partners], rtol=1e-5)
+    np.testing.assert_allclose(y_out, lam_col * y + (1 - lam_col) * y[partners], rtol=1e-5)
+    np.testing.assert_allclose(y_out.sum(axis=1), 1.0, rtol=1e-6)
+    assert ((y_out >= 0) & (y_out <= 1)).all()
+
+
+def test_mixup_weights_follow_the_beta_distribution():
+    alpha = 0.4
+    batches = epoch_batches(
+        np.ones(20_000, np.float32), 200, np.random.default_rng(0), True, mixup_alpha=alpha
+    )
+    lam = batches.lambdas.ravel()
+    assert ((lam >= 0) & (lam <= 1)).all()
+    assert lam.mean() == pytest.approx(0.5, abs=0.01)
+    assert lam.var() == pytest.approx(1 / (4 * (2 * alpha + 1)), rel=0.05)
+
+
+def test_gaussian_noise_has_the_requested_standard_deviation():
+    layer = augmenter(GaussianNoise(std=0.3), n_features=5)
+    x = np.full((20_000, 5), 2.0, dtype=np.float32)
+    first, _ = augment(layer, x)
+    noise = first - x
+    assert noise.mean() == pytest.approx(0.0, abs=0.01)
+    assert noise.std() == pytest.approx(0.3, rel=0.02)
+    # Roughly Gaussian: about 68% within one standard deviation.
+    assert np.mean(np.abs(noise) < 0.3) == pytest.approx(0.683, abs=0.01)
+    second, _ = augment(layer, x)
+    assert not np.allclose(first, second), "every batch gets fresh noise"
+
+
+def test_swap_noise_swaps_entries_for_values_of_the_same_column():
+    n_rows, rate = 20_000, 0.2
+    x = (np.arange(n_rows)[:, None] + 100_000 * np.arange(4)).astype(np.float32)
+    out, _ = augment(augmenter(SwapNoise(rate=rate), n_features=4), x)
+    # Every value still belongs to its own column.
+    np.testing.assert_array_equal(out // 100_000, x // 100_000)
+    # A swapped entry differs unless it drew its own row (probability 1 / n_rows).
+    assert np.mean(out != x) == pytest.approx(rate, abs=0.01)
+
+
+def test_horizontal_and_vertical_flips_move_the_pixels():
+    image = np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2)  # height, width, channels
+    x = np.tile(image.ravel(), (64, 1))
+    for flip, flipped in [
+        ({"horizontal_flip": True}, image[:, ::-1, :]),
+        ({"vertical_flip": True}, image[::-1, :, :]),
+    ]:
+        out, _ = augment(augmenter(ImageAugmentation((2, 3, 2), **flip), n_features=12), x)
+        is_flipped = (out == flipped.ravel()).all(axis=1)
+        is_original = (out == image.ravel()).all(axis=1)
+        assert (is_flipped | is_original).all()
+        assert 10 < is_flipped.sum() < 54, "about half of the images are flipped"
+
+
+def test_image_augmentation_reads_square_rows_without_image_shape():
+    x = np.tile(np.arange(9, dtype=np.float32), (32, 1))
+    out, _ = augment(augmenter(ImageAugmentation(horizontal_flip=True), n_features=9), x)
+    flipped = np.arange(9).reshape(3, 3)[:, ::-1].ravel()
+    assert ((out == flipped).all(axis=1) | (out == x[0]).all(axis=1)).all()
+
+
+def test_rotation_keeps_the_image_mostly_in_place():
+    rng = np.random.default_rng(0)
+    image = rng.random((8, 8)).astype(np.float32)
+    x = np.tile(image.ravel(), (16, 1))
+    out, _ = augment(augmenter(ImageAugmentation(rotation=10), n_features=64), x)
+    assert not np.allclose(out, x)
+    # A rotation of at most 10 degrees stays close to the image (correlation across pixels).
+    assert min(np.corrcoef(row, image.ravel())[0, 1] for row in out) > 0.5
+
+
+@pytest.mark.parametrize(
+    ("augmentation", "error", "match"),
+    [
+        (ImageAugmentation((3, 3)), ValueError, "has 9 values per image, but X has 8"),
+        (ImageAugmentation(), ValueError, "not a square number"),
+        (ImageAugmentation((2, 0)), ValueError, "positive integers"),
+        (GaussianNoise(std=-1.0), ValueError, "'std' parameter of GaussianNoise"),
+        ([GaussianNoise(), "flip"], TypeError, "augmentation must be None"),
+        ([Mixup(), Mixup()], ValueError, "at most one Mixup"),
+    ],
+    ids=["shape", "not-square", "bad-shape", "negative-std", "not-augmentation", "two-mixups"],
+)
+def test_bad_augmentation_raises_before_training(classification_data, augmentation, error, match):
+    X, y = classification_data
+    clf = make().fit(X, y)
+    before = clf.predict_proba(X)
+    with pytest.raises(error, match=match):
+        clf.set_params(augmentation=augmentation).fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
