@@ -170,6 +170,22 @@ class _BaseRegularizedMLP(BaseEstimator):
         engine = _ENGINES.shared(_engine_key(spec), self._engine_factory(spec))
         return engine.predict(X, self.model_)
 
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importance of each input feature, from the first layer's weights.
+
+        The L1 norm of each feature's row of the first dense kernel (all the weights leaving
+        that input), normalized to sum to 1. A feature whose outgoing weights are all zero
+        has importance 0, so with ``l1`` the network selects features, and
+        :class:`~sklearn.feature_selection.SelectFromModel` keeps the ones it uses. Compare
+        features only on a common scale (standardize them first).
+        """
+        check_is_fitted(self)
+        kernel = keras.ops.convert_to_numpy(self.model_.get_layer("hidden_0").kernel)
+        norms = np.abs(kernel).sum(axis=1).astype(np.float64)
+        total = norms.sum()
+        return norms / total if total > 0 else norms
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = False

@@ -9,6 +9,7 @@ from typing import Any
 import keras
 import numpy as np
 
+from . import _random
 from .regularizers import kernel_regularizer
 
 
@@ -83,7 +84,7 @@ def build_network(spec: NetworkSpec, seeds: np.random.SeedSequence) -> keras.Mod
         x = keras.layers.Activation(spec.activation, name=f"activation_{i}")(x)
         dropout_seed = next(layer_seeds)
         if spec.dropout and spec.dropout[i] > 0:
-            x = keras.layers.Dropout(spec.dropout[i], seed=dropout_seed, name=f"dropout_{i}")(x)
+            x = Dropout(spec.dropout[i], seed=dropout_seed, name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(
         spec.n_outputs,
         activation=spec.output_activation,
@@ -92,6 +93,22 @@ def build_network(spec: NetworkSpec, seeds: np.random.SeedSequence) -> keras.Mod
         name="output",
     )(x)
     return keras.Model(inputs, outputs, name="regularized_mlp")
+
+
+@keras.saving.register_keras_serializable(package="skreg")
+class Dropout(keras.layers.Dropout):
+    """Keras' inverted dropout, with the mask drawn by :func:`skreg._random.uniform`.
+
+    Same semantics and configuration as :class:`keras.layers.Dropout` (surviving values are
+    scaled by ``1 / (1 - rate)`` in training; identity at inference); only the random draw
+    differs, because Keras' own is slow under XLA on CPU.
+    """
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        if not training or self.rate == 0:
+            return inputs
+        keep = _random.uniform(keras.ops.shape(inputs), self.seed_generator) >= self.rate
+        return keras.ops.where(keep, inputs / (1.0 - self.rate), keras.ops.zeros_like(inputs))
 
 
 def build_trainable_network(

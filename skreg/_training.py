@@ -22,12 +22,14 @@ import math
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
 import keras
 import numpy as np
+
+from . import _random
 
 LossFunction = Callable[[Any, Any], Any]
 
@@ -213,8 +215,8 @@ class _TensorFlowEngine(TrainingEngine):
         super().__init__(model, optimizer, loss, augmenter)
         self._tf = tf
         # TensorFlow's image rotation, translation and zoom have no XLA kernels.
-        xla = augmenter is None or augmenter.xla_compatible
-        self._epoch = tf.function(self._run_epoch, reduce_retracing=True, jit_compile=xla)
+        self._xla = augmenter is None or augmenter.xla_compatible
+        self._epoch = tf.function(self._run_epoch, reduce_retracing=True, jit_compile=self._xla)
         self._evaluate = tf.function(self._run_evaluate, reduce_retracing=True)
         self._forward = tf.function(self._run_forward, jit_compile=True)
         for function in (self._epoch, self._evaluate, self._forward):
@@ -230,6 +232,10 @@ class _TensorFlowEngine(TrainingEngine):
         return float(self._evaluate(X, Y, weights))
 
     def _run_epoch(self, X: Any, Y: Any, order: Any, weights: Any, *mixing: Any) -> Any:
+        with _random.xla_compiled() if self._xla else nullcontext():
+            return self._trace_epoch(X, Y, order, weights, *mixing)
+
+    def _trace_epoch(self, X: Any, Y: Any, order: Any, weights: Any, *mixing: Any) -> Any:
         tf = self._tf
         variables = self.model.trainable_variables
 

@@ -24,6 +24,7 @@ import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils import check_array, check_random_state
 
+from . import _random
 from ._training import epoch_batches
 from ._validation import Interval, StrOptions
 
@@ -434,10 +435,8 @@ class _GaussianNoiseLayer(keras.layers.Layer):
         ops = keras.ops
         shape = ops.shape(x)
         # 1 - U lies in (0, 1], so the logarithm is finite.
-        radius = ops.sqrt(
-            -2.0 * ops.log(1.0 - keras.random.uniform(shape, seed=self.seed_generator))
-        )
-        angle = (2.0 * math.pi) * keras.random.uniform(shape, seed=self.seed_generator)
+        radius = ops.sqrt(-2.0 * ops.log(1.0 - _random.uniform(shape, self.seed_generator)))
+        angle = (2.0 * math.pi) * _random.uniform(shape, self.seed_generator)
         return x + self.std * radius * ops.cos(angle)
 
 
@@ -454,8 +453,8 @@ class _SwapNoiseLayer(keras.layers.Layer):
             return x
         ops = keras.ops
         shape = ops.shape(x)
-        swap = keras.random.uniform(shape, seed=self.seed_generator) < self.rate
-        donors = keras.random.randint(shape, 0, shape[0], seed=self.seed_generator)
+        swap = _random.uniform(shape, self.seed_generator) < self.rate
+        donors = _random.randint(shape, shape[0], self.seed_generator)
         return ops.where(swap, ops.take_along_axis(x, donors, axis=0), x)
 
 

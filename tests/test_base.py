@@ -253,3 +253,32 @@ def test_interleaved_estimators_sharing_a_network_shape_keep_their_own_state(cas
 
 def _classes(cls, y):
     return {"classes": np.unique(y)} if cls is RegularizedMLPClassifier else {}
+
+
+def test_feature_importances_come_from_the_first_layer(case):
+    cls, X, y, _ = case
+    est = make(cls).fit(X, y)
+    kernel = est.model_.get_layer("hidden_0").get_weights()[0]
+    expected = np.abs(kernel).sum(axis=1)
+    np.testing.assert_allclose(est.feature_importances_, expected / expected.sum(), rtol=1e-6)
+    assert not hasattr(make(cls), "feature_importances_")
+
+
+def test_l1_and_select_from_model_keep_the_informative_features():
+    from sklearn.datasets import make_classification
+    from sklearn.feature_selection import SelectFromModel
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    X, y = make_classification(
+        n_samples=300, n_features=12, n_informative=3, n_redundant=0, shuffle=False,
+        class_sep=2.0, random_state=0,
+    )  # fmt: skip
+    network = RegularizedMLPClassifier(
+        (16,), l1=3e-3, learning_rate=1e-2, max_iter=60, random_state=0
+    )
+    selector = SelectFromModel(network, threshold="mean")
+    pipe = make_pipeline(StandardScaler(), selector).fit(X, y)
+    selected = np.flatnonzero(pipe[-1].get_support())
+    assert set(range(3)) <= set(selected), selected
+    assert len(selected) <= 6

@@ -1,0 +1,133 @@
+"""The command line: compare and diagnose on CSV files, and its one-line errors."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from skreg.cli import load_data, main
+
+
+@pytest.fixture(scope="module")
+def mixed_csv(tmp_path_factory):
+    """Numeric and categorical columns, missing values, a string target."""
+    rng = np.random.default_rng(0)
+    n = 120
+    signal = rng.normal(size=n)
+    frame = pd.DataFrame(
+        {
+            "x1": signal + 0.3 * rng.normal(size=n),
+            "x2": rng.normal(size=n),
+            "colour": rng.choice(["red", "green", "blue"], size=n),
+            "label": np.where(signal > 0, "yes", "no"),
+        }
+    )
+    frame.loc[::7, "x2"] = np.nan
+    frame.loc[::11, "colour"] = np.nan
+    path = tmp_path_factory.mktemp("data") / "mixed.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def test_compare_prints_every_variant_and_writes_figures(mixed_csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["compare", "--data", str(mixed_csv), "--target", "label", "--cv", "2"]
+    argv += ["--max-iter", "3", "--hidden", "8", "--out", str(out), "--quiet"]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "compare.csv")
+    assert len(table) == 7
+    for variant in table["variant"]:
+        assert variant in printed
+    assert {"train", "cv_mean", "cv_std", "gap", "epochs", "fit_seconds"} <= set(table.columns)
+    np.testing.assert_allclose(table["gap"], table["train"] - table["cv_mean"])
+    assert "classification" in printed and "accuracy" in printed
+    # Categorical columns get swap noise, which keeps one-hot values valid.
+    assert any("SwapNoise" in v for v in table["variant"])
+    assert (out / "loss_curves.png").stat().st_size > 0
+    assert (out / "l2_path.png").stat().st_size > 0
+
+
+def test_diagnose_from_given_errors(capsys):
+    assert main(["diagnose", "--train-error", "0.01", "--validation-error", "0.12"]) == 0
+    printed = capsys.readouterr().out
+    assert "verdict: high variance" in printed
+    assert "more training data" in printed
+
+
+def test_diagnose_fits_a_regressor_on_a_csv(tmp_path, capsys):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(150, 3))
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(price=X @ [1.5, -2.0, 0.5])
+    path = tmp_path / "houses.csv"
+    frame.to_csv(path, index=False)
+    argv = ["diagnose", "--data", str(path), "--target", "price", "--max-iter", "5"]
+    assert main(argv + ["--hidden", "8", "--bayes-error", "0.0"]) == 0
+    printed = capsys.readouterr().out
+    assert "1 - R2" in printed
+    assert "verdict:" in printed and "next steps:" in printed
+
+
+def write(tmp_path, frame, name="bad.csv"):
+    path = tmp_path / name
+    frame.to_csv(path, index=False)
+    return str(path)
+
+
+@pytest.mark.parametrize(
+    ("frame", "target", "message"),
+    [
+        (pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}), "label", "has no column 'label'"),
+        (pd.DataFrame({"a": ["u", "v"] * 10, "y": [0, 1] * 10}), "y", "no numeric feature"),
+        (pd.DataFrame({"a": np.arange(20.0), "y": ["same"] * 20}), "y", "single class"),
+        (pd.DataFrame({"a": np.arange(6.0), "y": [0, 1] * 3}), "y", "too few"),
+        (pd.DataFrame({"a": np.arange(20.0), "y": [0] * 18 + [1] * 2}), "y", "smallest class"),
+    ],
+    ids=["missing-target", "no-numeric", "single-class", "too-few-rows", "tiny-class"],
+)
+def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message):
+    path = write(tmp_path, frame)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--data", path, "--target", target, "--quiet"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error.startswith("skreg compare: error:") and message in error
+    assert "\n" not in error
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["compare", "--data", "missing.csv", "--target", "y"], "no such file"),
+        (["compare", "--data", "whatever.csv"], "needs --target"),
+        (["diagnose", "--train-error", "0.1"], "give both"),
+    ],
+)
+def test_bad_arguments_give_a_one_line_error(capsys, argv, message):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("target", "task"),
+    [
+        (np.arange(40) % 3, "classification"),
+        (np.where(np.arange(40) % 2, "a", "b"), "classification"),
+        (np.linspace(0, 1, 40), "regression"),
+        (np.arange(40), "regression"),  # 40 distinct integers: a count, not classes
+    ],
+)
+def test_task_is_inferred_from_the_target(tmp_path, target, task):
+    path = write(tmp_path, pd.DataFrame({"a": np.arange(40.0), "y": target}))
+    assert load_data(path, "y").task == task
+
+
+def test_python_m_skreg_shows_the_commands():
+    result = subprocess.run(
+        [sys.executable, "-m", "skreg", "--help"], capture_output=True, text=True, check=True
+    )
+    assert "compare" in result.stdout and "diagnose" in result.stdout

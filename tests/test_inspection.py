@@ -1,0 +1,153 @@
+"""Displays and the bias/variance diagnosis."""
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+from sklearn.model_selection import GridSearchCV  # noqa: E402
+from sklearn.pipeline import make_pipeline  # noqa: E402
+from sklearn.preprocessing import StandardScaler  # noqa: E402
+
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor  # noqa: E402
+from skreg.inspection import (  # noqa: E402
+    RegularizationPathDisplay,
+    TrainingHistoryDisplay,
+    diagnose,
+    diagnose_estimator,
+)
+
+
+def make(**params):
+    defaults = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=12, random_state=0)
+    return RegularizedMLPClassifier(**{**defaults, **params})
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_history_display_draws_the_losses_and_marks_the_best_epoch(classification_data):
+    X, y = classification_data
+    clf = make(early_stopping=True, n_iter_no_change=4, validation_fraction=0.3).fit(X, y)
+    display = TrainingHistoryDisplay.from_estimator(clf)
+    assert set(display.lines_) == {"loss", "val_loss"}
+    for key, line in display.lines_.items():
+        np.testing.assert_allclose(line.get_ydata(), clf.history_[key])
+        np.testing.assert_array_equal(line.get_xdata(), np.arange(1, clf.n_iter_ + 1))
+    assert display.best_line_.get_xdata()[0] == clf.best_epoch_
+    assert display.figure_ is display.ax_.figure
+    assert display.score_ax_ is None
+
+
+def test_history_display_shows_the_monitored_score_on_a_second_axis(classification_data):
+    X, y = classification_data
+    clf = make(early_stopping=True, scoring="accuracy", validation_fraction=0.3).fit(X, y)
+    _, ax = plt.subplots()
+    display = TrainingHistoryDisplay.from_estimator(make_pipeline(StandardScaler(), clf), ax=ax)
+    assert display.ax_ is ax
+    assert display.score_ax_ is not None
+    np.testing.assert_allclose(
+        display.lines_["val_accuracy"].get_ydata(), clf.history_["val_accuracy"]
+    )
+
+
+def test_history_display_without_validation_has_only_the_training_loss(classification_data):
+    X, y = classification_data
+    display = TrainingHistoryDisplay.from_estimator(make().fit(X, y))
+    assert list(display.lines_) == ["loss"]
+    assert display.best_line_ is None
+
+
+def test_history_display_needs_a_fitted_estimator():
+    with pytest.raises(Exception, match="not fitted"):
+        TrainingHistoryDisplay.from_estimator(make())
+
+
+def test_path_display_from_a_grid_search(classification_data):
+    X, y = classification_data
+    search = GridSearchCV(make(), {"l2": [0.0, 1e-3, 1.0]}, cv=3, return_train_score=True).fit(
+        X, y
+    )
+    display = RegularizationPathDisplay.from_cv_results(search.cv_results_, "l2")
+    assert display.best_value_ == search.best_params_["l2"]
+    np.testing.assert_allclose(
+        display.test_scores.mean(axis=1), search.cv_results_["mean_test_score"]
+    )
+    assert len(display.lines_) == 2  # train and test
+    assert display.ax_.get_xlabel() == "l2"
+    assert display.ax_.get_xscale() == "symlog"  # 0 is on the axis
+
+
+def test_path_display_keeps_the_best_candidate_per_value(classification_data):
+    X, y = classification_data
+    search = GridSearchCV(
+        make(max_iter=6), {"l2": [0.0, 1e-2], "hidden_layer_sizes": [(2,), (16,)]}, cv=2
+    ).fit(X, y)
+    display = RegularizationPathDisplay.from_cv_results(search.cv_results_, "l2")
+    results = search.cv_results_
+    for value, scores in zip(display.param_range, display.test_scores):
+        at_value = results["mean_test_score"][results["param_l2"] == value]
+        assert scores.mean() == pytest.approx(at_value.max())
+    assert len(display.lines_) == 1  # no training scores recorded
+    with pytest.raises(ValueError, match="no parameter 'l1'"):
+        RegularizationPathDisplay.from_cv_results(results, "l1")
+
+
+def test_path_display_from_estimator(regression_data):
+    X, y = regression_data
+    reg = RegularizedMLPRegressor((8,), max_iter=5, random_state=0)
+    display = RegularizationPathDisplay.from_estimator(
+        reg, X, y[:, 0], param_name="l2", param_range=[1e-4, 1e-2, 1.0], cv=2
+    )
+    assert display.test_scores.shape == (3, 2)
+    best = display.param_range[np.argmax(display.test_scores.mean(axis=1))]
+    assert display.best_value_ == best
+
+
+@pytest.mark.parametrize(
+    ("train", "val", "bayes", "verdict"),
+    [
+        (0.01, 0.11, None, "high variance"),
+        (0.15, 0.16, 0.01, "high bias"),
+        (0.15, 0.30, 0.01, "high bias and high variance"),
+        (0.02, 0.03, 0.01, "neither"),
+        # Relative to a high human-level error, 15% training error is not a bias problem.
+        (0.15, 0.16, 0.14, "neither"),
+    ],
+)
+def test_diagnosis_verdicts(train, val, bayes, verdict):
+    result = diagnose(train, val, bayes_error=bayes)
+    assert result.verdict == verdict
+    assert result.avoidable_bias == pytest.approx(train - (bayes or 0.0))
+    assert result.variance == pytest.approx(val - train)
+    assert verdict in str(result)
+
+
+def test_diagnosis_recommends_fixing_the_larger_gap_first():
+    variance_first = diagnose(0.10, 0.40, bayes_error=0.0).recommendations
+    bias_first = diagnose(0.30, 0.34, bayes_error=0.0).recommendations
+    assert "data" in variance_first[0]
+    assert "bigger network" in bias_first[0]
+    assert "regularization" in diagnose(0.0, 0.2).recommendations[1]
+
+
+def test_diagnosis_rejects_bad_numbers():
+    with pytest.raises(ValueError, match="finite"):
+        diagnose(float("nan"), 0.1)
+    with pytest.raises(ValueError, match="tolerance"):
+        diagnose(0.1, 0.1, tolerance=-1)
+
+
+def test_diagnose_estimator_uses_one_minus_the_score(classification_data):
+    X, y = classification_data
+    clf = make().fit(X[:150], y[:150])
+    result = diagnose_estimator(clf, X[:150], y[:150], X[150:], y[150:])
+    assert result.train_error == pytest.approx(1 - clf.score(X[:150], y[:150]))
+    assert result.validation_error == pytest.approx(1 - clf.score(X[150:], y[150:]))
+    negated = diagnose_estimator(clf, X[:150], y[:150], X[150:], y[150:], scoring="neg_log_loss")
+    assert negated.train_error > 0
