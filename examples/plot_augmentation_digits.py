@@ -1,4 +1,6 @@
-"""Image augmentation on scikit-learn's digits.
+"""
+Image augmentation on scikit-learn's digits
+===========================================
 
 The same network is trained at equal epochs with no augmentation, with image augmentation
 (small rotations, shifts and zoom, as Keras' old ``ImageDataGenerator`` did) and with dropout
@@ -9,7 +11,7 @@ augmented digits to ``skreg-output/augmented_digits.png``.
 The pixels are divided by 16 (their maximum) rather than standardized column by column:
 image transforms move pixels around, so every pixel must be on the same scale.
 
-Run: ``python examples/plot_augmentation_digits.py`` (about two minutes on 2 cores).
+Run: ``python examples/plot_augmentation_digits.py`` (about a minute on 2 cores).
 """
 
 import os

@@ -1,4 +1,6 @@
-"""Tabular augmentation: Gaussian noise, swap noise and Mixup on two small data sets.
+"""
+Tabular augmentation: Gaussian noise, swap noise and Mixup on two small data sets
+=================================================================================
 
 Small tabular data sets are where a network overfits first. This script scores the same
 network with no augmentation and with each tabular augmentation by repeated 5-fold
@@ -7,7 +9,7 @@ generated data set whose features are mostly binary, where Gaussian noise leaves
 features' value set but swap noise does not. It prints a table and saves a bar chart to
 ``skreg-output/tabular_augmentation.png``.
 
-Run: ``python examples/plot_tabular_augmentation.py`` (about two minutes on 2 cores).
+Run: ``python examples/plot_tabular_augmentation.py`` (about a minute on 2 cores).
 """
 
 import os
@@ -20,7 +22,6 @@ import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
 from sklearn.datasets import load_breast_cancer, make_classification  # noqa: E402
 from sklearn.model_selection import RepeatedStratifiedKFold, cross_val_score  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
@@ -58,7 +59,9 @@ for data_name, (X, y) in datasets.items():
         scores = cross_val_score(model, X, y, cv=cv)
         seconds = (time.perf_counter() - start) / cv.get_n_splits()
         results[data_name, name] = scores
-        print(f"{data_name:<15}{name:<20}{scores.mean():>9.3f} ± {scores.std():.3f}{seconds:>11.2f}")
+        print(
+            f"{data_name:<15}{name:<20}{scores.mean():>9.3f} ± {scores.std():.3f}{seconds:>11.2f}"
+        )
 
 fig, axes = plt.subplots(1, len(datasets), figsize=(9, 3.5), sharey=False)
 for ax, data_name in zip(axes, datasets):
