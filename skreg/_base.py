@@ -145,8 +145,10 @@ class _BaseRegularizedMLP(BaseEstimator):
             spec, model = self._prepare_model(
                 X.shape[1], Y.shape[1], augmentation, network_seeds, continuing
             )
-            with _ENGINES.lease(_engine_key(spec), self._engine_factory(spec)) as engine:
+            key = _engine_key(spec)
+            with _ENGINES.lease(key, self._engine_factory(key[1])) as engine:
                 engine.load_from(model)
+                engine.set_penalty(spec.network.l1, spec.network.l2)
                 engine.seed_augmentation(augmentation_seeds)
                 result = train(
                     engine,
@@ -166,8 +168,8 @@ class _BaseRegularizedMLP(BaseEstimator):
         engine = self.__dict__.get("_training_engine")
         if engine is not None:  # a view made while training (for scorers)
             return engine.predict(X)
-        spec = self._training_spec
-        engine = _ENGINES.shared(_engine_key(spec), self._engine_factory(spec))
+        key = _engine_key(self._training_spec)
+        engine = _ENGINES.shared(key, self._engine_factory(key[1]))
         return engine.predict(X, self.model_)
 
     @property
@@ -362,7 +364,13 @@ def _same_model(spec: _TrainingSpec, other: _TrainingSpec) -> bool:
 
 
 def _engine_key(spec: _TrainingSpec) -> tuple[str, _TrainingSpec]:
-    return keras.backend.backend(), spec
+    """The pool key, and the spec its engine is built from.
+
+    Engines take the penalty coefficients at run time, so the key leaves ``l1`` and ``l2``
+    out: one compiled engine serves a whole grid over the penalties.
+    """
+    network = replace(spec.network, l1=0.0, l2=0.0)
+    return keras.backend.backend(), replace(spec, network=network)
 
 
 @contextmanager

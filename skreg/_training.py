@@ -96,8 +96,12 @@ def _weighted_loss(loss: LossFunction, y_true: Any, y_pred: Any, weights: Any) -
     return total / ops.maximum(ops.sum(weights), 1e-12)
 
 
-def _penalty(losses: list[Any]) -> Any:
-    return keras.ops.sum(keras.ops.stack(losses)) if losses else 0.0
+def _kernel_penalty(kernels: list[Any], coefficients: Any) -> Any:
+    """``l1 * sum(|W|) + l2 * sum(W**2)`` over the dense kernels (Keras' ``L1L2`` formula)."""
+    ops = keras.ops
+    l1 = sum(ops.sum(ops.abs(kernel)) for kernel in kernels)
+    l2 = sum(ops.sum(ops.square(kernel)) for kernel in kernels)
+    return coefficients[0] * l1 + coefficients[1] * l2
 
 
 class TrainingEngine:
@@ -106,7 +110,9 @@ class TrainingEngine:
     Parameters
     ----------
     model : keras.Model
-        The network; its regularization losses (``model.losses``) join the batch loss.
+        The network. The engine adds the weight penalty itself, with the coefficients of
+        :meth:`set_penalty`, so one compiled engine serves every ``l1`` and ``l2``; the
+        model's own regularization losses are not used.
     optimizer : keras.optimizers.Optimizer
         Built on the model's trainable variables if it is not built yet.
     loss : callable
@@ -126,6 +132,13 @@ class TrainingEngine:
         self.augmenter = augmenter
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
+        kernels = {
+            id(layer.kernel) for layer in model.layers if isinstance(layer, keras.layers.Dense)
+        }
+        self._kernel_indices = [
+            i for i, variable in enumerate(model.trainable_variables) if id(variable) in kernels
+        ]
+        self._penalty_coefficients = np.zeros(2, dtype=np.float32)
 
     def to_device(self, *arrays: np.ndarray) -> tuple[Any, ...]:
         """Upload arrays once per fit."""
@@ -174,6 +187,10 @@ class TrainingEngine:
     def save_to(self, model: keras.Model) -> None:
         """Copy the trained state back into ``model`` (the inverse of :meth:`load_from`)."""
         _copy_state(self.model, model)
+
+    def set_penalty(self, l1: float, l2: float) -> None:
+        """Penalize the dense kernels by ``l1 * sum(|W|) + l2 * sum(W**2)`` from now on."""
+        self._penalty_coefficients = np.array([l1, l2], dtype=np.float32)
 
     def seed_augmentation(self, seeds: np.random.SeedSequence) -> None:
         """Seed the augmenter's random generators for the next fit (after :meth:`load_from`)."""
@@ -226,18 +243,22 @@ class _TensorFlowEngine(TrainingEngine):
             function._omit_frequent_tracing_warning = True
 
     def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
-        return float(self._epoch(X, Y, *_epoch_arrays(batches)))
+        arrays = _epoch_arrays(batches)
+        return float(self._epoch(X, Y, self._penalty_coefficients, *arrays))
 
     def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
-        return float(self._evaluate(X, Y, weights))
+        return float(self._evaluate(X, Y, weights, self._penalty_coefficients))
 
-    def _run_epoch(self, X: Any, Y: Any, order: Any, weights: Any, *mixing: Any) -> Any:
+    def _run_epoch(self, X: Any, Y: Any, penalty: Any, *arrays: Any) -> Any:
         with _random.xla_compiled() if self._xla else nullcontext():
-            return self._trace_epoch(X, Y, order, weights, *mixing)
+            return self._trace_epoch(X, Y, penalty, *arrays)
 
-    def _trace_epoch(self, X: Any, Y: Any, order: Any, weights: Any, *mixing: Any) -> Any:
+    def _trace_epoch(
+        self, X: Any, Y: Any, penalty: Any, order: Any, weights: Any, *mixing: Any
+    ) -> Any:
         tf = self._tf
         variables = self.model.trainable_variables
+        kernels = [variables[i] for i in self._kernel_indices]
 
         def step(i: Any, total: Any) -> tuple[Any, Any]:
             x = tf.gather(X, order[i])
@@ -247,7 +268,7 @@ class _TensorFlowEngine(TrainingEngine):
             with tf.GradientTape() as tape:
                 y_pred = self.model(x, training=True)
                 loss = _weighted_loss(self.loss, y, y_pred, weights[i])
-                loss = loss + _penalty(self.model.losses)
+                loss = loss + _kernel_penalty(kernels, penalty)
             grads = tape.gradient(loss, variables)
             self.optimizer.apply_gradients(zip(grads, variables))
             return i + 1, total + loss * tf.reduce_sum(weights[i])
@@ -258,9 +279,10 @@ class _TensorFlowEngine(TrainingEngine):
         )
         return total / tf.reduce_sum(weights)
 
-    def _run_evaluate(self, X: Any, Y: Any, weights: Any) -> Any:
+    def _run_evaluate(self, X: Any, Y: Any, weights: Any, penalty: Any) -> Any:
         y_pred = self.model(X, training=False)
-        return _weighted_loss(self.loss, Y, y_pred, weights) + _penalty(self.model.losses)
+        kernels = [self.model.trainable_variables[i] for i in self._kernel_indices]
+        return _weighted_loss(self.loss, Y, y_pred, weights) + _kernel_penalty(kernels, penalty)
 
 
 class _JaxEngine(TrainingEngine):
@@ -284,12 +306,14 @@ class _JaxEngine(TrainingEngine):
 
     def train_epoch(self, X: Any, Y: Any, batches: Batches) -> float:
         state = self._current_state()
-        self._state, loss = self._epoch(state, X, Y, *_epoch_arrays(batches))
+        arrays = _epoch_arrays(batches)
+        self._state, loss = self._epoch(state, X, Y, self._penalty_coefficients, *arrays)
         return float(loss)
 
     def evaluate(self, X: Any, Y: Any, weights: Any) -> float:
         trainable, non_trainable = self._current_state()[:2]
-        return float(self._evaluate(trainable, non_trainable, X, Y, weights))
+        penalty = self._penalty_coefficients
+        return float(self._evaluate(trainable, non_trainable, X, Y, weights, penalty))
 
     def snapshot(self) -> Any:
         return self._current_state()[:2]
@@ -327,24 +351,24 @@ class _JaxEngine(TrainingEngine):
         return self._current_state()[:2]
 
     def _run_evaluate(
-        self, trainable: Any, non_trainable: Any, X: Any, Y: Any, weights: Any
+        self, trainable: Any, non_trainable: Any, X: Any, Y: Any, weights: Any, penalty: Any
     ) -> Any:
-        y_pred, _, losses = self.model.stateless_call(
-            trainable, non_trainable, X, training=False, return_losses=True
-        )
-        return _weighted_loss(self.loss, Y, y_pred, weights) + _penalty(losses)
+        y_pred, _ = self.model.stateless_call(trainable, non_trainable, X, training=False)
+        kernels = [trainable[i] for i in self._kernel_indices]
+        return _weighted_loss(self.loss, Y, y_pred, weights) + _kernel_penalty(kernels, penalty)
 
     def _run_epoch(
-        self, state: Any, X: Any, Y: Any, order: Any, weights: Any, *mixing: Any
+        self, state: Any, X: Any, Y: Any, penalty: Any, order: Any, weights: Any, *mixing: Any
     ) -> Any:
         jax = self._jax
 
         def batch_loss(trainable: Any, non_trainable: Any, x: Any, y: Any, w: Any) -> Any:
-            y_pred, non_trainable, losses = self.model.stateless_call(
-                trainable, non_trainable, x, training=True, return_losses=True
+            y_pred, non_trainable = self.model.stateless_call(
+                trainable, non_trainable, x, training=True
             )
-            loss = _weighted_loss(self.loss, y, y_pred, w)
-            return loss + _penalty(losses), non_trainable
+            kernels = [trainable[i] for i in self._kernel_indices]
+            loss = _weighted_loss(self.loss, y, y_pred, w) + _kernel_penalty(kernels, penalty)
+            return loss, non_trainable
 
         def step(i: Any, carry: Any) -> Any:
             trainable, non_trainable, optimizer_state, augmenter_state, total = carry

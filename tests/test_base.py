@@ -121,6 +121,27 @@ def test_regularization_loss_equals_numpy_formula(case, l1, l2):
     np.testing.assert_allclose(actual, expected, rtol=1e-5)
 
 
+@pytest.mark.parametrize("l1, l2", [(0.0, 0.0), (2e-3, 0.0), (0.0, 5e-3), (1e-3, 1e-2)])
+def test_validation_loss_is_the_data_loss_plus_the_numpy_penalty(classification_data, l1, l2):
+    # One compiled engine serves every penalty: the coefficients must still reach the loss.
+    from sklearn.metrics import log_loss
+
+    X, y = classification_data
+    seen = {}
+
+    def record(estimator, X_val, y_val):
+        seen["X"], seen["y"] = X_val, y_val
+        return 0.0
+
+    est = make(
+        RegularizedMLPClassifier, l1=l1, l2=l2, early_stopping=True, scoring=record,
+        max_iter=1, validation_fraction=0.3,
+    ).fit(X, y)  # fmt: skip
+    penalty = sum(l1 * np.abs(w).sum() + l2 * np.square(w).sum() for w in _kernels(est.model_))
+    data_loss = log_loss(seen["y"], est.predict_proba(seen["X"]), labels=est.classes_)
+    assert est.history_["val_loss"][0] == pytest.approx(data_loss + penalty, rel=1e-4)
+
+
 def test_no_penalty_means_no_regularization_loss(case):
     cls, X, y, _ = case
     assert make(cls, max_iter=1).fit(X, y).model_.losses == []
