@@ -86,7 +86,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         Class labels.
     n_features_in_ : int
         Number of features seen during fit.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X is a DataFrame with string column names.
     n_outputs_ : int
         Number of network outputs (one per class).
@@ -106,6 +106,9 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         Epoch (counted from 1) whose weights the model holds.
     n_iter_ : int
         Number of epochs run.
+    feature_importances_ : ndarray of shape (`n_features_in_`,)
+        L1 norm of each feature's weights in the first layer, normalized to sum to 1; with
+        ``l1``, :class:`~sklearn.feature_selection.SelectFromModel` selects features by it.
 
     See Also
     --------
