@@ -264,11 +264,14 @@ class _BaseRegularizedMLP(BaseEstimator):
     def _engine_factory(self, spec):
         def factory() -> TrainingEngine:
             # The seed does not matter: every fit loads its own state into the engine.
+            # The engine adds the penalty itself (see _engine_key): no Keras regularizers.
+            network = replace(spec.network, l1=0.0, l2=0.0)
             model = build_trainable_network(
-                spec.network, np.random.SeedSequence(0), spec.optimizer, 1e-3, self._loss()
+                network, np.random.SeedSequence(0), spec.optimizer, 1e-3, self._loss()
             )
-            augmenter = build_augmenter(spec.augmentation, spec.network.n_features)
-            return make_engine(model, model.optimizer, self._loss(), augmenter)
+            augmenter = build_augmenter(spec.augmentation, network.n_features)
+            terms = (spec.network.l1 > 0, spec.network.l2 > 0)
+            return make_engine(model, model.optimizer, self._loss(), augmenter, terms)
 
         return factory
 
@@ -366,10 +369,11 @@ def _same_model(spec: _TrainingSpec, other: _TrainingSpec) -> bool:
 def _engine_key(spec: _TrainingSpec) -> tuple[str, _TrainingSpec]:
     """The pool key, and the spec its engine is built from.
 
-    Engines take the penalty coefficients at run time, so the key leaves ``l1`` and ``l2``
-    out: one compiled engine serves a whole grid over the penalties.
+    Engines take the penalty coefficients at run time, so the key keeps only whether ``l1``
+    and ``l2`` are on (1.0) or off (0.0): one compiled engine serves every nonzero value of a
+    grid over the penalties, and unpenalized fits do not compute a penalty.
     """
-    network = replace(spec.network, l1=0.0, l2=0.0)
+    network = replace(spec.network, l1=float(spec.network.l1 > 0), l2=float(spec.network.l2 > 0))
     return keras.backend.backend(), replace(spec, network=network)
 
 

@@ -96,12 +96,18 @@ def _weighted_loss(loss: LossFunction, y_true: Any, y_pred: Any, weights: Any) -
     return total / ops.maximum(ops.sum(weights), 1e-12)
 
 
-def _kernel_penalty(kernels: list[Any], coefficients: Any) -> Any:
-    """``l1 * sum(|W|) + l2 * sum(W**2)`` over the dense kernels (Keras' ``L1L2`` formula)."""
+def _kernel_penalty(kernels: list[Any], coefficients: Any, terms: tuple[bool, bool]) -> Any:
+    """``l1 * sum(|W|) + l2 * sum(W**2)`` over the dense kernels (Keras' ``L1L2`` formula).
+
+    ``terms`` says which of the two the engine computes at all.
+    """
     ops = keras.ops
-    l1 = sum(ops.sum(ops.abs(kernel)) for kernel in kernels)
-    l2 = sum(ops.sum(ops.square(kernel)) for kernel in kernels)
-    return coefficients[0] * l1 + coefficients[1] * l2
+    penalty = 0.0
+    if terms[0]:
+        penalty += coefficients[0] * sum(ops.sum(ops.abs(kernel)) for kernel in kernels)
+    if terms[1]:
+        penalty += coefficients[1] * sum(ops.sum(ops.square(kernel)) for kernel in kernels)
+    return penalty
 
 
 class TrainingEngine:
@@ -121,15 +127,24 @@ class TrainingEngine:
         Called as ``augmenter(x, y, partners, lambdas)`` on every training batch before the
         network (see :func:`skreg.augmentation.build_augmenter`); its variables are
         random-generator states, which :meth:`seed_augmentation` sets for each fit.
+    penalty_terms : (bool, bool)
+        Whether the compiled step computes the L1 and the L2 term; the coefficients of the
+        terms it computes are set per fit by :meth:`set_penalty`.
     """
 
     def __init__(
-        self, model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
+        self,
+        model: keras.Model,
+        optimizer: Any,
+        loss: LossFunction,
+        augmenter: Any = None,
+        penalty_terms: tuple[bool, bool] = (True, True),
     ) -> None:
         self.model = model
         self.optimizer = optimizer
         self.loss = loss
         self.augmenter = augmenter
+        self.penalty_terms = tuple(penalty_terms)
         if not optimizer.built:
             optimizer.build(model.trainable_variables)
         kernels = {
@@ -190,6 +205,9 @@ class TrainingEngine:
 
     def set_penalty(self, l1: float, l2: float) -> None:
         """Penalize the dense kernels by ``l1 * sum(|W|) + l2 * sum(W**2)`` from now on."""
+        for name, value, on in zip(("l1", "l2"), (l1, l2), self.penalty_terms):
+            if value and not on:
+                raise ValueError(f"This engine was compiled without the {name} penalty.")
         self._penalty_coefficients = np.array([l1, l2], dtype=np.float32)
 
     def seed_augmentation(self, seeds: np.random.SeedSequence) -> None:
@@ -224,15 +242,13 @@ class TrainingEngine:
 class _TensorFlowEngine(TrainingEngine):
     """Stateful training under ``tf.function``, as Keras' own TensorFlow trainer does."""
 
-    def __init__(
-        self, model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
-    ) -> None:
+    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction, *args: Any) -> None:
         import tensorflow as tf
 
-        super().__init__(model, optimizer, loss, augmenter)
+        super().__init__(model, optimizer, loss, *args)
         self._tf = tf
         # TensorFlow's image rotation, translation and zoom have no XLA kernels.
-        self._xla = augmenter is None or augmenter.xla_compatible
+        self._xla = self.augmenter is None or self.augmenter.xla_compatible
         self._epoch = tf.function(self._run_epoch, reduce_retracing=True, jit_compile=self._xla)
         self._evaluate = tf.function(self._run_evaluate, reduce_retracing=True)
         self._forward = tf.function(self._run_forward, jit_compile=True)
@@ -268,7 +284,7 @@ class _TensorFlowEngine(TrainingEngine):
             with tf.GradientTape() as tape:
                 y_pred = self.model(x, training=True)
                 loss = _weighted_loss(self.loss, y, y_pred, weights[i])
-                loss = loss + _kernel_penalty(kernels, penalty)
+                loss = loss + _kernel_penalty(kernels, penalty, self.penalty_terms)
             grads = tape.gradient(loss, variables)
             self.optimizer.apply_gradients(zip(grads, variables))
             return i + 1, total + loss * tf.reduce_sum(weights[i])
@@ -282,7 +298,9 @@ class _TensorFlowEngine(TrainingEngine):
     def _run_evaluate(self, X: Any, Y: Any, weights: Any, penalty: Any) -> Any:
         y_pred = self.model(X, training=False)
         kernels = [self.model.trainable_variables[i] for i in self._kernel_indices]
-        return _weighted_loss(self.loss, Y, y_pred, weights) + _kernel_penalty(kernels, penalty)
+        return _weighted_loss(self.loss, Y, y_pred, weights) + _kernel_penalty(
+            kernels, penalty, self.penalty_terms
+        )
 
 
 class _JaxEngine(TrainingEngine):
@@ -292,12 +310,10 @@ class _JaxEngine(TrainingEngine):
     the Keras variables, which are the truth again until the next epoch.
     """
 
-    def __init__(
-        self, model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
-    ) -> None:
+    def __init__(self, model: keras.Model, optimizer: Any, loss: LossFunction, *args: Any) -> None:
         import jax
 
-        super().__init__(model, optimizer, loss, augmenter)
+        super().__init__(model, optimizer, loss, *args)
         self._jax = jax
         self._state = None
         self._epoch = jax.jit(self._run_epoch)
@@ -355,7 +371,9 @@ class _JaxEngine(TrainingEngine):
     ) -> Any:
         y_pred, _ = self.model.stateless_call(trainable, non_trainable, X, training=False)
         kernels = [trainable[i] for i in self._kernel_indices]
-        return _weighted_loss(self.loss, Y, y_pred, weights) + _kernel_penalty(kernels, penalty)
+        return _weighted_loss(self.loss, Y, y_pred, weights) + _kernel_penalty(
+            kernels, penalty, self.penalty_terms
+        )
 
     def _run_epoch(
         self, state: Any, X: Any, Y: Any, penalty: Any, order: Any, weights: Any, *mixing: Any
@@ -367,7 +385,9 @@ class _JaxEngine(TrainingEngine):
                 trainable, non_trainable, x, training=True
             )
             kernels = [trainable[i] for i in self._kernel_indices]
-            loss = _weighted_loss(self.loss, y, y_pred, w) + _kernel_penalty(kernels, penalty)
+            loss = _weighted_loss(self.loss, y, y_pred, w) + _kernel_penalty(
+                kernels, penalty, self.penalty_terms
+            )
             return loss, non_trainable
 
         def step(i: Any, carry: Any) -> Any:
@@ -457,14 +477,17 @@ class EnginePool:
 
 
 def make_engine(
-    model: keras.Model, optimizer: Any, loss: LossFunction, augmenter: Any = None
+    model: keras.Model,
+    optimizer: Any,
+    loss: LossFunction,
+    augmenter: Any = None,
+    penalty_terms: tuple[bool, bool] = (True, True),
 ) -> TrainingEngine:
-    """The engine for the active Keras backend."""
+    """The engine for the active Keras backend (see :class:`TrainingEngine`)."""
     backend = keras.backend.backend()
-    if backend == "tensorflow":
-        return _TensorFlowEngine(model, optimizer, loss, augmenter)
-    if backend == "jax":
-        return _JaxEngine(model, optimizer, loss, augmenter)
+    engines = {"tensorflow": _TensorFlowEngine, "jax": _JaxEngine}
+    if backend in engines:
+        return engines[backend](model, optimizer, loss, augmenter, penalty_terms)
     raise RuntimeError(
         f"skreg supports the 'tensorflow' and 'jax' Keras backends; the active one is {backend!r}."
     )

@@ -303,3 +303,14 @@ def test_l1_and_select_from_model_keep_the_informative_features():
     selected = np.flatnonzero(pipe[-1].get_support())
     assert set(range(3)) <= set(selected), selected
     assert len(selected) <= 6
+
+
+def test_a_grid_over_nonzero_penalties_shares_one_compiled_engine(classification_data):
+    from skreg._base import _ENGINES
+
+    X, y = classification_data
+    make(RegularizedMLPClassifier, hidden_layer_sizes=(7,), l2=1e-4, max_iter=1).fit(X, y)
+    engines = list(_ENGINES._idle.values())
+    for l2 in (1e-3, 1e-2, 1e-1):
+        make(RegularizedMLPClassifier, hidden_layer_sizes=(7,), l2=l2, max_iter=1).fit(X, y)
+    assert list(_ENGINES._idle.values()) == engines

@@ -105,3 +105,22 @@ def test_predict_does_not_depend_on_row_position():
     full = engine.predict(X)
     idx = np.random.default_rng(2).permutation(300)[:77]
     np.testing.assert_array_equal(full[idx], engine.predict(X[idx]))
+
+
+def test_engine_computes_only_the_penalty_terms_it_was_built_with():
+    spec = NetworkSpec(n_features=3, n_outputs=1, hidden_layer_sizes=(8,))
+    model = build_network(spec, np.random.SeedSequence(0))
+    engine = make_engine(
+        model, keras.optimizers.Adam(1e-2), keras.losses.mean_squared_error,
+        penalty_terms=(False, True),
+    )  # fmt: skip
+    X, Y = _data()
+    data = engine.to_device(X, Y, np.ones(len(X), np.float32))
+    engine.set_penalty(0.0, 0.0)
+    plain = engine.evaluate(*data)
+    engine.set_penalty(0.0, 0.5)
+    kernels = [layer.kernel.numpy() for layer in model.layers if hasattr(layer, "kernel")]
+    expected = plain + 0.5 * sum(np.square(k).sum() for k in kernels)
+    assert engine.evaluate(*data) == pytest.approx(expected, rel=1e-5)
+    with pytest.raises(ValueError, match="without the l1 penalty"):
+        engine.set_penalty(1e-3, 0.5)
