@@ -21,7 +21,7 @@ the test accuracy of the refitted best pipeline, and saves the path, drawn by
 within one standard deviation across folds: the path shows a range of good penalties more
 than a single best one.
 
-Run: ``python examples/plot_grid_search_l2.py`` (about 50 seconds on 2 cores).
+Run: ``python examples/plot_grid_search_l2.py`` (about 30 seconds on 2 cores).
 """
 
 import os

@@ -30,7 +30,7 @@ guarantee that a regularizer beats the plain network here. The loss curves show 
 regularizer does to training: without one the training loss falls towards zero, with a
 penalty it levels off at the penalty, and dropout and augmentation keep it noisy and high.
 
-Run: ``python examples/plot_regularizers_digits.py`` (about 45 seconds on 2 cores).
+Run: ``python examples/plot_regularizers_digits.py`` (about 30 seconds on 2 cores).
 """
 
 import os
