@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.compose import ColumnTransformer
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.datasets import load_digits
 from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
@@ -109,11 +109,30 @@ def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int)
             OneHotEncoder(handle_unknown="ignore", sparse_output=False),
         )
         transformers.append(("categorical", categorical, data.categorical))
-    estimator = (
-        RegularizedMLPClassifier if data.task == "classification" else RegularizedMLPRegressor
-    )
-    network = estimator(hidden, max_iter=max_iter, random_state=seed)
+    if data.task == "classification":
+        network = RegularizedMLPClassifier(hidden, max_iter=max_iter, random_state=seed)
+    else:
+        # Standardized targets: a network starts near 0 and takes an age to reach prices.
+        network = TransformedTargetRegressor(
+            RegularizedMLPRegressor(hidden, max_iter=max_iter, random_state=seed),
+            transformer=StandardScaler(),
+        )
     return Pipeline([("prepare", ColumnTransformer(transformers)), ("network", network)])
+
+
+def set_network_params(model: Pipeline, **params: Any) -> Pipeline:
+    """Set parameters of the network in a pipeline from :func:`make_model`."""
+    prefix = "network__regressor__" if _is_wrapped(model) else "network__"
+    return model.set_params(**{prefix + name: value for name, value in params.items()})
+
+
+def fitted_network(model: Pipeline) -> Any:
+    """The fitted skreg estimator in a pipeline from :func:`make_model`."""
+    return model[-1].regressor_ if _is_wrapped(model) else model[-1]
+
+
+def _is_wrapped(model: Pipeline) -> bool:
+    return isinstance(model[-1], TransformedTargetRegressor)
 
 
 def variants(data: Dataset, max_iter: int) -> dict[str, dict[str, Any]]:
@@ -146,13 +165,13 @@ def compare(args: argparse.Namespace) -> int:
     with progress:
         for name, params in tried.items():
             progress.set_postfix_str(name)
-            variant = clone(model).set_params(**{f"network__{k}": v for k, v in params.items()})
+            variant = set_network_params(clone(model), **params)
             rows.append({"variant": name, **_cross_validate(variant, data, cv, progress)})
             curves[name] = _fit_with_validation(variant, data, args.max_iter)
             progress.update()
         progress.set_postfix_str("L2 path")
         path = [
-            _cross_validate(clone(model).set_params(network__l2=l2), data, cv, progress)
+            _cross_validate(set_network_params(clone(model), l2=l2), data, cv, progress)
             for l2 in _L2_PATH
         ]
     table = pd.DataFrame(rows)
@@ -185,7 +204,7 @@ def diagnose_command(args: argparse.Namespace) -> int:
     else:
         data = load_data(args.data, args.target, args.task)
         model = make_model(data, args.hidden, args.max_iter, args.seed)
-        model.set_params(network__l2=args.l2, network__dropout=args.dropout)
+        set_network_params(model, l2=args.l2, dropout=args.dropout)
         stratify = data.y if data.task == "classification" else None
         X_train, X_val, y_train, y_val = train_test_split(
             data.X,
@@ -323,7 +342,7 @@ def _cross_validate(model: Pipeline, data: Dataset, cv: Any, progress: Any) -> d
         seconds.append(time.perf_counter() - start)
         train_scores.append(fold.score(data.X.iloc[train], data.y.iloc[train]))
         test_scores.append(fold.score(data.X.iloc[test], data.y.iloc[test]))
-        epochs.append(fold[-1].n_iter_)
+        epochs.append(fitted_network(fold).n_iter_)
         progress.update()
     train_scores, test_scores = np.array(train_scores), np.array(test_scores)
     return {
@@ -340,11 +359,12 @@ def _cross_validate(model: Pipeline, data: Dataset, cv: Any, progress: Any) -> d
 
 def _fit_with_validation(model: Pipeline, data: Dataset, max_iter: int) -> Pipeline:
     """One fit that records the validation loss of every epoch, for the loss curves."""
-    monitored = clone(model)
-    if not monitored.get_params()["network__early_stopping"]:
+    monitored = set_network_params(clone(model), validation_fraction=0.2)
+    network = monitored[-1].regressor if _is_wrapped(monitored) else monitored[-1]
+    if not network.early_stopping:
         # Record every epoch: patience longer than training never stops it.
-        monitored.set_params(network__early_stopping=True, network__n_iter_no_change=max_iter)
-    return monitored.set_params(network__validation_fraction=0.2).fit(data.X, data.y)
+        set_network_params(monitored, early_stopping=True, n_iter_no_change=max_iter)
+    return monitored.fit(data.X, data.y)
 
 
 def _format_table(table: pd.DataFrame) -> str:
@@ -373,7 +393,7 @@ def _save_figures(curves: dict[str, Pipeline], path: list[dict], score: str, out
     n_rows = -(-len(curves) // n_cols)
     fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.2 * n_rows), sharey=True)
     for ax, (name, model) in zip(axes.flat, curves.items()):
-        TrainingHistoryDisplay.from_estimator(model, ax=ax, name=name)
+        TrainingHistoryDisplay.from_estimator(fitted_network(model), ax=ax, name=name)
         ax.title.set_fontsize(9)
         ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(curves) :]:

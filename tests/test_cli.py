@@ -131,3 +131,16 @@ def test_python_m_skreg_shows_the_commands():
         [sys.executable, "-m", "skreg", "--help"], capture_output=True, text=True, check=True
     )
     assert "compare" in result.stdout and "diagnose" in result.stdout
+
+
+def test_regression_target_is_standardized_inside_the_pipeline(tmp_path):
+    from skreg.cli import fitted_network, make_model
+
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(200, 3))
+    frame = pd.DataFrame(X, columns=["a", "b", "c"]).assign(price=1000 * (X @ [1.5, -2.0, 0.5]))
+    data = load_data(write(tmp_path, frame, "prices.csv"), "price")
+    model = make_model(data, (16,), max_iter=300, seed=0).fit(data.X, data.y)
+    # Unscaled targets in the thousands would leave R2 near 0 after 300 small steps.
+    assert model.score(data.X, data.y) > 0.9
+    assert fitted_network(model).n_iter_ == 300
