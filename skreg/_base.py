@@ -26,7 +26,7 @@ from ._training import (
     train,
 )
 from ._validation import Interval, StrOptions
-from .augmentation import Augmentation, as_augmentation_list, build_augmenter, mixup_alpha
+from .augmentation import Augmentation, build_augmenter, frozen_augmentation, mixup_alpha
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
 
@@ -138,7 +138,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             )
             Y = self._encode_targets(y, continuing=continuing, classes=classes)
             sample_weight = self._sample_weight(X, y, sample_weight, incremental=incremental)
-            augmentation = _frozen_augmentation(self.augmentation, X.shape[1])
+            augmentation = frozen_augmentation(self.augmentation, X.shape[1])
             seeds = np.random.SeedSequence(check_random_state(self.random_state).randint(2**31))
             network_seeds, shuffle_seeds, augmentation_seeds = seeds.spawn(3)
             split = self._train_validation_split(X, Y, y, sample_weight, seeds, incremental)
@@ -341,14 +341,6 @@ def _hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
             f"got {hidden_layer_sizes!r}."
         )
     return tuple(int(s) for s in sizes)
-
-
-def _frozen_augmentation(augmentation, n_features) -> tuple:
-    """Validate the ``augmentation`` parameter against X and describe it hashably."""
-    items = as_augmentation_list(augmentation)
-    for item in items:
-        item._check_n_features(n_features)
-    return tuple(item._frozen() for item in items)
 
 
 @dataclass(frozen=True)

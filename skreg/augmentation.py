@@ -310,10 +310,7 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
     X = check_array(X, dtype=np.float32)
     Y = np.zeros((len(X), 1), np.float32) if y is None else np.asarray(y, dtype=np.float32)
     Y = Y.reshape(len(X), -1)
-    items = as_augmentation_list(augmentation)
-    for item in items:
-        item._check_n_features(X.shape[1])
-    frozen = [item._frozen() for item in items]
+    frozen = frozen_augmentation(augmentation, X.shape[1])
     seeds = np.random.SeedSequence(check_random_state(random_state).randint(2**31))
     layer_seeds, mixing_seeds = seeds.spawn(2)
     layer = build_augmenter(frozen, X.shape[1])
@@ -351,6 +348,14 @@ def mixup_alpha(augmentations: Sequence[tuple[type, tuple[tuple[str, Any], ...]]
     """The Beta concentration of the Mixup among ``augmentations``, 0 without one."""
     alphas = [dict(params)["alpha"] for cls, params in augmentations if cls is Mixup]
     return float(alphas[0]) if alphas else 0.0
+
+
+def frozen_augmentation(augmentation: Any, n_features: int) -> tuple:
+    """Validate the ``augmentation`` parameter against X and describe it hashably."""
+    items = as_augmentation_list(augmentation)
+    for item in items:
+        item._check_n_features(n_features)
+    return tuple(item._frozen() for item in items)
 
 
 def as_augmentation_list(augmentation: Any) -> list[Augmentation]:
