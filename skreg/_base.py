@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import copy
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
-import keras
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import check_scoring, get_scorer_names
@@ -16,17 +15,20 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._network import NetworkSpec, build_trainable_network, dropout_rates
-from ._training import (
-    EarlyStopping,
-    EnginePool,
-    TrainingEngine,
-    TrainingSchedule,
-    make_engine,
-    train,
+from ._network import (
+    NetworkSpec,
+    NetworkState,
+    dropout_rates,
+    export_model,
+    initial_state,
+    with_dropout,
 )
+from ._programs import PROGRAMS, OptimizerState, ProgramKey, TrainingRequest
+from ._programs import fit as fit_program
+from ._programs import predict as predict_outputs
+from ._training import EarlyStopping, TrainingSchedule
 from ._validation import Interval, StrOptions
-from .augmentation import Augmentation, build_augmenter, frozen_augmentation, mixup_alpha
+from .augmentation import Augmentation, plan_augmentation
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
 
@@ -36,18 +38,15 @@ _FITTED_ATTRIBUTES = (
     "feature_names_in_",
     "classes_",
     "n_outputs_",
-    "model_",
     "history_",
     "loss_curve_",
     "validation_scores_",
     "best_validation_score_",
     "best_epoch_",
     "n_iter_",
-    "_training_spec",
+    "_fitted",
+    "_model",
 )
-
-# Engines for training, shared by all estimators of this process (see skreg._training).
-_ENGINES = EnginePool()
 
 
 class _BaseRegularizedMLP(BaseEstimator):
@@ -131,46 +130,77 @@ class _BaseRegularizedMLP(BaseEstimator):
 
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
         """Validate, train and, only once training succeeded, store the fitted state."""
-        continuing = (incremental or self.warm_start) and hasattr(self, "model_")
+        continuing = (incremental or self.warm_start) and hasattr(self, "_fitted")
         with _restore_on_failure(self):
             X, y = validate_data(
                 self, X, y, reset=not continuing, dtype=np.float32, **self._y_checks()
             )
             Y = self._encode_targets(y, continuing=continuing, classes=classes)
             sample_weight = self._sample_weight(X, y, sample_weight, incremental=incremental)
-            augmentation = frozen_augmentation(self.augmentation, X.shape[1])
+            augmentation = plan_augmentation(self.augmentation, X.shape[1])
             seeds = np.random.SeedSequence(check_random_state(self.random_state).randint(2**31))
-            network_seeds, shuffle_seeds, augmentation_seeds = seeds.spawn(3)
-            split = self._train_validation_split(X, Y, y, sample_weight, seeds, incremental)
-            spec, model = self._prepare_model(
-                X.shape[1], Y.shape[1], augmentation, network_seeds, continuing
+            network_seeds, split_seeds, training_seeds = seeds.spawn(3)
+            key = ProgramKey(
+                self._network_spec(X.shape[1], Y.shape[1]),
+                self.optimizer,
+                self._loss().__name__,
+                augmentation.kinds,
             )
-            key = _engine_key(spec)
-            with _ENGINES.lease(key, self._engine_factory(key[1])) as engine:
-                engine.load_from(model)
-                engine.set_penalty(spec.network.l1, spec.network.l2)
-                engine.seed_augmentation(augmentation_seeds)
-                result = train(
-                    engine,
-                    *engine.to_device(split["X"], split["Y"]),
-                    split["w"],
-                    self._schedule(len(split["X"]), incremental, spec),
-                    np.random.default_rng(shuffle_seeds),
-                    self._validator(engine, split) if "X_val" in split else None,
+            rates = dropout_rates(self.dropout, len(key.network.hidden_layer_sizes))
+            network, optimizer = self._start(key, rates, network_seeds, continuing)
+            rows = self._train_validation_rows(y, sample_weight, split_seeds, incremental)
+            outcome = fit_program(
+                TrainingRequest(
+                    key=key,
+                    network=network,
+                    optimizer=optimizer,
+                    learning_rate=float(self.learning_rate),
+                    penalty=(float(self.l1), float(self.l2)),
+                    X=X,
+                    Y=Y,
+                    train_rows=rows["train"],
+                    train_weights=sample_weight[rows["train"]],
+                    schedule=self._schedule(incremental),
+                    seeds=training_seeds,
+                    augmentation=augmentation,
+                    validation_rows=rows.get("validation"),
+                    validation_weights=rows.get("validation_weights"),
+                    make_validate=self._validator(X, y, rows) if "validation" in rows else None,
                 )
-                engine.save_to(model)
-            self._store_result(model, spec, result, continuing)
+            )
+            self._store_result(key, rates, outcome, continuing)
         return self
 
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=np.float32)
-        engine = self.__dict__.get("_training_engine")
-        if engine is not None:  # a view made while training (for scorers)
-            return engine.predict(X)
-        key = _engine_key(self._training_spec)
-        engine = _ENGINES.shared(key, self._engine_factory(key[1]))
-        return engine.predict(X, self.model_)
+        live = self.__dict__.get("_live_predict")
+        if live is not None:  # a view made while training (for scorers)
+            return live(X)
+        fitted = self._fitted
+        return predict_outputs(fitted.key, fitted.network, X)
+
+    @property
+    def model_(self):
+        """The trained network as a compiled Keras model (built on first access).
+
+        skreg predicts and continues training from its own copy of the weights, so changing
+        this model does not change the estimator.
+        """
+        fitted = self.__dict__.get("_fitted")
+        if fitted is None:
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute 'model_'")
+        model = self.__dict__.get("_model")
+        if model is None:
+            model = self.__dict__["_model"] = export_model(
+                fitted.key.network,
+                fitted.network,
+                fitted.dropout,
+                fitted.penalty,
+                fitted.key.loss,
+                (fitted.optimizer.name, fitted.learning_rate, fitted.optimizer.values),
+            )
+        return model
 
     @property
     def feature_importances_(self) -> np.ndarray:
@@ -183,7 +213,7 @@ class _BaseRegularizedMLP(BaseEstimator):
         features only on a common scale (standardize them first).
         """
         check_is_fitted(self)
-        kernel = keras.ops.convert_to_numpy(self.model_.get_layer("hidden_0").kernel)
+        kernel = self._fitted.network.trainable[0]  # hidden_0's kernel comes first
         norms = np.abs(kernel).sum(axis=1).astype(np.float64)
         total = norms.sum()
         return norms / total if total > 0 else norms
@@ -194,6 +224,11 @@ class _BaseRegularizedMLP(BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_model", None)  # rebuilt from _fitted on access
+        return state
+
     # Private helpers, in call order.
 
     def _y_checks(self) -> dict[str, Any]:
@@ -202,125 +237,105 @@ class _BaseRegularizedMLP(BaseEstimator):
     def _sample_weight(self, X, y, sample_weight, *, incremental):
         return _check_sample_weight(sample_weight, X, dtype=np.float32)
 
-    def _train_validation_split(self, X, Y, y, sample_weight, seeds, incremental):
-        if not self.early_stopping or incremental:
-            return {"X": X, "Y": Y, "w": sample_weight}
-        stratify = y if self._stratify_validation else None
-        X, X_val, Y, Y_val, w, w_val, _, y_val = train_test_split(
-            X,
-            Y,
-            sample_weight,
-            y,
-            test_size=self.validation_fraction,
-            random_state=int(seeds.generate_state(1)[0]),
-            stratify=stratify,
+    def _network_spec(self, n_features, n_outputs) -> NetworkSpec:
+        return NetworkSpec(
+            n_features=n_features,
+            n_outputs=n_outputs,
+            hidden_layer_sizes=_hidden_layer_sizes(self.hidden_layer_sizes),
+            activation=self.activation,
+            output_activation=self._output_activation,
+            batch_normalization=bool(self.batch_normalization),
         )
-        return {
-            "X": X,
-            "Y": Y,
-            "w": w,
-            "X_val": X_val,
-            "Y_val": Y_val,
-            "w_val": w_val,
-            "y_val": y_val,
-        }
 
-    def _prepare_model(self, n_features, n_outputs, augmentation, seeds, continuing):
-        """The network this fit trains: new and seeded, or the fitted one when continuing."""
-        hidden_layer_sizes = _hidden_layer_sizes(self.hidden_layer_sizes)
-        spec = _TrainingSpec(
-            network=NetworkSpec(
-                n_features=n_features,
-                n_outputs=n_outputs,
-                hidden_layer_sizes=hidden_layer_sizes,
-                activation=self.activation,
-                output_activation=self._output_activation,
-                l1=float(self.l1),
-                l2=float(self.l2),
-                dropout=dropout_rates(self.dropout, len(hidden_layer_sizes)),
-                batch_normalization=bool(self.batch_normalization),
-            ),
-            optimizer=self.optimizer,
-            loss=self._loss().__name__,
-            augmentation=augmentation,
-        )
-        if continuing and _same_model(spec, self._training_spec):
-            # Same network and optimizer: keep training them, optimizer state included.
-            self.model_.optimizer.learning_rate = self.learning_rate
-            return spec, self.model_
-        if continuing and not spec.network.same_weights_as(self._training_spec.network):
+    def _start(self, key, rates, seeds, continuing):
+        """The state this fit starts from: fresh and seeded, or the fitted one when continuing.
+
+        Continuing keeps the weights and, for the same optimizer, its state (so changing the
+        penalties, dropout or augmentation on a warm start loses no momentum).
+        """
+        template = PROGRAMS.get(key).network
+        if not continuing:
+            return initial_state(template, rates, seeds), None
+        fitted = self._fitted
+        if not key.network.same_weights_as(fitted.key.network):
             raise ValueError(
                 "warm_start and partial_fit continue the fitted network, but the new parameters "
                 "change the shapes of its weights. Set warm_start=False to train a new network."
             )
-        model = build_trainable_network(
-            spec.network, seeds, self.optimizer, self.learning_rate, self._loss()
+        optimizer = fitted.optimizer if fitted.optimizer.name == key.optimizer else None
+        return with_dropout(template, fitted.network, rates), optimizer
+
+    def _train_validation_rows(self, y, sample_weight, seeds, incremental):
+        """Indices of the training rows and, with early stopping, of the validation rows."""
+        rows = np.arange(len(y))
+        if not self.early_stopping or incremental:
+            return {"train": rows}
+        train, validation = train_test_split(
+            rows,
+            test_size=self.validation_fraction,
+            random_state=int(seeds.generate_state(1)[0]),
+            stratify=y if self._stratify_validation else None,
         )
-        if continuing:
-            # Penalties, dropout or optimizer changed: the fitted weights, new layers around them.
-            model.set_weights(self.model_.get_weights())
-        return spec, model
+        return {
+            "train": train,
+            "validation": validation,
+            "validation_weights": sample_weight[validation],
+        }
 
-    def _engine_factory(self, spec):
-        def factory() -> TrainingEngine:
-            # The seed does not matter: every fit loads its own state into the engine.
-            # The engine adds the penalty itself (see _engine_key): no Keras regularizers.
-            network = replace(spec.network, l1=0.0, l2=0.0)
-            model = build_trainable_network(
-                network, np.random.SeedSequence(0), spec.optimizer, 1e-3, self._loss()
-            )
-            augmenter = build_augmenter(spec.augmentation, network.n_features)
-            terms = (spec.network.l1 > 0, spec.network.l2 > 0)
-            return make_engine(model, model.optimizer, self._loss(), augmenter, terms)
-
-        return factory
-
-    def _schedule(self, n_samples, incremental, spec) -> TrainingSchedule:
-        batch_size = min(200, n_samples) if self.batch_size == "auto" else self.batch_size
+    def _schedule(self, incremental) -> TrainingSchedule:
+        batch_size = 200 if self.batch_size == "auto" else self.batch_size
         stopping = None
         if self.early_stopping and not incremental:
             stopping = EarlyStopping(patience=self.n_iter_no_change, tol=self.tol)
         return TrainingSchedule(
             epochs=1 if incremental else self.max_iter,
-            batch_size=min(batch_size, n_samples),
+            batch_size=batch_size,
             shuffle=self.shuffle,
             early_stopping=stopping,
             verbose=self.verbose,
-            mixup_alpha=mixup_alpha(spec.augmentation),
         )
 
-    def _validator(self, engine, split):
+    def _validator(self, X, y, rows):
         """Per-epoch validation: loss, and the scorer's value when ``scoring`` names one."""
-        X_val, Y_val, w_val = engine.to_device(split["X_val"], split["Y_val"], split["w_val"])
         scorer = None if self.scoring == "loss" else check_scoring(self, scoring=self.scoring)
         name = "score" if callable(self.scoring) else self.scoring
+        X_val, y_val = X[rows["validation"]], y[rows["validation"]]
 
-        def validate() -> tuple[dict[str, float], float]:
-            val_loss = engine.evaluate(X_val, Y_val, w_val)
-            if scorer is None:
-                return {"val_loss": val_loss}, -val_loss
-            view = self._fitted_view(engine)
-            score = float(scorer(view, split["X_val"], split["y_val"]))
-            return {"val_loss": val_loss, f"val_{name}": score}, score
+        def make_validate(predict):
+            def validate(val_loss):
+                if scorer is None:
+                    return {"val_loss": val_loss}, -val_loss
+                score = float(scorer(self._fitted_view(predict), X_val, y_val))
+                return {"val_loss": val_loss, f"val_{name}": score}, score
 
-        return validate
+            return validate
 
-    def _fitted_view(self, engine):
+        return make_validate
+
+    def _fitted_view(self, predict):
         """A shallow copy that predicts with the network being trained (for scorers)."""
         view = copy.copy(self)
-        view._training_engine = engine
+        view._live_predict = predict
         # The scorer gets the validated validation rows, a NumPy array without column names.
         view.__dict__.pop("feature_names_in_", None)
         return view
 
-    def _store_result(self, model, spec, result, continuing):
+    def _store_result(self, key, rates, outcome, continuing):
+        result = outcome.result
         history = self.history_ if continuing else {}
         if continuing and set(history) != set(result.history):
             history = {}
         offset = len(history.get("loss", []))
         history = {k: list(history.get(k, [])) + v for k, v in result.history.items()}
-        self.model_ = model
-        self._training_spec = spec
+        self._fitted = _Fitted(
+            key=key,
+            network=outcome.network,
+            optimizer=outcome.optimizer,
+            dropout=rates,
+            penalty=(float(self.l1), float(self.l2)),
+            learning_rate=float(self.learning_rate),
+        )
+        self.__dict__.pop("_model", None)
         self.history_ = history
         self.loss_curve_ = history["loss"]
         self.n_iter_ = (self.n_iter_ if continuing else 0) + result.n_epochs
@@ -344,37 +359,24 @@ def _hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
 
 
 @dataclass(frozen=True)
-class _TrainingSpec:
-    """What a pooled training engine is compiled for."""
+class _Fitted:
+    """What a fit leaves: the program key, the weights, the optimizer state and the settings
+    the exported ``model_`` shows. NumPy arrays only, so it pickles on any backend."""
 
-    network: NetworkSpec
-    optimizer: str
-    loss: str
-    augmentation: tuple = ()
-
-
-def _same_model(spec: _TrainingSpec, other: _TrainingSpec) -> bool:
-    """Whether two specs train the same Keras model (augmentation lives outside it)."""
-    return replace(spec, augmentation=()) == replace(other, augmentation=())
-
-
-def _engine_key(spec: _TrainingSpec) -> tuple[str, _TrainingSpec]:
-    """The pool key, and the spec its engine is built from.
-
-    Engines take the penalty coefficients at run time, so the key keeps only whether ``l1``
-    and ``l2`` are on (1.0) or off (0.0): one compiled engine serves every nonzero value of a
-    grid over the penalties, and unpenalized fits do not compute a penalty.
-    """
-    network = replace(spec.network, l1=float(spec.network.l1 > 0), l2=float(spec.network.l2 > 0))
-    return keras.backend.backend(), replace(spec, network=network)
+    key: ProgramKey
+    network: NetworkState
+    optimizer: OptimizerState
+    dropout: tuple[float, ...]
+    penalty: tuple[float, float]
+    learning_rate: float
 
 
 @contextmanager
 def _restore_on_failure(estimator):
     """Put back the fitted attributes if the block raises.
 
-    Training runs on a pooled engine and reaches ``model_`` only once it succeeded, so
-    restoring the attributes leaves a previously fitted estimator as it was.
+    Training works on copies of the state and stores it only once it succeeded, so restoring
+    the attributes leaves a previously fitted estimator as it was.
     """
     saved = {k: estimator.__dict__[k] for k in _FITTED_ATTRIBUTES if k in estimator.__dict__}
     try:

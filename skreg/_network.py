@@ -1,8 +1,18 @@
-"""Pure functions that build and compile the Keras network. No scikit-learn here."""
+"""Pure functions that build the Keras network and its initial state. No scikit-learn here.
+
+A network's *architecture* (:class:`NetworkSpec`) is what a compiled training program depends
+on. Everything else a fit can change (the penalties, the dropout rates, the learning rate) is
+a value the program reads at run time: the dropout layers keep their rate in a variable, so one
+compiled program serves every rate.
+
+Initial weights are drawn in NumPy (:func:`initial_state`), not by Keras' initializers: they are
+the same on every backend, and on JAX no small program is compiled for each new layer shape
+(which, in a search over many widths, held about 9 MB per new width).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -12,44 +22,50 @@ import numpy as np
 from . import _random
 from .regularizers import kernel_regularizer
 
+LOSSES: dict[str, Callable[[Any, Any], Any]] = {
+    "categorical_crossentropy": keras.losses.categorical_crossentropy,
+    "mean_squared_error": keras.losses.mean_squared_error,
+}
+
 
 @dataclass(frozen=True)
 class NetworkSpec:
-    """Everything that defines the network's architecture and penalties."""
+    """Everything that defines the network's architecture (and so its compiled programs)."""
 
     n_features: int
     n_outputs: int
     hidden_layer_sizes: tuple[int, ...]
     activation: str = "relu"
     output_activation: str | None = None
-    l1: float = 0.0
-    l2: float = 0.0
-    dropout: tuple[float, ...] = ()
     batch_normalization: bool = False
 
     def same_weights_as(self, other: NetworkSpec) -> bool:
-        """Whether a network built from ``other`` has weights of the same shapes."""
-        return (
-            self.n_features,
-            self.n_outputs,
-            self.hidden_layer_sizes,
-            self.batch_normalization,
-        ) == (
-            other.n_features,
-            other.n_outputs,
-            other.hidden_layer_sizes,
-            other.batch_normalization,
-        )
+        """Whether a network built from ``other`` has variables of the same shapes."""
+        shapes = ("n_features", "n_outputs", "hidden_layer_sizes", "batch_normalization")
+        return all(getattr(self, name) == getattr(other, name) for name in shapes)
 
 
-def dropout_rates(dropout: float | tuple[float, ...], n_hidden: int) -> tuple[float, ...]:
+@dataclass(frozen=True)
+class NetworkState:
+    """The values of a network's variables, as NumPy arrays in the model's variable order.
+
+    ``trainable`` are the weights, ``non_trainable`` the batch-normalization statistics, the
+    dropout rates and the dropout layers' random-generator states.
+    """
+
+    trainable: tuple[np.ndarray, ...]
+    non_trainable: tuple[np.ndarray, ...]
+
+
+def dropout_rates(dropout: float | Sequence[float], n_hidden: int) -> tuple[float, ...]:
     """Expand ``dropout`` into one rate per hidden layer.
 
     A single number applies to every hidden layer; a sequence must give one rate per layer.
     """
     if np.ndim(dropout) == 0:
-        return (float(dropout),) * n_hidden
-    rates = tuple(float(rate) for rate in dropout)
+        rates = (float(dropout),) * n_hidden
+    else:
+        rates = tuple(float(rate) for rate in dropout)
     if len(rates) != n_hidden:
         raise ValueError(
             f"dropout has {len(rates)} rates but there are {n_hidden} hidden layers; give one "
@@ -60,72 +76,142 @@ def dropout_rates(dropout: float | tuple[float, ...], n_hidden: int) -> tuple[fl
     return rates
 
 
-def build_network(spec: NetworkSpec, seeds: np.random.SeedSequence) -> keras.Model:
+def build_network(
+    spec: NetworkSpec,
+    dropout: Sequence[float] | None = None,
+    penalty: tuple[float, float] = (0.0, 0.0),
+) -> keras.Model:
     """Build the multilayer perceptron described by ``spec``.
 
-    Each hidden block is ``Dense -> [BatchNormalization] -> activation -> [Dropout]``. Every
-    dense kernel, the output layer's included, carries the ``l1``/``l2`` penalty. Initializers
-    and dropout layers get their own integer seed drawn from ``seeds``, so the network is a
-    deterministic function of the spec and the seed sequence.
+    Each hidden block is ``Dense -> [BatchNormalization] -> activation -> Dropout``. Every
+    hidden block has a dropout layer, whose rate (``dropout``, 0 by default) is a variable, so
+    the same architecture serves every rate. The weights are placeholders until
+    :func:`set_state` gives them values.
+
+    ``penalty`` (``l1``, ``l2``) attaches Keras regularizers to the dense kernels. skreg trains
+    with the penalty as a run-time input of its compiled programs; the regularizers only make an
+    exported model describe (and, trained further in Keras, keep) its penalty.
     """
-    regularizer_args = (spec.l1, spec.l2)
-    layer_seeds = iter(seeds.generate_state(2 * len(spec.hidden_layer_sizes) + 1).tolist())
+    rates = tuple(dropout) if dropout is not None else (0.0,) * len(spec.hidden_layer_sizes)
+    dense = {
+        "kernel_initializer": _HostFill(0.0),
+        "bias_initializer": _HostFill(0.0),
+        "kernel_regularizer": kernel_regularizer(*penalty),
+    }
     inputs = keras.Input(shape=(spec.n_features,), name="features")
     x = inputs
-    for i, units in enumerate(spec.hidden_layer_sizes):
-        x = keras.layers.Dense(
-            units,
-            kernel_initializer=keras.initializers.GlorotUniform(seed=next(layer_seeds)),
-            kernel_regularizer=kernel_regularizer(*regularizer_args),
-            name=f"hidden_{i}",
-        )(x)
+    for i, (units, rate) in enumerate(zip(spec.hidden_layer_sizes, rates)):
+        x = keras.layers.Dense(units, **dense, name=f"hidden_{i}")(x)
         if spec.batch_normalization:
-            x = keras.layers.BatchNormalization(name=f"batch_norm_{i}")(x)
+            x = keras.layers.BatchNormalization(**_HOST_BATCH_NORM, name=f"batch_norm_{i}")(x)
         x = keras.layers.Activation(spec.activation, name=f"activation_{i}")(x)
-        dropout_seed = next(layer_seeds)
-        if spec.dropout and spec.dropout[i] > 0:
-            x = Dropout(spec.dropout[i], seed=dropout_seed, name=f"dropout_{i}")(x)
+        x = Dropout(rate, name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(
-        spec.n_outputs,
-        activation=spec.output_activation,
-        kernel_initializer=keras.initializers.GlorotUniform(seed=next(layer_seeds)),
-        kernel_regularizer=kernel_regularizer(*regularizer_args),
-        name="output",
+        spec.n_outputs, activation=spec.output_activation, **dense, name="output"
     )(x)
     return keras.Model(inputs, outputs, name="regularized_mlp")
 
 
-@keras.saving.register_keras_serializable(package="skreg")
-class Dropout(keras.layers.Dropout):
-    """Keras' inverted dropout, with the mask drawn by :func:`skreg._random.uniform`.
+def initial_state(
+    network: keras.Model, dropout: Sequence[float], seeds: np.random.SeedSequence
+) -> NetworkState:
+    """Fresh weights for ``network``: Glorot-uniform kernels, zero biases, unit BN scales.
 
-    Same semantics and configuration as :class:`keras.layers.Dropout` (surviving values are
-    scaled by ``1 / (1 - rate)`` in training; identity at inference); only the random draw
-    differs, because Keras' own is slow under XLA on CPU.
+    Each kernel and each dropout layer gets its own seed from ``seeds``, so the state is a
+    deterministic function of the architecture, the rates and the seed sequence.
     """
+    rates = iter(dropout)
+    values: dict[int, np.ndarray] = {}
+    kernel_seeds, dropout_seeds = seeds.spawn(2)
+    for layer in network.layers:
+        if isinstance(layer, keras.layers.Dense):
+            fan_in, fan_out = layer.kernel.shape
+            limit = np.sqrt(6.0 / (fan_in + fan_out))
+            rng = np.random.default_rng(kernel_seeds.spawn(1)[0])
+            values[id(layer.kernel)] = rng.uniform(-limit, limit, (fan_in, fan_out))
+            values[id(layer.bias)] = np.zeros(fan_out)
+        elif isinstance(layer, keras.layers.BatchNormalization):
+            for name, fill in (
+                ("gamma", 1),
+                ("beta", 0),
+                ("moving_mean", 0),
+                ("moving_variance", 1),
+            ):
+                variable = getattr(layer, name)
+                values[id(variable)] = np.full(variable.shape, fill)
+        elif isinstance(layer, Dropout):
+            values[id(layer.rate_variable)] = np.asarray(next(rates))
+            seed = int(dropout_seeds.spawn(1)[0].generate_state(1)[0])
+            values[id(layer.seed_generator.state)] = np.array([seed, 0])
+    return NetworkState(
+        trainable=_in_order(network.trainable_variables, values),
+        non_trainable=_in_order(network.non_trainable_variables, values),
+    )
 
-    def call(self, inputs: Any, training: bool = False) -> Any:
-        if not training or self.rate == 0:
-            return inputs
-        keep = _random.uniform(keras.ops.shape(inputs), self.seed_generator) >= self.rate
-        return keras.ops.where(keep, inputs / (1.0 - self.rate), keras.ops.zeros_like(inputs))
+
+def with_dropout(
+    network: keras.Model, state: NetworkState, dropout: Sequence[float]
+) -> NetworkState:
+    """``state`` with the dropout rates set to ``dropout`` (weights unchanged)."""
+    rates = iter(dropout)
+    replaced = {
+        id(layer.rate_variable): np.asarray(next(rates))
+        for layer in network.layers
+        if isinstance(layer, Dropout)
+    }
+    non_trainable = tuple(
+        _as_dtype(replaced[id(v)], v) if id(v) in replaced else value
+        for v, value in zip(network.non_trainable_variables, state.non_trainable)
+    )
+    return NetworkState(state.trainable, non_trainable)
 
 
-def build_trainable_network(
+def reseed(
+    network: keras.Model, state: NetworkState, seeds: np.random.SeedSequence
+) -> NetworkState:
+    """``state`` with fresh random-generator states for the dropout layers."""
+    generators = [
+        layer.seed_generator.state for layer in network.layers if isinstance(layer, Dropout)
+    ]
+    fresh = dict(zip(map(id, generators), seeds.generate_state(max(len(generators), 1)).tolist()))
+    non_trainable = tuple(
+        _as_dtype(np.array([fresh[id(v)], 0]), v) if id(v) in fresh else value
+        for v, value in zip(network.non_trainable_variables, state.non_trainable)
+    )
+    return NetworkState(state.trainable, non_trainable)
+
+
+def set_state(network: keras.Model, state: NetworkState) -> None:
+    """Assign ``state`` to the variables of ``network``."""
+    for variables, values in (
+        (network.trainable_variables, state.trainable),
+        (network.non_trainable_variables, state.non_trainable),
+    ):
+        for variable, value in zip(variables, values, strict=True):
+            variable.assign(_as_dtype(value, variable))
+
+
+def export_model(
     spec: NetworkSpec,
-    seeds: np.random.SeedSequence,
-    optimizer: str,
-    learning_rate: float,
-    loss: Callable[[Any, Any], Any],
+    state: NetworkState,
+    dropout: Sequence[float],
+    penalty: tuple[float, float],
+    loss: str,
+    optimizer: tuple[str, float, Sequence[np.ndarray]],
 ) -> keras.Model:
-    """:func:`build_network`, compiled with a built optimizer.
+    """A compiled Keras model holding ``state``, for use outside skreg.
 
-    Compiling makes the model pickle with its optimizer state and support ``evaluate``;
-    building the optimizer gives it the state variables that training fills in.
+    The dense kernels carry Keras regularizers for ``penalty`` and the optimizer (name,
+    learning rate, variable values) holds its trained state, so ``model.losses`` shows the
+    penalty and further Keras training continues where skreg stopped.
     """
-    model = build_network(spec, seeds)
-    model.compile(optimizer=make_optimizer(optimizer, learning_rate), loss=loss)
+    model = build_network(spec, dropout, penalty)
+    set_state(model, state)
+    name, learning_rate, values = optimizer
+    model.compile(optimizer=make_optimizer(name, learning_rate), loss=LOSSES[loss])
     model.optimizer.build(model.trainable_variables)
+    for variable, value in zip(model.optimizer.variables, values, strict=True):
+        variable.assign(_as_dtype(value, variable))
     return model
 
 
@@ -134,3 +220,84 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     config = keras.optimizers.get(name).get_config()
     config["learning_rate"] = learning_rate
     return keras.optimizers.get({"class_name": name, "config": config})
+
+
+def kernels(network: keras.Model, trainable: Sequence[Any]) -> list[Any]:
+    """The entries of ``trainable`` (values in the network's order) that are dense kernels."""
+    ids = {id(layer.kernel) for layer in network.layers if isinstance(layer, keras.layers.Dense)}
+    return [value for v, value in zip(network.trainable_variables, trainable) if id(v) in ids]
+
+
+def _in_order(variables: list[Any], values: dict[int, np.ndarray]) -> tuple[np.ndarray, ...]:
+    return tuple(_as_dtype(values[id(v)], v) for v in variables)
+
+
+def _as_dtype(value: np.ndarray, variable: Any) -> np.ndarray:
+    return np.asarray(value, dtype=keras.backend.standardize_dtype(variable.dtype))
+
+
+@keras.saving.register_keras_serializable(package="skreg")
+class _HostFill(keras.initializers.Initializer):
+    """A constant fill made in NumPy: no device program is compiled for the shape."""
+
+    def __init__(self, value: float) -> None:
+        self.value = value
+
+    def __call__(self, shape: Any, dtype: Any = None) -> np.ndarray:
+        return np.full(shape, self.value, dtype=keras.backend.standardize_dtype(dtype))
+
+    def get_config(self) -> dict[str, Any]:
+        return {"value": self.value}
+
+
+_HOST_BATCH_NORM = {
+    "beta_initializer": _HostFill(0.0),
+    "gamma_initializer": _HostFill(1.0),
+    "moving_mean_initializer": _HostFill(0.0),
+    "moving_variance_initializer": _HostFill(1.0),
+}
+
+
+@keras.saving.register_keras_serializable(package="skreg")
+class Dropout(keras.layers.Dropout):
+    """Keras' inverted dropout, with the rate in a variable and the mask drawn by skreg.
+
+    Same semantics as :class:`keras.layers.Dropout`: in training, each value is zeroed with
+    probability ``rate`` and the survivors are scaled by ``1 / (1 - rate)``; at inference it is
+    the identity. The rate lives in a non-trainable variable, so a compiled training program
+    takes it as a run-time input, and the mask is drawn by :func:`skreg._random.uniform`
+    (Keras' own draw is slow under XLA on CPU).
+    """
+
+    def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs: Any) -> None:
+        noise_shape = kwargs.pop("noise_shape", None)
+        # Keras' __init__ makes no random generator for rate 0 and then locks the layer's
+        # state, so this one sets up the same attributes itself.
+        keras.layers.Layer.__init__(self, **kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"Dropout rate must be in [0, 1); got {rate}.")
+        self.rate = rate
+        self.seed = seed
+        self.noise_shape = self._validate_noise_shape(noise_shape)
+        self.supports_masking = True
+        # Every fit sets the generator's state; an explicit placeholder seed keeps Keras from
+        # drawing one from Python's global random module.
+        self.seed_generator = keras.random.SeedGenerator(0 if seed is None else seed)
+        self.rate_variable = self.add_weight(
+            shape=(), initializer=_HostFill(rate), trainable=False, name="rate"
+        )
+        self._build_at_init()
+
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        if not training:
+            return inputs
+        ops = keras.ops
+        rate = ops.cast(self.rate_variable, inputs.dtype)
+        seed = _random.drawn(self.seed_generator)
+
+        def drop() -> Any:
+            keep = _random.uniform(ops.shape(inputs), seed) >= rate
+            return ops.where(keep, inputs / (1.0 - rate), ops.zeros_like(inputs))
+
+        # The same compiled program serves every rate; a rate of 0 skips the draw.
+        return ops.cond(rate > 0, drop, lambda: inputs)

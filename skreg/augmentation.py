@@ -3,19 +3,27 @@
 An augmentation object only stores its settings, so :func:`~sklearn.base.clone` copies it and
 :class:`~sklearn.model_selection.GridSearchCV` searches its fields through the estimator
 (``{"augmentation__std": [0.05, 0.1]}``). When an estimator fits, its augmentations become one
-Keras layer (:func:`build_augmenter`) that the training engine applies to every training batch
+Keras layer (:func:`build_augmenter`) that the training program applies to every training batch
 inside the compiled epoch, before the network. Validation batches, ``predict``,
 ``predict_proba`` and ``score`` never see it, and the fitted ``model_`` does not contain it.
 
+What is compiled and what is not: an augmentation's *kind* (which augmentation, and for images
+which transforms are on) is part of the compiled training program; its *strengths* (the noise
+level, the swap rate, the image magnitudes) are variables of the layer that every fit sets, and
+Mixup's ``alpha`` only shapes draws made on the host. So a search over strengths compiles one
+program. A strength of 0 turns the augmentation off, which is the program without it.
+
 Randomness is drawn afresh for every batch from random-generator states that each ``fit``
-seeds from the estimator's ``random_state``; Mixup's mixing weights and partners are drawn
-per epoch on the host, like the shuffling, because TensorFlow cannot compile Beta sampling.
+seeds from the estimator's ``random_state``. Draws that cannot run inside the compiled program
+(Mixup's Beta-distributed weights: TensorFlow cannot compile Beta sampling) go through one
+general hook, :meth:`Augmentation._host_draws`, called once per epoch with the shuffling.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import Any
 
@@ -25,7 +33,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils import check_array, check_random_state
 
 from . import _random
-from ._training import epoch_batches
+from ._training import Batches, epoch_batches
 from ._validation import Interval, StrOptions
 
 __all__ = [
@@ -42,22 +50,27 @@ __all__ = [
 class Augmentation(BaseEstimator):
     """Base class of skreg's augmentations.
 
-    Subclasses store their parameters in ``__init__`` and build the Keras layer that applies
-    them (:meth:`_layer`); ``None`` means the settings change nothing.
+    Subclasses store their parameters in ``__init__`` and say what a fit compiles and feeds:
+    :meth:`_kind` (hashable; the compiled structure, None when the settings change nothing),
+    :meth:`_strengths` (run-time values) and, if they need draws made on the host once per
+    epoch, :meth:`_host_draws`. ``_build_layer(kind, n_features)`` builds the Keras layer of
+    a kind.
     """
 
     _parameter_constraints: dict = {}
 
-    def _layer(self, n_features: int) -> keras.layers.Layer | None:
+    def _kind(self, n_features: int) -> Hashable | None:
         raise NotImplementedError
+
+    def _strengths(self) -> tuple[float, ...]:
+        return ()
+
+    def _host_draws(self, rng: np.random.Generator, batches: Batches) -> tuple[np.ndarray, ...]:
+        """Arrays of shape ``batches.order.shape`` that the layer receives per batch."""
+        return ()
 
     def _check_n_features(self, n_features: int) -> None:
         """Raise a ``ValueError`` if the augmentation cannot apply to ``n_features`` columns."""
-
-    def _frozen(self) -> tuple[type, tuple[tuple[str, Any], ...]]:
-        """A hashable description: training engines are pooled by it."""
-        params = self.get_params(deep=False)
-        return type(self), tuple((name, _hashable(params[name])) for name in sorted(params))
 
 
 class GaussianNoise(Augmentation):
@@ -85,10 +98,15 @@ class GaussianNoise(Augmentation):
     def __init__(self, std=0.1):
         self.std = std
 
-    def _layer(self, n_features):
-        if self.std == 0:
-            return None
-        return _GaussianNoiseLayer(float(self.std), seed=0, name="gaussian_noise")
+    def _kind(self, n_features):
+        return None if self.std == 0 else (GaussianNoise, ())
+
+    def _strengths(self):
+        return (float(self.std),)
+
+    @staticmethod
+    def _build_layer(structure, n_features):
+        return _GaussianNoiseLayer(name="gaussian_noise")
 
 
 class SwapNoise(Augmentation):
@@ -120,10 +138,15 @@ class SwapNoise(Augmentation):
     def __init__(self, rate=0.1):
         self.rate = rate
 
-    def _layer(self, n_features):
-        if self.rate == 0:
-            return None
-        return _SwapNoiseLayer(float(self.rate), seed=0, name="swap_noise")
+    def _kind(self, n_features):
+        return None if self.rate == 0 else (SwapNoise, ())
+
+    def _strengths(self):
+        return (float(self.rate),)
+
+    @staticmethod
+    def _build_layer(structure, n_features):
+        return _SwapNoiseLayer(name="swap_noise")
 
 
 class Mixup(Augmentation):
@@ -153,9 +176,24 @@ class Mixup(Augmentation):
     def __init__(self, alpha=0.2):
         self.alpha = alpha
 
-    def _layer(self, n_features):
-        if self.alpha == 0:
-            return None
+    def _kind(self, n_features):
+        return None if self.alpha == 0 else (Mixup, ())
+
+    def _host_draws(self, rng, batches):
+        """Each row's partner (a real row of its batch) and its ``Beta(alpha, alpha)`` weight."""
+        shape = batches.order.shape
+        keys = rng.random(shape)
+        # Padding rows sort after the real ones, in order: they are their own partners.
+        real = np.zeros(shape[0], dtype=np.int64)
+        real[: batches.n_batches] = batches.real_rows
+        padding = np.arange(shape[1]) >= real[:, None]
+        keys[padding] = 2.0 + np.broadcast_to(np.arange(shape[1]), shape)[padding]
+        partners = np.argsort(keys, axis=1).astype(np.int32)
+        lambdas = rng.beta(self.alpha, self.alpha, size=shape).astype(np.float32)
+        return partners, lambdas
+
+    @staticmethod
+    def _build_layer(structure, n_features):
         return _MixLayer(name="mixup")
 
 
@@ -163,14 +201,16 @@ class ImageAugmentation(Augmentation):
     """Random flips, rotations, shifts, zoom and contrast of images stored as flat rows.
 
     X stays a 2-D array with one flattened image per row (row-major, channels last), as
-    scikit-learn pipelines deliver it; ``image_shape`` says how to view each row. The
-    transforms are Keras' preprocessing layers (``RandomFlip``, ``RandomRotation``,
-    ``RandomTranslation``, ``RandomZoom``, ``RandomContrast``), and the result is flattened
-    again before the first dense layer.
+    scikit-learn pipelines deliver it; ``image_shape`` says how to view each row. Each image
+    is flipped, then rotated, shifted and zoomed by one affine transform (one interpolation,
+    :func:`keras.ops.image.affine_transform`), then its contrast is changed; the result is
+    flattened again before the first dense layer. The magnitudes are run-time inputs of the
+    compiled training program, so a search over them compiles once; which transforms are on
+    (flips, the affine transform, contrast) is part of the program.
 
     The transforms assume every pixel is on the same scale: scale images globally (for
-    example divide by the maximum intensity), not pixel by pixel. On TensorFlow, rotation,
-    translation and zoom cannot be compiled by XLA, so fits that use them run the slower
+    example divide by the maximum intensity), not pixel by pixel. On TensorFlow, the affine
+    transform cannot be compiled by XLA, so fits that rotate, shift or zoom run the slower
     non-XLA graph.
 
     Parameters
@@ -238,39 +278,26 @@ class ImageAugmentation(Augmentation):
     def _check_n_features(self, n_features):
         _image_shape(self.image_shape, n_features)
 
-    def _layer(self, n_features):
-        transforms = self._transforms()
-        if not transforms:
-            return None
-        return _ImageLayer(_image_shape(self.image_shape, n_features), transforms, name="image")
-
-    def _transforms(self) -> list[keras.layers.Layer]:
-        fill = {"fill_mode": self.fill_mode, "fill_value": 0.0, "seed": 0}
-        flips = "_and_".join(
-            mode
-            for mode, on in (
-                ("horizontal", self.horizontal_flip),
-                ("vertical", self.vertical_flip),
-            )
-            if on
+    def _kind(self, n_features):
+        affine = bool(self.rotation or self.translation or self.zoom)
+        structure = (
+            _image_shape(self.image_shape, n_features),
+            bool(self.horizontal_flip),
+            bool(self.vertical_flip),
+            affine,
+            bool(self.contrast),
+            self.fill_mode if affine else None,
         )
-        transforms = []
-        if flips:
-            transforms.append(keras.layers.RandomFlip(flips, seed=0))
-        if self.rotation:
-            transforms.append(keras.layers.RandomRotation(self.rotation / 360.0, **fill))
-        if self.translation:
-            transforms.append(
-                keras.layers.RandomTranslation(self.translation, self.translation, **fill)
-            )
-        if self.zoom:
-            transforms.append(keras.layers.RandomZoom(self.zoom, **fill))
-        if self.contrast:
-            # No clipping: the pixels may be on any scale.
-            transforms.append(
-                keras.layers.RandomContrast(self.contrast, value_range=(-1e30, 1e30), seed=0)
-            )
-        return transforms
+        return (ImageAugmentation, structure) if any(structure[1:5]) else None
+
+    def _strengths(self):
+        affine = bool(self.rotation or self.translation or self.zoom)
+        magnitudes = (float(self.rotation), float(self.translation), float(self.zoom))
+        return (magnitudes if affine else ()) + ((float(self.contrast),) if self.contrast else ())
+
+    @staticmethod
+    def _build_layer(structure, n_features):
+        return _ImageLayer(*structure, name="image")
 
 
 def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = None) -> Any:
@@ -310,52 +337,67 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
     X = check_array(X, dtype=np.float32)
     Y = np.zeros((len(X), 1), np.float32) if y is None else np.asarray(y, dtype=np.float32)
     Y = Y.reshape(len(X), -1)
-    frozen = frozen_augmentation(augmentation, X.shape[1])
+    plan = plan_augmentation(augmentation, X.shape[1])
     seeds = np.random.SeedSequence(check_random_state(random_state).randint(2**31))
-    layer_seeds, mixing_seeds = seeds.spawn(2)
-    layer = build_augmenter(frozen, X.shape[1])
+    layer_seeds, host_seeds = seeds.spawn(2)
+    layer = build_augmenter(plan.kinds, X.shape[1])
     if layer is not None:
-        layer.reseed(layer_seeds)
+        for variable, value in zip(
+            layer.non_trainable_variables, layer.initial_state(plan.strengths, layer_seeds)
+        ):
+            variable.assign(value)
         batches = epoch_batches(
-            np.ones(len(X), np.float32),
-            len(X),
-            np.random.default_rng(mixing_seeds),
-            shuffle=False,
-            mixup_alpha=mixup_alpha(frozen),
+            np.ones(len(X), np.float32), len(X), np.random.default_rng(host_seeds), shuffle=False
         )
-        mixing = () if batches.partners is None else (batches.partners[0], batches.lambdas[0])
-        X, Y = (keras.ops.convert_to_numpy(a) for a in layer(X, Y, *mixing))
+        arrays = plan.draw(np.random.default_rng(host_seeds), batches)
+        X, Y = (keras.ops.convert_to_numpy(a) for a in layer(X, Y, *(a[0] for a in arrays)))
     return X if y is None else (X, Y)
 
 
-def build_augmenter(
-    augmentations: Sequence[tuple[type, tuple[tuple[str, Any], ...]]], n_features: int
-) -> _Augmenter | None:
-    """The Keras layer applying ``augmentations`` (frozen descriptions) in order, or None.
+@dataclass(frozen=True)
+class AugmentationPlan:
+    """What a fit's augmentations compile to, and what it feeds the compiled program.
 
-    Its random-generator states hold placeholder seeds; :meth:`_Augmenter.reseed` sets them
-    for each fit.
+    ``kinds`` is part of the training program's key; ``strengths`` (one tuple per kind) are
+    the layer's run-time values; ``host_draws`` are called once per epoch.
     """
-    steps = []
-    for cls, params in augmentations:
-        layer = cls(**dict(params))._layer(n_features)
-        if layer is not None:
-            steps.append(layer)
-    return _Augmenter(steps) if steps else None
+
+    kinds: tuple = ()
+    strengths: tuple[tuple[float, ...], ...] = ()
+    host_draws: tuple[Callable[[np.random.Generator, Batches], tuple], ...] = ()
+
+    def draw(self, rng: np.random.Generator, batches: Batches) -> tuple[np.ndarray, ...]:
+        """The epoch's host-drawn arrays, in the order the augmenter takes them."""
+        return tuple(array for draw in self.host_draws for array in draw(rng, batches))
 
 
-def mixup_alpha(augmentations: Sequence[tuple[type, tuple[tuple[str, Any], ...]]]) -> float:
-    """The Beta concentration of the Mixup among ``augmentations``, 0 without one."""
-    alphas = [dict(params)["alpha"] for cls, params in augmentations if cls is Mixup]
-    return float(alphas[0]) if alphas else 0.0
-
-
-def frozen_augmentation(augmentation: Any, n_features: int) -> tuple:
-    """Validate the ``augmentation`` parameter against X and describe it hashably."""
-    items = as_augmentation_list(augmentation)
-    for item in items:
+def plan_augmentation(augmentation: Any, n_features: int) -> AugmentationPlan:
+    """Validate the ``augmentation`` parameter against X and plan its use (see the module)."""
+    active = []
+    for item in as_augmentation_list(augmentation):
         item._check_n_features(n_features)
-    return tuple(item._frozen() for item in items)
+        kind = item._kind(n_features)
+        if kind is not None:
+            active.append((kind, item))
+    return AugmentationPlan(
+        kinds=tuple(kind for kind, _ in active),
+        strengths=tuple(item._strengths() for _, item in active),
+        host_draws=tuple(
+            item._host_draws
+            for _, item in active
+            if type(item)._host_draws is not Augmentation._host_draws
+        ),
+    )
+
+
+def build_augmenter(kinds: Sequence[tuple[type, Any]], n_features: int) -> _Augmenter | None:
+    """The Keras layer applying the augmentation ``kinds`` in order, or None without any.
+
+    Its strengths and random-generator states are placeholders; every fit gives them values
+    (:meth:`_Augmenter.initial_state`).
+    """
+    steps = [cls._build_layer(structure, n_features) for cls, structure in kinds]
+    return _Augmenter(steps) if steps else None
 
 
 def as_augmentation_list(augmentation: Any) -> list[Augmentation]:
@@ -378,40 +420,67 @@ def as_augmentation_list(augmentation: Any) -> list[Augmentation]:
 class _Augmenter(keras.layers.Layer):
     """Applies the augmentation steps in order to a training batch ``(x, y)``.
 
-    ``partners`` and ``lambdas`` are the Mixup partner (index into the batch) and mixing
-    weight of each row, drawn on the host for the epoch.
+    Each step takes ``n_host_arrays`` of the per-batch arrays drawn on the host (Mixup's
+    partners and weights), in order.
     """
 
     def __init__(self, steps: list[keras.layers.Layer], **kwargs: Any) -> None:
         super().__init__(name="augmentation", **kwargs)
         self.steps = steps
-        self.built = True  # no weights of its own; the steps build on their first batch
+        self.built = True  # the steps make their variables when constructed
 
     @property
     def xla_compatible(self) -> bool:
-        """Whether TensorFlow can compile the steps with XLA (its affine image ops cannot)."""
-        return not any(
-            isinstance(step, _ImageLayer) and step.uses_affine_transforms for step in self.steps
+        """Whether TensorFlow can compile the steps with XLA (its affine image op cannot)."""
+        return not any(isinstance(step, _ImageLayer) and step.affine for step in self.steps)
+
+    def initial_state(
+        self, strengths: Sequence[Sequence[float]], seeds: np.random.SeedSequence
+    ) -> tuple[np.ndarray, ...]:
+        """Values of the non-trainable variables: the steps' strengths and fresh seeds."""
+        values: dict[int, np.ndarray] = {}
+        for step, step_strengths in zip(self.steps, strengths, strict=True):
+            for variable, value in zip(step.strength_variables, step_strengths, strict=True):
+                values[id(variable)] = np.asarray(value, dtype=np.float32)
+            generator = getattr(step, "seed_generator", None)
+            if generator is not None:
+                seed = int(seeds.spawn(1)[0].generate_state(1)[0])
+                values[id(generator.state)] = np.array([seed, 0])
+        return tuple(
+            np.asarray(values[id(v)], dtype=keras.backend.standardize_dtype(v.dtype))
+            for v in self.non_trainable_variables
         )
 
-    def reseed(self, seeds: np.random.SeedSequence) -> None:
-        """Give every random-generator state a fresh seed drawn from ``seeds``."""
-        states = self.non_trainable_variables
-        values = seeds.generate_state(len(states))
-        for state, value in zip(states, values.tolist()):
-            state.assign(np.array([value, 0], dtype=state.dtype))
-
-    def call(self, x: Any, y: Any, partners: Any = None, lambdas: Any = None) -> tuple[Any, Any]:
+    def call(self, x: Any, y: Any, *host_arrays: Any) -> tuple[Any, Any]:
+        arrays = iter(host_arrays)
         for step in self.steps:
-            if isinstance(step, _MixLayer):
-                x, y = step(x, y, partners, lambdas)
-            else:
-                x = step(x, training=True)
+            x, y = step(x, y, *(next(arrays) for _ in range(step.n_host_arrays)))
         return x, y
 
 
-class _MixLayer(keras.layers.Layer):
+class _Step(keras.layers.Layer):
+    """One augmentation inside the augmenter: ``(x, y, *host_arrays) -> (x, y)``."""
+
+    n_host_arrays = 0
+
+    def __init__(self, strengths: Sequence[str] = (), random: bool = True, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.strength_variables = [
+            self.add_weight(shape=(), initializer="zeros", trainable=False, name=name)
+            for name in strengths
+        ]
+        if random:
+            self.seed_generator = keras.random.SeedGenerator(0)
+        self.built = True
+
+
+class _MixLayer(_Step):
     """Mixes each row (and its target) with its partner row by the row's weight ``lam``."""
+
+    n_host_arrays = 2
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(random=False, **kwargs)
 
     def call(self, x: Any, y: Any, partners: Any, lambdas: Any) -> tuple[Any, Any]:
         ops = keras.ops
@@ -421,7 +490,7 @@ class _MixLayer(keras.layers.Layer):
         return x, y
 
 
-class _GaussianNoiseLayer(keras.layers.Layer):
+class _GaussianNoiseLayer(_Step):
     """Adds ``std`` times standard normal noise, drawn by the Box-Muller transform.
 
     Keras' ``GaussianNoise`` layer would do, but TensorFlow's XLA-compiled normal sampler made a
@@ -429,62 +498,99 @@ class _GaussianNoiseLayer(keras.layers.Layer):
     and the Box-Muller transform cost almost nothing.
     """
 
-    def __init__(self, std: float, seed: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.std = std
-        self.seed_generator = keras.random.SeedGenerator(seed)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strengths=("std",), **kwargs)
 
-    def call(self, x: Any, training: bool = False) -> Any:
-        if not training:
-            return x
+    def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
         shape = ops.shape(x)
         # 1 - U lies in (0, 1], so the logarithm is finite.
         radius = ops.sqrt(-2.0 * ops.log(1.0 - _random.uniform(shape, self.seed_generator)))
         angle = (2.0 * math.pi) * _random.uniform(shape, self.seed_generator)
-        return x + self.std * radius * ops.cos(angle)
+        return x + self.strength_variables[0] * radius * ops.cos(angle), y
 
 
-class _SwapNoiseLayer(keras.layers.Layer):
+class _SwapNoiseLayer(_Step):
     """Swap noise within the batch (see :class:`SwapNoise`)."""
 
-    def __init__(self, rate: float, seed: int, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.rate = rate
-        self.seed_generator = keras.random.SeedGenerator(seed)
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(strengths=("rate",), **kwargs)
 
-    def call(self, x: Any, training: bool = False) -> Any:
-        if not training:
-            return x
+    def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
         shape = ops.shape(x)
-        swap = _random.uniform(shape, self.seed_generator) < self.rate
+        swap = _random.uniform(shape, self.seed_generator) < self.strength_variables[0]
         donors = _random.randint(shape, shape[0], self.seed_generator)
-        return ops.where(swap, ops.take_along_axis(x, donors, axis=0), x)
+        return ops.where(swap, ops.take_along_axis(x, donors, axis=0), x), y
 
 
-class _ImageLayer(keras.layers.Layer):
-    """Views flat rows as images, applies Keras' image transforms, and flattens them again."""
+class _ImageLayer(_Step):
+    """Views flat rows as images: random flips, one affine transform, contrast; flat again.
+
+    The affine transform maps each output pixel to the input point
+    ``s * R(theta) @ (p - c) + c - t`` (center ``c``, rotation ``theta``, scale ``s = 1 + z``
+    for a zoom ``z``, shift ``t``), with ``theta``, ``z`` and ``t`` drawn uniformly within
+    the run-time magnitudes.
+    """
 
     def __init__(
-        self, image_shape: tuple[int, int, int], transforms: list[keras.layers.Layer], **kwargs
+        self,
+        image_shape: tuple[int, int, int],
+        horizontal_flip: bool,
+        vertical_flip: bool,
+        affine: bool,
+        contrast: bool,
+        fill_mode: str | None,
+        **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        strengths = (("rotation", "translation", "zoom") if affine else ()) + (
+            ("contrast",) if contrast else ()
+        )
+        super().__init__(strengths=strengths, **kwargs)
         self.image_shape = image_shape
-        self.transforms = transforms
+        self.flips = (vertical_flip, horizontal_flip)
+        self.affine = affine
+        self.contrast = contrast
+        self.fill_mode = fill_mode
 
-    @property
-    def uses_affine_transforms(self) -> bool:
-        layers = keras.layers
-        affine = (layers.RandomRotation, layers.RandomTranslation, layers.RandomZoom)
-        return any(isinstance(t, affine) for t in self.transforms)
-
-    def call(self, x: Any, training: bool = False) -> Any:
+    def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
         images = ops.reshape(x, (-1, *self.image_shape))
-        for transform in self.transforms:
-            images = transform(images, training=training)
-        return ops.reshape(images, (-1, math.prod(self.image_shape)))
+        draws = _random.uniform((ops.shape(x)[0], 6), self.seed_generator)
+        for axis, on in enumerate(self.flips):
+            if on:
+                flip = ops.reshape(draws[:, axis] < 0.5, (-1, 1, 1, 1))
+                images = ops.where(flip, ops.flip(images, axis=axis + 1), images)
+        magnitudes = iter(self.strength_variables)
+        if self.affine:
+            images = self._transform(images, draws[:, 2:5], [next(magnitudes) for _ in range(3)])
+        if self.contrast:
+            factor = 1.0 + next(magnitudes) * (2.0 * draws[:, 5] - 1.0)
+            mean = ops.mean(images, axis=(1, 2), keepdims=True)
+            images = (images - mean) * ops.reshape(factor, (-1, 1, 1, 1)) + mean
+        return ops.reshape(images, (-1, math.prod(self.image_shape))), y
+
+    def _transform(self, images: Any, draws: Any, magnitudes: list[Any]) -> Any:
+        ops = keras.ops
+        rotation, translation, zoom = magnitudes
+        height, width = self.image_shape[:2]
+        theta = (2.0 * draws[:, 0] - 1.0) * rotation * (math.pi / 180.0)
+        scale = 1.0 + (2.0 * draws[:, 1] - 1.0) * zoom
+        shift = (2.0 * draws[:, 2] - 1.0) * translation
+        cos, sin = scale * ops.cos(theta), scale * ops.sin(theta)
+        cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+        zeros = ops.zeros_like(theta)
+        transform = ops.stack(
+            [
+                cos, -sin, cx - cos * cx + sin * cy - shift * width,
+                sin, cos, cy - sin * cx - cos * cy - shift * height,
+                zeros, zeros,
+            ],
+            axis=1,
+        )  # fmt: skip
+        return ops.image.affine_transform(
+            images, transform, interpolation="bilinear", fill_mode=self.fill_mode
+        )
 
 
 def _image_shape(image_shape: Any, n_features: int) -> tuple[int, int, int]:
@@ -513,9 +619,3 @@ def _image_shape(image_shape: Any, n_features: int) -> tuple[int, int, int]:
             f"has {n_features} features."
         )
     return tuple(int(s) for s in shape)
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list | tuple):
-        return tuple(_hashable(v) for v in value)
-    return value

@@ -17,6 +17,9 @@ last batch is weighted slightly differently by the two libraries.)
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import Any
+
 import keras
 
 
@@ -48,6 +51,37 @@ def kernel_regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer |
     if l2:
         return keras.regularizers.L2(l2)
     return None
+
+
+def weight_penalty(kernels: Sequence[Any], l1: Any, l2: Any) -> Any:
+    """``l1 * sum(|W|) + l2 * sum(W**2)`` over ``kernels``, in the active backend's ops.
+
+    This is the penalty skreg's training programs add to every batch's loss (Keras' ``L1L2``
+    formula), with ``l1`` and ``l2`` as run-time values.
+
+    Parameters
+    ----------
+    kernels : sequence of tensors
+        The dense layers' weight matrices.
+    l1, l2 : float or scalar tensor
+        The coefficients.
+
+    Returns
+    -------
+    penalty : scalar tensor
+
+    Examples
+    --------
+    >>> import keras, numpy as np
+    >>> from skreg.regularizers import weight_penalty
+    >>> W = np.array([[1.0, -2.0]], dtype="float32")
+    >>> float(keras.ops.convert_to_numpy(weight_penalty([W], 0.5, 0.25)))
+    2.75
+    """
+    ops = keras.ops
+    absolute = sum(ops.sum(ops.abs(kernel)) for kernel in kernels)
+    squares = sum(ops.sum(ops.square(kernel)) for kernel in kernels)
+    return l1 * absolute + l2 * squares
 
 
 def l2_from_sklearn_alpha(alpha: float, batch_size: int, *, task: str = "classification") -> float:

@@ -16,7 +16,7 @@ from skreg import (
     SwapNoise,
 )
 from skreg._training import epoch_batches
-from skreg.augmentation import build_augmenter
+from skreg.augmentation import build_augmenter, plan_augmentation
 
 
 def make(cls=RegularizedMLPClassifier, **params):
@@ -25,15 +25,17 @@ def make(cls=RegularizedMLPClassifier, **params):
 
 
 def augmenter(*augmentations, n_features, seed=0):
-    layer = build_augmenter([a._frozen() for a in augmentations], n_features)
-    layer.reseed(np.random.SeedSequence(seed))
+    plan = plan_augmentation(list(augmentations), n_features)
+    layer = build_augmenter(plan.kinds, n_features)
+    state = layer.initial_state(plan.strengths, np.random.SeedSequence(seed))
+    for variable, value in zip(layer.non_trainable_variables, state):
+        variable.assign(value)
     return layer
 
 
-def augment(layer, x, y=None, batches=None):
+def augment(layer, x, y=None, host_arrays=()):
     y = np.zeros((len(x), 1), dtype=np.float32) if y is None else y
-    mixing = () if batches is None else (batches.partners[0], batches.lambdas[0])
-    x_out, y_out = layer(x, y, *mixing)
+    x_out, y_out = layer(x, y, *host_arrays)
     return keras.ops.convert_to_numpy(x_out), keras.ops.convert_to_numpy(y_out)
 
 
@@ -144,18 +146,35 @@ def test_changing_augmentation_on_warm_start_continues_the_network(classificatio
     optimizer_steps = int(clf.model_.optimizer.iterations)
     clf.set_params(augmentation=GaussianNoise(0.1), max_iter=2).fit(X, y)
     assert clf.n_iter_ == 10
-    assert int(clf.model_.optimizer.iterations) > optimizer_steps
+    assert int(clf.model_.optimizer.iterations) == optimizer_steps + 2  # one batch per epoch
     assert not np.allclose(clf.model_.get_weights()[0], weights[0])
+
+
+def test_a_search_over_augmentation_strengths_compiles_once(classification_data):
+    import skreg
+
+    X, y = classification_data
+    before = skreg.program_cache_info().epoch_compiles
+    for augmentation in [
+        [GaussianNoise(0.1), SwapNoise(0.1), Mixup(0.2)],
+        [GaussianNoise(0.3), SwapNoise(0.25), Mixup(0.7)],
+    ]:
+        make(hidden_layer_sizes=(13,), augmentation=augmentation, max_iter=2).fit(X, y)
+    image = ImageAugmentation((2, 4), horizontal_flip=True, rotation=5, contrast=0.1)
+    for rotation, translation, contrast in [(5, 0.0, 0.1), (20, 0.2, 0.4)]:
+        image.set_params(rotation=rotation, translation=translation, contrast=contrast)
+        make(hidden_layer_sizes=(13,), augmentation=image, max_iter=2).fit(X, y)
+    assert skreg.program_cache_info().epoch_compiles - before == 2
 
 
 def test_mixup_targets_are_convex_mixtures_of_two_rows_of_the_batch():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(64, 3)).astype(np.float32)
     y = np.eye(4, dtype=np.float32)[rng.integers(0, 4, 64)]
-    batches = epoch_batches(np.ones(64, np.float32), 64, rng, shuffle=False, mixup_alpha=0.4)
-    partners, lam = batches.partners[0], batches.lambdas[0]
+    batches = epoch_batches(np.ones(64, np.float32), 64, rng, shuffle=False)
+    partners, lam = (a[0] for a in Mixup(0.4)._host_draws(rng, batches))
     assert sorted(partners) == list(range(64)), "partners are a permutation of the batch"
-    x_out, y_out = augment(augmenter(Mixup(0.4), n_features=3), x, y, batches)
+    x_out, y_out = augment(augmenter(Mixup(0.4), n_features=3), x, y, (partners, lam))
     lam_col = lam[:, None]
     np.testing.assert_allclose(x_out, lam_col * x + (1 - lam_col) * x[partners], rtol=1e-5)
     np.testing.assert_allclose(y_out, lam_col * y + (1 - lam_col) * y[partners], rtol=1e-5)
@@ -163,12 +182,21 @@ def test_mixup_targets_are_convex_mixtures_of_two_rows_of_the_batch():
     assert ((y_out >= 0) & (y_out <= 1)).all()
 
 
+def test_mixup_partners_are_real_rows_of_the_same_batch():
+    rng = np.random.default_rng(0)
+    # 7 rows in batches of 3, laid out in steps of 4: each step ends with a padding row.
+    batches = epoch_batches(np.ones(7, np.float32), 3, rng, True, step=4, slots=3)
+    partners, _ = Mixup(0.4)._host_draws(rng, batches)
+    for real, row in zip(batches.real_rows, partners):
+        assert sorted(row[:real]) == list(range(real)), "real rows mix with real rows"
+        np.testing.assert_array_equal(row[real:], np.arange(real, 4))
+
+
 def test_mixup_weights_follow_the_beta_distribution():
     alpha = 0.4
-    batches = epoch_batches(
-        np.ones(20_000, np.float32), 200, np.random.default_rng(0), True, mixup_alpha=alpha
-    )
-    lam = batches.lambdas.ravel()
+    rng = np.random.default_rng(0)
+    batches = epoch_batches(np.ones(20_000, np.float32), 200, rng, True)
+    lam = Mixup(alpha)._host_draws(rng, batches)[1].ravel()
     assert ((lam >= 0) & (lam <= 1)).all()
     assert lam.mean() == pytest.approx(0.5, abs=0.01)
     assert lam.var() == pytest.approx(1 / (4 * (2 * alpha + 1)), rel=0.05)

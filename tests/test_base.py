@@ -213,18 +213,35 @@ def test_sample_weight_equals_repetition(case):
 def test_warm_start_continues_and_keeps_weights_when_penalty_changes(case):
     cls, X, y, _ = case
     est = make(cls, warm_start=True, max_iter=5).fit(X, y)
-    model = est.model_
     est.fit(X, y)
-    assert est.n_iter_ == 10 and est.model_ is model and len(est.loss_curve_) == 10
-    before = est.model_.get_weights()
-    est.set_params(l2=1e-3, max_iter=1, learning_rate=1e-12)
+    assert est.n_iter_ == 10 and len(est.loss_curve_) == 10
+    steps = int(est.model_.optimizer.iterations)
+    before = _kernels(est.model_)
+    # New penalty and dropout: the same weights and optimizer state, trained further.
+    est.set_params(l2=1e-3, dropout=0.2, max_iter=1, learning_rate=1e-12)
     est.fit(X, y)
-    assert est.model_ is not model
-    for old, new in zip(before, est.model_.get_weights()):
+    assert int(est.model_.optimizer.iterations) == steps + 1
+    for old, new in zip(before, _kernels(est.model_)):
         np.testing.assert_allclose(old, new, atol=1e-6)
     est.set_params(hidden_layer_sizes=(4,))
     with pytest.raises(ValueError, match="shapes of its weights"):
         est.fit(X, y)
+
+
+def test_a_failed_warm_fit_leaves_the_learning_rate_and_state_as_they_were(case):
+    cls, X, y, method = case
+    est = make(cls, warm_start=True, max_iter=3).fit(X, y)
+    before = getattr(est, method)(X)
+    learning_rate = float(est.model_.optimizer.learning_rate)
+
+    def failing_scorer(estimator, X, y):
+        raise RuntimeError("scorer failed")
+
+    est.set_params(learning_rate=0.5, early_stopping=True, scoring=failing_scorer)
+    with pytest.raises(RuntimeError, match="scorer failed"):
+        est.fit(X, y)
+    assert float(est.model_.optimizer.learning_rate) == learning_rate
+    np.testing.assert_array_equal(getattr(est, method)(X), before)
 
 
 def test_early_stopping_stops_restores_and_reports(case):
@@ -233,7 +250,10 @@ def test_early_stopping_stops_restores_and_reports(case):
     est.fit(X, y)
     history = est.history_
     assert est.n_iter_ < 300
-    assert est.n_iter_ == est.best_epoch_ + 3
+    assert est.best_epoch_ == np.argmax(est.validation_scores_) + 1
+    # The last three epochs did not beat the best before them by tol.
+    scores = est.validation_scores_
+    assert all(s < max(scores[: len(scores) - 3 + i]) + est.tol for i, s in enumerate(scores[-3:]))
     assert len(history["loss"]) == len(history["val_loss"]) == len(est.validation_scores_)
     np.testing.assert_allclose(est.validation_scores_, -np.asarray(history["val_loss"]))
     assert est.best_validation_score_ == max(est.validation_scores_)
@@ -303,14 +323,3 @@ def test_l1_and_select_from_model_keep_the_informative_features():
     selected = np.flatnonzero(pipe[-1].get_support())
     assert set(range(3)) <= set(selected), selected
     assert len(selected) <= 6
-
-
-def test_a_grid_over_nonzero_penalties_shares_one_compiled_engine(classification_data):
-    from skreg._base import _ENGINES
-
-    X, y = classification_data
-    make(RegularizedMLPClassifier, hidden_layer_sizes=(7,), l2=1e-4, max_iter=1).fit(X, y)
-    engines = list(_ENGINES._idle.values())
-    for l2 in (1e-3, 1e-2, 1e-1):
-        make(RegularizedMLPClassifier, hidden_layer_sizes=(7,), l2=l2, max_iter=1).fit(X, y)
-    assert list(_ENGINES._idle.values()) == engines

@@ -4,7 +4,16 @@ import keras
 import numpy as np
 import pytest
 
-from skreg._network import NetworkSpec, build_network, dropout_rates, make_optimizer
+from skreg._network import (
+    Dropout,
+    NetworkSpec,
+    build_network,
+    dropout_rates,
+    initial_state,
+    make_optimizer,
+    set_state,
+    with_dropout,
+)
 
 
 def test_build_network_layers_and_shapes():
@@ -13,31 +22,57 @@ def test_build_network_layers_and_shapes():
         n_outputs=3,
         hidden_layer_sizes=(7, 4),
         output_activation="softmax",
-        l2=1e-3,
-        dropout=(0.2, 0.0),
         batch_normalization=True,
     )
-    model = build_network(spec, np.random.SeedSequence(0))
+    model = build_network(spec, dropout=(0.2, 0.0), penalty=(0.0, 1e-3))
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
         "InputLayer", "Dense", "BatchNormalization", "Activation", "Dropout",
-        "Dense", "BatchNormalization", "Activation", "Dense",
+        "Dense", "BatchNormalization", "Activation", "Dropout", "Dense",
     ]  # fmt: skip
+    assert [layer.rate for layer in model.layers if isinstance(layer, Dropout)] == [0.2, 0.0]
     assert model.output_shape == (None, 3)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
     assert all(layer.kernel_regularizer.get_config() == {"l2": 1e-3} for layer in dense)
+    set_state(model, initial_state(model, (0.2, 0.0), np.random.SeedSequence(0)))
     proba = np.asarray(model(np.ones((2, 5), np.float32)))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
 
 
-def test_same_seed_same_initial_weights():
-    spec = NetworkSpec(n_features=4, n_outputs=1, hidden_layer_sizes=(6,))
-    first = build_network(spec, np.random.SeedSequence(3)).get_weights()
-    second = build_network(spec, np.random.SeedSequence(3)).get_weights()
-    third = build_network(spec, np.random.SeedSequence(4)).get_weights()
-    for a, b in zip(first, second):
+def test_initial_weights_are_glorot_uniform_and_seeded():
+    spec = NetworkSpec(n_features=40, n_outputs=1, hidden_layer_sizes=(60,))
+    model = build_network(spec)
+    first = initial_state(model, (0.0,), np.random.SeedSequence(3))
+    second = initial_state(model, (0.0,), np.random.SeedSequence(3))
+    third = initial_state(model, (0.0,), np.random.SeedSequence(4))
+    for a, b in zip(first.trainable + first.non_trainable, second.trainable + second.non_trainable):
         np.testing.assert_array_equal(a, b)
-    assert not np.allclose(first[0], third[0])
+    kernel = first.trainable[0]
+    assert kernel.shape == (40, 60) and not np.allclose(kernel, third.trainable[0])
+    limit = np.sqrt(6 / (40 + 60))
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.95 * limit
+    assert kernel.std() == pytest.approx(limit / np.sqrt(3), rel=0.05)  # uniform's std
+    assert not first.trainable[1].any(), "biases start at zero"
+
+
+def test_dropout_rate_is_a_variable_and_off_at_inference():
+    spec = NetworkSpec(n_features=3, n_outputs=2, hidden_layer_sizes=(4000,))
+    model = build_network(spec)
+    state = initial_state(model, (0.25,), np.random.SeedSequence(0))
+    set_state(model, state)
+    x = np.ones((1, 3), np.float32)
+    layer = model.get_layer("dropout_0")
+    hidden = keras.Model(model.input, layer.output)
+    active = np.asarray(keras.Model(model.input, model.get_layer("activation_0").output)(x))
+    on = active != 0
+    dropped = np.asarray(hidden(x, training=True))
+    assert np.mean(dropped[on] == 0) == pytest.approx(0.25, abs=0.03)
+    kept = on & (dropped != 0)
+    np.testing.assert_allclose(dropped[kept], active[kept] / 0.75, rtol=1e-6)
+    np.testing.assert_array_equal(np.asarray(hidden(x, training=False)), active)
+    set_state(model, with_dropout(model, state, (0.0,)))
+    assert float(layer.rate_variable) == 0.0
+    np.testing.assert_array_equal(np.asarray(hidden(x, training=True)), active)
 
 
 def test_dropout_rates_expand_and_validate():

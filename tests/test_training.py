@@ -1,15 +1,14 @@
-"""The training engine: batching, compiled epochs, early stopping, divergence."""
+"""The training loop: batch layout, early stopping and divergence, with scripted sessions."""
 
-import keras
 import numpy as np
 import pytest
 
-from skreg._network import NetworkSpec, build_network
 from skreg._training import (
     EarlyStopping,
     TrainingSchedule,
+    bucket_rows,
     epoch_batches,
-    make_engine,
+    step_rows,
     train,
 )
 
@@ -29,98 +28,99 @@ def test_epoch_batches_keep_order_without_shuffle():
     np.testing.assert_array_equal(batches.order.ravel(), np.arange(6))
 
 
-def _engine(seed=0):
-    spec = NetworkSpec(n_features=3, n_outputs=1, hidden_layer_sizes=(8,))
-    model = build_network(spec, np.random.SeedSequence(seed))
-    return make_engine(model, keras.optimizers.Adam(1e-2), keras.losses.mean_squared_error)
+def test_a_padded_layout_repeats_each_batch_rows_with_zero_weight():
+    rows = np.array([10, 11, 12, 13, 14, 15, 16])
+    weights = np.arange(1.0, 8.0, dtype=np.float32)
+    batches = epoch_batches(weights, 3, None, False, rows=rows, step=4, slots=5)
+    assert batches.order.shape == (5, 4) and batches.n_batches == 3
+    np.testing.assert_array_equal(batches.real_rows, [3, 3, 1])
+    # Batch 0 holds rows 10-12, then repeats row 10 with weight 0.
+    np.testing.assert_array_equal(batches.order[0], [10, 11, 12, 10])
+    np.testing.assert_array_equal(batches.weights[0], [1, 2, 3, 0])
+    np.testing.assert_array_equal(batches.order[2], [16, 16, 16, 16])
+    np.testing.assert_array_equal(batches.weights[2], [7, 0, 0, 0])
+    assert not batches.weights[3:].any(), "unused slots weigh nothing"
+    assert batches.weights.sum() == weights.sum()
 
 
-def _data():
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(64, 3)).astype(np.float32)
-    return X, (X @ np.array([[1.0], [2.0], [-1.0]])).astype(np.float32)
+def test_every_fold_of_a_small_data_set_shares_one_layout():
+    # Outer and inner folds, with and without an early-stopping split, of 150 to 1800 rows.
+    sizes = [150, 120, 108, 80, 72, 1800, 1440, 1296, 960, 864]
+    assert {bucket_rows(n) for n in sizes} == {2048}
+    assert {step_rows(200, n) for n in sizes} == {200}
+    assert step_rows(32, 20) == 32 and step_rows(4096, 100) == 256
+    assert bucket_rows(5000) == 8192
 
 
-def _train(engine, X, Y, schedule, validate=None):
-    data = engine.to_device(X, Y)
-    weights = np.ones(len(X), np.float32)
-    return train(engine, *data, weights, schedule, np.random.default_rng(0), validate)
+class ScriptedSession:
+    """A session whose losses and snapshots are scripted: the loop without a network."""
+
+    def __init__(self, losses, val_losses=None):
+        self.losses = iter(losses)
+        self.val_losses = iter(val_losses) if val_losses is not None else None
+        self.epoch = 0
+        self.restored = None
+
+    def run_epoch(self, rng):
+        self.epoch += 1
+        return next(self.losses), next(self.val_losses) if self.val_losses else None
+
+    def snapshot(self):
+        return self.epoch
+
+    def restore(self, snapshot):
+        self.restored = snapshot
 
 
-def test_training_lowers_the_loss():
-    engine = _engine()
-    X, Y = _data()
-    schedule = TrainingSchedule(epochs=30, batch_size=16)
-    result = _train(engine, X, Y, schedule)
-    assert result.n_epochs == 30 and result.best_epoch == 30
-    assert result.history["loss"][-1] < 0.2 * result.history["loss"][0]
+def scripted_validate(scores):
+    scores = iter(scores)
+    return lambda val_loss: ({"val_score": 0.0}, next(scores))
 
 
-def test_early_stopping_restores_the_best_epoch_weights():
-    engine = _engine()
-    X, Y = _data()
-    scores = iter([0.1, 0.5, 0.3, 0.2, 0.4, 0.45, 0.9])
-    predictions_at_epoch = []
+def test_training_runs_every_epoch_without_early_stopping():
+    session = ScriptedSession([1.0, 0.5, 0.4])
+    result = train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))
+    assert result.history == {"loss": [1.0, 0.5, 0.4]}
+    assert result.n_epochs == 3 and result.best_epoch == 3 and session.restored is None
 
-    def validate():
-        predictions_at_epoch.append(engine.predict(X))
-        return {"val_score": 0.0}, next(scores)
 
-    schedule = TrainingSchedule(
-        epochs=7, batch_size=16, early_stopping=EarlyStopping(patience=3, tol=0.0)
-    )
-    result = _train(engine, X, Y, schedule, validate)
+def test_early_stopping_restores_the_best_epoch():
+    session = ScriptedSession([1.0] * 7)
+    schedule = TrainingSchedule(epochs=7, batch_size=8, early_stopping=EarlyStopping(3, 0.0))
+    validate = scripted_validate([0.1, 0.5, 0.3, 0.2, 0.4, 0.45, 0.9])
+    result = train(session, schedule, np.random.default_rng(0), validate)
     assert result.n_epochs == 5  # epochs 3, 4 and 5 did not beat epoch 2
     assert result.best_epoch == 2 and result.best_score == 0.5
-    np.testing.assert_array_equal(engine.predict(X), predictions_at_epoch[1])
-    assert not np.array_equal(predictions_at_epoch[-1], predictions_at_epoch[1])
+    assert session.restored == 2
+    assert result.history["val_score"] == [0.0] * 5
 
 
-def test_tolerance_decides_what_counts_as_improvement():
-    engine = _engine()
-    X, Y = _data()
-    scores = iter([0.5, 0.50005, 0.5001, 0.6])
-
-    def validate():
-        return {}, next(scores)
-
-    schedule = TrainingSchedule(
-        epochs=4, batch_size=16, early_stopping=EarlyStopping(patience=2, tol=1e-3)
-    )
-    result = _train(engine, X, Y, schedule, validate)
-    assert result.n_epochs == 3 and result.best_epoch == 1
+def test_a_plateau_within_tol_stops_but_the_best_weights_are_kept():
+    # As in scikit-learn: any improvement updates the best weights, but only an improvement
+    # of at least tol resets the patience counter.
+    session = ScriptedSession([1.0] * 6)
+    schedule = TrainingSchedule(epochs=6, batch_size=8, early_stopping=EarlyStopping(2, 1e-3))
+    validate = scripted_validate([0.5, 0.50005, 0.5001, 0.6, 0.7, 0.8])
+    result = train(session, schedule, np.random.default_rng(0), validate)
+    assert result.n_epochs == 3
+    assert result.best_epoch == 3 and result.best_score == 0.5001 and session.restored == 3
 
 
-def test_non_finite_loss_raises():
-    engine = _engine()
-    X, Y = _data()
-    schedule = TrainingSchedule(epochs=3, batch_size=16)
+def test_the_validation_loss_reaches_the_validation_hook():
+    seen = []
+    session = ScriptedSession([1.0, 1.0], val_losses=[0.7, 0.6])
+
+    def validate(val_loss):
+        seen.append(val_loss)
+        return {"val_loss": val_loss}, -val_loss
+
+    result = train(session, TrainingSchedule(epochs=2, batch_size=8), np.random.default_rng(0), validate)
+    assert seen == [0.7, 0.6] and result.history["val_loss"] == [0.7, 0.6]
+    assert result.best_score == -0.6
+
+
+@pytest.mark.parametrize("loss", [np.nan, np.inf])
+def test_non_finite_loss_raises(loss):
+    session = ScriptedSession([1.0, loss, 0.5])
     with pytest.raises(FloatingPointError, match="diverged"):
-        _train(engine, X * 1e38, Y, schedule)
-
-
-def test_predict_does_not_depend_on_row_position():
-    engine = _engine()
-    X = np.random.default_rng(1).normal(size=(300, 3)).astype(np.float32)
-    full = engine.predict(X)
-    idx = np.random.default_rng(2).permutation(300)[:77]
-    np.testing.assert_array_equal(full[idx], engine.predict(X[idx]))
-
-
-def test_engine_computes_only_the_penalty_terms_it_was_built_with():
-    spec = NetworkSpec(n_features=3, n_outputs=1, hidden_layer_sizes=(8,))
-    model = build_network(spec, np.random.SeedSequence(0))
-    engine = make_engine(
-        model, keras.optimizers.Adam(1e-2), keras.losses.mean_squared_error,
-        penalty_terms=(False, True),
-    )  # fmt: skip
-    X, Y = _data()
-    data = engine.to_device(X, Y, np.ones(len(X), np.float32))
-    engine.set_penalty(0.0, 0.0)
-    plain = engine.evaluate(*data)
-    engine.set_penalty(0.0, 0.5)
-    kernels = [layer.kernel.numpy() for layer in model.layers if hasattr(layer, "kernel")]
-    expected = plain + 0.5 * sum(np.square(k).sum() for k in kernels)
-    assert engine.evaluate(*data) == pytest.approx(expected, rel=1e-5)
-    with pytest.raises(ValueError, match="without the l1 penalty"):
-        engine.set_penalty(1e-3, 0.5)
+        train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))

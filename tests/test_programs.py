@@ -1,0 +1,168 @@
+"""Compiled programs: one per network, shared by every fit, bounded, and leaving no trace."""
+
+import gc
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import psutil
+import pytest
+from sklearn.datasets import make_classification
+from sklearn.model_selection import GridSearchCV
+
+import skreg
+from skreg import GaussianNoise, RegularizedMLPClassifier, RegularizedMLPRegressor, SwapNoise
+
+
+def compiles():
+    return skreg.program_cache_info().epoch_compiles
+
+
+def test_a_grid_over_dropout_penalty_and_folds_compiles_one_epoch_program():
+    X, y = make_classification(n_samples=203, n_features=6, n_informative=4, random_state=0)
+    clf = RegularizedMLPClassifier((11,), max_iter=1, random_state=0)
+    grid = {"dropout": [0.0, 0.1, 0.2, 0.3, 0.5], "l2": [0.0, 1e-4, 1e-3, 1e-2, 1e-1]}
+    before = compiles()
+    search = GridSearchCV(clf, grid, cv=5).fit(X, y)
+    assert len(search.cv_results_["params"]) == 25
+    assert compiles() - before == 1
+
+
+def test_row_counts_learning_rates_and_early_stopping_share_the_program():
+    X, y = make_classification(n_samples=1500, n_features=5, random_state=0)
+    before = compiles()
+    for n_rows, learning_rate in [(60, 1e-3), (333, 1e-2), (1500, 3e-2)]:
+        for early_stopping in (False, True):
+            RegularizedMLPClassifier(
+                (12,), learning_rate=learning_rate, early_stopping=early_stopping, max_iter=2,
+                random_state=0,
+            ).fit(X[:n_rows], y[:n_rows])  # fmt: skip
+    assert compiles() - before == 1
+
+
+def test_the_cache_is_bounded_counts_and_clears(classification_data):
+    X, y = classification_data
+    with skreg.config_context(program_cache_size=2):
+        fitted = [
+            RegularizedMLPClassifier((width,), max_iter=1, random_state=0).fit(X, y)
+            for width in (21, 22, 23)
+        ]
+        info = skreg.program_cache_info()
+        assert info.size == 2 and info.max_size == 2
+        before = info.misses
+        fitted[2].fit(X, y)  # still cached
+        assert skreg.program_cache_info().misses == before
+        fitted[0].fit(X, y)  # dropped, built again
+        assert skreg.program_cache_info().misses == before + 1
+    proba = fitted[1].predict_proba(X)
+    skreg.clear_program_cache()
+    assert skreg.program_cache_info().size == 0
+    # Fitted estimators hold their weights, not programs: they predict as before.
+    np.testing.assert_allclose(fitted[1].predict_proba(X), proba, rtol=0, atol=1e-6)
+
+
+def test_set_config_rejects_bad_cache_sizes():
+    with pytest.raises(ValueError, match=">= 1"):
+        skreg.set_config(program_cache_size=0)
+    with pytest.raises(TypeError, match="must be an int"):
+        skreg.set_config(program_cache_size=2.5)
+
+
+def test_cycling_more_networks_than_the_cache_holds_does_not_grow_memory(classification_data):
+    X, y = classification_data
+    process = psutil.Process()
+    rss = []
+    with skreg.config_context(program_cache_size=2):
+        for i in range(24):
+            width = 30 + i % 6
+            RegularizedMLPClassifier((width,), max_iter=1, random_state=i).fit(X, y).predict(X)
+            gc.collect()
+            rss.append(process.memory_info().rss / 2**20)
+    # Loose bound: before programs were freed, every rebuild kept about 10 MB.
+    growth = rss[-1] - rss[11]
+    assert growth < 40, f"resident memory grew {growth:.0f} MB over 12 rebuilt programs"
+
+
+_FIT_SCRIPT = textwrap.dedent(
+    """
+    import os, sys, numpy as np
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    from skreg import GaussianNoise, RegularizedMLPClassifier
+    data = np.load(sys.argv[1])
+    clf = RegularizedMLPClassifier((17,), dropout=0.2, augmentation=GaussianNoise(0.3),
+                                   learning_rate=1e-2, max_iter=6, random_state=0)
+    clf.fit(data["X"], data["y"])
+    sys.stdout.write(clf.predict_proba(data["X"]).tobytes().hex())
+    """
+)
+
+
+def _fit_in_subprocess(tmp_path, X, y, backend):
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    env = {**os.environ, "KERAS_BACKEND": backend}
+    out = subprocess.run(
+        [sys.executable, "-c", _FIT_SCRIPT, str(tmp_path / "data.npz")],
+        capture_output=True,
+        check=True,
+        env=env,
+    ).stdout
+    return np.frombuffer(bytes.fromhex(out.decode()), dtype=np.float64).reshape(len(X), -1)
+
+
+def test_a_used_program_trains_the_same_model_as_a_fresh_process(classification_data, tmp_path):
+    X, y = classification_data
+    # Use the program first with other strengths, learning rate and row count.
+    RegularizedMLPClassifier(
+        (17,), dropout=0.5, augmentation=GaussianNoise(0.05), learning_rate=0.1, max_iter=3,
+        random_state=5,
+    ).fit(X[:77], y[:77])  # fmt: skip
+    here = (
+        RegularizedMLPClassifier(
+            (17,), dropout=0.2, augmentation=GaussianNoise(0.3), learning_rate=1e-2,
+            max_iter=6, random_state=0,
+        )  # fmt: skip
+        .fit(X, y)
+        .predict_proba(X)
+    )
+    fresh = _fit_in_subprocess(tmp_path, X, y, keras.backend.backend())
+    # Equal up to float rounding: on TensorFlow a program may run with or without XLA.
+    np.testing.assert_allclose(here, fresh, rtol=0, atol=1e-6)
+
+
+def test_both_backends_train_the_same_model(classification_data, tmp_path):
+    # Same initial weights, shuffles, dropout masks and noise on TensorFlow and JAX.
+    pytest.importorskip("jax")
+    X, y = classification_data
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    here = (
+        RegularizedMLPClassifier(
+            (17,), dropout=0.2, augmentation=GaussianNoise(0.3), learning_rate=1e-2,
+            max_iter=6, random_state=0,
+        )  # fmt: skip
+        .fit(X, y)
+        .predict_proba(X)
+    )
+    np.testing.assert_allclose(here, _fit_in_subprocess(tmp_path, X, y, other), atol=1e-5)
+
+
+def test_training_lowers_the_loss_and_prediction_ignores_row_position(regression_data):
+    X, y = regression_data
+    reg = RegularizedMLPRegressor((16,), learning_rate=1e-2, max_iter=30, random_state=0)
+    reg.fit(X, y)
+    assert reg.loss_curve_[-1] < 0.2 * reg.loss_curve_[0]
+    full = reg.predict(X)
+    rows = np.random.default_rng(2).permutation(len(X))[:77]
+    np.testing.assert_array_equal(full[rows], reg.predict(X[rows]))
+
+
+def test_swap_noise_and_dropout_draws_are_reproducible_across_fits(classification_data):
+    X, y = classification_data
+    params = dict(dropout=0.3, augmentation=SwapNoise(0.2), max_iter=3, random_state=3)
+    first = RegularizedMLPClassifier((9,), **params).fit(X, y).predict_proba(X)
+    RegularizedMLPClassifier((9,), **{**params, "random_state": 4}).fit(X, y)
+    np.testing.assert_array_equal(
+        RegularizedMLPClassifier((9,), **params).fit(X, y).predict_proba(X), first
+    )
