@@ -26,7 +26,7 @@ from ._network import (
 from ._programs import PROGRAMS, OptimizerState, ProgramKey, TrainingRequest
 from ._programs import fit as fit_program
 from ._programs import predict as predict_outputs
-from ._training import EarlyStopping, TrainingSchedule
+from ._training import EarlyStopping, TrainingSchedule, Validation
 from ._validation import Interval, StrOptions
 from .augmentation import Augmentation, plan_augmentation
 
@@ -96,7 +96,7 @@ class _BaseRegularizedMLP(BaseEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-4,
+        tol=1e-3,
         scoring="loss",
         optimizer="adam",
         learning_rate=1e-3,
@@ -165,7 +165,7 @@ class _BaseRegularizedMLP(BaseEstimator):
                     augmentation=augmentation,
                     validation_rows=rows.get("validation"),
                     validation_weights=rows.get("validation_weights"),
-                    make_validate=self._validator(X, y, rows) if "validation" in rows else None,
+                    make_validation=self._validation(X, y, rows) if "validation" in rows else None,
                 )
             )
             self._store_result(key, rates, outcome, continuing)
@@ -295,22 +295,22 @@ class _BaseRegularizedMLP(BaseEstimator):
             verbose=self.verbose,
         )
 
-    def _validator(self, X, y, rows):
+    def _validation(self, X, y, rows):
         """Per-epoch validation: loss, and the scorer's value when ``scoring`` names one."""
-        scorer = None if self.scoring == "loss" else check_scoring(self, scoring=self.scoring)
+        if self.scoring == "loss":
+            return lambda predict: Validation(lambda val_loss: ({"val_loss": val_loss}, -val_loss))
+        scorer = check_scoring(self, scoring=self.scoring)
         name = "score" if callable(self.scoring) else self.scoring
         X_val, y_val = X[rows["validation"]], y[rows["validation"]]
 
-        def make_validate(predict):
-            def validate(val_loss):
-                if scorer is None:
-                    return {"val_loss": val_loss}, -val_loss
-                score = float(scorer(self._fitted_view(predict), X_val, y_val))
-                return {"val_loss": val_loss, f"val_{name}": score}, score
+        def make_validation(predict):
+            def score(val_loss):
+                value = float(scorer(self._fitted_view(predict), X_val, y_val))
+                return {"val_loss": val_loss, f"val_{name}": value}, value
 
-            return validate
+            return Validation(score, uses_weights=True)
 
-        return make_validate
+        return make_validation
 
     def _fitted_view(self, predict):
         """A shallow copy that predicts with the network being trained (for scorers)."""

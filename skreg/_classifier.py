@@ -149,7 +149,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-4,
+        tol=1e-3,
         scoring="loss",
         optimizer="adam",
         learning_rate=1e-3,

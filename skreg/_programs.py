@@ -19,7 +19,8 @@ architectures: +866 MiB, linear). So:
 - :data:`PROGRAMS` keeps at most ``skreg.get_config()["program_cache_size"]`` programs and
   frees what it drops. On TensorFlow, Keras' optimizer registers a gradient function in a
   global registry at every trace, which keeps the traced graph and its loop bodies alive; a
-  TensorFlow program records these entries and removes them when dropped (measured: 0.4 MB retained per dropped program without XLA, against 2.7 MB before).
+  TensorFlow program records these entries and removes them when dropped (measured: 0.4 MB
+  retained per dropped program without XLA, against 2.7 MB before).
   XLA's compiled code is the exception: TensorFlow's compilation cache never evicts
   (tensorflow/tensorflow#64170), about 4.5 MB per compiled program; see
   :data:`_TF_XLA_PROGRAMS`.
@@ -48,9 +49,11 @@ from ._network import (
 )
 from ._training import (
     Batches,
+    EarlyStopping,
+    EpochRecord,
     TrainingResult,
     TrainingSchedule,
-    Validate,
+    Validation,
     bucket_rows,
     epoch_batches,
     step_rows,
@@ -105,7 +108,7 @@ class TrainingRequest:
     validation_rows: np.ndarray | None = None
     validation_weights: np.ndarray | None = None
     # Given a function predicting with the weights being trained, the validation hook.
-    make_validate: Callable[[Callable[[np.ndarray], np.ndarray]], Validate] | None = None
+    make_validation: Callable[[Callable[[np.ndarray], np.ndarray]], Validation] | None = None
 
 
 @dataclass(frozen=True)
@@ -120,10 +123,10 @@ def fit(request: TrainingRequest) -> TrainingOutcome:
     program = PROGRAMS.get(request.key)
     with program.session(request) as session:
         shuffle_seeds, _ = request.seeds.spawn(2)
-        validate = None
-        if request.make_validate is not None:
-            validate = request.make_validate(session.predict)
-        result = train(session, request.schedule, np.random.default_rng(shuffle_seeds), validate)
+        validation = None
+        if request.make_validation is not None:
+            validation = request.make_validation(session.predict)
+        result = train(session, request.schedule, np.random.default_rng(shuffle_seeds), validation)
         network, optimizer = session.state()
     return TrainingOutcome(network=network, optimizer=optimizer, result=result)
 
@@ -160,11 +163,25 @@ class CacheInfo(NamedTuple):
     max_size: int
 
 
+class _Data(NamedTuple):
+    """A fit's device inputs that do not change between calls: the padded data, the
+    validation layout, the penalty and the early-stopping settings."""
+
+    X: Any
+    Y: Any
+    validation: tuple[Any, Any, Any]  # order, weights, n_batches
+    penalty: Any
+    patience: Any  # int32; the early-stopping patience, huge when not stopping
+    tol: Any
+
+
 class Program:
     """Compiled training and prediction for one network, shared by every fit of it.
 
     The program owns a template network, optimizer and augmenter whose variables say what
-    state looks like; fits bring their own values (:meth:`session`).
+    state looks like; fits bring their own values (:meth:`session`). Its training function
+    runs up to ``epochs_per_call`` epochs per call (:meth:`_trace_epochs`); the backends only
+    differ in how a step applies its gradients and where the state lives while it runs.
     """
 
     def __init__(self, key: ProgramKey, stats: _Stats) -> None:
@@ -210,6 +227,93 @@ class Program:
     def release(self) -> None:
         """Free what the backend keeps after the program is dropped."""
 
+    # The training function, shared by the backends. ``state`` is what the backend threads
+    # through the loops (JAX: every value; TensorFlow: nothing, its variables hold it).
+
+    def _trace_epochs(self, state, best, data: _Data, epochs, n_batches, n_epochs, host):
+        """Run up to ``n_epochs`` epochs of ``epochs = (order, weights)`` (each
+        ``(epochs_per_call, slots, step)``), stopping early on the validation loss.
+
+        ``best`` is ``(score, bad epochs, weights)``. Returns the state, ``best`` and the
+        records: per epoch the training loss, the validation loss and whether it set a new
+        best, then the number of epochs run (a non-finite loss ends the call).
+        """
+        ops = keras.ops
+        self.stats.count("epoch_compiles")
+        order, weights = epochs
+        capacity = order.shape[0]
+        stopping = EarlyStopping(patience=0, tol=data.tol)
+
+        def epoch(e, carry):
+            state, best, records, _ = carry
+            state, loss = self._train_epoch(state, data, order[e], weights[e], n_batches,
+                                            tuple(a[e] for a in host))  # fmt: skip
+            val_loss = self._validation_loss(state, data)
+            score, bad, best_weights = best
+            improved, score, bad = stopping.update(score, bad, -val_loss)
+            best = (score, bad, self._keep_best(improved, state, best_weights))
+            records = tuple(
+                ops.scatter_update(r, [[e]], ops.reshape(ops.cast(v, r.dtype), (1,)))
+                for r, v in zip(records, (loss, val_loss, improved))
+            )
+            stop = ops.logical_or(bad >= data.patience, ops.logical_not(ops.isfinite(loss)))
+            return state, best, records, stop
+
+        records = (
+            ops.full((capacity,), np.nan, "float32"),
+            ops.zeros((capacity,), "float32"),
+            ops.zeros((capacity,), "bool"),
+        )
+        carry = (state, best, records, ops.convert_to_tensor(False))
+
+        def running(e, carry):
+            return ops.logical_and(e < n_epochs, ops.logical_not(carry[3]))
+
+        ran, (state, best, records, _) = ops.while_loop(
+            lambda e, carry: running(e, carry),
+            lambda e, carry: (e + 1, epoch(e, carry)),
+            (ops.convert_to_tensor(0), carry),
+        )
+        return state, best, (*records, ran)
+
+    def _validation_loss(self, state, data: _Data):
+        ops = keras.ops
+        order, weights, n_batches = data.validation
+        trainable, non_trainable = self._weights(state)
+
+        def chunk(i, total):
+            loss, _ = objective(
+                self, trainable, non_trainable, ops.take(data.X, order[i], axis=0),
+                ops.take(data.Y, order[i], axis=0), weights[i], data.penalty, training=False,
+            )  # fmt: skip
+            return total + loss * ops.sum(weights[i])
+
+        total = ops.fori_loop(0, n_batches, chunk, ops.convert_to_tensor(0.0))
+        return total / ops.maximum(ops.sum(weights), 1e-12)
+
+    def _train_epoch(self, state, data: _Data, order, weights, n_batches, host):
+        ops = keras.ops
+
+        def step(i, carry):
+            state, total = carry
+            x = ops.take(data.X, order[i], axis=0)
+            y = ops.take(data.Y, order[i], axis=0)
+            state, loss = self._train_step(state, x, y, weights[i], data.penalty,
+                                           tuple(a[i] for a in host))  # fmt: skip
+            return state, total + loss * ops.sum(weights[i])
+
+        state, total = ops.fori_loop(0, n_batches, step, (state, ops.convert_to_tensor(0.0)))
+        return state, total / ops.sum(weights)
+
+    def _train_step(self, state, x, y, w, penalty, host):
+        raise NotImplementedError
+
+    def _weights(self, state) -> tuple[list, list]:
+        raise NotImplementedError
+
+    def _keep_best(self, improved, state, best_weights):
+        raise NotImplementedError
+
     def _trace_forward(self, trainable: Any, non_trainable: Any, X: Any) -> Any:
         self.stats.count("forward_compiles")
         y_pred, _ = self.network.stateless_call(trainable, non_trainable, X, training=False)
@@ -225,56 +329,71 @@ class _Session:
     def __init__(self, program: Program, request: TrainingRequest) -> None:
         self.program = program
         self.request = request
+        schedule = request.schedule
         n_train = len(request.train_rows)
-        batch_size = min(request.schedule.batch_size, n_train)
-        self.batch_size = batch_size
-        self.step = step_rows(request.schedule.batch_size, n_train)
+        self.batch_size = min(schedule.batch_size, n_train)
+        self.step = step_rows(schedule.batch_size, n_train)
         rows = bucket_rows(len(request.X))
         self.slots = -(-rows // self.step)
-        self.X = _padded(request.X, rows)
-        self.Y = _padded(request.Y, rows)
-        self.penalty = np.asarray(request.penalty, dtype=np.float32)
-        self.validation = self._validation_batches()
+        # Each call uploads its epochs' batch indices: about 1 MB per call at most.
+        self.epochs_per_call = max(1, min(32, 2**17 // (self.slots * self.step)))
+        stopping = schedule.early_stopping
+        self.data = dict(
+            X=_padded(request.X, rows),
+            Y=_padded(request.Y, rows),
+            validation=self._validation_layout(),
+            penalty=np.asarray(request.penalty, dtype=np.float32),
+            patience=np.int32(stopping.patience if stopping else np.iinfo(np.int32).max),
+            tol=np.float32(stopping.tol if stopping else 0.0),
+        )
         _, augmentation_seeds = request.seeds.spawn(2)
         self.augmenter_state = (
             program.augmenter.initial_state(request.augmentation.strengths, augmentation_seeds)
             if program.augmenter is not None
             else ()
         )
+        self.n_validation = 0 if request.validation_rows is None else len(request.validation_rows)
 
-    def batches(self, rng: np.random.Generator) -> Batches:
-        request = self.request
-        return epoch_batches(
-            request.train_weights,
-            self.batch_size,
-            rng,
-            request.schedule.shuffle,
-            rows=request.train_rows,
-            step=self.step,
-            slots=self.slots,
-        )
-
-    def _validation_batches(self) -> Batches:
+    def _validation_layout(self) -> tuple[np.ndarray, np.ndarray, np.int32]:
         request = self.request
         if request.validation_rows is None or len(request.validation_rows) == 0:
-            empty = np.zeros((self.slots, self.step), np.int32)
-            return Batches(empty, empty.astype(np.float32), np.zeros(0, np.int32))
-        return epoch_batches(
-            request.validation_weights,
-            self.step,
-            None,
-            False,
-            rows=request.validation_rows,
-            step=self.step,
-            slots=self.slots,
-        )
+            order = np.zeros((self.slots, self.step), np.int32)
+            return order, order.astype(np.float32), np.int32(0)
+        batches = epoch_batches(
+            request.validation_weights, self.step, None, False,
+            rows=request.validation_rows, step=self.step, slots=self.slots,
+        )  # fmt: skip
+        return batches.order, batches.weights, np.int32(batches.n_batches)
 
-    def epoch_inputs(self, rng: np.random.Generator) -> tuple[Batches, tuple[np.ndarray, ...]]:
-        batches = self.batches(rng)
-        return batches, self.request.augmentation.draw(rng, batches)
+    def epoch_inputs(self, rng: np.random.Generator, epochs: int) -> tuple:
+        """The next ``epochs`` epochs' batches and host draws, padded to a full call."""
+        request = self.request
+        batches = epoch_batches(
+            request.train_weights, self.batch_size, rng, request.schedule.shuffle,
+            rows=request.train_rows, step=self.step, slots=self.slots,
+            epochs=self.epochs_per_call,
+        )  # fmt: skip
+        per_epoch = [
+            request.augmentation.draw(rng, Batches(order, weights, batches.real_rows))
+            for order, weights in zip(batches.order, batches.weights)
+        ]
+        host = tuple(np.stack(arrays) for arrays in zip(*per_epoch))
+        layout = (batches.order, batches.weights)
+        return layout, np.int32(batches.n_batches), np.int32(epochs), host
 
-    def validation_loss(self, value: Any) -> float | None:
-        return float(value) if self.validation.n_batches else None
+    def records(self, losses, val_losses, improved, ran, stopping) -> list[EpochRecord]:
+        losses = np.asarray(keras.ops.convert_to_numpy(losses), dtype=np.float64)
+        val_losses = keras.ops.convert_to_numpy(val_losses)
+        improved = keras.ops.convert_to_numpy(improved)
+        n = int(keras.ops.convert_to_numpy(ran))
+        return [
+            EpochRecord(
+                loss=float(losses[e]),
+                val_loss=float(val_losses[e]) if self.n_validation else None,
+                improved=bool(improved[e]) if stopping is not None else None,
+            )
+            for e in range(n)
+        ]
 
     def predict(self, X: np.ndarray) -> np.ndarray:
         """Outputs of the weights being trained (for validation scorers)."""
@@ -303,51 +422,35 @@ class _JaxProgram(Program):
 
         super().__init__(key, stats)
         self._jax = jax
-        self._epoch = jax.jit(self._trace_epoch)
+        self._epochs = jax.jit(self._trace_epochs)
         self._forward = jax.jit(self._trace_forward)
 
     def session(self, request: TrainingRequest) -> _JaxSession:
         return _JaxSession(self, request)
 
-    def _trace_epoch(self, state, X, Y, penalty, batches, validation, host):
-        jax = self._jax
-        self.stats.count("epoch_compiles")
-        order, weights, n_batches = batches
+    def _train_step(self, state, x, y, w, penalty, host):
+        trainable, non_trainable, optimizer, augmenter = state
+        if self.augmenter is not None:
+            (x, y), augmenter = self.augmenter.stateless_call([], augmenter, x, y, *host)
+        (loss, non_trainable), grads = self._jax.value_and_grad(
+            lambda t, n: objective(self, t, n, x, y, w, penalty), has_aux=True
+        )(trainable, non_trainable)
+        trainable, optimizer = self.optimizer.stateless_apply(optimizer, grads, trainable)
+        return (trainable, non_trainable, optimizer, augmenter), loss
 
-        def step(i, carry):
-            trainable, non_trainable, optimizer, augmenter, total = carry
-            x, y = X[order[i]], Y[order[i]]
-            if self.augmenter is not None:
-                (x, y), augmenter = self.augmenter.stateless_call(
-                    [], augmenter, x, y, *(a[i] for a in host)
-                )
-            (loss, non_trainable), grads = jax.value_and_grad(
-                lambda t, n: objective(self, t, n, x, y, weights[i], penalty), has_aux=True
-            )(trainable, non_trainable)
-            trainable, optimizer = self.optimizer.stateless_apply(optimizer, grads, trainable)
-            return trainable, non_trainable, optimizer, augmenter, total + loss * weights[i].sum()
+    def _weights(self, state):
+        return state[0], state[1]
 
-        *state, total = jax.lax.fori_loop(0, n_batches, step, (*state, 0.0))
-        val_loss = self._validation_loss(state[0], state[1], X, Y, penalty, validation)
-        return tuple(state), total / weights.sum(), val_loss
-
-    def _validation_loss(self, trainable, non_trainable, X, Y, penalty, validation):
-        order, weights, n_batches = validation
-
-        def chunk(i, total):
-            loss, _ = objective(
-                self, trainable, non_trainable, X[order[i]], Y[order[i]], weights[i], penalty,
-                training=False,
-            )  # fmt: skip
-            return total + loss * weights[i].sum()
-
-        total = self._jax.lax.fori_loop(0, n_batches, chunk, 0.0)
-        return total / keras.ops.maximum(weights.sum(), 1e-12)
+    def _keep_best(self, improved, state, best_weights):
+        ops = keras.ops
+        current = state[0] + state[1]
+        return [ops.where(improved, new, old) for new, old in zip(current, best_weights)]
 
 
 class _JaxSession(_Session):
     def __init__(self, program: _JaxProgram, request: TrainingRequest) -> None:
         super().__init__(program, request)
+        jax = program._jax
         network = program.network
         self.values = (
             _as_values(request.network.trainable, network.trainable_variables),
@@ -355,14 +458,8 @@ class _JaxSession(_Session):
             list(program.optimizer_state(request.optimizer, request.learning_rate)),
             list(self.augmenter_state),
         )
-        validation = self.validation
-        jax = program._jax
-        self.X, self.Y = jax.device_put(self.X), jax.device_put(self.Y)
-        self.validation_arrays = (
-            jax.device_put(validation.order),
-            jax.device_put(validation.weights),
-            validation.n_batches,
-        )
+        self.best = (np.float32(-np.inf), np.int32(0), self.values[0] + self.values[1])
+        self.data = _Data(**jax.device_put(self.data))
 
     def __enter__(self) -> _JaxSession:
         return self
@@ -370,19 +467,27 @@ class _JaxSession(_Session):
     def __exit__(self, *exc: Any) -> None:
         return None
 
-    def run_epoch(self, rng: np.random.Generator) -> tuple[float, float | None]:
-        batches, host = self.epoch_inputs(rng)
-        arrays = (batches.order, batches.weights, batches.n_batches)
-        self.values, loss, val_loss = self.program._epoch(
-            self.values, self.X, self.Y, self.penalty, arrays, self.validation_arrays, host
+    def run_epochs(self, rng, epochs, stopping):
+        arrays, n_batches, n_epochs, host = self.epoch_inputs(rng, epochs)
+        data = self.data if stopping is not None else self._without_stopping()
+        self.values, self.best, records = self.program._epochs(
+            self.values, self.best, data, arrays, n_batches, n_epochs, host
         )
-        return float(loss), self.validation_loss(val_loss)
+        return self.records(*records, stopping)
+
+    def _without_stopping(self) -> _Data:
+        return self.data._replace(patience=np.int32(np.iinfo(np.int32).max))
 
     def snapshot(self) -> Any:
         return self.values[:2]
 
     def restore(self, snapshot: Any) -> None:
         self.values = (*snapshot, *self.values[2:])
+
+    def restore_best(self) -> None:
+        weights = self.best[2]
+        n = len(self.values[0])
+        self.values = (list(weights[:n]), list(weights[n:]), *self.values[2:])
 
     def current(self) -> tuple[list, list, list]:
         return self.values[:3]
@@ -400,9 +505,16 @@ class _TensorFlowProgram(Program):
         self.lock = threading.Lock()
         # TensorFlow's affine image transform has no XLA kernel.
         self.xla = (self.augmenter is None or self.augmenter.xla_compatible) and _tf_xla_allowed()
-        self._epoch_function = tf.function(
-            self._run_epoch, jit_compile=self.xla, autograph=False
+        self._epochs_function = tf.function(
+            self._run_epochs, jit_compile=self.xla, autograph=False
         )
+        self._forward_function = tf.function(self._run_forward, autograph=False)
+        # One call to load or read a fit's whole state, instead of one per variable.
+        self._load_function = tf.function(self._load, autograph=False)
+        self._read_functions = {
+            best: tf.function(lambda best=best: self._read(best), autograph=False)
+            for best in (False, True)
+        }
         self._concrete: dict[tuple, Any] = {}
         self._registered: set[str] = set()
         self._variables = (
@@ -411,6 +523,14 @@ class _TensorFlowProgram(Program):
             self.optimizer.variables,
             self._augmenter_variables,
         )
+        self.best_variables = [
+            tf.Variable(tf.zeros(v.shape, v.dtype), trainable=False)
+            for v in self._variables[0] + self._variables[1]
+        ]
+        self._all_variables = [v for group in self._variables for v in group]
+        # A call's cost grows with its number of arguments: state travels as two buffers.
+        self._state_packing = _Packing(self._all_variables)
+        self._weights_packing = _Packing(self._variables[0] + self._variables[1])
 
     def session(self, request: TrainingRequest) -> _TensorFlowSession:
         return _TensorFlowSession(self, request)
@@ -419,80 +539,93 @@ class _TensorFlowProgram(Program):
         _tf_unregister(self._registered)
         self._concrete.clear()
 
-    def concrete(self, name: str, function: Any, args: tuple) -> Any:
-        """The traced function for these argument shapes, recording what tracing registered."""
-        signature = (name, *(tuple(np.shape(a)) for a in args))
+    def call(self, name: str, function: Any, args: tuple) -> Any:
+        """Call ``function``, traced once per argument shapes (recording what tracing
+        registered, see :class:`_tf_registrations`)."""
+        flat = self._tf.nest.flatten(args)
+        signature = (name, *(tuple(np.shape(a)) for a in flat))
         traced = self._concrete.get(signature)
         if traced is None:
-            specs = [self._tf.TensorSpec(np.shape(a), _tf_dtype(a)) for a in args]
+            specs = self._tf.nest.map_structure(
+                lambda a: self._tf.TensorSpec(np.shape(a), _tf_dtype(a)), args
+            )
             with _TF_TRACE_LOCK, _tf_registrations(self._registered):
                 traced = function.get_concrete_function(*specs)
             self._concrete[signature] = traced
-        return traced
-
-    def _forward(self, trainable, non_trainable, X):
-        args = (*trainable, *non_trainable, X)
-        n_t, n_n = len(trainable), len(non_trainable)
-        traced = self.concrete("forward", self._forward_flat(n_t, n_n), args)
         return traced(*args)
 
-    def _forward_flat(self, n_trainable: int, n_non_trainable: int) -> Any:
-        function = getattr(self, "_forward_flat_function", None)
-        if function is None:
+    def load(self, values: tuple) -> None:
+        """Assign a fit's state: (trainable, non-trainable, optimizer, augmenter) values."""
+        flat = [value for group in values for value in group]
+        self.call("load", self._load_function, self._state_packing.pack(flat))
 
-            def flat(*args):
-                trainable = list(args[:n_trainable])
-                non_trainable = list(args[n_trainable : n_trainable + n_non_trainable])
-                return self._trace_forward(trainable, non_trainable, args[-1])
+    def read(self, best: bool = False) -> tuple[list, ...]:
+        """The state as NumPy arrays, grouped as :meth:`load` takes it; with ``best``, the
+        weights kept by early stopping instead of the current ones."""
+        name = "read_best" if best else "read"
+        packed = self.call(name, self._read_functions[best], ())
+        values = iter(self._state_packing.unpack(*(np.asarray(a) for a in packed)))
+        return tuple([next(values) for _ in group] for group in self._variables)
 
-            function = self._tf.function(flat, autograph=False)
-            self._forward_flat_function = function
-        return function
+    def _load(self, floats, integers):
+        values = self._state_packing.unpack(floats, integers)
+        for variable, value in zip(self._all_variables, values):
+            variable.assign(value)
+        return self._tf.constant(True)
 
-    def _run_epoch(self, X, Y, penalty, order, weights, n_batches, val_order, val_weights,
-                   n_val, *host):  # fmt: skip
-        return self._trace_epoch(
-            X, Y, penalty, (order, weights, n_batches), (val_order, val_weights, n_val), host
+    def _read(self, best):
+        n_weights = len(self.best_variables)
+        variables = (self.best_variables if best else self._all_variables[:n_weights]) + (
+            self._all_variables[n_weights:]
         )
+        return self._state_packing.pack([self._tf.convert_to_tensor(v) for v in variables])
 
-    def _trace_epoch(self, X, Y, penalty, batches, validation, host):
+    def _forward(self, trainable, non_trainable, X):
+        packed = self._weights_packing.pack(list(trainable) + list(non_trainable))
+        return self.call("forward", self._forward_function, (*packed, X))
+
+    def _run_forward(self, floats, integers, X):
+        values = self._weights_packing.unpack(floats, integers)
+        n = len(self._variables[0])
+        return self._trace_forward(values[:n], values[n:], X)
+
+    def _run_epochs(self, best, data, epochs, n_batches, n_epochs, host):
+        score, bad = best
+        _, (score, bad, _), records = self._trace_epochs(
+            (), (score, bad, []), _Data(*data), epochs, n_batches, n_epochs, host
+        )
+        return (score, bad), records
+
+    def _train_step(self, state, x, y, w, penalty, host):
         tf = self._tf
-        self.stats.count("epoch_compiles")
-        order, weights, n_batches = batches
-        trainable_variables = self.network.trainable_variables
-        non_trainable_variables = self.network.non_trainable_variables
-
-        def step(i, total):
-            x, y = tf.gather(X, order[i]), tf.gather(Y, order[i])
-            if self.augmenter is not None:
-                x, y = self.augmenter(x, y, *(a[i] for a in host))
-            with tf.GradientTape() as tape:
-                trainable = [v.value for v in trainable_variables]
-                loss, non_trainable = objective(
-                    self, trainable, [v.value for v in non_trainable_variables], x, y,
-                    weights[i], penalty,
-                )  # fmt: skip
-            grads = tape.gradient(loss, trainable_variables)
-            for variable, value in zip(non_trainable_variables, non_trainable):
-                variable.assign(value)
-            self.optimizer.apply_gradients(zip(grads, trainable_variables))
-            return i + 1, total + loss * tf.reduce_sum(weights[i])
-
-        _, total = tf.while_loop(lambda i, _: i < n_batches, step, (tf.constant(0), 0.0))
-        val_order, val_weights, n_val = validation
-        trainable = [v.value for v in trainable_variables]
-        non_trainable = [v.value for v in non_trainable_variables]
-
-        def chunk(i, total):
-            loss, _ = objective(
-                self, trainable, non_trainable, tf.gather(X, val_order[i]),
-                tf.gather(Y, val_order[i]), val_weights[i], penalty, training=False,
+        if self.augmenter is not None:
+            x, y = self.augmenter(x, y, *host)
+        trainable_variables, non_trainable_variables = self._variables[:2]
+        with tf.GradientTape() as tape:
+            loss, non_trainable = objective(
+                self, [v.value for v in trainable_variables],
+                [v.value for v in non_trainable_variables], x, y, w, penalty,
             )  # fmt: skip
-            return i + 1, total + loss * tf.reduce_sum(val_weights[i])
+        grads = tape.gradient(loss, trainable_variables)
+        for variable, value in zip(non_trainable_variables, non_trainable):
+            variable.assign(value)
+        self.optimizer.apply_gradients(zip(grads, trainable_variables))
+        return state, loss
 
-        _, val_total = tf.while_loop(lambda i, _: i < n_val, chunk, (tf.constant(0), 0.0))
-        val_loss = val_total / tf.maximum(tf.reduce_sum(val_weights), 1e-12)
-        return total / tf.reduce_sum(weights), val_loss
+    def _weights(self, state):
+        return [v.value for v in self._variables[0]], [v.value for v in self._variables[1]]
+
+    def _keep_best(self, improved, state, best_weights):
+        tf = self._tf
+        current = self._variables[0] + self._variables[1]
+
+        def keep():
+            for best, variable in zip(self.best_variables, current):
+                best.assign(variable.value)
+            return tf.constant(True)
+
+        tf.cond(improved, keep, lambda: tf.constant(False))
+        return best_weights
 
 
 class _TensorFlowSession(_Session):
@@ -505,20 +638,21 @@ class _TensorFlowSession(_Session):
             self.augmenter_state,
         )
         tf = program._tf
-        self.X, self.Y = tf.constant(self.X), tf.constant(self.Y)
-        validation = self.validation
-        self.validation_arrays = (
-            tf.constant(validation.order),
-            tf.constant(validation.weights),
-            tf.constant(validation.n_batches, tf.int32),
+        data = self.data
+        self.data = _Data(
+            X=tf.constant(data["X"]),
+            Y=tf.constant(data["Y"]),
+            validation=tuple(tf.constant(a) for a in data["validation"]),
+            penalty=tf.constant(data["penalty"]),
+            patience=tf.constant(data["patience"]),
+            tol=tf.constant(data["tol"]),
         )
+        self.best = (np.float32(-np.inf), np.int32(0))
 
     def __enter__(self) -> _TensorFlowSession:
         self.program.lock.acquire()
         try:
-            for variables, values in zip(self.program._variables, self.values):
-                for variable, value in zip(variables, values, strict=True):
-                    variable.assign(_cast(value, variable))
+            self.program.load(self.values)
         except BaseException:
             self.program.lock.release()
             raise
@@ -527,32 +661,78 @@ class _TensorFlowSession(_Session):
     def __exit__(self, *exc: Any) -> None:
         self.program.lock.release()
 
-    def run_epoch(self, rng: np.random.Generator) -> tuple[float, float | None]:
-        batches, host = self.epoch_inputs(rng)
-        args = (
-            self.X, self.Y, self.penalty, batches.order, batches.weights,
-            np.int32(batches.n_batches), *self.validation_arrays, *host,
-        )  # fmt: skip
-        traced = self.program.concrete("epoch", self.program._epoch_function, args)
-        loss, val_loss = traced(*args)
-        return float(loss), self.validation_loss(val_loss)
+    def run_epochs(self, rng, epochs, stopping):
+        arrays, n_batches, n_epochs, host = self.epoch_inputs(rng, epochs)
+        data = self.data
+        if stopping is None:
+            data = data._replace(patience=np.int32(np.iinfo(np.int32).max))
+        args = (self.best, tuple(data), arrays, n_batches, n_epochs, host)
+        self.best, records = self.program.call("epochs", self.program._epochs_function, args)
+        return self.records(*records, stopping)
 
     def snapshot(self) -> Any:
-        trainable, non_trainable, _ = self.current()
-        return trainable + non_trainable
+        return self.program.read()[:2]
 
     def restore(self, snapshot: Any) -> None:
-        network = self.program.network
-        variables = network.trainable_variables + network.non_trainable_variables
-        for variable, value in zip(variables, snapshot, strict=True):
-            variable.assign(value)
+        self.program.load((*snapshot, *self.program.read()[2:]))
+
+    def restore_best(self) -> None:
+        self.program.load(self.program.read(best=True))
 
     def current(self) -> tuple[list, list, list]:
-        # Reads: tensors that keep their values when the variables change.
+        return self.program.read()[:3]
+
+
+class _Packing:
+    """Packs variables' values into one float32 and one int64 buffer, and back."""
+
+    def __init__(self, variables: list) -> None:
+        self.shapes = [tuple(v.shape) for v in variables]
+        self.dtypes = [keras.backend.standardize_dtype(v.dtype) for v in variables]
+        self.is_float = [dtype.startswith("float") for dtype in self.dtypes]
+        sizes = [int(np.prod(shape)) for shape in self.shapes]
+        self.sizes = {
+            kind: [size for size, f in zip(sizes, self.is_float) if f == kind]
+            for kind in (True, False)
+        }
+
+    def pack(self, values: list) -> tuple[Any, Any]:
+        ops = keras.ops
+        if all(isinstance(v, np.ndarray | np.generic | float | int) for v in values):
+            flat = [np.ravel(np.asarray(v)) for v in values]
+            cat = np.concatenate
+            to = {True: np.float32, False: np.int64}
+            return tuple(
+                cat([f.astype(to[kind]) for f, k in zip(flat, self.is_float) if k == kind] or
+                    [np.zeros(0, to[kind])])
+                for kind in (True, False)
+            )  # fmt: skip
+        flat = [ops.reshape(v, (-1,)) for v in values]
+        to = {True: "float32", False: "int64"}
         return tuple(
-            [keras.ops.convert_to_tensor(v) for v in variables]
-            for variables in self.program._variables[:3]
+            ops.concatenate(
+                [ops.cast(f, to[kind]) for f, k in zip(flat, self.is_float) if k == kind]
+                or [ops.zeros((0,), to[kind])]
+            )
+            for kind in (True, False)
         )
+
+    def unpack(self, floats: Any, integers: Any) -> list:
+        numpy = isinstance(floats, np.ndarray)
+        ops = keras.ops
+        offsets = {True: 0, False: 0}
+        buffers = {True: floats, False: integers}
+        values = []
+        for shape, dtype, kind in zip(self.shapes, self.dtypes, self.is_float):
+            size = int(np.prod(shape))
+            start = offsets[kind]
+            piece = buffers[kind][start : start + size]
+            offsets[kind] = start + size
+            if numpy:
+                values.append(piece.reshape(shape).astype(dtype))
+            else:
+                values.append(ops.cast(ops.reshape(piece, shape), dtype))
+        return values
 
 
 class _Stats:

@@ -1,4 +1,4 @@
-"""The training loop: epoch batches, early stopping and history. No scikit-learn, no Keras.
+"""The training loop: epoch batches, early stopping and history. No scikit-learn here.
 
 Keras' per-step overhead, not arithmetic, dominates the small networks skreg trains, so a
 compiled program (:mod:`skreg._programs`) runs a whole epoch per call: the data are uploaded
@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+import keras
 import numpy as np
 
 # Uploaded data are padded to at least this many rows, then to the next power of two: every
@@ -49,7 +50,8 @@ def step_rows(batch_size: int, n_train: int) -> int:
 
 @dataclass(frozen=True)
 class Batches:
-    """One epoch's batches: row indices and per-row weights, both ``(slots, step_rows)``.
+    """One epoch's batches: row indices and per-row weights, both ``(slots, step_rows)``
+    (with a leading epoch axis when laid out for several epochs).
 
     Batch ``b`` holds ``real_rows[b]`` rows; the other positions of its step repeat them with
     weight 0. Only the first ``n_batches`` slots are run.
@@ -73,11 +75,13 @@ def epoch_batches(
     rows: np.ndarray | None = None,
     step: int | None = None,
     slots: int | None = None,
+    epochs: int | None = None,
 ) -> Batches:
-    """Arrange one epoch of rows into fixed-size batches.
+    """Arrange one epoch of rows (or ``epochs`` epochs) into fixed-size batches.
 
     ``rows`` (default ``arange(len(sample_weight))``) are the row indices to batch and
     ``sample_weight`` their weights. ``step`` and ``slots`` default to the smallest layout.
+    With ``epochs``, the arrays get a leading axis of that length, one shuffle per epoch.
     """
     rows = np.arange(len(sample_weight)) if rows is None else rows
     n_samples = len(rows)
@@ -85,17 +89,20 @@ def epoch_batches(
     n_batches = math.ceil(n_samples / batch_size)
     step = batch_size if step is None else step
     slots = n_batches if slots is None else slots
-    permutation = rng.permutation(n_samples) if shuffle else np.arange(n_samples)
+    n_epochs = 1 if epochs is None else epochs
+    permutations = np.broadcast_to(np.arange(n_samples), (n_epochs, n_samples))
+    if shuffle:
+        permutations = rng.permuted(permutations, axis=1)
     starts = np.arange(n_batches) * batch_size
     real = np.minimum(batch_size, n_samples - starts)
     position = np.arange(step)
-    source = starts[:, None] + position % real[:, None]
-    order = np.zeros((slots, step), dtype=np.int32)
-    weights = np.zeros((slots, step), dtype=np.float32)
-    order[:n_batches] = rows[permutation[source]]
-    weights[:n_batches] = np.where(
-        position < real[:, None], sample_weight[permutation[source]], 0.0
-    )
+    source = permutations[:, starts[:, None] + position % real[:, None]]
+    order = np.zeros((n_epochs, slots, step), dtype=np.int32)
+    weights = np.zeros((n_epochs, slots, step), dtype=np.float32)
+    order[:, :n_batches] = rows[source]
+    weights[:, :n_batches] = np.where(position < real[:, None], sample_weight[source], 0.0)
+    if epochs is None:
+        order, weights = order[0], weights[0]
     return Batches(order=order, weights=weights, real_rows=real.astype(np.int32))
 
 
@@ -111,6 +118,19 @@ class EarlyStopping:
     patience: int
     tol: float
 
+    def update(self, best: Any, bad: Any, score: Any) -> tuple[Any, Any, Any]:
+        """One epoch's score: whether it is a new best, the best, the epochs without improvement.
+
+        Written in backend ops so the compiled programs run this same rule; ``best`` starts at
+        minus infinity.
+        """
+        ops = keras.ops
+        first = ops.logical_not(ops.isfinite(best))
+        improved = ops.logical_or(first, score > best)
+        plateau = ops.logical_and(ops.logical_not(first), score < best + self.tol)
+        bad = ops.where(plateau, bad + 1, ops.zeros_like(bad))
+        return improved, ops.where(improved, score, best), bad
+
 
 @dataclass(frozen=True)
 class TrainingSchedule:
@@ -121,6 +141,31 @@ class TrainingSchedule:
     shuffle: bool = True
     early_stopping: EarlyStopping | None = None
     verbose: int = 0
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The per-epoch validation hook of :func:`train`.
+
+    ``score`` turns the epoch's validation loss (or None) into the metrics to record and the
+    score to maximize. ``uses_weights`` says that it looks at the weights being trained (a
+    scikit-learn scorer): then every epoch returns to the host, and early stopping is decided
+    here; otherwise the compiled program decides it, on the negated validation loss, with
+    the same :class:`EarlyStopping` rule.
+    """
+
+    score: Callable[[float | None], tuple[dict[str, float], float]]
+    uses_weights: bool = False
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch returned: losses, and whether it set a new best validation score
+    (None unless the session stops early by itself)."""
+
+    loss: float
+    val_loss: float | None = None
+    improved: bool | None = None
 
 
 @dataclass
@@ -140,65 +185,82 @@ class TrainingResult:
 class Session(Protocol):
     """A fit in progress on a compiled program (see :mod:`skreg._programs`)."""
 
-    def run_epoch(self, rng: np.random.Generator) -> tuple[float, float | None]:
-        """Train one epoch; return the training loss and the validation loss (or None)."""
+    epochs_per_call: int
+
+    def run_epochs(
+        self, rng: np.random.Generator, epochs: int, stopping: EarlyStopping | None
+    ) -> list[EpochRecord]:
+        """Train up to ``epochs`` epochs. With ``stopping``, stop early on the validation loss
+        and keep the best weights (:meth:`restore_best`); a non-finite loss also stops."""
 
     def snapshot(self) -> Any:
         """The current weights, to restore the best epoch later."""
 
     def restore(self, snapshot: Any) -> None: ...
 
-
-# The validation hook: from the epoch's validation loss (or None), the metrics to record and
-# the score to maximize.
-Validate = Callable[[float | None], tuple[dict[str, float], float]]
+    def restore_best(self) -> None:
+        """Load the best weights found by early stopping inside :meth:`run_epochs`."""
 
 
 def train(
     session: Session,
     schedule: TrainingSchedule,
     rng: np.random.Generator,
-    validate: Validate | None = None,
+    validation: Validation | None = None,
 ) -> TrainingResult:
     """Train for ``schedule.epochs`` epochs or until early stopping.
 
-    ``validate`` gives each epoch's validation metrics (for the history) and the score to
-    maximize; with it and ``schedule.early_stopping``, the best epoch's weights are restored.
-    A non-finite training loss stops with a ``FloatingPointError``.
+    With ``validation``, every epoch records its metrics and score; with it and
+    ``schedule.early_stopping``, the best epoch's weights are restored. A non-finite training
+    loss stops with a ``FloatingPointError``.
     """
     result = TrainingResult(history={"loss": []})
-    stopping = schedule.early_stopping
+    stopping = schedule.early_stopping if validation is not None else None
+    on_host = stopping is not None and validation.uses_weights
     best = None
     epochs_without_improvement = 0
-    for epoch in range(1, schedule.epochs + 1):
-        loss, val_loss = session.run_epoch(rng)
-        if not math.isfinite(loss):
-            raise FloatingPointError(
-                f"The training loss became {loss} at epoch {epoch}: training diverged. Scale the "
-                "features (for example with StandardScaler) or lower learning_rate."
-            )
-        result.history["loss"].append(loss)
-        metrics: dict[str, float] = {}
-        if validate is not None:
-            metrics, score = validate(val_loss)
-            for name, value in metrics.items():
-                result.history.setdefault(name, []).append(value)
-            result.scores.append(score)
-            tol = stopping.tol if stopping else 0.0
-            if result.best_score is not None and score < result.best_score + tol:
-                epochs_without_improvement += 1
-            else:
-                epochs_without_improvement = 0
-            if result.best_score is None or score > result.best_score:
-                result.best_score, result.best_epoch = score, epoch
-                best = session.snapshot() if stopping else None
-        if schedule.verbose:
-            _print_epoch(epoch, schedule.epochs, loss, metrics)
-        if stopping and epochs_without_improvement >= stopping.patience:
-            break
-    if best is not None:
-        session.restore(best)
-    if not stopping or validate is None:
+    stopped = False
+    while not stopped and result.n_epochs < schedule.epochs:
+        chunk = schedule.epochs - result.n_epochs
+        if validation is not None and validation.uses_weights:
+            chunk = 1
+        chunk = min(chunk, session.epochs_per_call)
+        records = session.run_epochs(rng, chunk, None if on_host else stopping)
+        for record in records:
+            epoch = result.n_epochs + 1
+            if not math.isfinite(record.loss):
+                raise FloatingPointError(
+                    f"The training loss became {record.loss} at epoch {epoch}: training "
+                    "diverged. Scale the features (for example with StandardScaler) or lower "
+                    "learning_rate."
+                )
+            result.history["loss"].append(record.loss)
+            metrics: dict[str, float] = {}
+            if validation is not None:
+                metrics, score = validation.score(record.val_loss)
+                for name, value in metrics.items():
+                    result.history.setdefault(name, []).append(value)
+                result.scores.append(score)
+                if on_host:
+                    best_score = -math.inf if result.best_score is None else result.best_score
+                    _, _, bad = stopping.update(best_score, epochs_without_improvement, score)
+                    epochs_without_improvement = int(bad)
+                    stopped = epochs_without_improvement >= stopping.patience
+                improved = record.improved
+                if improved is None:
+                    improved = result.best_score is None or score > result.best_score
+                if improved:
+                    result.best_score, result.best_epoch = score, epoch
+                    best = session.snapshot() if on_host else None
+            if schedule.verbose:
+                _print_epoch(epoch, schedule.epochs, record.loss, metrics)
+        stopped = stopped or len(records) < chunk  # the session stopped early by itself
+    if stopping is not None:
+        if on_host:
+            session.restore(best)
+        else:
+            session.restore_best()
+    else:
         result.best_epoch = result.n_epochs
     return result
 

@@ -45,7 +45,9 @@ def test_initial_weights_are_glorot_uniform_and_seeded():
     first = initial_state(model, (0.0,), np.random.SeedSequence(3))
     second = initial_state(model, (0.0,), np.random.SeedSequence(3))
     third = initial_state(model, (0.0,), np.random.SeedSequence(4))
-    for a, b in zip(first.trainable + first.non_trainable, second.trainable + second.non_trainable):
+    for a, b in zip(
+        first.trainable + first.non_trainable, second.trainable + second.non_trainable
+    ):
         np.testing.assert_array_equal(a, b)
     kernel = first.trainable[0]
     assert kernel.shape == (40, 60) and not np.allclose(kernel, third.trainable[0])

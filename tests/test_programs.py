@@ -121,8 +121,12 @@ def test_a_used_program_trains_the_same_model_as_a_fresh_process(classification_
     ).fit(X[:77], y[:77])  # fmt: skip
     here = (
         RegularizedMLPClassifier(
-            (17,), dropout=0.2, augmentation=GaussianNoise(0.3), learning_rate=1e-2,
-            max_iter=6, random_state=0,
+            (17,),
+            dropout=0.2,
+            augmentation=GaussianNoise(0.3),
+            learning_rate=1e-2,
+            max_iter=6,
+            random_state=0,
         )  # fmt: skip
         .fit(X, y)
         .predict_proba(X)
@@ -139,8 +143,12 @@ def test_both_backends_train_the_same_model(classification_data, tmp_path):
     other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
     here = (
         RegularizedMLPClassifier(
-            (17,), dropout=0.2, augmentation=GaussianNoise(0.3), learning_rate=1e-2,
-            max_iter=6, random_state=0,
+            (17,),
+            dropout=0.2,
+            augmentation=GaussianNoise(0.3),
+            learning_rate=1e-2,
+            max_iter=6,
+            random_state=0,
         )  # fmt: skip
         .fit(X, y)
         .predict_proba(X)

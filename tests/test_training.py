@@ -5,7 +5,9 @@ import pytest
 
 from skreg._training import (
     EarlyStopping,
+    EpochRecord,
     TrainingSchedule,
+    Validation,
     bucket_rows,
     epoch_batches,
     step_rows,
@@ -53,17 +55,40 @@ def test_every_fold_of_a_small_data_set_shares_one_layout():
 
 
 class ScriptedSession:
-    """A session whose losses and snapshots are scripted: the loop without a network."""
+    """A session whose losses are scripted: the loop without a network.
 
-    def __init__(self, losses, val_losses=None):
-        self.losses = iter(losses)
-        self.val_losses = iter(val_losses) if val_losses is not None else None
+    Like a compiled program, it runs up to ``epochs_per_call`` epochs per call and, given an
+    early-stopping rule, applies it to the negated validation loss and keeps the best epoch.
+    """
+
+    def __init__(self, losses, val_losses=None, epochs_per_call=4):
+        self.losses = list(losses)
+        self.val_losses = list(val_losses) if val_losses is not None else None
+        self.epochs_per_call = epochs_per_call
         self.epoch = 0
+        self.calls = 0
         self.restored = None
+        self.best = (-np.inf, 0, None)
 
-    def run_epoch(self, rng):
-        self.epoch += 1
-        return next(self.losses), next(self.val_losses) if self.val_losses else None
+    def run_epochs(self, rng, epochs, stopping):
+        self.calls += 1
+        records = []
+        for _ in range(epochs):
+            loss = self.losses[self.epoch]
+            val_loss = self.val_losses[self.epoch] if self.val_losses else None
+            self.epoch += 1
+            improved = None
+            if stopping is not None:
+                score, bad, best_epoch = self.best
+                improved, score, bad = (
+                    bool(v) if i == 0 else float(v)
+                    for i, v in enumerate(stopping.update(score, bad, -val_loss))
+                )
+                self.best = (score, bad, self.epoch if improved else best_epoch)
+            records.append(EpochRecord(loss, val_loss, improved))
+            if not np.isfinite(loss) or (stopping is not None and bad >= stopping.patience):
+                break
+        return records
 
     def snapshot(self):
         return self.epoch
@@ -71,37 +96,47 @@ class ScriptedSession:
     def restore(self, snapshot):
         self.restored = snapshot
 
+    def restore_best(self):
+        self.restored = self.best[2]
 
-def scripted_validate(scores):
+
+def loss_validation():
+    return Validation(lambda val_loss: ({"val_loss": val_loss}, -val_loss))
+
+
+def scorer_validation(scores):
     scores = iter(scores)
-    return lambda val_loss: ({"val_score": 0.0}, next(scores))
+    return Validation(lambda val_loss: ({"val_score": 0.0}, next(scores)), uses_weights=True)
 
 
 def test_training_runs_every_epoch_without_early_stopping():
-    session = ScriptedSession([1.0, 0.5, 0.4])
+    session = ScriptedSession([1.0, 0.5, 0.4], epochs_per_call=2)
     result = train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))
     assert result.history == {"loss": [1.0, 0.5, 0.4]}
     assert result.n_epochs == 3 and result.best_epoch == 3 and session.restored is None
+    assert session.calls == 2, "several epochs per call"
 
 
-def test_early_stopping_restores_the_best_epoch():
-    session = ScriptedSession([1.0] * 7)
+@pytest.mark.parametrize("where", ["program", "host"])
+def test_early_stopping_restores_the_best_epoch(where):
+    scores = [0.1, 0.5, 0.3, 0.2, 0.4, 0.45, 0.9]
+    session = ScriptedSession([1.0] * 7, val_losses=[-s for s in scores])
+    validation = loss_validation() if where == "program" else scorer_validation(scores)
     schedule = TrainingSchedule(epochs=7, batch_size=8, early_stopping=EarlyStopping(3, 0.0))
-    validate = scripted_validate([0.1, 0.5, 0.3, 0.2, 0.4, 0.45, 0.9])
-    result = train(session, schedule, np.random.default_rng(0), validate)
+    result = train(session, schedule, np.random.default_rng(0), validation)
     assert result.n_epochs == 5  # epochs 3, 4 and 5 did not beat epoch 2
     assert result.best_epoch == 2 and result.best_score == 0.5
     assert session.restored == 2
-    assert result.history["val_score"] == [0.0] * 5
+    assert session.calls == (2 if where == "program" else 5)
 
 
 def test_a_plateau_within_tol_stops_but_the_best_weights_are_kept():
     # As in scikit-learn: any improvement updates the best weights, but only an improvement
     # of at least tol resets the patience counter.
-    session = ScriptedSession([1.0] * 6)
+    scores = [0.5, 0.50005, 0.5001, 0.6, 0.7, 0.8]
+    session = ScriptedSession([1.0] * 6, val_losses=[-s for s in scores])
     schedule = TrainingSchedule(epochs=6, batch_size=8, early_stopping=EarlyStopping(2, 1e-3))
-    validate = scripted_validate([0.5, 0.50005, 0.5001, 0.6, 0.7, 0.8])
-    result = train(session, schedule, np.random.default_rng(0), validate)
+    result = train(session, schedule, np.random.default_rng(0), loss_validation())
     assert result.n_epochs == 3
     assert result.best_epoch == 3 and result.best_score == 0.5001 and session.restored == 3
 
@@ -110,17 +145,18 @@ def test_the_validation_loss_reaches_the_validation_hook():
     seen = []
     session = ScriptedSession([1.0, 1.0], val_losses=[0.7, 0.6])
 
-    def validate(val_loss):
+    def score(val_loss):
         seen.append(val_loss)
         return {"val_loss": val_loss}, -val_loss
 
-    result = train(session, TrainingSchedule(epochs=2, batch_size=8), np.random.default_rng(0), validate)
+    schedule = TrainingSchedule(epochs=2, batch_size=8)
+    result = train(session, schedule, np.random.default_rng(0), Validation(score))
     assert seen == [0.7, 0.6] and result.history["val_loss"] == [0.7, 0.6]
     assert result.best_score == -0.6
 
 
 @pytest.mark.parametrize("loss", [np.nan, np.inf])
 def test_non_finite_loss_raises(loss):
-    session = ScriptedSession([1.0, loss, 0.5])
+    session = ScriptedSession([1.0, loss, 0.5, 0.5])
     with pytest.raises(FloatingPointError, match="diverged"):
         train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))
