@@ -77,9 +77,8 @@ def randomized_search() -> None:
     after = skreg.program_cache_info()
     del fixed, search
     print("Randomized search: 40 candidates x 3 folds + refit on digits, (128, 64), 20 epochs")
-    print(
-        f"  epoch programs compiled (fixed fits and search): {after.epoch_compiles - before.epoch_compiles}"
-    )
+    compiled = after.epoch_compiles - before.epoch_compiles
+    print(f"  epoch programs compiled (fixed fits and search): {compiled}")
     print(
         f"  RSS after the search's first fit {rss[0]:.0f} MB, max {max(rss):.0f} MB, "
         f"growth {max(rss) - rss[0]:.1f} MB over {len(rss)} fits"

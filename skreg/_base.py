@@ -96,7 +96,7 @@ class _BaseRegularizedMLP(BaseEstimator):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-3,
+        tol=2e-3,
         scoring="loss",
         optimizer="adam",
         learning_rate=1e-3,

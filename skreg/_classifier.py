@@ -55,8 +55,10 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=10
         Epochs without improvement before early stopping.
-    tol : float, default=1e-4
-        Minimum improvement of the monitored score that counts.
+    tol : float, default=2e-3
+        Minimum improvement of the monitored score, in absolute terms, that resets the
+        early-stopping patience (as in scikit-learn's MLPs). The default suits the validation
+        loss of standardized data; see the user guide's early-stopping section.
     scoring : str or callable, default="loss"
         What early stopping monitors: ``"loss"`` for the validation loss, or any scikit-learn
         scorer name (``"accuracy"``, ``"roc_auc"``, ...) or scorer callable, maximized.
@@ -149,7 +151,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         early_stopping=False,
         validation_fraction=0.1,
         n_iter_no_change=10,
-        tol=1e-3,
+        tol=2e-3,
         scoring="loss",
         optimizer="adam",
         learning_rate=1e-3,

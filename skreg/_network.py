@@ -166,21 +166,6 @@ def with_dropout(
     return NetworkState(state.trainable, non_trainable)
 
 
-def reseed(
-    network: keras.Model, state: NetworkState, seeds: np.random.SeedSequence
-) -> NetworkState:
-    """``state`` with fresh random-generator states for the dropout layers."""
-    generators = [
-        layer.seed_generator.state for layer in network.layers if isinstance(layer, Dropout)
-    ]
-    fresh = dict(zip(map(id, generators), seeds.generate_state(max(len(generators), 1)).tolist()))
-    non_trainable = tuple(
-        _as_dtype(np.array([fresh[id(v)], 0]), v) if id(v) in fresh else value
-        for v, value in zip(network.non_trainable_variables, state.non_trainable)
-    )
-    return NetworkState(state.trainable, non_trainable)
-
-
 def set_state(network: keras.Model, state: NetworkState) -> None:
     """Assign ``state`` to the variables of ``network``."""
     for variables, values in (

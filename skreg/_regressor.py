@@ -48,8 +48,10 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         Share of the training data held out for early stopping.
     n_iter_no_change : int, default=10
         Epochs without improvement before early stopping.
-    tol : float, default=1e-4
-        Minimum improvement of the monitored score that counts.
+    tol : float, default=2e-3
+        Minimum improvement of the monitored score, in absolute terms, that resets the
+        early-stopping patience (as in scikit-learn's MLPs). The default suits the validation
+        loss of standardized data; see the user guide's early-stopping section.
     scoring : str or callable, default="loss"
         What early stopping monitors: ``"loss"`` or a scikit-learn scorer (``"r2"``, ...).
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}, default="adam"

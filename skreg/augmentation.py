@@ -330,7 +330,8 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
     >>> from skreg import ImageAugmentation
     >>> from skreg.augmentation import augment
     >>> image = np.arange(6.0).reshape(1, 6)
-    >>> flipped = augment(ImageAugmentation((2, 3), horizontal_flip=True), np.repeat(image, 8, 0))
+    >>> flip = ImageAugmentation((2, 3), horizontal_flip=True)
+    >>> flipped = augment(flip, np.repeat(image, 8, 0), random_state=0)
     >>> sorted({tuple(row) for row in flipped.tolist()})
     [(0.0, 1.0, 2.0, 3.0, 4.0, 5.0), (2.0, 1.0, 0.0, 5.0, 4.0, 3.0)]
     """

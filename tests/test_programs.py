@@ -2,6 +2,7 @@
 
 import gc
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -154,6 +155,43 @@ def test_both_backends_train_the_same_model(classification_data, tmp_path):
         .predict_proba(X)
     )
     np.testing.assert_allclose(here, _fit_in_subprocess(tmp_path, X, y, other), atol=1e-5)
+
+
+_PICKLE_SCRIPT = textwrap.dedent(
+    """
+    import pickle, sys
+    import numpy as np
+    from skreg import RegularizedMLPClassifier
+
+    data = np.load(sys.argv[1])
+    clf = RegularizedMLPClassifier((9,), dropout=0.1, learning_rate=1e-2, max_iter=4,
+                                   warm_start=True, random_state=0).fit(data["X"], data["y"])
+    sys.stdout.write(pickle.dumps(clf).hex())
+    """
+)
+
+
+def test_a_pickle_from_the_other_backend_predicts_and_keeps_training(
+    classification_data, tmp_path
+):
+    # A fit's state is NumPy arrays: it loads into whichever backend runs.
+    pytest.importorskip("jax")
+    X, y = classification_data
+    other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
+    np.savez(tmp_path / "data.npz", X=X, y=y)
+    out = subprocess.run(
+        [sys.executable, "-c", _PICKLE_SCRIPT, str(tmp_path / "data.npz")],
+        capture_output=True, check=True, env={**os.environ, "KERAS_BACKEND": other},
+    ).stdout  # fmt: skip
+    clf = pickle.loads(bytes.fromhex(out.decode()))
+    same = RegularizedMLPClassifier((9,), dropout=0.1, learning_rate=1e-2, max_iter=4,
+                                    warm_start=True, random_state=0).fit(X, y)  # fmt: skip
+    np.testing.assert_allclose(clf.predict_proba(X), same.predict_proba(X), atol=1e-5)
+    before = clf.predict_proba(X)
+    clf.fit(X, y)  # continues from the other backend's weights and optimizer state
+    assert clf.n_iter_ == 8  # cumulative, as in scikit-learn
+    assert not np.allclose(clf.predict_proba(X), before)
+    np.testing.assert_allclose(clf.predict_proba(X), same.fit(X, y).predict_proba(X), atol=1e-4)
 
 
 def test_training_lowers_the_loss_and_prediction_ignores_row_position(regression_data):
