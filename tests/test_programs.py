@@ -87,18 +87,30 @@ def test_cycling_more_networks_than_the_cache_holds_does_not_grow_memory(classif
     assert growth < 40, f"resident memory grew {growth:.0f} MB over 12 rebuilt programs"
 
 
-_FIT_SCRIPT = textwrap.dedent(
+# The reference fit, run here and in fresh processes: one source for both.
+_REFERENCE_FIT = textwrap.dedent(
     """
-    import os, sys, numpy as np
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     from skreg import GaussianNoise, RegularizedMLPClassifier
-    data = np.load(sys.argv[1])
-    clf = RegularizedMLPClassifier((17,), dropout=0.2, augmentation=GaussianNoise(0.3),
-                                   learning_rate=1e-2, max_iter=6, random_state=0)
-    clf.fit(data["X"], data["y"])
-    sys.stdout.write(clf.predict_proba(data["X"]).tobytes().hex())
+
+    def reference_proba(X, y):
+        clf = RegularizedMLPClassifier((17,), dropout=0.2, augmentation=GaussianNoise(0.3),
+                                       learning_rate=1e-2, max_iter=6, random_state=0)
+        return clf.fit(X, y).predict_proba(X)
     """
 )
+_FIT_SCRIPT = (
+    "import os, sys, numpy as np\n"
+    'os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")\n'
+    + _REFERENCE_FIT
+    + "data = np.load(sys.argv[1])\n"
+    + 'sys.stdout.write(reference_proba(data["X"], data["y"]).tobytes().hex())\n'
+)
+
+
+def _reference_proba(X, y):
+    namespace: dict = {}
+    exec(_REFERENCE_FIT, namespace)
+    return namespace["reference_proba"](X, y)
 
 
 def _fit_in_subprocess(tmp_path, X, y, backend):
@@ -120,18 +132,7 @@ def test_a_used_program_trains_the_same_model_as_a_fresh_process(classification_
         (17,), dropout=0.5, augmentation=GaussianNoise(0.05), learning_rate=0.1, max_iter=3,
         random_state=5,
     ).fit(X[:77], y[:77])  # fmt: skip
-    here = (
-        RegularizedMLPClassifier(
-            (17,),
-            dropout=0.2,
-            augmentation=GaussianNoise(0.3),
-            learning_rate=1e-2,
-            max_iter=6,
-            random_state=0,
-        )  # fmt: skip
-        .fit(X, y)
-        .predict_proba(X)
-    )
+    here = _reference_proba(X, y)
     fresh = _fit_in_subprocess(tmp_path, X, y, keras.backend.backend())
     # Equal up to float rounding: on TensorFlow a program may run with or without XLA.
     np.testing.assert_allclose(here, fresh, rtol=0, atol=1e-6)
@@ -142,18 +143,7 @@ def test_both_backends_train_the_same_model(classification_data, tmp_path):
     pytest.importorskip("jax")
     X, y = classification_data
     other = "jax" if keras.backend.backend() == "tensorflow" else "tensorflow"
-    here = (
-        RegularizedMLPClassifier(
-            (17,),
-            dropout=0.2,
-            augmentation=GaussianNoise(0.3),
-            learning_rate=1e-2,
-            max_iter=6,
-            random_state=0,
-        )  # fmt: skip
-        .fit(X, y)
-        .predict_proba(X)
-    )
+    here = _reference_proba(X, y)
     np.testing.assert_allclose(here, _fit_in_subprocess(tmp_path, X, y, other), atol=1e-5)
 
 
