@@ -1,14 +1,36 @@
-"""skreg: scikit-learn estimators that train regularized neural networks with Keras 3."""
+"""skreg: scikit-learn estimators that train regularized neural networks with Keras 3.
 
-from ._classifier import RegularizedMLPClassifier
-from ._config import config_context, get_config, set_config
-from ._programs import clear_program_cache, program_cache_info
-from ._regressor import RegularizedMLPRegressor
-from .augmentation import GaussianNoise, ImageAugmentation, Mixup, SwapNoise
-from .preprocessing import ZCAWhitening
-from .regularizers import l2_from_sklearn_alpha, sklearn_alpha_from_l2
+The public names load on first use (PEP 562), and Keras with its backend only at the first fit
+or predict (:mod:`skreg._backend`): ``import skreg`` costs a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from ._config import (
+    clear_program_cache,
+    config_context,
+    get_config,
+    program_cache_info,
+    set_config,
+)
 
 __version__ = "0.1.0"
+
+# Public name -> the submodule that defines it.
+_LAZY = {
+    "RegularizedMLPClassifier": "._classifier",
+    "RegularizedMLPRegressor": "._regressor",
+    "GaussianNoise": ".augmentation",
+    "ImageAugmentation": ".augmentation",
+    "Mixup": ".augmentation",
+    "SwapNoise": ".augmentation",
+    "ZCAWhitening": ".preprocessing",
+    "l2_from_sklearn_alpha": ".regularizers",
+    "sklearn_alpha_from_l2": ".regularizers",
+}
 
 __all__ = [
     "GaussianNoise",
@@ -27,3 +49,22 @@ __all__ = [
     "set_config",
     "sklearn_alpha_from_l2",
 ]
+
+if TYPE_CHECKING:
+    from ._classifier import RegularizedMLPClassifier
+    from ._regressor import RegularizedMLPRegressor
+    from .augmentation import GaussianNoise, ImageAugmentation, Mixup, SwapNoise
+    from .preprocessing import ZCAWhitening
+    from .regularizers import l2_from_sklearn_alpha, sklearn_alpha_from_l2
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'skreg' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name], __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

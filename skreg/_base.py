@@ -15,17 +15,8 @@ from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-from ._network import (
-    NetworkSpec,
-    NetworkState,
-    dropout_rates,
-    export_model,
-    initial_state,
-    with_dropout,
-)
-from ._programs import PROGRAMS, OptimizerState, ProgramKey, TrainingRequest
-from ._programs import fit as fit_program
-from ._programs import predict as predict_outputs
+from . import _backend
+from ._state import NetworkSpec, NetworkState, OptimizerState, ProgramKey, dropout_rates
 from ._training import EarlyStopping, TrainingSchedule, Validation
 from ._validation import Interval, StrOptions
 from .augmentation import Augmentation, plan_augmentation
@@ -82,6 +73,7 @@ class _BaseRegularizedMLP(BaseEstimator):
     }
 
     _output_activation: str | None = None
+    _loss: str  # the name of a loss in skreg._network.LOSSES
 
     def __init__(
         self,
@@ -143,14 +135,15 @@ class _BaseRegularizedMLP(BaseEstimator):
             key = ProgramKey(
                 self._network_spec(X.shape[1], Y.shape[1]),
                 self.optimizer,
-                self._loss().__name__,
+                self._loss,
                 augmentation.kinds,
             )
             rates = dropout_rates(self.dropout, len(key.network.hidden_layer_sizes))
-            network, optimizer = self._start(key, rates, network_seeds, continuing)
+            engine = _backend.engine()
+            network, optimizer = self._start(engine, key, rates, network_seeds, continuing)
             rows = self._train_validation_rows(y, sample_weight, split_seeds, incremental)
-            outcome = fit_program(
-                TrainingRequest(
+            outcome = engine.fit(
+                engine.TrainingRequest(
                     key=key,
                     network=network,
                     optimizer=optimizer,
@@ -178,7 +171,7 @@ class _BaseRegularizedMLP(BaseEstimator):
         if live is not None:  # a view made while training (for scorers)
             return live(X)
         fitted = self._fitted
-        return predict_outputs(fitted.key, fitted.network, X)
+        return _backend.engine().predict(fitted.key, fitted.network, X)
 
     @property
     def model_(self):
@@ -192,7 +185,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             raise AttributeError(f"{type(self).__name__!r} object has no attribute 'model_'")
         model = self.__dict__.get("_model")
         if model is None:
-            model = self.__dict__["_model"] = export_model(
+            model = self.__dict__["_model"] = _backend.engine().export_model(
                 fitted.key.network,
                 fitted.network,
                 fitted.dropout,
@@ -247,15 +240,15 @@ class _BaseRegularizedMLP(BaseEstimator):
             batch_normalization=bool(self.batch_normalization),
         )
 
-    def _start(self, key, rates, seeds, continuing):
+    def _start(self, engine, key, rates, seeds, continuing):
         """The state this fit starts from: fresh and seeded, or the fitted one when continuing.
 
         Continuing keeps the weights and, for the same optimizer, its state (so changing the
         penalties, dropout or augmentation on a warm start loses no momentum).
         """
-        template = PROGRAMS.get(key).network
+        template = engine.PROGRAMS.get(key).network
         if not continuing:
-            return initial_state(template, rates, seeds), None
+            return engine.initial_state(template, rates, seeds), None
         fitted = self._fitted
         if not key.network.same_weights_as(fitted.key.network):
             raise ValueError(
@@ -263,7 +256,7 @@ class _BaseRegularizedMLP(BaseEstimator):
                 "change the shapes of its weights. Set warm_start=False to train a new network."
             )
         optimizer = fitted.optimizer if fitted.optimizer.name == key.optimizer else None
-        return with_dropout(template, fitted.network, rates), optimizer
+        return engine.with_dropout(template, fitted.network, rates), optimizer
 
     def _train_validation_rows(self, y, sample_weight, seeds, incremental):
         """Indices of the training rows and, with early stopping, of the validation rows."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.utils.class_weight import compute_sample_weight
@@ -136,6 +135,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
     }
 
     _output_activation = "softmax"
+    _loss = "categorical_crossentropy"
     _stratify_validation = True
 
     def __init__(
@@ -319,7 +319,3 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
             )
         class_weights = compute_sample_weight(self.class_weight, y)
         return (sample_weight * class_weights).astype(np.float32)
-
-    @staticmethod
-    def _loss():
-        return keras.losses.categorical_crossentropy

@@ -1,19 +1,57 @@
 """Process-wide settings: :func:`set_config`, :func:`get_config`, :func:`config_context`.
 
 Modelled on :func:`sklearn.set_config`. The settings live in one dictionary per process (not per
-thread): they size caches that every thread shares.
+thread): they size caches that every thread shares. ``compilation_cache_dir`` and ``n_threads``
+start from the environment variables ``SKREG_COMPILATION_CACHE_DIR`` and ``SKREG_NUM_THREADS``
+and are read when the backend loads (:mod:`skreg._backend`), at the first fit or predict.
 """
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
-_DEFAULTS: dict[str, Any] = {"program_cache_size": 6}
-_CONFIG: dict[str, Any] = dict(_DEFAULTS)
+# Values of SKREG_COMPILATION_CACHE_DIR that switch the persistent cache off.
+_OFF = {"", "0", "off", "false", "no", "none"}
+
+
+def _defaults() -> dict[str, Any]:
+    cache_dir: str | bool = os.environ.get("SKREG_COMPILATION_CACHE_DIR", "auto")
+    if cache_dir.strip().lower() in _OFF:
+        cache_dir = False
+    threads = os.environ.get("SKREG_NUM_THREADS", "auto").strip().lower()
+    n_threads = int(threads) if threads.isdigit() and int(threads) > 0 else None
+    if n_threads is None and threads != "auto":
+        warnings.warn(
+            f"SKREG_NUM_THREADS must be a positive integer or 'auto'; got {threads!r}. "
+            "Using 'auto'.",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    return {"program_cache_size": 6, "compilation_cache_dir": cache_dir, "n_threads": n_threads}
+
+
+_CONFIG: dict[str, Any] = _defaults()
 _LOCK = threading.Lock()
+# Settings the backend reads once, when it loads.
+_READ_AT_LOAD = ("compilation_cache_dir", "n_threads")
+
+
+class CacheInfo(NamedTuple):
+    """Statistics of the program cache (see :func:`skreg.program_cache_info`)."""
+
+    hits: int
+    misses: int
+    evictions: int
+    epoch_compiles: int
+    forward_compiles: int
+    size: int
+    max_size: int
 
 
 def get_config() -> dict[str, Any]:
@@ -34,7 +72,11 @@ def get_config() -> dict[str, Any]:
         return dict(_CONFIG)
 
 
-def set_config(program_cache_size: int | None = None) -> None:
+def set_config(
+    program_cache_size: int | None = None,
+    compilation_cache_dir: str | os.PathLike | bool | None = None,
+    n_threads: int | str | None = None,
+) -> None:
     """Change skreg's process-wide settings; None leaves a setting as it is.
 
     Parameters
@@ -49,6 +91,21 @@ def set_config(program_cache_size: int | None = None) -> None:
         30 MB on TensorFlow. On TensorFlow, this is also how many networks a process
         compiles with XLA, whose code TensorFlow never frees; later ones run without XLA
         (same results up to float rounding).
+    compilation_cache_dir : str, path, "auto" or False, default=None
+        Where compiled programs are kept on disk, so that a new process (a worker of a
+        search, a cluster worker, the next run of a script) loads them instead of compiling
+        again. ``"auto"`` (the default) is skreg's folder in the user's cache directory;
+        False switches the cache off. Entries live in a subfolder per skreg, Keras and
+        backend version and CPU, and the cache is bounded (1 GB per subfolder, least
+        recently used entries dropped first). The environment variable
+        ``SKREG_COMPILATION_CACHE_DIR`` sets the default (``0`` or ``off`` switches it off).
+        Read when the backend loads (the process's first fit or predict).
+    n_threads : int or "auto", default=None
+        Threads the backend's thread pools use in this process. ``"auto"`` (the default)
+        follows the thread limit that joblib's loky workers, Dask workers and Ray tasks
+        give a process (the ``OMP_NUM_THREADS`` they set), and otherwise uses every core.
+        The environment variable ``SKREG_NUM_THREADS`` sets the default. Read when the
+        backend loads.
 
     Examples
     --------
@@ -58,19 +115,93 @@ def set_config(program_cache_size: int | None = None) -> None:
     32
     >>> skreg.set_config(program_cache_size=6)
     """
-    changes = {}
+    changes: dict[str, Any] = {}
     if program_cache_size is not None:
-        if isinstance(program_cache_size, bool) or not isinstance(program_cache_size, int):
-            raise TypeError(f"program_cache_size must be an int; got {program_cache_size!r}.")
-        if program_cache_size < 1:
-            raise ValueError(f"program_cache_size must be >= 1; got {program_cache_size}.")
-        changes["program_cache_size"] = program_cache_size
+        changes["program_cache_size"] = _positive_int("program_cache_size", program_cache_size)
+    if compilation_cache_dir is not None:
+        if compilation_cache_dir is True:
+            compilation_cache_dir = "auto"
+        if compilation_cache_dir is not False:
+            if not isinstance(compilation_cache_dir, str | os.PathLike):
+                raise TypeError(
+                    "compilation_cache_dir must be a path, 'auto' or False; "
+                    f"got {compilation_cache_dir!r}."
+                )
+            compilation_cache_dir = os.fspath(compilation_cache_dir)
+        changes["compilation_cache_dir"] = compilation_cache_dir
+    if n_threads is not None:
+        auto = n_threads == "auto"
+        changes["n_threads"] = None if auto else _positive_int("n_threads", n_threads)
     with _LOCK:
+        late = [k for k in _READ_AT_LOAD if k in changes and changes[k] != _CONFIG[k]]
         _CONFIG.update(changes)
-    if "program_cache_size" in changes:
-        from ._programs import PROGRAMS
+    backend = sys.modules.get("skreg._backend")
+    if late and backend is not None and backend.loaded():
+        warnings.warn(
+            f"{', '.join(late)} is read when the backend loads, and this process loaded it at "
+            "its first fit or predict: the change applies to new processes (set it before the "
+            "first fit, or with the SKREG_* environment variables).",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    programs = sys.modules.get("skreg._programs")
+    if "program_cache_size" in changes and programs is not None:
+        programs.PROGRAMS.trim()
 
-        PROGRAMS.trim()
+
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int; got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}.")
+    return value
+
+
+def program_cache_info() -> CacheInfo:
+    """Statistics of skreg's cache of compiled training programs.
+
+    A program is compiled once per network (layer widths, activation, batch normalization,
+    augmentation kinds, optimizer and loss) and serves every fit of it; it compiles its
+    training epoch once per padded data shape and its forward pass once per padded
+    prediction size. Compare the counts before and after a search to see what it compiled.
+
+    Returns
+    -------
+    info : CacheInfo
+        A named tuple: ``hits`` and ``misses`` (lookups that found or built a program),
+        ``evictions``, ``epoch_compiles`` and ``forward_compiles`` (traces of the training
+        epoch and of the forward pass), ``size`` (programs held now) and ``max_size``
+        (``skreg.get_config()["program_cache_size"]``).
+
+    Examples
+    --------
+    >>> import skreg
+    >>> info = skreg.program_cache_info()
+    >>> info.size <= info.max_size
+    True
+    """
+    programs = sys.modules.get("skreg._programs")
+    if programs is None:  # nothing fitted yet: the backend is not even loaded
+        return CacheInfo(0, 0, 0, 0, 0, 0, get_config()["program_cache_size"])
+    return programs.PROGRAMS.info()
+
+
+def clear_program_cache() -> None:
+    """Drop every compiled program and free its memory; the next fit compiles again.
+
+    Fitted estimators keep working: they hold their weights, not the programs. Programs
+    saved in the on-disk compilation cache stay there (see :func:`set_config`).
+
+    Examples
+    --------
+    >>> import skreg
+    >>> skreg.clear_program_cache()
+    >>> skreg.program_cache_info().size
+    0
+    """
+    programs = sys.modules.get("skreg._programs")
+    if programs is not None:
+        programs.PROGRAMS.clear()
 
 
 @contextmanager

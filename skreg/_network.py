@@ -13,67 +13,19 @@ the same on every backend, and on JAX no small program is compiled for each new 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import keras
 import numpy as np
 
 from . import _random
+from ._state import NetworkSpec, NetworkState, dropout_rates  # noqa: F401 (re-exported)
 from .regularizers import kernel_regularizer
 
 LOSSES: dict[str, Callable[[Any, Any], Any]] = {
     "categorical_crossentropy": keras.losses.categorical_crossentropy,
     "mean_squared_error": keras.losses.mean_squared_error,
 }
-
-
-@dataclass(frozen=True)
-class NetworkSpec:
-    """Everything that defines the network's architecture (and so its compiled programs)."""
-
-    n_features: int
-    n_outputs: int
-    hidden_layer_sizes: tuple[int, ...]
-    activation: str = "relu"
-    output_activation: str | None = None
-    batch_normalization: bool = False
-
-    def same_weights_as(self, other: NetworkSpec) -> bool:
-        """Whether a network built from ``other`` has variables of the same shapes."""
-        shapes = ("n_features", "n_outputs", "hidden_layer_sizes", "batch_normalization")
-        return all(getattr(self, name) == getattr(other, name) for name in shapes)
-
-
-@dataclass(frozen=True)
-class NetworkState:
-    """The values of a network's variables, as NumPy arrays in the model's variable order.
-
-    ``trainable`` are the weights, ``non_trainable`` the batch-normalization statistics, the
-    dropout rates and the dropout layers' random-generator states.
-    """
-
-    trainable: tuple[np.ndarray, ...]
-    non_trainable: tuple[np.ndarray, ...]
-
-
-def dropout_rates(dropout: float | Sequence[float], n_hidden: int) -> tuple[float, ...]:
-    """Expand ``dropout`` into one rate per hidden layer.
-
-    A single number applies to every hidden layer; a sequence must give one rate per layer.
-    """
-    if np.ndim(dropout) == 0:
-        rates = (float(dropout),) * n_hidden
-    else:
-        rates = tuple(float(rate) for rate in dropout)
-    if len(rates) != n_hidden:
-        raise ValueError(
-            f"dropout has {len(rates)} rates but there are {n_hidden} hidden layers; give one "
-            "rate per hidden layer or a single rate for all of them."
-        )
-    if any(not 0.0 <= rate < 1.0 for rate in rates):
-        raise ValueError(f"Every dropout rate must be in [0, 1); got {rates}.")
-    return rates
 
 
 def build_network(

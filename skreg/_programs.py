@@ -38,15 +38,19 @@ from typing import Any, NamedTuple
 import keras
 import numpy as np
 
-from ._config import get_config
+from ._augmenters import build_augmenter
+from ._config import CacheInfo, get_config
 from ._network import (
     LOSSES,
-    NetworkSpec,
     NetworkState,
     build_network,
     kernels,
     make_optimizer,
 )
+from ._network import export_model as export_model  # for the estimators, one door
+from ._network import initial_state as initial_state
+from ._network import with_dropout as with_dropout
+from ._state import OptimizerState, ProgramKey
 from ._training import (
     Batches,
     EarlyStopping,
@@ -59,7 +63,7 @@ from ._training import (
     step_rows,
     train,
 )
-from .augmentation import AugmentationPlan, build_augmenter
+from .augmentation import AugmentationPlan
 from .regularizers import weight_penalty
 
 # Predict inputs are cut into chunks of at most this many rows, and each chunk is padded to a
@@ -68,24 +72,6 @@ from .regularizers import weight_penalty
 # the other rows it is predicted with.
 _PREDICT_CHUNK = 8192
 _PREDICT_MIN_ROWS = 64
-
-
-@dataclass(frozen=True)
-class ProgramKey:
-    """What a compiled program depends on; everything else is a run-time input."""
-
-    network: NetworkSpec
-    optimizer: str
-    loss: str
-    augmentation: tuple = ()
-
-
-@dataclass(frozen=True)
-class OptimizerState:
-    """An optimizer's variables as NumPy arrays, in the order of ``optimizer.variables``."""
-
-    name: str
-    values: tuple[np.ndarray, ...]
 
 
 @dataclass(frozen=True)
@@ -148,18 +134,6 @@ def objective(program: Program, trainable, non_trainable, x, y, w, penalty, trai
     data_loss = ops.sum(program.loss(y, y_pred) * w) / ops.maximum(ops.sum(w), 1e-12)
     penalty_value = weight_penalty(kernels(program.network, trainable), penalty[0], penalty[1])
     return data_loss + penalty_value, non_trainable
-
-
-class CacheInfo(NamedTuple):
-    """Statistics of the program cache (see :func:`skreg.program_cache_info`)."""
-
-    hits: int
-    misses: int
-    evictions: int
-    epoch_compiles: int
-    forward_compiles: int
-    size: int
-    max_size: int
 
 
 class _Data(NamedTuple):
@@ -827,47 +801,6 @@ class ProgramCache:
 
 
 PROGRAMS = ProgramCache()
-
-
-def program_cache_info() -> CacheInfo:
-    """Statistics of skreg's cache of compiled training programs.
-
-    A program is compiled once per network (layer widths, activation, batch normalization,
-    augmentation kinds, optimizer and loss) and serves every fit of it; it compiles its
-    training epoch once per padded data shape and its forward pass once per padded
-    prediction size. Compare the counts before and after a search to see what it compiled.
-
-    Returns
-    -------
-    info : CacheInfo
-        A named tuple: ``hits`` and ``misses`` (lookups that found or built a program),
-        ``evictions``, ``epoch_compiles`` and ``forward_compiles`` (traces of the training
-        epoch and of the forward pass), ``size`` (programs held now) and ``max_size``
-        (``skreg.get_config()["program_cache_size"]``).
-
-    Examples
-    --------
-    >>> import skreg
-    >>> info = skreg.program_cache_info()
-    >>> info.size <= info.max_size
-    True
-    """
-    return PROGRAMS.info()
-
-
-def clear_program_cache() -> None:
-    """Drop every compiled program and free its memory; the next fit compiles again.
-
-    Fitted estimators keep working: they hold their weights, not the programs.
-
-    Examples
-    --------
-    >>> import skreg
-    >>> skreg.clear_program_cache()
-    >>> skreg.program_cache_info().size
-    0
-    """
-    PROGRAMS.clear()
 
 
 def _make_program(key: ProgramKey, stats: _Stats) -> Program:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import keras
 import numpy as np
 from sklearn.base import RegressorMixin
 
@@ -117,6 +116,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     """
 
     _output_activation = None
+    _loss = "mean_squared_error"
     _stratify_validation = False
 
     @_fit_context(prefer_skip_nested_validation=True)
@@ -193,7 +193,3 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             )
         self.n_outputs_ = Y.shape[1]
         return Y
-
-    @staticmethod
-    def _loss():
-        return keras.losses.mean_squared_error

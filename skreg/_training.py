@@ -25,7 +25,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import keras
 import numpy as np
 
 # Uploaded data are padded to at least this many rows, then to the next power of two: every
@@ -124,7 +123,8 @@ class EarlyStopping:
         Written in backend ops so the compiled programs run this same rule; ``best`` starts at
         minus infinity.
         """
-        ops = keras.ops
+        from keras import ops  # called by a compiled program: the backend is loaded
+
         first = ops.logical_not(ops.isfinite(best))
         improved = ops.logical_or(first, score > best)
         plateau = ops.logical_and(ops.logical_not(first), score < best + self.tol)

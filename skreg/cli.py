@@ -1,234 +1,49 @@
-"""The command-line main job: ``skreg compare`` and ``skreg diagnose``.
+"""The command line: ``skreg compare`` and ``skreg diagnose``.
 
 ``skreg compare`` fits one network with each regularizer, cross-validates every variant and
 prints one table; ``skreg diagnose`` gives the bias/variance verdict. Both run on
-scikit-learn's digits by default or on a CSV file (``--data file.csv --target column``);
-the CSV's preprocessing (imputation, scaling, one-hot encoding) sits inside the pipeline, so
-cross-validation stays honest.
+scikit-learn's digits by default or on a CSV file (``--data file.csv --target column``).
+
+This module only parses arguments, so ``skreg --help`` and argument errors answer at once: the
+commands themselves (:mod:`skreg._commands`) import pandas and scikit-learn, and Keras loads
+at the first fit.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
-import time
+import os
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
-
-import numpy as np
-import pandas as pd
-from sklearn.base import clone
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
-from sklearn.datasets import load_digits
-from sklearn.impute import SimpleImputer
-from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
-
-from . import GaussianNoise, RegularizedMLPClassifier, RegularizedMLPRegressor, SwapNoise
-from .inspection import diagnose, diagnose_estimator
-
-# Integer targets with at most this many distinct values are read as classes.
-_MAX_CLASSES_FOR_INTEGER_TARGET = 20
-_L2_PATH = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 
 
 class DataError(ValueError):
-    """A problem with the user's data, reported as one line."""
-
-
-@dataclass
-class Dataset:
-    """Features, target and task of the data a command runs on."""
-
-    X: pd.DataFrame
-    y: pd.Series
-    task: str
-    name: str
-    numeric: list[str]
-    categorical: list[str]
+    """A problem with the user's data or setup, reported as one line."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``skreg`` command line; return the exit status."""
     parser = _parser()
     args = parser.parse_args(argv)
+    # TensorFlow's C++ logging (GPU probes, CPU features, cache reads) buries the one line
+    # the command prints; its warnings stay visible from Python.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     try:
-        return args.run(args)
+        from . import _commands
+
+        return getattr(_commands, args.run)(args)
     except DataError as error:
         parser.exit(2, f"skreg {args.command}: error: {error}\n")
     except FloatingPointError as error:
         parser.exit(1, f"skreg {args.command}: error: {error}\n")
 
 
-def load_data(path: str | None, target: str | None, task: str = "auto") -> Dataset:
-    """The digits, or a CSV file's features and target, with the task inferred or checked."""
-    if path is None:
-        digits = load_digits(as_frame=True)
-        return Dataset(
-            X=digits.data,
-            y=digits.target,
-            task="classification",
-            name="digits",
-            numeric=list(digits.data.columns),
-            categorical=[],
-        )
-    frame = _read_csv(path, target)
-    y = frame.pop(target)
-    present = y.notna().to_numpy()
-    frame, y = frame[present].reset_index(drop=True), y[present].reset_index(drop=True)
-    if len(frame.columns) == 0:
-        raise DataError(f"{path} has no feature columns besides the target {target!r}.")
-    numeric = list(frame.select_dtypes("number").columns)
-    if not numeric:
-        raise DataError(f"{path} has no numeric feature columns.")
-    categorical = [c for c in frame.columns if c not in numeric]
-    for column in categorical:
-        values = frame[column]
-        frame[column] = values.where(values.isna(), values.astype(str))
-    task = _task(y, task, target)
-    if task == "classification":
-        if y.nunique() < 2:
-            raise DataError(f"the target {target!r} has a single class, {y.iloc[0]!r}.")
-    elif not pd.api.types.is_numeric_dtype(y):
-        raise DataError(f"--task regression needs a numeric target; {target!r} is not.")
-    return Dataset(frame, y, task, Path(path).name, numeric, categorical)
+def __getattr__(name: str):
+    # The data helpers live with the commands; reach them as before, loaded on first use.
+    if name in {"load_data", "make_model", "set_network_params", "fitted_network", "variants"}:
+        from . import _commands
 
-
-def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int) -> Pipeline:
-    """Preprocessing and the unregularized network, as one pipeline."""
-    transformers = []
-    if data.numeric:
-        numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
-        transformers.append(("numeric", numeric, data.numeric))
-    if data.categorical:
-        categorical = make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-        )
-        transformers.append(("categorical", categorical, data.categorical))
-    if data.task == "classification":
-        network = RegularizedMLPClassifier(hidden, max_iter=max_iter, random_state=seed)
-    else:
-        # Standardized targets: a network starts near 0 and takes an age to reach prices.
-        network = TransformedTargetRegressor(
-            RegularizedMLPRegressor(hidden, max_iter=max_iter, random_state=seed),
-            transformer=StandardScaler(),
-        )
-    return Pipeline([("prepare", ColumnTransformer(transformers)), ("network", network)])
-
-
-def set_network_params(model: Pipeline, **params: Any) -> Pipeline:
-    """Set parameters of the network in a pipeline from :func:`make_model`."""
-    prefix = "network__regressor__" if _is_wrapped(model) else "network__"
-    return model.set_params(**{prefix + name: value for name, value in params.items()})
-
-
-def fitted_network(model: Pipeline) -> Any:
-    """The fitted skreg estimator in a pipeline from :func:`make_model`."""
-    return model[-1].regressor_ if _is_wrapped(model) else model[-1]
-
-
-def _is_wrapped(model: Pipeline) -> bool:
-    return isinstance(model[-1], TransformedTargetRegressor)
-
-
-def variants(data: Dataset, max_iter: int) -> dict[str, dict[str, Any]]:
-    """The regularizers ``compare`` tries, as parameters of the network step."""
-    # Swap noise keeps one-hot columns valid; Gaussian noise suits scaled numeric features.
-    augmentation = SwapNoise(0.1) if data.categorical else GaussianNoise(0.1)
-    stopping = {"early_stopping": True, "n_iter_no_change": max(5, max_iter // 10)}
-    return {
-        "none": {},
-        "L2 (1e-3)": {"l2": 1e-3},
-        "L1 (1e-4)": {"l1": 1e-4},
-        "dropout (0.3)": {"dropout": 0.3},
-        "early stopping": stopping,
-        f"augmentation ({augmentation!r})": {"augmentation": augmentation},
-        "L2 + dropout + early stopping": {"l2": 1e-3, "dropout": 0.2, **stopping},
-    }
-
-
-def compare(args: argparse.Namespace) -> int:
-    """``skreg compare``: every regularizer by cross-validation, one table, two figures."""
-    data = load_data(args.data, args.target, args.task)
-    model = make_model(data, args.hidden, args.max_iter, args.seed)
-    cv = _cv(data, args.cv, args.seed)
-    tried = variants(data, args.max_iter)
-    from tqdm.auto import tqdm
-
-    total = len(tried) * (args.cv + 1) + len(_L2_PATH) * args.cv
-    progress = tqdm(total=total, desc="fitting", unit="fit", disable=args.quiet, file=sys.stderr)
-    rows, curves = [], {}
-    with progress:
-        for name, params in tried.items():
-            progress.set_postfix_str(name)
-            variant = set_network_params(clone(model), **params)
-            rows.append({"variant": name, **_cross_validate(variant, data, cv, progress)})
-            curves[name] = _fit_with_validation(variant, data, args.max_iter)
-            progress.update()
-        progress.set_postfix_str("L2 path")
-        path = [
-            _cross_validate(set_network_params(clone(model), l2=l2), data, cv, progress)
-            for l2 in _L2_PATH
-        ]
-    table = pd.DataFrame(rows)
-    score = "accuracy" if data.task == "classification" else "R2"
-    print(
-        f"{data.name}: {data.task}, {len(data.X)} rows, {data.X.shape[1]} columns, "
-        f"{args.cv}-fold CV, {score}, network {args.hidden}, max_iter={args.max_iter}"
-    )
-    print(_format_table(table))
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    table.drop(columns=["train_scores", "test_scores"]).to_csv(out / "compare.csv", index=False)
-    _save_figures(curves, path, score, out)
-    print(f"wrote {out / 'compare.csv'}, {out / 'loss_curves.png'}, {out / 'l2_path.png'}")
-    return 0
-
-
-def diagnose_command(args: argparse.Namespace) -> int:
-    """``skreg diagnose``: the bias/variance verdict from given errors or from a fit."""
-    given = (args.train_error is not None, args.validation_error is not None)
-    if any(given) and not all(given):
-        raise DataError("give both --train-error and --validation-error, or neither.")
-    if all(given):
-        result = diagnose(
-            args.train_error,
-            args.validation_error,
-            bayes_error=args.bayes_error,
-            tolerance=args.tolerance,
-        )
-    else:
-        data = load_data(args.data, args.target, args.task)
-        model = make_model(data, args.hidden, args.max_iter, args.seed)
-        set_network_params(model, l2=args.l2, dropout=args.dropout)
-        stratify = data.y if data.task == "classification" else None
-        X_train, X_val, y_train, y_val = train_test_split(
-            data.X,
-            data.y,
-            test_size=args.validation_fraction,
-            random_state=args.seed,
-            stratify=stratify,
-        )
-        model.fit(X_train, y_train)
-        error = "1 - accuracy" if data.task == "classification" else "1 - R2"
-        print(
-            f"{data.name}: error = {error}, validation = {args.validation_fraction:.0%} hold-out"
-        )
-        result = diagnose_estimator(
-            model,
-            X_train,
-            y_train,
-            X_val,
-            y_val,
-            bayes_error=args.bayes_error,
-            tolerance=args.tolerance,
-        )
-    print(result)
-    return 0
+        return getattr(_commands, name)
+    raise AttributeError(f"module 'skreg.cli' has no attribute {name!r}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -248,7 +63,20 @@ def _parser() -> argparse.ArgumentParser:
     compare_parser.add_argument("--cv", type=_at_least(2), default=5, help="folds (default 5)")
     compare_parser.add_argument("--out", default="skreg-output", help="folder for figures")
     compare_parser.add_argument("--quiet", action="store_true", help="no progress bar")
-    compare_parser.set_defaults(run=compare)
+    compare_parser.add_argument(
+        "--n-jobs",
+        type=_n_jobs,
+        default=None,
+        help="fits run in parallel, as in scikit-learn (-1: every core; default 1, or every "
+        "worker with --scheduler)",
+    )
+    compare_parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run the fits on the Dask cluster of this scheduler (tcp://host:8786); needs "
+        "skreg[distributed]",
+    )
+    compare_parser.set_defaults(run="compare")
 
     diagnose_parser = commands.add_parser(
         "diagnose",
@@ -269,7 +97,7 @@ def _parser() -> argparse.ArgumentParser:
     diagnose_parser.add_argument(
         "--validation-fraction", type=_fraction, default=0.2, help="hold-out share (0.2)"
     )
-    diagnose_parser.set_defaults(run=diagnose_command)
+    diagnose_parser.set_defaults(run="diagnose_command")
     return parser
 
 
@@ -287,133 +115,6 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-iter", type=_at_least(1), default=40, help="epochs (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
-
-
-def _read_csv(path: str, target: str | None) -> pd.DataFrame:
-    if target is None:
-        raise DataError("--data needs --target, the name of the column to predict.")
-    try:
-        frame = pd.read_csv(path)
-    except FileNotFoundError:
-        raise DataError(f"no such file: {path}") from None
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        message = str(error).strip().splitlines()[0] if str(error).strip() else "empty file"
-        raise DataError(f"cannot read {path} as CSV: {message}") from None
-    if target not in frame.columns:
-        columns = ", ".join(map(str, frame.columns[:10]))
-        raise DataError(f"{path} has no column {target!r} (columns: {columns}).")
-    if len(frame) == 0:
-        raise DataError(f"{path} has no rows.")
-    return frame
-
-
-def _task(y: pd.Series, task: str, target: str) -> str:
-    if task != "auto":
-        return task
-    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
-        return "classification"
-    values = y.to_numpy(dtype=float)
-    integral = np.all(np.mod(values, 1) == 0)
-    if integral and y.nunique() <= _MAX_CLASSES_FOR_INTEGER_TARGET:
-        return "classification"
-    return "regression"
-
-
-def _cv(data: Dataset, n_splits: int, seed: int) -> KFold | StratifiedKFold:
-    if len(data.y) < 2 * n_splits:
-        raise DataError(f"{len(data.y)} rows are too few for {n_splits}-fold cross-validation.")
-    if data.task == "regression":
-        return KFold(n_splits, shuffle=True, random_state=seed)
-    smallest = data.y.value_counts().min()
-    if smallest < n_splits:
-        raise DataError(
-            f"the smallest class has {smallest} rows; {n_splits}-fold cross-validation needs "
-            f"at least {n_splits} (lower --cv)."
-        )
-    return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
-
-
-def _cross_validate(model: Pipeline, data: Dataset, cv: Any, progress: Any) -> dict[str, Any]:
-    train_scores, test_scores, epochs, seconds = [], [], [], []
-    for train, test in cv.split(data.X, data.y):
-        fold = clone(model)
-        start = time.perf_counter()
-        fold.fit(data.X.iloc[train], data.y.iloc[train])
-        seconds.append(time.perf_counter() - start)
-        train_scores.append(fold.score(data.X.iloc[train], data.y.iloc[train]))
-        test_scores.append(fold.score(data.X.iloc[test], data.y.iloc[test]))
-        epochs.append(fitted_network(fold).n_iter_)
-        progress.update()
-    train_scores, test_scores = np.array(train_scores), np.array(test_scores)
-    return {
-        "train": train_scores.mean(),
-        "cv_mean": test_scores.mean(),
-        "cv_std": test_scores.std(),
-        "gap": train_scores.mean() - test_scores.mean(),
-        "epochs": float(np.mean(epochs)),
-        "fit_seconds": float(np.mean(seconds)),
-        "train_scores": train_scores,
-        "test_scores": test_scores,
-    }
-
-
-def _fit_with_validation(model: Pipeline, data: Dataset, max_iter: int) -> Pipeline:
-    """One fit that records the validation loss of every epoch, for the loss curves."""
-    monitored = set_network_params(clone(model), validation_fraction=0.2)
-    network = monitored[-1].regressor if _is_wrapped(monitored) else monitored[-1]
-    if not network.early_stopping:
-        # Record every epoch: patience longer than training never stops it.
-        set_network_params(monitored, early_stopping=True, n_iter_no_change=max_iter)
-    return monitored.fit(data.X, data.y)
-
-
-def _format_table(table: pd.DataFrame) -> str:
-    width = max(len(name) for name in table["variant"])
-    lines = [
-        f"{'variant':<{width}}  {'train':>6}  {'CV mean ± std':>15}  {'gap':>6}  "
-        f"{'epochs':>6}  {'fit s':>6}"
-    ]
-    for row in table.itertuples():
-        lines.append(
-            f"{row.variant:<{width}}  {row.train:>6.3f}  {row.cv_mean:>7.3f} ± {row.cv_std:<5.3f}"
-            f"  {row.gap:>6.3f}  {row.epochs:>6.1f}  {row.fit_seconds:>6.2f}"
-        )
-    return "\n".join(lines)
-
-
-def _save_figures(curves: dict[str, Pipeline], path: list[dict], score: str, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from .inspection import RegularizationPathDisplay, TrainingHistoryDisplay
-
-    n_cols = 4
-    n_rows = -(-len(curves) // n_cols)
-    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.2 * n_rows), sharey=True)
-    for ax, (name, model) in zip(axes.flat, curves.items()):
-        TrainingHistoryDisplay.from_estimator(fitted_network(model), ax=ax, name=name)
-        ax.title.set_fontsize(9)
-        ax.legend(fontsize=7)
-    for ax in list(axes.flat)[len(curves) :]:
-        ax.set_axis_off()
-    fig.suptitle("Training and validation loss (20% hold-out)")
-    fig.tight_layout()
-    fig.savefig(out / "loss_curves.png", dpi=90)
-    plt.close(fig)
-
-    display = RegularizationPathDisplay(
-        param_name="l2",
-        param_range=np.array(_L2_PATH),
-        train_scores=np.array([p["train_scores"] for p in path]),
-        test_scores=np.array([p["test_scores"] for p in path]),
-        score_name=score,
-    ).plot()
-    display.ax_.set_title(f"Cross-validated {score} along the L2 strength")
-    display.figure_.tight_layout()
-    display.figure_.savefig(out / "l2_path.png", dpi=90)
-    plt.close(display.figure_)
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -437,6 +138,16 @@ def _at_least(minimum: int):
         return value
 
     return parse
+
+
+def _n_jobs(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer; got {text!r}") from None
+    if value == 0:
+        raise argparse.ArgumentTypeError("must not be 0 (1 runs serially, -1 uses every core)")
+    return value
 
 
 def _non_negative(text: str) -> float:

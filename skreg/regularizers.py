@@ -20,10 +20,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import keras
+from . import _backend
 
 
-def kernel_regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer | None:
+def kernel_regularizer(l1: float, l2: float) -> Any:
     """Return the Keras regularizer for the given penalties, or None when both are zero.
 
     Parameters
@@ -44,6 +44,7 @@ def kernel_regularizer(l1: float, l2: float) -> keras.regularizers.Regularizer |
     >>> kernel_regularizer(0.0, 1e-3).get_config()
     {'l2': 0.001}
     """
+    keras = _backend.keras()
     if l1 and l2:
         return keras.regularizers.L1L2(l1=l1, l2=l2)
     if l1:
@@ -78,7 +79,7 @@ def weight_penalty(kernels: Sequence[Any], l1: Any, l2: Any) -> Any:
     >>> float(keras.ops.convert_to_numpy(weight_penalty([W], 0.5, 0.25)))
     2.75
     """
-    ops = keras.ops
+    ops = _backend.keras().ops
     absolute = sum(ops.sum(ops.abs(kernel)) for kernel in kernels)
     squares = sum(ops.sum(ops.square(kernel)) for kernel in kernels)
     return l1 * absolute + l2 * squares

@@ -15,8 +15,9 @@ from skreg import (
     RegularizedMLPRegressor,
     SwapNoise,
 )
+from skreg._augmenters import build_augmenter
 from skreg._training import epoch_batches
-from skreg.augmentation import build_augmenter, plan_augmentation
+from skreg.augmentation import plan_augmentation
 
 
 def make(cls=RegularizedMLPClassifier, **params):

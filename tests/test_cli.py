@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+import skreg
 from skreg.cli import load_data, main
 
 
@@ -48,6 +49,43 @@ def test_compare_prints_every_variant_and_writes_figures(mixed_csv, tmp_path, ca
     assert any("SwapNoise" in v for v in table["variant"])
     assert (out / "loss_curves.png").stat().st_size > 0
     assert (out / "l2_path.png").stat().st_size > 0
+
+
+def _compare_table(csv, out, *options):
+    argv = ["compare", "--data", str(csv), "--target", "label", "--cv", "2", "--max-iter", "3"]
+    assert main([*argv, "--hidden", "8", "--out", str(out), "--quiet", *options]) == 0
+    # Everything but the fit times, which differ from run to run.
+    return pd.read_csv(out / "compare.csv").drop(columns="fit_seconds")
+
+
+@pytest.fixture(scope="module")
+def serial_table(mixed_csv, tmp_path_factory):
+    return _compare_table(mixed_csv, tmp_path_factory.mktemp("serial"))
+
+
+def test_compare_in_parallel_prints_the_serial_table(mixed_csv, tmp_path, serial_table):
+    parallel = _compare_table(mixed_csv, tmp_path, "--n-jobs", "2")
+    pd.testing.assert_frame_equal(parallel, serial_table)
+
+
+def test_compare_runs_on_a_dask_scheduler(mixed_csv, tmp_path, serial_table):
+    distributed = pytest.importorskip("dask.distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        remote = _compare_table(mixed_csv, tmp_path, "--scheduler", cluster.scheduler_address)
+    pd.testing.assert_frame_equal(remote, serial_table)
+
+
+def test_out_naming_a_file_stops_before_any_fit(tmp_path, capsys):
+    taken = tmp_path / "results"
+    taken.write_text("not a folder")
+    lookups = skreg.program_cache_info().hits + skreg.program_cache_info().misses
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--out", str(taken), "--quiet"])
+    assert exit_info.value.code == 2
+    assert "exists and is not a folder" in capsys.readouterr().err
+    assert skreg.program_cache_info().hits + skreg.program_cache_info().misses == lookups
 
 
 def test_diagnose_from_given_errors(capsys):
@@ -103,6 +141,7 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["compare", "--data", "missing.csv", "--target", "y"], "no such file"),
         (["compare", "--data", "whatever.csv"], "needs --target"),
         (["diagnose", "--train-error", "0.1"], "give both"),
+        (["compare", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
     ],
 )
 def test_bad_arguments_give_a_one_line_error(capsys, argv, message):

@@ -1,0 +1,276 @@
+"""The Keras backend: loaded at the first fit or predict, set up for the process it runs in.
+
+Measured on the 2-core machine before this module (issue 10): ``import skreg`` took 5-7 s
+because it imported TensorFlow; a new process's first fit compiled for 1.3-2 s (TensorFlow)
+or 3.5-4 s (JAX); and ``GridSearchCV(n_jobs=2)`` on joblib's loky workers was 3.3x slower
+than serial, because each worker imported the backend, compiled every network again and ran
+the backend's thread pools on every core. So:
+
+- Nothing imports Keras before a fit or predict needs it. ``import skreg``, ``clone``,
+  ``get_params``, ``repr``, pickling and the command line's parsing use NumPy and
+  scikit-learn only; fitted estimators hold NumPy arrays (:mod:`skreg._state`).
+- :func:`load` runs once per process, before Keras is imported. It gives the backend's thread
+  pools the process's share of the cores (``n_threads``, or the ``OMP_NUM_THREADS`` limit
+  that loky, Dask and Ray set in their workers) and points the backend's persistent
+  compilation cache at a folder per skreg, Keras and backend version and CPU, so that a
+  new process loads compiled programs from disk instead of compiling them again.
+- A process forked after the backend loaded inherits its state but not its threads, and
+  hangs at its first backend call; :func:`load` sees the new process id and raises instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import hashlib
+import importlib.metadata
+import json
+import os
+import platform
+import sys
+import threading
+import time
+import warnings
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from ._config import get_config
+
+# Each version folder of the on-disk compilation cache is kept under this size: JAX evicts
+# least recently used entries itself; TensorFlow's entries are pruned here, oldest first.
+CACHE_MAX_BYTES = 1 << 30
+# Only compiles that take longer than this are written to JAX's persistent cache (a read
+# costs about a millisecond, a small compile 50-300 ms).
+_JAX_CACHE_MIN_COMPILE_SECONDS = 0.05
+
+# glibc's mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD = -1
+_M_MMAP_THRESHOLD = -3
+
+_LOCK = threading.Lock()
+_loaded_in: int | None = None  # id of the process that loaded the backend
+_settings: dict[str, Any] = {}
+
+
+def loaded() -> bool:
+    """Whether this process (or the one it was forked from) loaded the backend."""
+    return _loaded_in is not None
+
+
+def load() -> None:
+    """Set up and import the backend, once per process; raise in a forked child."""
+    if _loaded_in == os.getpid():
+        return
+    if _loaded_in is not None:
+        raise RuntimeError(_forked_message())
+    with _LOCK:
+        if _loaded_in is None:
+            _load()
+
+
+def keras() -> ModuleType:
+    """The ``keras`` module, loading the backend first."""
+    load()
+    import keras
+
+    return keras
+
+
+def engine() -> ModuleType:
+    """The compiled-program engine (:mod:`skreg._programs`), loading the backend first."""
+    load()
+    from . import _programs
+
+    return _programs
+
+
+def settings() -> dict[str, Any]:
+    """What :func:`load` applied (backend, threads, compilation-cache folder) and its time."""
+    load()
+    return dict(_settings)
+
+
+def _load() -> None:
+    global _loaded_in
+    start = time.perf_counter()
+    _malloc_for_reuse()
+    backend = backend_name()
+    threads = thread_count()
+    cache = cache_folder(backend)
+    if backend == "tensorflow" and cache is not None:
+        _before_tensorflow(cache)
+    elif backend == "jax":
+        _before_jax(threads)
+    import keras
+
+    backend = keras.backend.backend()
+    if backend == "tensorflow" and threads is not None:
+        _after_tensorflow(threads)
+    if backend == "jax" and cache is not None:
+        _after_jax(cache)
+    _settings.update(
+        backend=backend,
+        n_threads=threads,
+        compilation_cache=cache,
+        load_seconds=time.perf_counter() - start,
+    )
+    _loaded_in = os.getpid()
+
+
+def backend_name() -> str:
+    """The Keras backend this process will use, found as Keras finds it, without importing it."""
+    keras = sys.modules.get("keras")
+    if keras is not None:
+        return keras.backend.backend()
+    if os.environ.get("KERAS_BACKEND"):
+        return os.environ["KERAS_BACKEND"]
+    config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"
+    try:
+        return json.loads(config.read_text()).get("backend", "tensorflow")
+    except (OSError, ValueError, AttributeError):
+        return "tensorflow"
+
+
+def thread_count() -> int | None:
+    """Threads for the backend's pools: ``n_threads``, else a worker's limit, else None (all)."""
+    configured = get_config()["n_threads"]
+    if configured is not None:
+        return configured
+    # loky gives each worker cores // n_jobs; Dask's nanny and Ray set 1 per task thread.
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    return int(limit) if limit.isdigit() and int(limit) > 0 else None
+
+
+def cache_folder(backend: str) -> str | None:
+    """This process's folder of the on-disk compilation cache, or None when it is off."""
+    root = get_config()["compilation_cache_dir"]
+    if root is False:
+        return None
+    if root == "auto":
+        import platformdirs
+
+        root = platformdirs.user_cache_dir("skreg", appauthor=False)
+    from . import __version__
+
+    packages = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib")}.get(backend, ())
+    versions = [f"skreg-{__version__}", f"keras-{_version('keras')}"]
+    versions += [f"{name}-{_version(name)}" for name in packages]
+    return str(Path(root) / "_".join([*versions, _cpu()]))
+
+
+def _malloc_for_reuse() -> None:
+    """Let glibc reuse freed buffers in processes that set MALLOC_TRIM_THRESHOLD_.
+
+    Dask's workers set it to 64 KiB, which also freezes glibc's mmap threshold at 128 KiB: every
+    buffer a fit allocates above that (a padded batch of data) is then mapped and unmapped at
+    each use. Measured on a Dask LocalCluster: each fit 30% slower. glibc's usual limits (the
+    mmap threshold grows up to 32 MiB, trimming at twice that) bring it back.
+    """
+    if not os.environ.get("MALLOC_TRIM_THRESHOLD_") or not sys.platform.startswith("linux"):
+        return
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):  # not glibc
+        return
+    mallopt(_M_MMAP_THRESHOLD, 32 << 20)
+    mallopt(_M_TRIM_THRESHOLD, 64 << 20)
+
+
+def _before_tensorflow(cache: str) -> None:
+    # TensorFlow parses its XLA flags once, at its first compilation.
+    Path(cache).mkdir(parents=True, exist_ok=True)
+    _prune(Path(cache).parent, keep=None)
+    flag = f"--tf_xla_persistent_cache_directory={cache}"
+    os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
+
+
+def _after_tensorflow(threads: int) -> None:
+    # XLA's compiled code runs on the intra-op pool; both pools exist from the first op on.
+    import tensorflow as tf
+
+    try:
+        tf.config.threading.set_intra_op_parallelism_threads(threads)
+        tf.config.threading.set_inter_op_parallelism_threads(threads)
+    except RuntimeError:
+        warnings.warn(
+            f"TensorFlow ran before skreg's first fit, so skreg could not limit its thread "
+            f"pools to {threads} (n_threads); set TF_NUM_INTRAOP_THREADS instead.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+
+
+def _before_jax(threads: int | None) -> None:
+    # Read when JAX creates its CPU client, at its first computation. XLA's CPU client sizes
+    # its pool by the cores the process may use and has no flag for another size, but one
+    # thread it can do (the usual XLA_FLAGS recipe); n_threads > 1 leaves the default.
+    if threads == 1:
+        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+
+
+def _after_jax(cache: str) -> None:
+    import jax
+
+    jax.config.update("jax_compilation_cache_dir", cache)
+    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", _JAX_CACHE_MIN_COMPILE_SECONDS)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    _prune(Path(cache).parent, keep=Path(cache))
+
+
+def _prune(root: Path, keep: Path | None) -> None:
+    """Delete the oldest cache files under ``root`` (but in ``keep``) beyond the size bound.
+
+    One process prunes at a time; the others skip it. A process that reads a file being
+    deleted finds it missing and compiles instead.
+    """
+    import filelock
+
+    try:
+        with filelock.FileLock(root / ".prune.lock", timeout=0):
+            files = [
+                (entry.stat().st_mtime, entry.stat().st_size, entry)
+                for entry in root.rglob("*")
+                if entry.is_file()
+                and not entry.name.startswith(".")
+                and (keep is None or keep not in entry.parents)
+            ]
+            total = sum(size for _, size, _ in files)
+            for _, size, entry in sorted(files, key=lambda f: f[0]):
+                if total <= CACHE_MAX_BYTES * 3 // 4:
+                    break
+                entry.unlink(missing_ok=True)
+                total -= size
+    except (filelock.Timeout, OSError):
+        pass
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
+
+
+def _cpu() -> str:
+    """The machine and a digest of its CPU features: compiled code uses the host's features."""
+    flags = ""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            flags = next((line for line in cpuinfo if line.startswith(("flags", "Features"))), "")
+    except OSError:
+        pass
+    digest = hashlib.sha256(f"{platform.processor()} {flags}".encode()).hexdigest()[:8]
+    return f"{platform.machine()}-{digest}"
+
+
+def _forked_message() -> str:
+    backend = _settings.get("backend", "the backend")
+    return (
+        f"skreg cannot run in this process: it was forked from process {_loaded_in}, "
+        f"which had already loaded {backend}, and {backend} hangs in a forked child. Run "
+        "parallel work in fresh processes: joblib's default 'loky' backend (n_jobs in "
+        "scikit-learn), multiprocessing with the 'spawn' or 'forkserver' start method "
+        "(multiprocessing.get_context('spawn')), Dask or Ray; or fork before the first fit."
+    )

@@ -1,0 +1,419 @@
+"""What ``skreg compare`` and ``skreg diagnose`` do, once :mod:`skreg.cli` parsed the arguments.
+
+The CSV's preprocessing (imputation, scaling, one-hot encoding) sits inside the pipeline, so
+cross-validation stays honest.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.datasets import load_digits
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold, train_test_split
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from . import (
+    GaussianNoise,
+    RegularizedMLPClassifier,
+    RegularizedMLPRegressor,
+    SwapNoise,
+    _backend,
+    set_config,
+)
+from .cli import DataError
+from .inspection import diagnose, diagnose_estimator
+
+# Integer targets with at most this many distinct values are read as classes.
+_MAX_CLASSES_FOR_INTEGER_TARGET = 20
+_L2_PATH = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
+
+
+@dataclass
+class Dataset:
+    """Features, target and task of the data a command runs on."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    task: str
+    name: str
+    numeric: list[str]
+    categorical: list[str]
+
+
+def load_data(path: str | None, target: str | None, task: str = "auto") -> Dataset:
+    """The digits, or a CSV file's features and target, with the task inferred or checked."""
+    if path is None:
+        digits = load_digits(as_frame=True)
+        return Dataset(
+            X=digits.data,
+            y=digits.target,
+            task="classification",
+            name="digits",
+            numeric=list(digits.data.columns),
+            categorical=[],
+        )
+    frame = _read_csv(path, target)
+    y = frame.pop(target)
+    present = y.notna().to_numpy()
+    frame, y = frame[present].reset_index(drop=True), y[present].reset_index(drop=True)
+    if len(frame.columns) == 0:
+        raise DataError(f"{path} has no feature columns besides the target {target!r}.")
+    numeric = list(frame.select_dtypes("number").columns)
+    if not numeric:
+        raise DataError(f"{path} has no numeric feature columns.")
+    categorical = [c for c in frame.columns if c not in numeric]
+    for column in categorical:
+        values = frame[column]
+        frame[column] = values.where(values.isna(), values.astype(str))
+    task = _task(y, task, target)
+    if task == "classification":
+        if y.nunique() < 2:
+            raise DataError(f"the target {target!r} has a single class, {y.iloc[0]!r}.")
+    elif not pd.api.types.is_numeric_dtype(y):
+        raise DataError(f"--task regression needs a numeric target; {target!r} is not.")
+    return Dataset(frame, y, task, Path(path).name, numeric, categorical)
+
+
+def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int) -> Pipeline:
+    """Preprocessing and the unregularized network, as one pipeline."""
+    transformers = []
+    if data.numeric:
+        numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        transformers.append(("numeric", numeric, data.numeric))
+    if data.categorical:
+        categorical = make_pipeline(
+            SimpleImputer(strategy="most_frequent"),
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+        )
+        transformers.append(("categorical", categorical, data.categorical))
+    if data.task == "classification":
+        network = RegularizedMLPClassifier(hidden, max_iter=max_iter, random_state=seed)
+    else:
+        # Standardized targets: a network starts near 0 and takes an age to reach prices.
+        network = TransformedTargetRegressor(
+            RegularizedMLPRegressor(hidden, max_iter=max_iter, random_state=seed),
+            transformer=StandardScaler(),
+        )
+    return Pipeline([("prepare", ColumnTransformer(transformers)), ("network", network)])
+
+
+def set_network_params(model: Pipeline, **params: Any) -> Pipeline:
+    """Set parameters of the network in a pipeline from :func:`make_model`."""
+    prefix = "network__regressor__" if _is_wrapped(model) else "network__"
+    return model.set_params(**{prefix + name: value for name, value in params.items()})
+
+
+def fitted_network(model: Pipeline) -> Any:
+    """The fitted skreg estimator in a pipeline from :func:`make_model`."""
+    return model[-1].regressor_ if _is_wrapped(model) else model[-1]
+
+
+def _is_wrapped(model: Pipeline) -> bool:
+    return isinstance(model[-1], TransformedTargetRegressor)
+
+
+def variants(data: Dataset, max_iter: int) -> dict[str, dict[str, Any]]:
+    """The regularizers ``compare`` tries, as parameters of the network step."""
+    # Swap noise keeps one-hot columns valid; Gaussian noise suits scaled numeric features.
+    augmentation = SwapNoise(0.1) if data.categorical else GaussianNoise(0.1)
+    stopping = {"early_stopping": True, "n_iter_no_change": max(5, max_iter // 10)}
+    return {
+        "none": {},
+        "L2 (1e-3)": {"l2": 1e-3},
+        "L1 (1e-4)": {"l1": 1e-4},
+        "dropout (0.3)": {"dropout": 0.3},
+        "early stopping": stopping,
+        f"augmentation ({augmentation!r})": {"augmentation": augmentation},
+        "L2 + dropout + early stopping": {"l2": 1e-3, "dropout": 0.2, **stopping},
+    }
+
+
+def compare(args: argparse.Namespace) -> int:
+    """``skreg compare``: every regularizer by cross-validation, one table, two figures."""
+    _one_thread_per_fit()
+    data = load_data(args.data, args.target, args.task)
+    out = _output_folder(args.out)
+    model = make_model(data, args.hidden, args.max_iter, args.seed)
+    splits = list(_cv(data, args.cv, args.seed).split(data.X, data.y))
+    tried = variants(data, args.max_iter)
+    # Every fit is one job: each variant's folds and its monitored fit, then the L2 path.
+    jobs: list[tuple[tuple[str, Any], Pipeline, Any]] = []
+    for name, params in tried.items():
+        variant = set_network_params(clone(model), **params)
+        jobs += [(("variant", name), variant, split) for split in splits]
+        jobs.append((("curve", name), _monitored(variant, args.max_iter), None))
+    for l2 in _L2_PATH:
+        variant = set_network_params(clone(model), l2=l2)
+        jobs += [(("path", l2), variant, split) for split in splits]
+    from joblib import delayed
+    from tqdm.auto import tqdm
+
+    results: dict[tuple[str, Any], list] = {key: [] for key, _, _ in jobs}
+    progress = tqdm(
+        total=len(jobs), desc="fitting", unit="fit", disable=args.quiet, file=sys.stderr
+    )
+    with progress, _parallel(args) as parallel:
+        tasks = (delayed(_run_job)(job_model, data, split) for _, job_model, split in jobs)
+        for (key, _, _), result in zip(jobs, parallel(tasks)):
+            results[key].append(result)
+            progress.update()
+    rows = [{"variant": name, **_summary(results["variant", name])} for name in tried]
+    curves = {name: results["curve", name][0] for name in tried}
+    path = [_summary(results["path", l2]) for l2 in _L2_PATH]
+    table = pd.DataFrame(rows)
+    score = "accuracy" if data.task == "classification" else "R2"
+    print(
+        f"{data.name}: {data.task}, {len(data.X)} rows, {data.X.shape[1]} columns, "
+        f"{args.cv}-fold CV, {score}, network {args.hidden}, max_iter={args.max_iter}"
+    )
+    print(_format_table(table))
+    table.drop(columns=["train_scores", "test_scores"]).to_csv(out / "compare.csv", index=False)
+    _save_figures(curves, path, score, out)
+    print(f"wrote {out / 'compare.csv'}, {out / 'loss_curves.png'}, {out / 'l2_path.png'}")
+    return 0
+
+
+def diagnose_command(args: argparse.Namespace) -> int:
+    """``skreg diagnose``: the bias/variance verdict from given errors or from a fit."""
+    given = (args.train_error is not None, args.validation_error is not None)
+    if any(given) and not all(given):
+        raise DataError("give both --train-error and --validation-error, or neither.")
+    if all(given):
+        result = diagnose(
+            args.train_error,
+            args.validation_error,
+            bayes_error=args.bayes_error,
+            tolerance=args.tolerance,
+        )
+    else:
+        data = load_data(args.data, args.target, args.task)
+        model = make_model(data, args.hidden, args.max_iter, args.seed)
+        set_network_params(model, l2=args.l2, dropout=args.dropout)
+        stratify = data.y if data.task == "classification" else None
+        X_train, X_val, y_train, y_val = train_test_split(
+            data.X,
+            data.y,
+            test_size=args.validation_fraction,
+            random_state=args.seed,
+            stratify=stratify,
+        )
+        model.fit(X_train, y_train)
+        error = "1 - accuracy" if data.task == "classification" else "1 - R2"
+        print(
+            f"{data.name}: error = {error}, validation = {args.validation_fraction:.0%} hold-out"
+        )
+        result = diagnose_estimator(
+            model,
+            X_train,
+            y_train,
+            X_val,
+            y_val,
+            bayes_error=args.bayes_error,
+            tolerance=args.tolerance,
+        )
+    print(result)
+    return 0
+
+
+def _read_csv(path: str, target: str | None) -> pd.DataFrame:
+    if target is None:
+        raise DataError("--data needs --target, the name of the column to predict.")
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"no such file: {path}") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else "empty file"
+        raise DataError(f"cannot read {path} as CSV: {message}") from None
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns[:10]))
+        raise DataError(f"{path} has no column {target!r} (columns: {columns}).")
+    if len(frame) == 0:
+        raise DataError(f"{path} has no rows.")
+    return frame
+
+
+def _task(y: pd.Series, task: str, target: str) -> str:
+    if task != "auto":
+        return task
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    values = y.to_numpy(dtype=float)
+    integral = np.all(np.mod(values, 1) == 0)
+    if integral and y.nunique() <= _MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "classification"
+    return "regression"
+
+
+def _cv(data: Dataset, n_splits: int, seed: int) -> KFold | StratifiedKFold:
+    if len(data.y) < 2 * n_splits:
+        raise DataError(f"{len(data.y)} rows are too few for {n_splits}-fold cross-validation.")
+    if data.task == "regression":
+        return KFold(n_splits, shuffle=True, random_state=seed)
+    smallest = data.y.value_counts().min()
+    if smallest < n_splits:
+        raise DataError(
+            f"the smallest class has {smallest} rows; {n_splits}-fold cross-validation needs "
+            f"at least {n_splits} (lower --cv)."
+        )
+    return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+
+
+def _output_folder(path: str) -> Path:
+    """The folder for the results, made before any fit so that no run is lost to it."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DataError(f"--out {path} exists and is not a folder; name a folder.") from None
+    except OSError as error:
+        raise DataError(f"cannot create the folder --out {path}: {error.strerror}.") from None
+    return out
+
+
+def _one_thread_per_fit() -> None:
+    """Run every fit on one thread, here and in the workers this process starts.
+
+    On TensorFlow, a model's last digits depend on the number of threads it trained with, so
+    this keeps the table the same with or without ``--n-jobs`` and on any machine (Dask
+    workers use one thread per fit already). ``SKREG_NUM_THREADS`` still overrides it, and a
+    process that already trained (``main`` called from Python) keeps its setting.
+    """
+    if "SKREG_NUM_THREADS" not in os.environ and not _backend.loaded():
+        os.environ["SKREG_NUM_THREADS"] = "1"  # inherited by loky's workers
+        set_config(n_threads=1)
+
+
+@contextmanager
+def _parallel(args: argparse.Namespace) -> Iterator[Any]:
+    """joblib's Parallel for ``--n-jobs``, on the Dask cluster ``--scheduler`` names, if any.
+
+    It yields results in submission order as they finish, for the progress bar.
+    """
+    from joblib import Parallel, parallel_config
+
+    if args.scheduler is None:
+        yield Parallel(n_jobs=args.n_jobs or 1, return_as="generator")
+        return
+    client = _dask_client(args.scheduler)
+    try:
+        with parallel_config(backend="dask"):
+            yield Parallel(n_jobs=args.n_jobs or -1, return_as="generator")
+    finally:
+        client.close()
+
+
+def _dask_client(address: str) -> Any:
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise DataError(
+            "--scheduler needs dask.distributed: pip install 'skreg[distributed]'."
+        ) from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, TimeoutError, ValueError) as error:
+        raise DataError(f"cannot reach the Dask scheduler at {address}: {error}") from None
+
+
+def _run_job(model: Pipeline, data: Dataset, split: Any) -> Any:
+    """One job of ``compare``: a fold's scores, or (without a split) the model fitted on all."""
+    if split is None:
+        return model.fit(data.X, data.y)
+    train, test = split
+    start = time.perf_counter()
+    model.fit(data.X.iloc[train], data.y.iloc[train])
+    return {
+        "seconds": time.perf_counter() - start,
+        "train": model.score(data.X.iloc[train], data.y.iloc[train]),
+        "test": model.score(data.X.iloc[test], data.y.iloc[test]),
+        "epochs": fitted_network(model).n_iter_,
+    }
+
+
+def _summary(folds: list[dict[str, Any]]) -> dict[str, Any]:
+    train_scores = np.array([fold["train"] for fold in folds])
+    test_scores = np.array([fold["test"] for fold in folds])
+    return {
+        "train": train_scores.mean(),
+        "cv_mean": test_scores.mean(),
+        "cv_std": test_scores.std(),
+        "gap": train_scores.mean() - test_scores.mean(),
+        "epochs": float(np.mean([fold["epochs"] for fold in folds])),
+        "fit_seconds": float(np.mean([fold["seconds"] for fold in folds])),
+        "train_scores": train_scores,
+        "test_scores": test_scores,
+    }
+
+
+def _monitored(model: Pipeline, max_iter: int) -> Pipeline:
+    """The model set to record the validation loss of every epoch, for the loss curves."""
+    monitored = set_network_params(clone(model), validation_fraction=0.2)
+    network = monitored[-1].regressor if _is_wrapped(monitored) else monitored[-1]
+    if not network.early_stopping:
+        # Record every epoch: patience longer than training never stops it.
+        set_network_params(monitored, early_stopping=True, n_iter_no_change=max_iter)
+    return monitored
+
+
+def _format_table(table: pd.DataFrame) -> str:
+    width = max(len(name) for name in table["variant"])
+    lines = [
+        f"{'variant':<{width}}  {'train':>6}  {'CV mean ± std':>15}  {'gap':>6}  "
+        f"{'epochs':>6}  {'fit s':>6}"
+    ]
+    for row in table.itertuples():
+        lines.append(
+            f"{row.variant:<{width}}  {row.train:>6.3f}  {row.cv_mean:>7.3f} ± {row.cv_std:<5.3f}"
+            f"  {row.gap:>6.3f}  {row.epochs:>6.1f}  {row.fit_seconds:>6.2f}"
+        )
+    return "\n".join(lines)
+
+
+def _save_figures(curves: dict[str, Pipeline], path: list[dict], score: str, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from .inspection import RegularizationPathDisplay, TrainingHistoryDisplay
+
+    n_cols = 4
+    n_rows = -(-len(curves) // n_cols)
+    fig, axes = plt.subplots(n_rows, n_cols, figsize=(4 * n_cols, 3.2 * n_rows), sharey=True)
+    for ax, (name, model) in zip(axes.flat, curves.items()):
+        TrainingHistoryDisplay.from_estimator(fitted_network(model), ax=ax, name=name)
+        ax.title.set_fontsize(9)
+        ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(curves) :]:
+        ax.set_axis_off()
+    fig.suptitle("Training and validation loss (20% hold-out)")
+    fig.tight_layout()
+    fig.savefig(out / "loss_curves.png", dpi=90)
+    plt.close(fig)
+
+    display = RegularizationPathDisplay(
+        param_name="l2",
+        param_range=np.array(_L2_PATH),
+        train_scores=np.array([p["train_scores"] for p in path]),
+        test_scores=np.array([p["test_scores"] for p in path]),
+        score_name=score,
+    ).plot()
+    display.ax_.set_title(f"Cross-validated {score} along the L2 strength")
+    display.figure_.tight_layout()
+    display.figure_.savefig(out / "l2_path.png", dpi=90)
+    plt.close(display.figure_)

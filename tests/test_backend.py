@@ -1,0 +1,223 @@
+"""The backend loads late, once per process, with the process's threads and a disk cache."""
+
+import json
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+import skreg
+from skreg import RegularizedMLPClassifier, _backend
+
+BACKEND = keras.backend.backend()
+BACKEND_MODULES = ("keras", "tensorflow", "jax")
+
+
+def _python(code, tmp_path, **env):
+    """Run ``code`` in a fresh interpreter; return what it printed as JSON on its last line."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
+    environ.update(KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    environ.setdefault("SKREG_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        cwd=tmp_path,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_import_clone_params_repr_and_parsing_never_load_the_backend(tmp_path):
+    loaded = _python(
+        """
+        import json, pickle, sys
+        import skreg
+        after_import = [m for m in ("keras", "tensorflow", "jax", "sklearn") if m in sys.modules]
+        from sklearn.base import clone
+        from skreg import GaussianNoise, RegularizedMLPClassifier, RegularizedMLPRegressor
+        from skreg.cli import _parser
+        clf = RegularizedMLPClassifier((8,), l2=1e-3, augmentation=GaussianNoise(0.1))
+        copy = clone(clf).set_params(dropout=0.2, augmentation__std=0.2)
+        repr(copy), copy.get_params(), pickle.loads(pickle.dumps(copy))
+        clone(RegularizedMLPRegressor())
+        _parser().parse_args(["compare", "--cv", "3", "--n-jobs", "2"])
+        skreg.program_cache_info(), skreg.clear_program_cache()
+        print(json.dumps({
+            "after_import": after_import,
+            "after_use": [m for m in ("keras", "tensorflow", "jax") if m in sys.modules],
+        }))
+        """,
+        tmp_path,
+    )
+    assert loaded == {"after_import": [], "after_use": []}
+
+
+def test_a_fitted_estimator_unpickles_without_the_backend_and_predicts_after(
+    tmp_path, classification_data
+):
+    X, y = classification_data
+    clf = RegularizedMLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+    (tmp_path / "clf.pkl").write_bytes(pickle.dumps(clf))
+    np.save(tmp_path / "X.npy", X)
+    result = _python(
+        """
+        import json, pickle, sys
+        import numpy as np
+        clf = pickle.loads(open("clf.pkl", "rb").read())
+        before = [m for m in ("keras", "tensorflow", "jax") if m in sys.modules]
+        proba = clf.predict_proba(np.load("X.npy"))
+        print(json.dumps({"before": before, "n_iter": clf.n_iter_, "proba": proba.tolist()}))
+        """,
+        tmp_path,
+    )
+    assert result["before"] == []
+    assert result["n_iter"] == clf.n_iter_
+    np.testing.assert_allclose(result["proba"], clf.predict_proba(X), atol=1e-6)
+
+
+def test_command_line_help_and_data_errors_do_not_load_the_backend(tmp_path):
+    result = _python(
+        """
+        import contextlib, io, json, sys
+        from skreg.cli import main
+        codes = []
+        for argv in (["--help"], ["compare", "--data", "missing.csv", "--target", "y"]):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()), \\
+                        contextlib.redirect_stderr(io.StringIO()):
+                    main(argv)
+            except SystemExit as exit:
+                codes.append(exit.code)
+        print(json.dumps({
+            "codes": codes,
+            "loaded": [m for m in ("keras", "tensorflow", "jax") if m in sys.modules],
+        }))
+        """,
+        tmp_path,
+    )
+    assert result == {"codes": [0, 2], "loaded": []}
+
+
+def test_worker_thread_limit_and_compilation_cache_apply_at_the_first_fit(tmp_path):
+    code = """
+        import json
+        import numpy as np
+        import skreg
+        from skreg import RegularizedMLPClassifier
+        rng = np.random.default_rng(0)
+        X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
+        clf = RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+        settings = skreg._backend.settings()
+        threads = None
+        if settings["backend"] == "tensorflow":
+            import tensorflow as tf
+            threads = tf.config.threading.get_intra_op_parallelism_threads()
+        print(json.dumps({**settings, "threads": threads, "proba": clf.predict_proba(X).tolist()}))
+        """
+    # As in a loky worker of n_jobs=2 on two cores, or a Dask worker.
+    first = _python(code, tmp_path, OMP_NUM_THREADS="1")
+    assert first["backend"] == BACKEND
+    assert first["n_threads"] == 1
+    if BACKEND == "tensorflow":
+        assert first["threads"] == 1
+    folder = first["compilation_cache"]
+    assert folder.startswith(str(tmp_path / "cache"))
+    name = os.path.basename(folder)
+    assert f"skreg-{skreg.__version__}" in name and f"keras-{keras.__version__}" in name
+    assert BACKEND in name
+    written = os.listdir(folder)
+    assert written, "the first fit wrote nothing to the compilation cache"
+    # A new process loads the programs: same predictions, nothing new written.
+    second = _python(code, tmp_path, SKREG_NUM_THREADS="2")
+    assert second["n_threads"] == 2
+    np.testing.assert_allclose(second["proba"], first["proba"], atol=1e-6)
+    # The setting switches it off.
+    off = _python(code, tmp_path, SKREG_COMPILATION_CACHE_DIR="off")
+    assert off["compilation_cache"] is None
+    np.testing.assert_allclose(off["proba"], first["proba"], atol=1e-6)
+
+
+def test_processes_sharing_an_empty_cache_write_it_at_the_same_time(tmp_path):
+    code = textwrap.dedent(
+        """
+        import json
+        import numpy as np
+        from skreg import RegularizedMLPRegressor
+        rng = np.random.default_rng(0)
+        X = rng.normal(size=(50, 4))
+        reg = RegularizedMLPRegressor((6,), max_iter=3, random_state=0).fit(X, X.sum(1))
+        print(json.dumps(reg.predict(X).tolist()))
+        """
+    )
+    env = dict(
+        os.environ,
+        KERAS_BACKEND=BACKEND,
+        TF_CPP_MIN_LOG_LEVEL="3",
+        SKREG_COMPILATION_CACHE_DIR=str(tmp_path),
+    )
+    processes = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env=env)
+        for _ in range(2)
+    ]
+    outputs = [process.communicate(timeout=300)[0] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0]
+    first, second = (json.loads(out.strip().splitlines()[-1]) for out in outputs)
+    np.testing.assert_allclose(first, second, atol=1e-6)
+
+
+def test_cache_pruning_drops_the_oldest_files_beyond_the_bound(tmp_path, monkeypatch):
+    monkeypatch.setattr(_backend, "CACHE_MAX_BYTES", 4000)
+    old, current = tmp_path / "skreg-0.0.1_old", tmp_path / "skreg-now"
+    old.mkdir()
+    current.mkdir()
+    for i, folder in enumerate([old, old, current, current]):
+        path = folder / f"entry{i}"
+        path.write_bytes(b"x" * 1500)
+        os.utime(path, (1000 + i, 1000 + i))
+    _backend._prune(tmp_path, keep=None)
+    left = sorted(p.name for p in tmp_path.rglob("entry*"))
+    assert left == ["entry2", "entry3"]  # 3000 bytes: within 3/4 of the bound
+    # A folder that the backend bounds itself (JAX's) is left alone.
+    (current / "entry4").write_bytes(b"x" * 3000)
+    _backend._prune(tmp_path, keep=current)
+    assert len(list(current.iterdir())) == 3
+
+
+def test_settings_read_at_load_warn_when_changed_after_it(classification_data):
+    X, y = classification_data
+    RegularizedMLPClassifier((4,), max_iter=1).fit(X, y)
+    with pytest.warns(RuntimeWarning, match="applies to new processes"):
+        with skreg.config_context(n_threads=3):
+            pass
+    with pytest.raises(ValueError, match="n_threads must be >= 1"):
+        skreg.set_config(n_threads=0)
+    with pytest.raises(TypeError, match="compilation_cache_dir must be a path"):
+        skreg.set_config(compilation_cache_dir=3)
+
+
+def _predict_in_child(clf, X):
+    try:
+        return clf.predict(X)
+    except RuntimeError as error:
+        return str(error)
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the Linux default")
+def test_a_child_forked_after_the_backend_loaded_gets_an_error_not_a_hang(classification_data):
+    X, y = classification_data
+    clf = RegularizedMLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        answer = pool.apply_async(_predict_in_child, (clf, X[:5])).get(timeout=120)
+    assert isinstance(answer, str), "the forked child predicted instead of refusing"
+    assert "forked" in answer and "spawn" in answer and "loky" in answer
+    # The parent is unaffected.
+    assert clf.predict(X[:5]).shape == (5,)
