@@ -132,6 +132,11 @@ def set_config(
     if n_threads is not None:
         auto = n_threads == "auto"
         changes["n_threads"] = None if auto else _positive_int("n_threads", n_threads)
+    _apply(changes, stacklevel=3)
+
+
+def _apply(changes: dict[str, Any], stacklevel: int) -> None:
+    """Store validated settings; warn for those the loaded backend no longer reads."""
     with _LOCK:
         late = [k for k in _READ_AT_LOAD if k in changes and changes[k] != _CONFIG[k]]
         _CONFIG.update(changes)
@@ -142,7 +147,7 @@ def set_config(
             "its first fit or predict: the change applies to new processes (set it before the "
             "first fit, or with the SKREG_* environment variables).",
             RuntimeWarning,
-            stacklevel=2,
+            stacklevel=stacklevel,
         )
     programs = sys.modules.get("skreg._programs")
     if "program_cache_size" in changes and programs is not None:
@@ -225,4 +230,5 @@ def config_context(**settings: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        set_config(**{name: before[name] for name in settings})
+        # Directly: set_config reads None as "leave as it is", but None is also a value here.
+        _apply({name: before[name] for name in settings}, stacklevel=3)

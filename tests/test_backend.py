@@ -195,9 +195,11 @@ def test_cache_pruning_drops_the_oldest_files_beyond_the_bound(tmp_path, monkeyp
 def test_settings_read_at_load_warn_when_changed_after_it(classification_data):
     X, y = classification_data
     RegularizedMLPClassifier((4,), max_iter=1).fit(X, y)
+    before = skreg.get_config()["n_threads"]  # None ("auto") unless SKREG_NUM_THREADS is set
     with pytest.warns(RuntimeWarning, match="applies to new processes"):
         with skreg.config_context(n_threads=3):
-            pass
+            assert skreg.get_config()["n_threads"] == 3
+    assert skreg.get_config()["n_threads"] == before
     with pytest.raises(ValueError, match="n_threads must be >= 1"):
         skreg.set_config(n_threads=0)
     with pytest.raises(TypeError, match="compilation_cache_dir must be a path"):
