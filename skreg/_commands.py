@@ -69,12 +69,16 @@ def load_data(path: str | None, target: str | None, task: str = "auto") -> Datas
     frame = _read_csv(path, target)
     y = frame.pop(target)
     present = y.notna().to_numpy()
+    if not present.any():
+        raise DataError(f"the target {target!r} is empty (missing in every row).")
     frame, y = frame[present].reset_index(drop=True), y[present].reset_index(drop=True)
     if len(frame.columns) == 0:
         raise DataError(f"{path} has no feature columns besides the target {target!r}.")
     numeric = list(frame.select_dtypes("number").columns)
     if not numeric:
         raise DataError(f"{path} has no numeric feature columns.")
+    for name, values in [*frame[numeric].items(), (target, y)]:
+        _check_finite(name, values, is_target=values is y)
     categorical = [c for c in frame.columns if c not in numeric]
     for column in categorical:
         values = frame[column]
@@ -92,11 +96,14 @@ def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int)
     """Preprocessing and the unregularized network, as one pipeline."""
     transformers = []
     if data.numeric:
-        numeric = make_pipeline(SimpleImputer(strategy="median"), StandardScaler())
+        # A column missing in every row of a training fold is kept (as zeros), not dropped.
+        numeric = make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+        )
         transformers.append(("numeric", numeric, data.numeric))
     if data.categorical:
         categorical = make_pipeline(
-            SimpleImputer(strategy="most_frequent"),
+            SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
             OneHotEncoder(handle_unknown="ignore", sparse_output=False),
         )
         transformers.append(("categorical", categorical, data.categorical))
@@ -149,6 +156,7 @@ def compare(args: argparse.Namespace) -> int:
     out = _output_folder(args.out)
     model = make_model(data, args.hidden, args.max_iter, args.seed)
     splits = list(_cv(data, args.cv, args.seed).split(data.X, data.y))
+    _check_backend(args.verbose)
     tried = variants(data, args.max_iter)
     # Every fit is one job: each variant's folds and its monitored fit, then the L2 path.
     jobs: list[tuple[tuple[str, Any], Pipeline, Any]] = []
@@ -201,6 +209,8 @@ def diagnose_command(args: argparse.Namespace) -> int:
         )
     else:
         data = load_data(args.data, args.target, args.task)
+        _holdout(data, args.validation_fraction)
+        _check_backend(args.verbose)
         model = make_model(data, args.hidden, args.max_iter, args.seed)
         set_network_params(model, l2=args.l2, dropout=args.dropout)
         stratify = data.y if data.task == "classification" else None
@@ -236,6 +246,8 @@ def _read_csv(path: str, target: str | None) -> pd.DataFrame:
         frame = pd.read_csv(path)
     except FileNotFoundError:
         raise DataError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise DataError(f"--data {path} is a folder; name a CSV file.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else "empty file"
         raise DataError(f"cannot read {path} as CSV: {message}") from None
@@ -245,6 +257,28 @@ def _read_csv(path: str, target: str | None) -> pd.DataFrame:
     if len(frame) == 0:
         raise DataError(f"{path} has no rows.")
     return frame
+
+
+# Larger values overflow the scalers' squares (float64 beyond about 1e154) or, unscaled, the
+# float32 network; no real measurement needs them.
+_LARGEST_VALUE = 1e30
+
+
+def _check_finite(name: str, values: pd.Series, *, is_target: bool) -> None:
+    """Refuse infinite values and values beyond what float32 training can hold."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return
+    array = values.to_numpy(dtype=float)
+    what = "the target" if is_target else "the feature"
+    if np.isinf(array).any():
+        raise DataError(f"{what} {name!r} contains infinite values; remove or replace them.")
+    largest = np.nanmax(np.abs(array)) if np.isfinite(array).any() else 0.0
+    if largest > _LARGEST_VALUE:
+        raise DataError(
+            f"{what} {name!r} has values up to {largest:.3g}, too large to scale and train on "
+            f"(at most {_LARGEST_VALUE:.0e}); rescale it, for example to other units or its "
+            "logarithm."
+        )
 
 
 def _task(y: pd.Series, task: str, target: str) -> str:
@@ -264,13 +298,70 @@ def _cv(data: Dataset, n_splits: int, seed: int) -> KFold | StratifiedKFold:
         raise DataError(f"{len(data.y)} rows are too few for {n_splits}-fold cross-validation.")
     if data.task == "regression":
         return KFold(n_splits, shuffle=True, random_state=seed)
-    smallest = data.y.value_counts().min()
-    if smallest < n_splits:
+    counts = data.y.value_counts()
+    if counts.min() < n_splits:
+        remedy = "lower --cv" if n_splits > 2 else "remove or merge the smallest classes"
         raise DataError(
-            f"the smallest class has {smallest} rows; {n_splits}-fold cross-validation needs "
-            f"at least {n_splits} (lower --cv)."
+            f"the smallest class, {counts.idxmin()!r}, has {counts.min()} rows; "
+            f"{n_splits}-fold cross-validation needs at least {n_splits} ({remedy})."
+        )
+    # Early stopping holds out 10% of each training fold, stratified: one row per class at
+    # least, and as many left to train on.
+    train_rows = len(data.y) - -(-len(data.y) // n_splits)
+    held_out = -(-train_rows // 10)
+    if held_out < len(counts) or train_rows - held_out < len(counts):
+        raise DataError(
+            f"{len(counts)} classes are too many for {len(data.y)} rows: early stopping holds "
+            f"out {held_out} of a fold's {train_rows} training rows, fewer than one per class "
+            "(give more rows or fewer classes)."
         )
     return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+
+
+def _holdout(data: Dataset, fraction: float) -> None:
+    """Check that ``diagnose``'s stratified hold-out split can be made."""
+    held_out = -(-len(data.y) * fraction // 1)
+    if data.task == "regression":
+        if len(data.y) < 4:
+            raise DataError(f"{len(data.y)} rows are too few to hold out a validation split.")
+        return
+    counts = data.y.value_counts()
+    if counts.min() < 2:
+        raise DataError(
+            f"the class {counts.idxmin()!r} has a single row; a stratified hold-out needs at "
+            "least 2 rows per class (remove or merge it)."
+        )
+    if held_out < len(counts) or len(data.y) - held_out < len(counts):
+        raise DataError(
+            f"{len(data.y)} rows are too few to hold out {fraction:.0%} with a row of each of "
+            f"the {len(counts)} classes (change --validation-fraction or give more rows)."
+        )
+
+
+def _check_backend(verbose: bool) -> None:
+    """Refuse an unsupported backend, then load it, quietly unless ``verbose``.
+
+    TensorFlow writes lines to the standard error before its log level applies (absl's
+    start-up notice, the GPU probes of its import and of its first op); they go to /dev/null
+    while it loads and runs one op.
+    """
+    backend = _backend.backend_name()
+    if backend not in ("tensorflow", "jax"):
+        raise DataError(
+            f"the Keras backend is {backend!r} (KERAS_BACKEND); skreg runs on 'tensorflow' or "
+            "'jax'."
+        )
+    if verbose or _backend.loaded():
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            _backend.keras().ops.convert_to_numpy(0.0)  # the first op starts the runtime
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _output_folder(path: str) -> Path:

@@ -25,8 +25,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     # TensorFlow's C++ logging (GPU probes, CPU features, cache reads) buries the one line
-    # the command prints; its warnings stay visible from Python.
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # the command prints; --verbose shows it.
+    if not getattr(args, "verbose", False):
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
         from . import _commands
 
@@ -115,6 +116,11 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--max-iter", type=_at_least(1), default=40, help="epochs (default 40)")
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="show the backend's own log lines (hidden by default)",
+    )
 
 
 def _hidden(text: str) -> tuple[int, ...]:

@@ -115,20 +115,60 @@ def write(tmp_path, frame, name="bad.csv"):
 
 
 @pytest.mark.parametrize(
-    ("frame", "target", "message"),
+    ("frame", "target", "message", "cv"),
     [
-        (pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}), "label", "has no column 'label'"),
-        (pd.DataFrame({"a": ["u", "v"] * 10, "y": [0, 1] * 10}), "y", "no numeric feature"),
-        (pd.DataFrame({"a": np.arange(20.0), "y": ["same"] * 20}), "y", "single class"),
-        (pd.DataFrame({"a": np.arange(6.0), "y": [0, 1] * 3}), "y", "too few"),
-        (pd.DataFrame({"a": np.arange(20.0), "y": [0] * 18 + [1] * 2}), "y", "smallest class"),
+        (pd.DataFrame({"a": [1.0, 2.0], "y": [0, 1]}), "label", "has no column 'label'", []),
+        (pd.DataFrame({"a": ["u", "v"] * 10, "y": [0, 1] * 10}), "y", "no numeric feature", []),
+        (pd.DataFrame({"a": np.arange(20.0), "y": ["same"] * 20}), "y", "single class", []),
+        (pd.DataFrame({"a": np.arange(6.0), "y": [0, 1] * 3}), "y", "too few", []),
+        (pd.DataFrame({"a": np.arange(20.0), "y": [0] * 18 + [1] * 2}), "y", "smallest class", []),
+        (pd.DataFrame({"a": np.arange(20.0), "y": [np.nan] * 20}), "y", "is empty", []),
+        (pd.DataFrame({"a": [np.inf] + [1.0] * 19, "y": [0, 1] * 10}), "y", "infinite", []),
+        (
+            pd.DataFrame({"a": np.arange(40.0), "y": np.linspace(1, 2, 40) * 1e300}),
+            "y",
+            "too large to scale",
+            [],
+        ),
+        (pd.DataFrame({"a": [1e300] + [1.0] * 19, "y": [0, 1] * 10}), "y", "too large", []),
+        (
+            pd.DataFrame({"a": np.arange(60.0), "y": np.arange(60) % 12}),
+            "y",
+            "too many",
+            ["--cv", "2"],
+        ),
+        (
+            pd.DataFrame({"a": np.arange(120.0), "y": [f"c{i % 30}" for i in range(120)]}),
+            "y",
+            "too many",
+            ["--cv", "2"],
+        ),
+        (
+            pd.DataFrame({"a": np.arange(9.0), "y": [0] * 8 + [1]}),
+            "y",
+            "remove or merge",
+            ["--cv", "2"],
+        ),
     ],
-    ids=["missing-target", "no-numeric", "single-class", "too-few-rows", "tiny-class"],
+    ids=[
+        "missing-target",
+        "no-numeric",
+        "single-class",
+        "too-few-rows",
+        "tiny-class",
+        "empty-target",
+        "infinite-feature",
+        "huge-target",
+        "huge-feature",
+        "12-classes-5-rows",
+        "30-classes-4-rows",
+        "class-below-minimum-cv",
+    ],
 )
-def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message):
+def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message, cv):
     path = write(tmp_path, frame)
     with pytest.raises(SystemExit) as exit_info:
-        main(["compare", "--data", path, "--target", target, "--quiet"])
+        main(["compare", "--data", path, "--target", target, "--quiet", *cv])
     assert exit_info.value.code == 2
     error = capsys.readouterr().err.strip()
     assert error.startswith("skreg compare: error:") and message in error
@@ -142,6 +182,7 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["compare", "--data", "whatever.csv"], "needs --target"),
         (["diagnose", "--train-error", "0.1"], "give both"),
         (["compare", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+        (["compare", "--data", ".", "--target", "y"], "is a folder"),
     ],
 )
 def test_bad_arguments_give_a_one_line_error(capsys, argv, message):
@@ -149,6 +190,72 @@ def test_bad_arguments_give_a_one_line_error(capsys, argv, message):
         main(argv)
     assert exit_info.value.code == 2
     assert message in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("y", "message"),
+    [
+        ([0, 0, 1, 1, 2, 2, 3, 3, 4, 4], "too few to hold out"),
+        ([0] * 9 + [1], "single row"),
+        ([0, 0, 1], "single row"),
+    ],
+    ids=["2-rows-per-class", "singleton-class", "3-rows"],
+)
+def test_diagnose_checks_its_holdout_before_fitting(tmp_path, capsys, y, message):
+    path = write(tmp_path, pd.DataFrame({"a": np.arange(len(y), dtype=float), "y": y}))
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diagnose", "--data", path, "--target", "y"])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert message in error and "\n" not in error
+
+
+def test_an_unsupported_backend_is_one_line_before_any_fit(tmp_path):
+    import os
+
+    result = subprocess.run(
+        [sys.executable, "-m", "skreg", "compare", "--quiet", "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ, KERAS_BACKEND="torch"),
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "skreg compare: error: the Keras backend is 'torch' (KERAS_BACKEND); skreg runs on "
+        "'tensorflow' or 'jax'."
+    ]
+
+
+def test_compare_prints_nothing_but_its_table_unless_verbose(mixed_csv, tmp_path):
+    import os
+
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    argv = [sys.executable, "-m", "skreg", "compare", "--data", str(mixed_csv)]
+    argv += ["--target", "label", "--cv", "2", "--max-iter", "2", "--hidden", "4", "--quiet"]
+    result = subprocess.run(
+        [*argv, "--out", str(tmp_path)], capture_output=True, text=True, env=env
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "variant" in result.stdout
+
+
+def test_a_categorical_column_missing_in_a_whole_training_fold_is_kept(tmp_path):
+    from skreg.cli import make_model
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame(
+        {
+            "x": rng.normal(size=40),
+            "colour": [np.nan] * 20 + list(rng.choice(["red", "blue"], size=20)),
+            "empty": [np.nan] * 20 + list(rng.normal(size=20)),
+            "y": np.arange(40) % 2,
+        }
+    )
+    data = load_data(write(tmp_path, frame), "y")
+    model = make_model(data, (4,), max_iter=2, seed=0)
+    model.fit(data.X.iloc[:20], data.y.iloc[:20])  # both columns are empty in these rows
+    assert model.predict(data.X.iloc[20:]).shape == (20,)
 
 
 @pytest.mark.parametrize(
