@@ -17,7 +17,7 @@ from . import _random
 from .augmentation import GaussianNoise, ImageAugmentation, Mixup, SwapNoise
 
 
-def build_augmenter(kinds: Sequence[tuple[type, Any]], n_features: int) -> _Augmenter | None:
+def build_augmenter(kinds: Sequence[tuple[type, Any]]) -> _Augmenter | None:
     """The Keras layer applying the augmentation ``kinds`` in order, or None without any.
 
     Its strengths and random-generator states are placeholders; every fit gives them values

@@ -163,7 +163,7 @@ class Program:
         self.network = build_network(key.network)
         self.optimizer = make_optimizer(key.optimizer, 1e-3)
         self.optimizer.build(self.network.trainable_variables)
-        self.augmenter = build_augmenter(key.augmentation, key.network.n_features)
+        self.augmenter = build_augmenter(key.augmentation)
         self.loss = LOSSES[key.loss]
         self.fresh_optimizer = tuple(_numpy(v) for v in self.optimizer.variables)
         self._learning_rate_index = next(

@@ -327,7 +327,7 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
     keras = _backend.keras()
     from ._augmenters import build_augmenter
 
-    layer = build_augmenter(plan.kinds, X.shape[1])
+    layer = build_augmenter(plan.kinds)
     if layer is not None:
         for variable, value in zip(
             layer.non_trainable_variables, layer.initial_state(plan.strengths, layer_seeds)

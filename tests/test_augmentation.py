@@ -27,7 +27,7 @@ def make(cls=RegularizedMLPClassifier, **params):
 
 def augmenter(*augmentations, n_features, seed=0):
     plan = plan_augmentation(list(augmentations), n_features)
-    layer = build_augmenter(plan.kinds, n_features)
+    layer = build_augmenter(plan.kinds)
     state = layer.initial_state(plan.strengths, np.random.SeedSequence(seed))
     for variable, value in zip(layer.non_trainable_variables, state):
         variable.assign(value)
