@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import copy
+import inspect
+import math
+import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass
 from numbers import Integral, Real
@@ -22,6 +25,17 @@ from ._validation import Interval, StrOptions
 from .augmentation import Augmentation, plan_augmentation
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
+# scikit-learn >= 1.8 refuses all-zero weights itself, without naming sample_weight; skreg
+# says it in its own words on every version.
+_ZERO_WEIGHTS_OK = (
+    {"allow_all_zero_weights": True}
+    if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
+    else {}
+)
+# Features or targets beyond this magnitude are named as the likely cause of a divergence:
+# the network's initial weights are scaled for inputs of order 1, and standardized data stay
+# within a few units.
+_LARGE_VALUE = 10.0
 
 # Attributes of a fitted estimator; a failed fit puts back the ones it started with.
 _FITTED_ATTRIBUTES = (
@@ -139,28 +153,32 @@ class _BaseRegularizedMLP(BaseEstimator):
                 augmentation.kinds,
             )
             rates = dropout_rates(self.dropout, len(key.network.hidden_layer_sizes))
+            rows = self._train_validation_rows(y, sample_weight, split_seeds, incremental)
+            validation = self._validation(X, y, rows) if "validation" in rows else None
             engine = _backend.engine()
             network, optimizer = self._start(engine, key, rates, network_seeds, continuing)
-            rows = self._train_validation_rows(y, sample_weight, split_seeds, incremental)
-            outcome = engine.fit(
-                engine.TrainingRequest(
-                    key=key,
-                    network=network,
-                    optimizer=optimizer,
-                    learning_rate=float(self.learning_rate),
-                    penalty=(float(self.l1), float(self.l2)),
-                    X=X,
-                    Y=Y,
-                    train_rows=rows["train"],
-                    train_weights=sample_weight[rows["train"]],
-                    schedule=self._schedule(incremental),
-                    seeds=training_seeds,
-                    augmentation=augmentation,
-                    validation_rows=rows.get("validation"),
-                    validation_weights=rows.get("validation_weights"),
-                    make_validation=self._validation(X, y, rows) if "validation" in rows else None,
-                )
+            request = engine.TrainingRequest(
+                key=key,
+                network=network,
+                optimizer=optimizer,
+                learning_rate=float(self.learning_rate),
+                penalty=(float(self.l1), float(self.l2)),
+                X=X,
+                Y=Y,
+                train_rows=rows["train"],
+                train_weights=sample_weight[rows["train"]],
+                schedule=self._schedule(incremental),
+                seeds=training_seeds,
+                augmentation=augmentation,
+                validation_rows=rows.get("validation"),
+                validation_weights=rows.get("validation_weights"),
+                make_validation=validation,
             )
+            try:
+                outcome = engine.fit(request)
+                self._check_trained(outcome)
+            except FloatingPointError as error:
+                raise FloatingPointError(f"{error} {self._divergence_advice(X, Y)}") from None
             self._store_result(key, rates, outcome, continuing)
         return self
 
@@ -171,7 +189,16 @@ class _BaseRegularizedMLP(BaseEstimator):
         if live is not None:  # a view made while training (for scorers)
             return live(X)
         fitted = self._fitted
-        return _backend.engine().predict(fitted.key, fitted.network, X)
+        outputs = _backend.engine().predict(fitted.key, fitted.network, X)
+        broken = ~np.isfinite(outputs).all(axis=1)
+        if broken.any():
+            raise ValueError(
+                f"The network's outputs are not finite for {broken.sum()} of {len(X)} rows "
+                f"(the first is row {np.argmax(broken)}): the inputs reach "
+                f"{np.abs(X[broken]).max():.3g}, and the network's float32 arithmetic "
+                "overflowed. Scale the inputs as the training data were scaled."
+            )
+        return outputs
 
     @property
     def model_(self):
@@ -228,7 +255,12 @@ class _BaseRegularizedMLP(BaseEstimator):
         return {}
 
     def _sample_weight(self, X, y, sample_weight, *, incremental):
-        return _check_sample_weight(sample_weight, X, dtype=np.float32)
+        # Negative weights would make training maximize those rows' loss.
+        sample_weight = _check_sample_weight(
+            sample_weight, X, dtype=np.float32, ensure_non_negative=True, **_ZERO_WEIGHTS_OK
+        )
+        _require_some_weight(sample_weight, "sample_weight")
+        return sample_weight
 
     def _network_spec(self, n_features, n_outputs) -> NetworkSpec:
         return NetworkSpec(
@@ -259,16 +291,49 @@ class _BaseRegularizedMLP(BaseEstimator):
         return engine.with_dropout(template, fitted.network, rates), optimizer
 
     def _train_validation_rows(self, y, sample_weight, seeds, incremental):
-        """Indices of the training rows and, with early stopping, of the validation rows."""
+        """Indices of the training rows and, with early stopping, of the validation rows.
+
+        The classifier's split is stratified when every class can have a row on both sides;
+        otherwise (many classes, few rows) it is a plain random split, as scikit-learn's
+        MLPClassifier always does for more than two classes.
+        """
         rows = np.arange(len(y))
         if not self.early_stopping or incremental:
             return {"train": rows}
+        n_validation = math.ceil(self.validation_fraction * len(y))
+        if n_validation < 2 or n_validation >= len(y):
+            side = "the validation set" if n_validation < 2 else "the training set"
+            raise ValueError(
+                f"Early stopping cannot split {len(y)} rows with validation_fraction="
+                f"{self.validation_fraction}: {side} would have "
+                f"{min(n_validation, len(y) - n_validation)} row(s) and needs at least "
+                f"{2 if n_validation < 2 else 1}. Change validation_fraction, give more rows, "
+                "or set early_stopping=False."
+            )
+        stratify = None
+        if self._stratify_validation:
+            counts = np.unique(y, return_counts=True)[1]
+            if counts.min() >= 2 and len(counts) <= min(n_validation, len(y) - n_validation):
+                stratify = y
         train, validation = train_test_split(
             rows,
-            test_size=self.validation_fraction,
+            test_size=n_validation,
             random_state=int(seeds.generate_state(1)[0]),
-            stratify=y if self._stratify_validation else None,
+            stratify=stratify,
         )
+        _require_some_weight(
+            sample_weight[train],
+            "The training rows' weights",
+            "(the non-zero weights all fell in the early-stopping validation split; change "
+            "validation_fraction or random_state)",
+        )
+        if self.scoring == "loss":
+            _require_some_weight(
+                sample_weight[validation],
+                "The early-stopping validation rows' weights",
+                "(the validation loss is a weighted mean; change validation_fraction or "
+                "random_state, or monitor a scorer, which ignores weights)",
+            )
         return {
             "train": train,
             "validation": validation,
@@ -295,15 +360,36 @@ class _BaseRegularizedMLP(BaseEstimator):
         scorer = check_scoring(self, scoring=self.scoring)
         name = "score" if callable(self.scoring) else self.scoring
         X_val, y_val = X[rows["validation"]], y[rows["validation"]]
+        description = f"scoring={self.scoring!r} on the {len(y_val)} validation rows"
+        if not callable(self.scoring):
+            self._check_scorer(scorer, X, y, X_val, y_val)
 
         def make_validation(predict):
             def score(val_loss):
-                value = float(scorer(self._fitted_view(predict), X_val, y_val))
+                try:
+                    value = float(scorer(self._fitted_view(predict), X_val, y_val))
+                except (ValueError, TypeError) as error:
+                    raise _scoring_error(self, error) from error
                 return {"val_loss": val_loss, f"val_{name}": value}, value
 
-            return Validation(score, uses_weights=True)
+            return Validation(score, uses_weights=True, name=description)
 
         return make_validation
+
+    def _check_scorer(self, scorer, X, y, X_val, y_val):
+        """Fail before training if the named scorer cannot score this task's predictions.
+
+        A constant baseline (scikit-learn's dummy estimator for the task) stands in for the
+        network: a scorer that fails on it (``"accuracy"`` for a regressor, ``"roc_auc"`` for
+        three classes) would fail at the first epoch.
+        """
+        baseline = self._baseline().fit(X, y)
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                scorer(baseline, X_val, y_val)
+        except (ValueError, TypeError, AttributeError) as error:
+            raise _scoring_error(self, error) from None
 
     def _fitted_view(self, predict):
         """A shallow copy that predicts with the network being trained (for scorers)."""
@@ -313,13 +399,40 @@ class _BaseRegularizedMLP(BaseEstimator):
         view.__dict__.pop("feature_names_in_", None)
         return view
 
+    def _check_trained(self, outcome):
+        """Raise ``FloatingPointError`` if the trained weights show divergence."""
+        state = outcome.network
+        if not all(np.isfinite(w).all() for w in (*state.trainable, *state.non_trainable)):
+            raise FloatingPointError("Training diverged: the trained weights are not finite.")
+
+    def _divergence_advice(self, X, Y) -> str:
+        """The likely cause of a divergence, and its fix."""
+        rate = f"lower learning_rate (now {self.learning_rate:g})"
+        target, features = float(np.abs(Y).max()), float(np.abs(X).max())
+        if target > _LARGE_VALUE:  # only a regression target gets this large
+            return (
+                f"The target reaches {target:.3g}: scale it, for example with "
+                "TransformedTargetRegressor(regressor, transformer=StandardScaler()), or "
+                f"{rate}."
+            )
+        if features > _LARGE_VALUE:
+            return (
+                f"The features reach {features:.3g}: scale them, for example with "
+                f"StandardScaler, or {rate}."
+            )
+        return f"{rate[0].upper()}{rate[1:]}, or look for extreme sample or class weights."
+
     def _store_result(self, key, rates, outcome, continuing):
         result = outcome.result
-        history = self.history_ if continuing else {}
-        if continuing and set(history) != set(result.history):
-            history = {}
-        offset = len(history.get("loss", []))
-        history = {k: list(history.get(k, [])) + v for k, v in result.history.items()}
+        previous = self.history_ if continuing else {}
+        offset = len(previous.get("loss", []))
+        # Every curve spans every epoch run; one this fit did not record (or an earlier fit
+        # did not, as when a warm start switches early stopping on) is NaN there.
+        history = {
+            k: list(previous.get(k, [math.nan] * offset))
+            + list(result.history.get(k, [math.nan] * result.n_epochs))
+            for k in [*previous, *(k for k in result.history if k not in previous)]
+        }
         self._fitted = _Fitted(
             key=key,
             network=outcome.network,
@@ -339,6 +452,19 @@ class _BaseRegularizedMLP(BaseEstimator):
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
+
+
+def _scoring_error(estimator, error: Exception) -> ValueError:
+    return ValueError(
+        f"scoring={estimator.scoring!r} cannot score a {type(estimator).__name__}'s "
+        f"predictions for early stopping: {error}"
+    )
+
+
+def _require_some_weight(weights: np.ndarray, what: str, why: str = "") -> None:
+    if not np.any(weights > 0):
+        reason = f" {why}" if why else ""
+        raise ValueError(f"{what} must contain at least one non-zero number{reason}.")
 
 
 def _hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import ClassifierMixin
+from sklearn.dummy import DummyClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
-from ._base import _BaseRegularizedMLP
+from ._base import _BaseRegularizedMLP, _require_some_weight
 from ._validation import StrOptions, _fit_context
 
 
@@ -47,11 +48,13 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         early-stopping validation rows or in ``predict`` and ``score``. Grid search reaches
         the object's fields as ``augmentation__<field>``.
     early_stopping : bool, default=False
-        Hold out ``validation_fraction`` of the training data (a seeded, stratified split), stop
-        when the monitored score has not improved by ``tol`` for ``n_iter_no_change`` epochs and
-        restore the best epoch's weights. When False, train for ``max_iter`` epochs.
+        Hold out ``validation_fraction`` of the training data (a seeded split, stratified
+        when every class can have a row on both sides), stop when the monitored score has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs and restore the best epoch's
+        weights. When False, train for ``max_iter`` epochs.
     validation_fraction : float, default=0.1
-        Share of the training data held out for early stopping.
+        Share of the training data held out for early stopping; it must come to at least 2
+        rows.
     n_iter_no_change : int, default=10
         Epochs without improvement before early stopping.
     tol : float, default=2e-3
@@ -318,4 +321,14 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
                 "of the data; pass a dict of class weights instead."
             )
         class_weights = compute_sample_weight(self.class_weight, y)
-        return (sample_weight * class_weights).astype(np.float32)
+        if not np.all(np.isfinite(class_weights) & (class_weights >= 0)):
+            raise ValueError(
+                f"class_weight must give every class a finite, non-negative weight; got "
+                f"{self.class_weight!r}."
+            )
+        sample_weight = (sample_weight * class_weights).astype(np.float32)
+        _require_some_weight(sample_weight, "The weights (sample_weight times class_weight)")
+        return sample_weight
+
+    def _baseline(self):
+        return DummyClassifier(strategy="prior")

@@ -156,6 +156,7 @@ def compare(args: argparse.Namespace) -> int:
     out = _output_folder(args.out)
     model = make_model(data, args.hidden, args.max_iter, args.seed)
     splits = list(_cv(data, args.cv, args.seed).split(data.X, data.y))
+    _check_early_stopping_split(len(data.y), args.cv)
     _check_backend(args.verbose)
     tried = variants(data, args.max_iter)
     # Every fit is one job: each variant's folds and its monitored fit, then the L2 path.
@@ -305,17 +306,19 @@ def _cv(data: Dataset, n_splits: int, seed: int) -> KFold | StratifiedKFold:
             f"the smallest class, {counts.idxmin()!r}, has {counts.min()} rows; "
             f"{n_splits}-fold cross-validation needs at least {n_splits} ({remedy})."
         )
-    # Early stopping holds out 10% of each training fold, stratified: one row per class at
-    # least, and as many left to train on.
-    train_rows = len(data.y) - -(-len(data.y) // n_splits)
-    held_out = -(-train_rows // 10)
-    if held_out < len(counts) or train_rows - held_out < len(counts):
-        raise DataError(
-            f"{len(counts)} classes are too many for {len(data.y)} rows: early stopping holds "
-            f"out {held_out} of a fold's {train_rows} training rows, fewer than one per class "
-            "(give more rows or fewer classes)."
-        )
     return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+
+
+def _check_early_stopping_split(n_rows: int, n_splits: int) -> None:
+    """Early stopping holds out 10% of each training fold and needs 2 rows there."""
+    train_rows = n_rows - -(-n_rows // n_splits)
+    held_out = -(-train_rows // 10)
+    if held_out < 2:
+        raise DataError(
+            f"{n_rows} rows are too few for the early-stopping variants: they hold out 10% of "
+            f"a fold's {train_rows} training rows, {held_out} row, and need at least 2 "
+            "(give more rows)."
+        )
 
 
 def _holdout(data: Dataset, fraction: float) -> None:

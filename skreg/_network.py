@@ -22,8 +22,15 @@ from . import _random
 from ._state import NetworkSpec, NetworkState, dropout_rates  # noqa: F401 (re-exported)
 from .regularizers import kernel_regularizer
 
+# The losses skreg trains with, on the output layer's linear predictor (:func:`linear_outputs`).
+# From the logits, the cross-entropy needs no clipping and is the same on every backend. Keras'
+# loss on probabilities clips them to [1e-7, 1 - 1e-7] on JAX, where a row whose class falls
+# below 1e-7 sends no gradient (issue 11: learning_rate=1e6 on iris sat at loss 7.3, chance
+# accuracy, for good), while on TensorFlow it quietly used the logits.
 LOSSES: dict[str, Callable[[Any, Any], Any]] = {
-    "categorical_crossentropy": keras.losses.categorical_crossentropy,
+    "categorical_crossentropy": lambda y, logits: keras.losses.categorical_crossentropy(
+        y, logits, from_logits=True
+    ),
     "mean_squared_error": keras.losses.mean_squared_error,
 }
 
@@ -35,7 +42,8 @@ def build_network(
 ) -> keras.Model:
     """Build the multilayer perceptron described by ``spec``.
 
-    Each hidden block is ``Dense -> [BatchNormalization] -> activation -> Dropout``. Every
+    Each hidden block is ``Dense -> [BatchNormalization] -> activation -> Dropout``; the
+    output is ``Dense`` (named ``output``), then the output activation if there is one. Every
     hidden block has a dropout layer, whose rate (``dropout``, 0 by default) is a variable, so
     the same architecture serves every rate. The weights are placeholders until
     :func:`set_state` gives them values.
@@ -58,10 +66,18 @@ def build_network(
             x = keras.layers.BatchNormalization(**_HOST_BATCH_NORM, name=f"batch_norm_{i}")(x)
         x = keras.layers.Activation(spec.activation, name=f"activation_{i}")(x)
         x = Dropout(rate, name=f"dropout_{i}")(x)
-    outputs = keras.layers.Dense(
-        spec.n_outputs, activation=spec.output_activation, **dense, name="output"
-    )(x)
+    outputs = keras.layers.Dense(spec.n_outputs, **dense, name="output")(x)
+    if spec.output_activation is not None:
+        outputs = keras.layers.Activation(spec.output_activation, name="output_activation")(
+            outputs
+        )
     return keras.Model(inputs, outputs, name="regularized_mlp")
+
+
+def linear_outputs(network: keras.Model) -> keras.Model:
+    """``network`` up to its output layer's linear predictor (the logits), sharing its
+    variables in the same order, so the same state runs both."""
+    return keras.Model(network.input, network.get_layer("output").output)
 
 
 def initial_state(
@@ -145,7 +161,7 @@ def export_model(
     model = build_network(spec, dropout, penalty)
     set_state(model, state)
     name, learning_rate, values = optimizer
-    model.compile(optimizer=make_optimizer(name, learning_rate), loss=LOSSES[loss])
+    model.compile(optimizer=make_optimizer(name, learning_rate), loss=loss)
     model.optimizer.build(model.trainable_variables)
     for variable, value in zip(model.optimizer.variables, values, strict=True):
         variable.assign(_as_dtype(value, variable))

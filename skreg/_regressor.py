@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 from sklearn.base import RegressorMixin
+from sklearn.dummy import DummyRegressor
 
 from ._base import _BaseRegularizedMLP
 from ._validation import _fit_context
@@ -44,7 +45,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
         epoch's weights.
     validation_fraction : float, default=0.1
-        Share of the training data held out for early stopping.
+        Share of the training data held out for early stopping; it must come to at least 2
+        rows.
     n_iter_no_change : int, default=10
         Epochs without improvement before early stopping.
     tol : float, default=2e-3
@@ -186,6 +188,13 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         return {"multi_output": True, "y_numeric": True}
 
     def _encode_targets(self, y, *, continuing, classes):
+        reach = float(np.abs(y).max())
+        if reach > float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"y reaches {reach:.3g}, beyond the range of float32 (3.4e+38), in which the "
+                "network trains. Scale the target, for example with "
+                "TransformedTargetRegressor(regressor, transformer=StandardScaler())."
+            )
         Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
         if continuing and Y.shape[1] != self.n_outputs_:
             raise ValueError(
@@ -193,3 +202,6 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             )
         self.n_outputs_ = Y.shape[1]
         return Y
+
+    def _baseline(self):
+        return DummyRegressor()

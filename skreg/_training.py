@@ -21,6 +21,7 @@ fold of a cross-validation (a new shape would compile again, 1-4 s each):
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -35,6 +36,13 @@ MIN_BUCKET_ROWS = 2048
 # batch size, if smaller): with the default batch size of 200, every small fold shares one
 # step shape. Computing a few more rows costs less than compiling again.
 MIN_STEP_ROWS = 256
+# An epoch whose training loss exceeds the first epoch's by this factor has diverged. Probed on
+# iris (issue 11): learning_rate=1e6 took TensorFlow's loss from 0.87 to 1.5e12 in one epoch
+# while accuracy stayed at 0.97, so a finite loss is no proof of health; a healthy fit's loss
+# does not grow a thousandfold. The floor keeps a near-zero first loss (a warm start on
+# data the network already fits) from making noise look like divergence.
+EXPLOSION_FACTOR = 1e3
+EXPLOSION_FLOOR = 1e-2
 
 
 def bucket_rows(n_rows: int) -> int:
@@ -156,6 +164,8 @@ class Validation:
 
     score: Callable[[float | None], tuple[dict[str, float], float]]
     uses_weights: bool = False
+    # What the score is, for messages: "the validation loss", "scoring='r2' on 12 rows".
+    name: str = "the validation loss"
 
 
 @dataclass(frozen=True)
@@ -212,7 +222,9 @@ def train(
 
     With ``validation``, every epoch records its metrics and score; with it and
     ``schedule.early_stopping``, the best epoch's weights are restored. A non-finite training
-    loss stops with a ``FloatingPointError``.
+    loss, or one that grows :data:`EXPLOSION_FACTOR` times above the first epoch's, stops with
+    a ``FloatingPointError``; a validation score that is not a number stops with a
+    ``ValueError``, and one that never changes warns (early stopping then keeps epoch 1).
     """
     result = TrainingResult(history={"loss": []})
     stopping = schedule.early_stopping if validation is not None else None
@@ -228,16 +240,12 @@ def train(
         records = session.run_epochs(rng, chunk, None if on_host else stopping)
         for record in records:
             epoch = result.n_epochs + 1
-            if not math.isfinite(record.loss):
-                raise FloatingPointError(
-                    f"The training loss became {record.loss} at epoch {epoch}: training "
-                    "diverged. Scale the features (for example with StandardScaler) or lower "
-                    "learning_rate."
-                )
+            _check_loss(record.loss, epoch, result.history["loss"])
             result.history["loss"].append(record.loss)
             metrics: dict[str, float] = {}
             if validation is not None:
                 metrics, score = validation.score(record.val_loss)
+                _check_score(score, epoch, validation, record.val_loss)
                 for name, value in metrics.items():
                     result.history.setdefault(name, []).append(value)
                 result.scores.append(score)
@@ -260,9 +268,46 @@ def train(
             session.restore(best)
         else:
             session.restore_best()
+        if len(result.scores) > 1 and len(set(result.scores)) == 1:
+            advice = " or monitor scoring='loss'" if validation.uses_weights else ""
+            warnings.warn(
+                f"Early stopping kept the weights of epoch 1: {validation.name} did not change "
+                f"over the {len(result.scores)} epochs, so it cannot tell them apart. Increase "
+                f"validation_fraction{advice}.",
+                UserWarning,
+                stacklevel=2,
+            )
     else:
         result.best_epoch = result.n_epochs
     return result
+
+
+def _check_loss(loss: float, epoch: int, losses: list[float]) -> None:
+    """Raise ``FloatingPointError`` if the training loss shows divergence."""
+    if not math.isfinite(loss):
+        raise FloatingPointError(
+            f"Training diverged: the training loss became {loss} at epoch {epoch}."
+        )
+    if losses and loss > EXPLOSION_FACTOR * max(losses[0], EXPLOSION_FLOOR):
+        raise FloatingPointError(
+            f"Training diverged: the training loss grew from {losses[0]:.4g} at epoch 1 to "
+            f"{loss:.4g} at epoch {epoch}."
+        )
+
+
+def _check_score(score: float, epoch: int, validation: Validation, val_loss) -> None:
+    """Raise if the validation score cannot rank epochs: a scorer's NaN is the scorer's
+    (``ValueError``), a non-finite validation loss is numerical (``FloatingPointError``)."""
+    if math.isfinite(score):
+        return
+    if validation.uses_weights:
+        raise ValueError(
+            f"Early stopping cannot rank the epochs: {validation.name} gave {score} at epoch "
+            f"{epoch}. Increase validation_fraction, or choose another scoring."
+        )
+    raise FloatingPointError(
+        f"Training diverged: the validation loss became {val_loss} at epoch {epoch}."
+    )
 
 
 def _print_epoch(epoch: int, epochs: int, loss: float, metrics: dict[str, float]) -> None:

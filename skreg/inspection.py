@@ -9,6 +9,7 @@ computes and plots, ``plot(ax=...)`` draws on given axes, and the drawn objects 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Real
 from typing import Any
 
 import numpy as np
@@ -82,8 +83,10 @@ class TrainingHistoryDisplay:
 
         Parameters
         ----------
-        estimator : RegularizedMLPClassifier, RegularizedMLPRegressor or Pipeline
-            The fitted estimator; a pipeline's last step is used.
+        estimator : RegularizedMLPClassifier, RegularizedMLPRegressor or a fitted wrapper
+            The fitted estimator, or a fitted Pipeline (its last step),
+            TransformedTargetRegressor (its ``regressor_``) or search (its
+            ``best_estimator_``) around one.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
         name : str or None, default=None
@@ -95,8 +98,7 @@ class TrainingHistoryDisplay:
             The plotted display.
         """
         _require_matplotlib(f"{cls.__name__}.from_estimator")
-        model = _final_step(estimator)
-        check_is_fitted(model, "history_")
+        model = _trained_network(estimator)
         has_validation = "val_loss" in model.history_
         display = cls(
             history=model.history_,
@@ -286,7 +288,9 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         """Plot the scores a grid search recorded along one of its parameters.
 
         When the grid varies other parameters too, each value of ``param_name`` shows the
-        candidate with the best mean test score at that value.
+        candidate with the best mean test score at that value. Values that are not numbers
+        (``hidden_layer_sizes``, per-layer dropout lists, augmentation objects) are drawn as
+        labelled categories, in the grid's order.
 
         Parameters
         ----------
@@ -319,12 +323,12 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         train = np.column_stack([cv_results[k] for k in train_keys]) if has_train else None
         param_range, rows = [], []
         for value in _unique_in_order(values):
-            candidates = np.flatnonzero([v == value for v in values])
+            candidates = np.flatnonzero([_same(v, value) for v in values])
             rows.append(candidates[np.argmax(test[candidates].mean(axis=1))])
             param_range.append(value)
         display = cls(
             param_name=param_name,
-            param_range=np.asarray(param_range),
+            param_range=_as_range(param_range),
             train_scores=train[rows] if has_train else None,
             test_scores=test[rows],
             score_name="Score" if score_name is None else score_name,
@@ -367,10 +371,13 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         """
         if self.train_scores is None:
             score_type = "test"
-        saved_train_scores = self.train_scores
+        saved_train_scores, saved_range = self.train_scores, self.param_range
         if saved_train_scores is None:
             # scikit-learn negates both score arrays even when it draws only one.
             self.train_scores = np.full_like(np.asarray(self.test_scores, dtype=float), np.nan)
+        categorical = np.asarray(saved_range).dtype.kind not in "iuf"
+        if categorical:  # drawn at 0, 1, 2, ... and labelled
+            self.param_range = np.arange(len(saved_range))
         try:
             super().plot(
                 ax=ax,
@@ -382,14 +389,17 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
                 fill_between_kw=fill_between_kw,
                 errorbar_kw=errorbar_kw,
             )
+            x = self.param_range
         finally:
-            self.train_scores = saved_train_scores
+            self.train_scores, self.param_range = saved_train_scores, saved_range
+        if categorical:
+            self.ax_.set_xticks(x, [_label(v) for v in saved_range])
         means = np.asarray(self.test_scores, dtype=float).mean(axis=1)
         best = int(np.argmax(means))
         means = -means if negate_score else means
-        self.best_value_ = self.param_range[best]
+        self.best_value_ = saved_range[best]
         (self.best_marker_,) = self.ax_.plot(
-            [self.param_range[best]], [means[best]], "k*", markersize=12, label="best"
+            [x[best]], [means[best]], "k*", markersize=12, label="best"
         )
         self.ax_.set_xlabel(self.param_name)
         self.ax_.legend()
@@ -595,9 +605,57 @@ def _final_step(estimator: Any) -> Any:
     return estimator[-1] if isinstance(estimator, Pipeline) else estimator
 
 
+def _trained_network(estimator: Any) -> Any:
+    """The fitted skreg estimator in ``estimator``: itself, a Pipeline's last step, or the
+    fitted model a TransformedTargetRegressor or a search holds."""
+    current = _final_step(estimator)
+    while not hasattr(current, "history_"):
+        inner = next(
+            (getattr(current, name) for name in _FITTED_INNER if hasattr(current, name)), None
+        )
+        if inner is None:
+            break
+        current = _final_step(inner)
+    else:
+        return current
+    check_is_fitted(current)  # an unfitted wrapper or skreg estimator says so
+    raise TypeError(
+        f"{type(current).__name__} has no training history: pass a fitted skreg estimator, "
+        "or a Pipeline, TransformedTargetRegressor or search that holds one."
+    )
+
+
+# Where scikit-learn's wrappers keep their fitted estimator.
+_FITTED_INNER = ("regressor_", "best_estimator_", "estimator_")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equality for grid values: numbers, tuples and lists by value, objects by identity
+    (an augmentation object is one grid value however it compares)."""
+    if isinstance(a, _PLAIN) and isinstance(b, _PLAIN):
+        return bool(a == b)
+    return a is b
+
+
+_PLAIN = (Real, str, tuple, list, type(None))
+
+
 def _unique_in_order(values: np.ndarray) -> list[Any]:
     unique: list[Any] = []
     for value in values:
-        if not any(value == u for u in unique):
+        if not any(_same(value, u) for u in unique):
             unique.append(value)
     return unique
+
+
+def _as_range(values: list[Any]) -> np.ndarray:
+    """Numbers as a float array; anything else as an object array, one value per item."""
+    if all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=float)
+    out = np.empty(len(values), dtype=object)
+    out[:] = values
+    return out
+
+
+def _label(value: Any) -> str:
+    return str(value) if isinstance(value, (tuple, list)) else repr(value)

@@ -210,8 +210,21 @@ def test_scorer_early_stopping_on_dataframe_does_not_warn(classification_data):
         small(early_stopping=True, scoring="accuracy", max_iter=3).fit(df, y)
 
 
-def test_early_stopping_split_is_stratified():
-    X = np.arange(40, dtype=np.float32).reshape(20, 2)
-    y = np.array([0] * 19 + [1])
-    with pytest.raises(ValueError, match="least populated class"):
-        small(early_stopping=True).fit(X, y)
+def test_early_stopping_split_is_stratified_when_every_class_fits():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 2)).astype(np.float32)
+    y = np.array([0] * 36 + [1] * 4)
+    held_out = []
+
+    def record(estimator, X, y):
+        held_out.append(np.bincount(y, minlength=2))
+        return 0.0
+
+    for seed in range(6):
+        small(early_stopping=True, validation_fraction=0.25, scoring=record, max_iter=1,
+              random_state=seed).fit(X, y)  # fmt: skip
+    # Stratified: 10 held-out rows always hold 9 and 1, where a random split would vary.
+    assert [list(c) for c in held_out] == [[9, 1]] * 6
+    # A class of one row cannot be on both sides: the split is a plain random one.
+    y = np.array([0] * 39 + [1])
+    assert small(early_stopping=True, random_state=0).fit(X, y).n_iter_ >= 1

@@ -68,6 +68,57 @@ def test_history_display_needs_a_fitted_estimator():
         TrainingHistoryDisplay.from_estimator(make())
 
 
+def test_history_display_finds_the_network_inside_wrappers(regression_data):
+    from sklearn.compose import TransformedTargetRegressor
+
+    X, y = regression_data
+    network = RegularizedMLPRegressor((8,), max_iter=4, random_state=0)
+    wrapped = TransformedTargetRegressor(network, transformer=StandardScaler()).fit(X, y[:, 0])
+    display = TrainingHistoryDisplay.from_estimator(wrapped)
+    np.testing.assert_allclose(display.lines_["loss"].get_ydata(), wrapped.regressor_.loss_curve_)
+    search = GridSearchCV(make_pipeline(StandardScaler(), network), {}, cv=2).fit(X, y)
+    display = TrainingHistoryDisplay.from_estimator(search)
+    best = search.best_estimator_[-1]
+    np.testing.assert_allclose(display.lines_["loss"].get_ydata(), best.loss_curve_)
+
+
+def test_history_display_says_what_it_needs_for_an_estimator_without_history(regression_data):
+    X, _ = regression_data
+    with pytest.raises(TypeError, match="StandardScaler has no training history"):
+        TrainingHistoryDisplay.from_estimator(StandardScaler().fit(X))
+
+
+@pytest.mark.parametrize(
+    ("name", "values", "labels"),
+    [
+        ("hidden_layer_sizes", [(4,), (8,), (8, 4)], ["(4,)", "(8,)", "(8, 4)"]),
+        ("dropout", [[0.0], [0.3], 0.5], ["[0.0]", "[0.3]", "0.5"]),
+        ("augmentation", [None, "noise"], ["None", "GaussianNoise(std=0.3)"]),
+    ],
+)
+def test_path_display_draws_capacity_and_objects_as_categories(
+    classification_data, name, values, labels
+):
+    from skreg import GaussianNoise
+
+    X, y = classification_data
+    values = [GaussianNoise(0.3) if v == "noise" else v for v in values]
+    search = GridSearchCV(
+        make(max_iter=3), {name: values, "l2": [0.0, 1e-3]}, cv=2, return_train_score=True
+    ).fit(X, y)
+    display = RegularizationPathDisplay.from_cv_results(search.cv_results_, name)
+    assert [t.get_text() for t in display.ax_.get_xticklabels()] == labels
+    np.testing.assert_array_equal(display.lines_[0].get_xdata(), np.arange(len(values)))
+    results = search.cv_results_
+    for i, value in enumerate(values):
+        at_value = [j for j, v in enumerate(results[f"param_{name}"]) if v is value]
+        assert display.test_scores[i].mean() == pytest.approx(
+            results["mean_test_score"][at_value].max()
+        )
+    best = int(np.argmax(results["mean_test_score"]))
+    assert display.best_value_ is results[f"param_{name}"][best]
+
+
 def test_path_display_from_a_grid_search(classification_data):
     X, y = classification_data
     search = GridSearchCV(make(), {"l2": [0.0, 1e-3, 1.0]}, cv=3, return_train_score=True).fit(

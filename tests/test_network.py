@@ -28,8 +28,9 @@ def test_build_network_layers_and_shapes():
     kinds = [type(layer).__name__ for layer in model.layers]
     assert kinds == [
         "InputLayer", "Dense", "BatchNormalization", "Activation", "Dropout",
-        "Dense", "BatchNormalization", "Activation", "Dropout", "Dense",
+        "Dense", "BatchNormalization", "Activation", "Dropout", "Dense", "Activation",
     ]  # fmt: skip
+    assert model.layers[-2].name == "output" and model.layers[-1].name == "output_activation"
     assert [layer.rate for layer in model.layers if isinstance(layer, Dropout)] == [0.2, 0.0]
     assert model.output_shape == (None, 3)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]

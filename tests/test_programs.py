@@ -202,3 +202,30 @@ def test_swap_noise_and_dropout_draws_are_reproducible_across_fits(classificatio
     np.testing.assert_array_equal(
         RegularizedMLPClassifier((9,), **params).fit(X, y).predict_proba(X), first
     )
+
+
+def test_the_classifier_loss_is_the_cross_entropy_of_the_logits_unclipped():
+    # Keras' cross-entropy on probabilities clips them at 1e-7 on JAX, capping a row's loss at
+    # 16.1 and its gradient at 0. From the logits it is exact: checked against NumPy's
+    # forward pass with a row whose class is 60 logits behind.
+    from skreg._programs import PROGRAMS, objective
+    from skreg._state import NetworkSpec, ProgramKey
+
+    spec = NetworkSpec(n_features=3, n_outputs=3, hidden_layer_sizes=(4,),
+                       output_activation="softmax")  # fmt: skip
+    program = PROGRAMS.get(ProgramKey(spec, "adam", "categorical_crossentropy", ()))
+    state = skreg._programs.initial_state(program.network, (0.0,), np.random.SeedSequence(0))
+    kernel, bias, out_kernel, out_bias = (np.asarray(w, np.float32) for w in state.trainable)
+    out_bias = np.array([60.0, 0.0, 0.0], np.float32)
+    x = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    labels = np.array([0, 1, 2, 1])
+    y = np.eye(3, dtype=np.float32)[labels]
+    w = np.array([1.0, 2.0, 1.0, 0.5], np.float32)
+    loss, _ = objective(program, [kernel, bias, out_kernel, out_bias], list(state.non_trainable),
+                        x, y, w, np.zeros(2, np.float32), training=False)  # fmt: skip
+    logits = np.maximum(x @ kernel + bias, 0).astype(np.float64) @ out_kernel + out_bias
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    per_row = np.log(np.exp(shifted).sum(axis=1)) - shifted[np.arange(4), labels]
+    assert per_row.max() > 50, "far beyond the clipped ceiling of 16.1"
+    np.testing.assert_allclose(float(keras.ops.convert_to_numpy(loss)),
+                               (per_row * w).sum() / w.sum(), rtol=1e-5)  # fmt: skip

@@ -160,3 +160,40 @@ def test_non_finite_loss_raises(loss):
     session = ScriptedSession([1.0, loss, 0.5, 0.5])
     with pytest.raises(FloatingPointError, match="diverged"):
         train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))
+
+
+def test_a_loss_that_grows_a_thousandfold_raises():
+    session = ScriptedSession([0.9, 5.0, 2e3])
+    with pytest.raises(FloatingPointError, match="grew from 0.9 at epoch 1 to 2000 at epoch 3"):
+        train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))
+
+
+def test_a_loss_that_grows_from_near_zero_within_the_floor_trains_on():
+    # A warm start on data the network already fits: noise is not divergence.
+    session = ScriptedSession([1e-6, 1e-4, 5e-3])
+    result = train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))
+    assert result.n_epochs == 3
+
+
+@pytest.mark.parametrize("score", [np.nan, -np.inf])
+def test_a_scorer_that_cannot_rank_epochs_raises(score):
+    session = ScriptedSession([1.0] * 3, val_losses=[0.5] * 3)
+    schedule = TrainingSchedule(epochs=3, batch_size=8, early_stopping=EarlyStopping(2, 0.0))
+    validation = Validation(lambda _: ({}, score), uses_weights=True, name="scoring='r2'")
+    with pytest.raises(ValueError, match="scoring='r2' gave"):
+        train(session, schedule, np.random.default_rng(0), validation)
+
+
+def test_a_non_finite_validation_loss_is_divergence():
+    session = ScriptedSession([1.0] * 3, val_losses=[0.5, np.nan, 0.5])
+    with pytest.raises(FloatingPointError, match="validation loss became nan at epoch 2"):
+        train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0),
+              loss_validation())  # fmt: skip
+
+
+def test_a_constant_validation_score_warns_that_epoch_one_was_kept():
+    session = ScriptedSession([1.0, 0.8, 0.6, 0.4], val_losses=[0.25] * 4)
+    schedule = TrainingSchedule(epochs=4, batch_size=8, early_stopping=EarlyStopping(3, 0.0))
+    with pytest.warns(UserWarning, match="kept the weights of epoch 1.*over the 4 epochs"):
+        result = train(session, schedule, np.random.default_rng(0), loss_validation())
+    assert result.best_epoch == 1

@@ -1,0 +1,283 @@
+"""Bad input and bad training get a clear error, and leave a fitted estimator as it was.
+
+Each case here was found by probing the estimators as a user would (issue 11).
+"""
+
+import warnings
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_iris
+from sklearn.neural_network import MLPClassifier
+from sklearn.preprocessing import StandardScaler
+
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+
+
+@pytest.fixture(scope="module")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y
+
+
+def small(estimator=RegularizedMLPClassifier, **params):
+    return estimator((8,), **{"max_iter": 5, "random_state": 0, **params})
+
+
+def test_a_huge_learning_rate_raises_instead_of_replacing_a_good_model(iris):
+    # The loss explodes (0.87 -> 1.5e12) while accuracy stays at 0.97 on TensorFlow; on JAX,
+    # whose cross-entropy used to clip probabilities, it sat at 7.3 at chance accuracy.
+    X, y = iris
+    clf = RegularizedMLPClassifier((16,), max_iter=30, random_state=0).fit(X, y)
+    before = clf.predict_proba(X)
+    clf.set_params(learning_rate=1e6)
+    says = r"diverged: the training loss grew from 0.87.*[Ll]ower learning_rate \(now 1e\+06\)"
+    with pytest.raises(FloatingPointError, match=says):
+        clf.fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.parametrize("estimator", [RegularizedMLPClassifier, RegularizedMLPRegressor])
+def test_features_that_overflow_the_network_raise_naming_the_features(iris, estimator):
+    X, y = iris
+    with pytest.raises(FloatingPointError, match="features reach 3.09e\\+30: scale them"):
+        small(estimator).fit(X * 1e30, y)
+
+
+def test_a_target_whose_square_overflows_raises_naming_the_target(iris):
+    X, y = iris
+    with pytest.raises(FloatingPointError, match="target reaches 2e\\+20: scale it"):
+        small(RegularizedMLPRegressor).fit(X, y * 1e20)
+    with pytest.raises(ValueError, match="y reaches 2e\\+39, beyond the range of float32"):
+        small(RegularizedMLPRegressor).fit(X, y * 1e39)
+
+
+def test_a_negative_sample_weight_is_refused(iris):
+    X, y = iris
+    weights = np.ones(len(y))
+    weights[0] = -1
+    with pytest.raises(ValueError, match="Negative values in data passed to `sample_weight`"):
+        small().fit(X, y, sample_weight=weights)
+
+
+@pytest.mark.parametrize(
+    ("class_weight", "message"),
+    [
+        ({0: 0, 1: 0, 2: 0}, "sample_weight times class_weight"),
+        ({0: np.nan, 1: 1, 2: 1}, "finite, non-negative weight"),
+        ({0: -1.0, 1: 1, 2: 1}, "finite, non-negative weight"),
+    ],
+)
+def test_a_class_weight_that_leaves_nothing_to_learn_is_refused(iris, class_weight, message):
+    X, y = iris
+    with pytest.raises(ValueError, match=message):
+        small(class_weight=class_weight).fit(X, y)
+
+
+def test_a_split_that_leaves_one_side_without_weight_is_refused(iris):
+    # One row of weight 1 and a 50% split: for each seed, either the training rows or the
+    # validation rows (whose loss is a weighted mean) have no weight at all.
+    X, y = iris
+    weights = np.zeros(len(y))
+    weights[0] = 1.0
+    messages = set()
+    for seed in range(10):
+        clf = small(early_stopping=True, validation_fraction=0.5, random_state=seed)
+        with pytest.raises(ValueError, match="must contain at least one non-zero") as error:
+            clf.fit(X, y, sample_weight=weights)
+        assert "validation_fraction" in str(error.value)
+        messages.add(str(error.value).split(" weights")[0])
+    assert messages == {"The training rows'", "The early-stopping validation rows'"}
+
+
+def test_early_stopping_refuses_a_validation_set_of_one_row():
+    # With 10 rows, 10% is one validation row: R2 is NaN every epoch, and early stopping
+    # used to keep the first epoch silently. scikit-learn's MLPs refuse it too.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 3))
+    y = X.sum(axis=1)
+    reg = small(RegularizedMLPRegressor, early_stopping=True, scoring="r2")
+    with pytest.raises(ValueError, match="validation set would have 1 row.*validation_fraction"):
+        reg.fit(X, y)
+    assert not hasattr(reg, "n_iter_")
+
+
+def test_a_scorer_returning_nan_stops_with_an_error_naming_scoring(iris):
+    X, y = iris
+
+    def nan_scorer(estimator, X, y):
+        return float("nan")
+
+    clf = small(early_stopping=True, scoring=nan_scorer)
+    with pytest.raises(ValueError, match="cannot rank the epochs: scoring=.*gave nan at epoch 1"):
+        clf.fit(X, y)
+
+
+def test_a_constant_validation_score_warns(iris):
+    X, y = iris
+
+    def constant(estimator, X, y):
+        return 1.0
+
+    clf = small(early_stopping=True, scoring=constant, n_iter_no_change=3, max_iter=10)
+    with pytest.warns(UserWarning, match="kept the weights of epoch 1"):
+        clf.fit(X, y)
+    assert clf.best_epoch_ == 1 and clf.n_iter_ == 4
+
+
+def test_many_classes_of_two_rows_fit_with_early_stopping_as_in_scikit_learn():
+    # Stratifying 1000 classes of 2 rows into a 10% split is impossible; the split falls back
+    # to a plain random one, as MLPClassifier's always is for more than two classes.
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(1000), 2)
+    X = rng.normal(size=(2000, 3)) + y[:, None] / 1000
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        MLPClassifier((8,), max_iter=2, early_stopping=True).fit(X, y)
+    clf = RegularizedMLPClassifier((8,), max_iter=2, early_stopping=True, random_state=0)
+    assert clf.fit(X, y).n_iter_ >= 1
+    assert clf.predict_proba(X[:3]).shape == (3, 1000)
+
+
+@pytest.mark.parametrize(
+    ("estimator", "scoring", "message"),
+    [
+        (RegularizedMLPRegressor, "accuracy", "continuous is not supported"),
+        (RegularizedMLPClassifier, "roc_auc", "multi_class"),
+    ],
+)
+def test_a_scoring_that_does_not_fit_the_task_fails_before_training(
+    iris, estimator, scoring, message
+):
+    X, y = iris
+    y = X[:, 0] if estimator is RegularizedMLPRegressor else y
+    model = small(estimator, early_stopping=True, scoring=scoring)
+    with pytest.raises(ValueError, match=f"scoring='{scoring}' cannot score.*{message}"):
+        model.fit(X, y)
+    assert not hasattr(model, "n_iter_")
+
+
+def test_inputs_that_overflow_at_predict_time_raise_instead_of_a_nan_probability(iris):
+    X, y = iris
+    clf = small().fit(X, y)
+    huge = np.full((3, 4), np.finfo(np.float32).max)
+    with pytest.raises(ValueError, match="not finite for 3 of 3 rows.*Scale the inputs"):
+        clf.predict(huge)
+    reg = small(RegularizedMLPRegressor).fit(X, y)
+    with pytest.raises(ValueError, match="not finite"):
+        reg.predict(huge)
+
+
+def test_switching_on_early_stopping_in_a_warm_start_keeps_every_curve_full_length(iris):
+    X, y = iris
+    clf = small(warm_start=True).fit(X, y)
+    clf.set_params(early_stopping=True, n_iter_no_change=2)
+    clf.fit(X, y)
+    assert len(clf.loss_curve_) == clf.n_iter_ > 5
+    assert {k: len(v) for k, v in clf.history_.items()} == {
+        "loss": clf.n_iter_,
+        "val_loss": clf.n_iter_,
+    }
+    assert np.isnan(clf.history_["val_loss"][:5]).all()
+    assert np.isfinite(clf.history_["val_loss"][5:]).all()
+    assert clf.loss_curve_[:5] == small().fit(X, y).loss_curve_
+
+
+def test_a_row_predicts_the_same_bits_alone_or_among_many(iris):
+    X, y = iris
+    clf = RegularizedMLPClassifier((64,), max_iter=5, random_state=0).fit(X, y)
+    many = np.tile(X, (61, 1))  # 9150 rows: more than any single chunk
+    alone = clf.predict_proba(X[:1])
+    np.testing.assert_array_equal(clf.predict_proba(many)[:1], alone)
+    np.testing.assert_array_equal(clf.predict_proba(many)[-150:-149], alone)
+    np.testing.assert_array_equal(clf.predict_proba(X[:70])[:1], alone)
+
+
+BAD_FITS = {
+    "huge learning rate": (dict(learning_rate=1e6, max_iter=30), lambda X, y: (X, y, None)),
+    "negative weight": ({}, lambda X, y: (X, y, -np.ones(len(y)))),
+    "one validation row": (dict(early_stopping=True), lambda X, y: (X[::15], y[::15], None)),
+    "overflowing features": ({}, lambda X, y: (X * 1e30, y, None)),
+    "unknown label": ({}, lambda X, y: (X, np.where(y == 2, 7, y), None)),
+}
+
+
+BAD_FITS_SAY = {
+    "huge learning rate": "diverged",
+    "negative weight": "Negative values",
+    "one validation row": "validation set would have 1 row",
+    "overflowing features": "features reach",
+    "unknown label": "labels not in classes_",
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FITS))
+def test_a_failed_refit_leaves_the_fitted_estimator_unchanged(iris, case):
+    X, y = iris
+    params, make = BAD_FITS[case]
+    clf = small(warm_start=case == "unknown label").fit(X, y)
+    before = (clf.predict_proba(X), list(clf.loss_curve_), clf.n_iter_)
+    clf.set_params(**params)
+    with pytest.raises((ValueError, FloatingPointError), match=BAD_FITS_SAY[case]):
+        X_bad, y_bad, weights = make(X, y)
+        clf.fit(X_bad, y_bad, sample_weight=weights)
+    np.testing.assert_array_equal(clf.predict_proba(X), before[0])
+    assert (list(clf.loss_curve_), clf.n_iter_) == before[1:]
+
+
+def test_fits_in_threads_equal_fits_in_a_row(iris):
+    # The programs are shared by threads: a TensorFlow program runs one fit at a time under
+    # its lock, and JAX programs keep no state.
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, y = iris
+
+    def fit(seed):
+        model = RegularizedMLPClassifier((8,), dropout=0.2, max_iter=5, random_state=seed)
+        return model.fit(X, y).predict_proba(X)
+
+    in_a_row = [fit(seed) for seed in range(4)]
+    with ThreadPoolExecutor(2) as pool:
+        in_threads = list(pool.map(fit, range(4)))
+    for serial, threaded in zip(in_a_row, in_threads):
+        np.testing.assert_array_equal(threaded, serial)
+
+
+def test_an_interrupted_refit_leaves_the_fitted_estimator_unchanged(iris):
+    X, y = iris
+    clf = small().fit(X, y)
+    before = clf.predict_proba(X)
+    calls = []
+
+    def interrupt_at_epoch_three(estimator, X, y):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return 0.5
+
+    clf.set_params(early_stopping=True, scoring=interrupt_at_epoch_three, max_iter=10)
+    with pytest.raises(KeyboardInterrupt):
+        clf.fit(X, y)
+    assert len(calls) == 3
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+    assert clf.validation_scores_ is None and clf.n_iter_ == 5
+
+
+def test_weights_that_are_not_finite_raise_even_when_the_loss_is(iris, monkeypatch):
+    from skreg import _backend
+
+    X, y = iris
+    clf = small().fit(X, y)
+    before = clf.predict_proba(X)
+    engine = _backend.engine()
+    real_fit = engine.fit
+
+    def fit_leaving_an_inf_weight(request):
+        outcome = real_fit(request)
+        outcome.network.trainable[0][0, 0] = np.inf
+        return outcome
+
+    monkeypatch.setattr(engine, "fit", fit_leaving_an_inf_weight)
+    with pytest.raises(FloatingPointError, match="trained weights are not finite"):
+        clf.fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
