@@ -83,14 +83,14 @@ sphinx_gallery_conf = {
 
 # -- HTML --------------------------------------------------------------------------------
 
-html_theme = "alabaster"
+# The PyData theme, as scikit-learn, NumPy and pandas use. No external links or icons: the
+# build must not need the network.
+html_theme = "pydata_sphinx_theme"
 html_theme_options = {
-    "description": "Regularized Keras networks as scikit-learn estimators",
-    "fixed_sidebar": True,
-    "show_relbars": True,
-}
-html_sidebars = {
-    "**": ["about.html", "navigation.html", "relations.html", "searchbox.html"],
+    "navigation_with_keys": False,
+    "show_toc_level": 2,
+    "header_links_before_dropdown": 6,
+    "navbar_end": ["theme-switcher", "navbar-icon-links"],
 }
 html_title = f"skreg {release}"
 html_static_path = []

@@ -21,7 +21,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 from . import _backend
 from ._state import NetworkSpec, NetworkState, OptimizerState, ProgramKey, dropout_rates
 from ._training import EarlyStopping, TrainingSchedule, Validation
-from ._validation import Interval, StrOptions
+from ._validation import Interval, InvalidParameterError, StrOptions
 from .augmentation import Augmentation, plan_augmentation
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
@@ -32,6 +32,27 @@ _ZERO_WEIGHTS_OK = (
     if "allow_all_zero_weights" in inspect.signature(_check_sample_weight).parameters
     else {}
 )
+# scikit-learn's activation names, as skreg (Keras) spells them.
+_ACTIVATION_ALIASES = {"logistic": "sigmoid", "identity": "linear"}
+# Arguments of scikit-learn's MLPClassifier and MLPRegressor that skreg does not take, and
+# what to use instead (the user guide's migration table says the same).
+SKLEARN_ONLY = {
+    "alpha": "l2 (l2 = skreg.regularizers.l2_from_sklearn_alpha(alpha, batch_size, ...) gives "
+    "the same penalty)",
+    "solver": "optimizer ('adam', 'sgd', 'rmsprop', ...; there is no 'lbfgs')",
+    "learning_rate_init": "learning_rate, which is the step size itself",
+    "power_t": "nothing yet: skreg has no learning-rate schedules",
+    "momentum": "optimizer='sgd' (Keras' SGD, without momentum) or optimizer='adam'",
+    "nesterovs_momentum": "optimizer='nadam' for Nesterov-accelerated Adam",
+    "beta_1": "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, "
+    "epsilon=1e-7)",
+    "beta_2": "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, "
+    "epsilon=1e-7)",
+    "epsilon": "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, "
+    "epsilon=1e-7)",
+    "max_fun": "nothing: it only applies to solver='lbfgs', which skreg does not have",
+}
+_SKLEARN_SCHEDULES = {"constant", "invscaling", "adaptive"}
 # Features or targets beyond this magnitude are named as the likely cause of a divergence:
 # the network's initial weights are scaled for inputs of order 1, and standardized data stay
 # within a few units.
@@ -45,6 +66,8 @@ _FITTED_ATTRIBUTES = (
     "n_outputs_",
     "history_",
     "loss_curve_",
+    "loss_",
+    "best_loss_",
     "validation_scores_",
     "best_validation_score_",
     "best_epoch_",
@@ -64,7 +87,10 @@ class _BaseRegularizedMLP(BaseEstimator):
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [
-            StrOptions({"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"})
+            StrOptions(
+                {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}
+                | set(_ACTIVATION_ALIASES)
+            )
         ],
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
@@ -88,6 +114,11 @@ class _BaseRegularizedMLP(BaseEstimator):
 
     _output_activation: str | None = None
     _loss: str  # the name of a loss in skreg._network.LOSSES
+
+    def __new__(cls, *args, **kwargs):
+        # A scikit-learn MLP argument gets its skreg equivalent, not just "unexpected keyword".
+        _refuse_sklearn_only(cls, kwargs, TypeError)
+        return super().__new__(cls)
 
     def __init__(
         self,
@@ -223,6 +254,24 @@ class _BaseRegularizedMLP(BaseEstimator):
         return model
 
     @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The dense layers' weight matrices, input layer first, each of shape
+        ``(n_in, n_out)``: scikit-learn's layout (read-only views of the fitted weights)."""
+        return [kernel for kernel, _ in self._dense_weights()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The dense layers' bias vectors, input layer first (read-only views)."""
+        return [bias for _, bias in self._dense_weights()]
+
+    def _dense_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        check_is_fitted(self)
+        trainable = self._fitted.network.trainable
+        # Each dense layer holds its kernel (the only 2-D weights) and then its bias.
+        pairs = [(trainable[i], trainable[i + 1]) for i, w in enumerate(trainable) if w.ndim == 2]
+        return [(_read_only(kernel), _read_only(bias)) for kernel, bias in pairs]
+
+    @property
     def feature_importances_(self) -> np.ndarray:
         """Importance of each input feature, from the first layer's weights.
 
@@ -237,6 +286,19 @@ class _BaseRegularizedMLP(BaseEstimator):
         norms = np.abs(kernel).sum(axis=1).astype(np.float64)
         total = norms.sum()
         return norms / total if total > 0 else norms
+
+    def set_params(self, **params):
+        _refuse_sklearn_only(type(self), params, ValueError)
+        return super().set_params(**params)
+
+    def _validate_params(self):
+        if isinstance(self.learning_rate, str) and self.learning_rate in _SKLEARN_SCHEDULES:
+            raise InvalidParameterError(
+                f"learning_rate={self.learning_rate!r} is a scikit-learn schedule name. skreg's "
+                "learning_rate is the step size itself (scikit-learn's learning_rate_init), "
+                "and skreg has no schedules yet: pass a float such as 1e-3."
+            )
+        super()._validate_params()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
@@ -267,7 +329,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             n_features=n_features,
             n_outputs=n_outputs,
             hidden_layer_sizes=_hidden_layer_sizes(self.hidden_layer_sizes),
-            activation=self.activation,
+            activation=_ACTIVATION_ALIASES.get(self.activation, self.activation),
             output_activation=self._output_activation,
             batch_normalization=bool(self.batch_normalization),
         )
@@ -444,6 +506,10 @@ class _BaseRegularizedMLP(BaseEstimator):
         self.__dict__.pop("_model", None)
         self.history_ = history
         self.loss_curve_ = history["loss"]
+        # As in scikit-learn's MLPs: the last epoch's loss, and the lowest one unless early
+        # stopping chose the epoch by its validation score.
+        self.loss_ = history["loss"][-1]
+        self.best_loss_ = None if result.scores else float(np.nanmin(history["loss"]))
         self.n_iter_ = (self.n_iter_ if continuing else 0) + result.n_epochs
         self.best_epoch_ = offset + result.best_epoch
         if result.scores:
@@ -452,6 +518,22 @@ class _BaseRegularizedMLP(BaseEstimator):
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
+
+
+def _refuse_sklearn_only(cls, params: dict, error: type[Exception]) -> None:
+    names = [name for name in params if name in SKLEARN_ONLY]
+    if names:
+        uses = "; ".join(f"instead of {name}, use {SKLEARN_ONLY[name]}" for name in names)
+        raise error(
+            f"{cls.__name__} does not take scikit-learn's MLP argument(s) "
+            f"{', '.join(map(repr, names))}: {uses}. See the migration table in the user guide."
+        )
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _scoring_error(estimator, error: Exception) -> ValueError:

@@ -93,7 +93,17 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X is a DataFrame with string column names.
     n_outputs_ : int
-        Number of network outputs (one per class).
+        As in scikit-learn: 1 for two classes, else the number of classes. (The network has
+        one softmax output per class either way.)
+    coefs_ : list of ndarray
+        The dense layers' weight matrices, input layer first, each ``(n_in, n_out)``, as in
+        scikit-learn's MLPs; the last has a column per class, also for two classes.
+    intercepts_ : list of ndarray
+        The dense layers' bias vectors, input layer first.
+    loss_ : float
+        The training loss (penalty included) of the last epoch.
+    best_loss_ : float or None
+        The lowest training loss of the fit; None with early stopping, as in scikit-learn.
     model_ : keras.Model
         The trained network; it maps features to class probabilities.
     history_ : dict of str to list of float
@@ -308,7 +318,9 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
                 f"The number of classes has to be greater than one; got 1 class: {known[0]!r}."
             )
         self.classes_ = known
-        self.n_outputs_ = len(known)
+        # scikit-learn's meaning: one output for two classes (the network itself has a
+        # softmax unit per class).
+        self.n_outputs_ = 1 if len(known) == 2 else len(known)
         return np.eye(len(known), dtype=np.float32)[np.searchsorted(known, y)]
 
     def _sample_weight(self, X, y, sample_weight, *, incremental):

@@ -32,6 +32,8 @@ LOSSES: dict[str, Callable[[Any, Any], Any]] = {
         y, logits, from_logits=True
     ),
     "mean_squared_error": keras.losses.mean_squared_error,
+    # With the log link, from the linear predictor eta = log(mu): mu - y * eta per target.
+    "poisson": lambda y, eta: keras.ops.mean(keras.ops.exp(eta) - y * eta, axis=-1),
 }
 
 

@@ -7,7 +7,7 @@ from sklearn.base import RegressorMixin
 from sklearn.dummy import DummyRegressor
 
 from ._base import _BaseRegularizedMLP
-from ._validation import _fit_context
+from ._validation import StrOptions, _fit_context
 
 
 class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
@@ -20,6 +20,11 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     ----------
     hidden_layer_sizes : int or tuple of int, default=(100,)
         Units of each hidden layer.
+    loss : {"squared_error", "poisson"}, default="squared_error"
+        ``"squared_error"``: the mean squared error, with a linear output. ``"poisson"``: the
+        Poisson loss ``mean(mu - y * log(mu))`` with a log link (``mu = exp(output)``), for
+        counts and rates; it needs ``y >= 0``. As in scikit-learn's MLPRegressor (whose
+        losses are these halved).
     activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, \
             default="relu"
         Activation of the hidden layers.
@@ -80,6 +85,15 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         Feature names, when X is a DataFrame with string column names.
     n_outputs_ : int
         Number of targets.
+    coefs_ : list of ndarray
+        The dense layers' weight matrices, input layer first, each ``(n_in, n_out)``, as in
+        scikit-learn's MLPs.
+    intercepts_ : list of ndarray
+        The dense layers' bias vectors, input layer first.
+    loss_ : float
+        The training loss (penalty included) of the last epoch.
+    best_loss_ : float or None
+        The lowest training loss of the fit; None with early stopping, as in scikit-learn.
     model_ : keras.Model
         The trained network.
     history_ : dict of str to list of float
@@ -117,9 +131,70 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     True
     """
 
-    _output_activation = None
-    _loss = "mean_squared_error"
+    _parameter_constraints: dict = {
+        **_BaseRegularizedMLP._parameter_constraints,
+        "loss": [StrOptions({"squared_error", "poisson"})],
+    }
+
     _stratify_validation = False
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        loss="squared_error",
+        activation="relu",
+        l1=0.0,
+        l2=0.0,
+        dropout=0.0,
+        batch_normalization=False,
+        augmentation=None,
+        early_stopping=False,
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=2e-3,
+        scoring="loss",
+        optimizer="adam",
+        learning_rate=1e-3,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        warm_start=False,
+    ):
+        super().__init__(
+            hidden_layer_sizes,
+            activation=activation,
+            l1=l1,
+            l2=l2,
+            dropout=dropout,
+            batch_normalization=batch_normalization,
+            augmentation=augmentation,
+            early_stopping=early_stopping,
+            validation_fraction=validation_fraction,
+            n_iter_no_change=n_iter_no_change,
+            tol=tol,
+            scoring=scoring,
+            optimizer=optimizer,
+            learning_rate=learning_rate,
+            batch_size=batch_size,
+            max_iter=max_iter,
+            shuffle=shuffle,
+            random_state=random_state,
+            verbose=verbose,
+            warm_start=warm_start,
+        )
+        self.loss = loss
+
+    @property
+    def _loss(self) -> str:
+        return "poisson" if self.loss == "poisson" else "mean_squared_error"
+
+    @property
+    def _output_activation(self) -> str | None:
+        # The log link: the network's linear output is log(mu).
+        return "exponential" if self.loss == "poisson" else None
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -194,6 +269,10 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
                 f"y reaches {reach:.3g}, beyond the range of float32 (3.4e+38), in which the "
                 "network trains. Scale the target, for example with "
                 "TransformedTargetRegressor(regressor, transformer=StandardScaler())."
+            )
+        if self.loss == "poisson" and np.min(y) < 0:
+            raise ValueError(
+                f"loss='poisson' needs y >= 0 (counts or rates); the smallest y is {np.min(y):g}."
             )
         Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
         if continuing and Y.shape[1] != self.n_outputs_:

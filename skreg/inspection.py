@@ -430,6 +430,13 @@ class Diagnosis:
         "high bias", "high variance", "high bias and high variance" or "neither".
     recommendations : tuple of str
         Next steps, the larger problem first.
+
+    Examples
+    --------
+    >>> from skreg.inspection import diagnose
+    >>> diagnosis = diagnose(train_error=0.01, validation_error=0.11)
+    >>> diagnosis.verdict, round(diagnosis.variance, 2)
+    ('high variance', 0.1)
     """
 
     train_error: float
@@ -576,6 +583,18 @@ def diagnose_estimator(
     -------
     diagnosis : Diagnosis
         The verdict.
+
+    Examples
+    --------
+    >>> from sklearn.datasets import load_iris
+    >>> from sklearn.model_selection import train_test_split
+    >>> from sklearn.neighbors import KNeighborsClassifier
+    >>> from skreg.inspection import diagnose_estimator
+    >>> X, y = load_iris(return_X_y=True)
+    >>> X_train, X_val, y_train, y_val = train_test_split(X, y, random_state=0)
+    >>> model = KNeighborsClassifier(n_neighbors=1).fit(X_train, y_train)
+    >>> diagnose_estimator(model, X_train, y_train, X_val, y_val).train_error
+    0.0
     """
     scorer = check_scoring(estimator, scoring=scoring)
     negated = isinstance(scoring, str) and scoring.startswith("neg_")

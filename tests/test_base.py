@@ -8,7 +8,6 @@ import random
 import subprocess
 import sys
 import textwrap
-import time
 
 import joblib
 import keras
@@ -19,6 +18,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
+import skreg
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
 
 
@@ -259,22 +259,24 @@ def test_early_stopping_stops_restores_and_reports(case):
     assert est.best_validation_score_ == max(est.validation_scores_)
 
 
-def test_fifty_sequential_fits_do_not_grow_memory_or_time(classification_data):
+def test_fifty_sequential_fits_do_not_grow_memory_or_compile_again(classification_data):
+    # Time per fit used to be compared here; under a loaded CI machine that was flaky, and
+    # what made later fits slower was compiling again, which is counted exactly.
     X, y = classification_data
     process = psutil.Process()
-    durations = []
     for i in range(50):
         if i == 10:
             gc.collect()
             start_rss = process.memory_info().rss
-        start = time.perf_counter()
+            compiles = skreg.program_cache_info()
         RegularizedMLPClassifier((32,), max_iter=2, random_state=i).fit(X, y).predict(X)
-        durations.append(time.perf_counter() - start)
     gc.collect()
     growth_mb = (process.memory_info().rss - start_rss) / 2**20
     # Loose bounds: a leak of Keras graphs or sessions grows far faster than this.
     assert growth_mb < 150, f"resident memory grew {growth_mb:.0f} MB over 40 fits"
-    assert np.median(durations[-10:]) < 2.0 * np.median(durations[1:11])
+    after = skreg.program_cache_info()
+    assert after.epoch_compiles == compiles.epoch_compiles
+    assert after.forward_compiles == compiles.forward_compiles
 
 
 def test_interleaved_estimators_sharing_a_network_shape_keep_their_own_state(case):
