@@ -103,7 +103,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _data_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--data", help="CSV file (default: scikit-learn's digits)")
+    parser.add_argument(
+        "--data",
+        help="CSV file, or 'digits' for scikit-learn's digits (default: 200 noisy moons)",
+    )
     parser.add_argument("--target", help="target column of the CSV file")
     parser.add_argument(
         "--task",
@@ -114,7 +117,11 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--hidden", type=_hidden, default=(128, 64), help="hidden layer sizes (default 128,64)"
     )
-    parser.add_argument("--max-iter", type=_at_least(1), default=40, help="epochs (default 40)")
+    parser.add_argument(
+        "--max-iter",
+        type=_at_least(1),
+        help="epochs (default 300 on the noisy moons, else 40)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--verbose",

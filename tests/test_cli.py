@@ -294,3 +294,42 @@ def test_regression_target_is_standardized_inside_the_pipeline(tmp_path):
     # Unscaled targets in the thousands would leave R2 near 0 after 300 small steps.
     assert model.score(data.X, data.y) > 0.9
     assert fitted_network(model).n_iter_ == 300
+
+
+def test_the_default_data_are_small_noisy_moons_and_digits_stay_available():
+    moons = load_data(None, None)
+    assert (moons.name, moons.task, moons.X.shape) == ("noisy moons", "classification", (200, 2))
+    assert (moons.max_iter, moons.learning_rate) == (300, 1e-2)
+    digits = load_data("digits", None)
+    assert (digits.name, digits.X.shape, digits.max_iter) == ("digits", (1797, 64), 40)
+
+
+def test_compare_on_the_default_data_names_the_best_variant(tmp_path, capsys):
+    argv = ["compare", "--cv", "2", "--max-iter", "3", "--hidden", "4", "--quiet"]
+    assert main([*argv, "--out", str(tmp_path / "out")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("noisy moons: classification, 200 rows")
+    assert "max_iter=3, learning_rate=0.01" in printed
+    assert "\nbest: " in printed
+
+
+def verdict_table(none_scores, best_scores):
+    from skreg._commands import _summary
+
+    rows = []
+    for name, scores in [("none", none_scores), ("L2 (1e-3)", best_scores)]:
+        folds = [{"train": 1.0, "test": s, "epochs": 1, "seconds": 0.1} for s in scores]
+        rows.append({"variant": name, **_summary(folds)})
+    return pd.DataFrame(rows)
+
+
+def test_the_verdict_gives_the_gain_fold_by_fold_and_says_when_it_is_noise():
+    from skreg._commands import _verdict
+
+    clear = _verdict(verdict_table([0.6, 0.7, 0.8], [0.7, 0.8, 0.9]))
+    assert "best: L2 (1e-3), CV 0.800, +0.100 ± 0.000 over none (per fold)" in clear
+    assert "gap 0.200 against 0.300" in clear and "noise" not in clear
+    # A mean gain of 0.033 whose per-fold differences spread by 0.125.
+    noisy = _verdict(verdict_table([0.6, 0.7, 0.8], [0.8, 0.6, 0.8]))
+    assert "+0.033 ± 0.125" in noisy and "within the noise of the folds" in noisy
+    assert _verdict(verdict_table([0.9] * 3, [0.8] * 3)).startswith("best: none;")
