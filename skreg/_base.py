@@ -20,8 +20,16 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted, vali
 
 from . import _backend
 from ._state import NetworkSpec, NetworkState, OptimizerState, ProgramKey, dropout_rates
-from ._training import EarlyStopping, TrainingSchedule, Validation
-from ._validation import Interval, InvalidParameterError, StrOptions
+from ._training import (
+    SCHEDULES,
+    EarlyStopping,
+    EpochHooks,
+    LearningRateSchedule,
+    ScheduleClock,
+    TrainingSchedule,
+    Validation,
+)
+from ._validation import CallbackSupportMixin, Interval, InvalidParameterError, StrOptions
 from .augmentation import Augmentation, plan_augmentation
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
@@ -41,15 +49,12 @@ SKLEARN_ONLY = {
     "the same penalty)",
     "solver": "optimizer ('adam', 'sgd', 'rmsprop', ...; there is no 'lbfgs')",
     "learning_rate_init": "learning_rate, which is the step size itself",
-    "power_t": "nothing yet: skreg has no learning-rate schedules",
     "momentum": "optimizer='sgd' (Keras' SGD, without momentum) or optimizer='adam'",
     "nesterovs_momentum": "optimizer='nadam' for Nesterov-accelerated Adam",
-    "beta_1": "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, "
-    "epsilon=1e-7)",
-    "beta_2": "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, "
-    "epsilon=1e-7)",
-    "epsilon": "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, "
-    "epsilon=1e-7)",
+    **dict.fromkeys(
+        ("beta_1", "beta_2", "epsilon"),
+        "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, epsilon=1e-7)",
+    ),
     "max_fun": "nothing: it only applies to solver='lbfgs', which skreg does not have",
 }
 _SKLEARN_SCHEDULES = {"constant", "invscaling", "adaptive"}
@@ -72,12 +77,13 @@ _FITTED_ATTRIBUTES = (
     "best_validation_score_",
     "best_epoch_",
     "n_iter_",
+    "t_",
     "_fitted",
     "_model",
 )
 
 
-class _BaseRegularizedMLP(BaseEstimator):
+class _BaseRegularizedMLP(CallbackSupportMixin, BaseEstimator):
     """Multilayer perceptron trained by Keras, with the regularization toolbox as parameters.
 
     Subclasses say how targets become network outputs (``_encode_targets``), which loss and
@@ -104,6 +110,8 @@ class _BaseRegularizedMLP(BaseEstimator):
         "scoring": [StrOptions({"loss"} | set(get_scorer_names())), callable],
         "optimizer": [StrOptions(_OPTIMIZERS)],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
+        "learning_rate_schedule": [StrOptions(set(SCHEDULES))],
+        "power_t": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
         "shuffle": ["boolean"],
@@ -137,6 +145,8 @@ class _BaseRegularizedMLP(BaseEstimator):
         scoring="loss",
         optimizer="adam",
         learning_rate=1e-3,
+        learning_rate_schedule="constant",
+        power_t=0.5,
         batch_size="auto",
         max_iter=200,
         shuffle=True,
@@ -158,6 +168,8 @@ class _BaseRegularizedMLP(BaseEstimator):
         self.scoring = scoring
         self.optimizer = optimizer
         self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
         self.batch_size = batch_size
         self.max_iter = max_iter
         self.shuffle = shuffle
@@ -168,6 +180,7 @@ class _BaseRegularizedMLP(BaseEstimator):
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
         """Validate, train and, only once training succeeded, store the fitted state."""
         continuing = (incremental or self.warm_start) and hasattr(self, "_fitted")
+        given = (X, y, sample_weight)  # as the user passed them, for scikit-learn's callbacks
         with _restore_on_failure(self):
             X, y = validate_data(
                 self, X, y, reset=not continuing, dtype=np.float32, **self._y_checks()
@@ -188,6 +201,8 @@ class _BaseRegularizedMLP(BaseEstimator):
             validation = self._validation(X, y, rows) if "validation" in rows else None
             engine = _backend.engine()
             network, optimizer = self._start(engine, key, rates, network_seeds, continuing)
+            schedule = self._schedule(incremental, len(rows["train"]))
+            callbacks = _FitCallbacks.start(self, *given, schedule.epochs, incremental)
             request = engine.TrainingRequest(
                 key=key,
                 network=network,
@@ -198,19 +213,22 @@ class _BaseRegularizedMLP(BaseEstimator):
                 Y=Y,
                 train_rows=rows["train"],
                 train_weights=sample_weight[rows["train"]],
-                schedule=self._schedule(incremental),
+                schedule=schedule,
                 seeds=training_seeds,
                 augmentation=augmentation,
                 validation_rows=rows.get("validation"),
                 validation_weights=rows.get("validation_weights"),
                 make_validation=validation,
+                clock=self._clock(incremental, continuing),
+                make_hooks=callbacks.epoch_hooks if callbacks.per_epoch else None,
             )
             try:
                 outcome = engine.fit(request)
                 self._check_trained(outcome)
             except FloatingPointError as error:
                 raise FloatingPointError(f"{error} {self._divergence_advice(X, Y)}") from None
-            self._store_result(key, rates, outcome, continuing)
+            self._store_result(key, rates, outcome, continuing, len(rows["train"]))
+        callbacks.finish()
         return self
 
     def _predict_outputs(self, X) -> np.ndarray:
@@ -296,7 +314,8 @@ class _BaseRegularizedMLP(BaseEstimator):
             raise InvalidParameterError(
                 f"learning_rate={self.learning_rate!r} is a scikit-learn schedule name. skreg's "
                 "learning_rate is the step size itself (scikit-learn's learning_rate_init), "
-                "and skreg has no schedules yet: pass a float such as 1e-3."
+                "and the schedule is learning_rate_schedule: pass learning_rate=1e-3, "
+                f"learning_rate_schedule={self.learning_rate!r}."
             )
         super()._validate_params()
 
@@ -402,18 +421,40 @@ class _BaseRegularizedMLP(BaseEstimator):
             "validation_weights": sample_weight[validation],
         }
 
-    def _schedule(self, incremental) -> TrainingSchedule:
+    def _schedule(self, incremental, n_train) -> TrainingSchedule:
         batch_size = 200 if self.batch_size == "auto" else self.batch_size
         stopping = None
         if self.early_stopping and not incremental:
             stopping = EarlyStopping(patience=self.n_iter_no_change, tol=self.tol)
+        learning_rate = LearningRateSchedule(
+            name=self.learning_rate_schedule,
+            learning_rate=float(self.learning_rate),
+            power_t=float(self.power_t),
+            patience=self.n_iter_no_change,
+            tol=float(self.tol),
+            horizon=self.max_iter,
+            n_train=n_train,
+        )
         return TrainingSchedule(
             epochs=1 if incremental else self.max_iter,
             batch_size=batch_size,
             shuffle=self.shuffle,
             early_stopping=stopping,
             verbose=self.verbose,
+            learning_rate=learning_rate,
         )
+
+    def _clock(self, incremental, continuing) -> ScheduleClock | None:
+        """Where the learning-rate schedule starts: anew on a new fit; where it stopped on
+        ``partial_fit``; on ``warm_start``, a new run that keeps the rows seen (``t_``, so
+        "invscaling" goes on decaying, as in scikit-learn)."""
+        if not continuing:
+            return None
+        samples = getattr(self, "t_", 0)
+        clock = getattr(self._fitted, "clock", None)
+        if not incremental or clock is None:
+            return ScheduleClock.start(samples)
+        return clock._replace(samples=np.float32(samples))
 
     def _validation(self, X, y, rows):
         """Per-epoch validation: loss, and the scorer's value when ``scoring`` names one."""
@@ -484,7 +525,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             )
         return f"{rate[0].upper()}{rate[1:]}, or look for extreme sample or class weights."
 
-    def _store_result(self, key, rates, outcome, continuing):
+    def _store_result(self, key, rates, outcome, continuing, n_train):
         result = outcome.result
         previous = self.history_ if continuing else {}
         offset = len(previous.get("loss", []))
@@ -502,6 +543,7 @@ class _BaseRegularizedMLP(BaseEstimator):
             dropout=rates,
             penalty=(float(self.l1), float(self.l2)),
             learning_rate=float(self.learning_rate),
+            clock=outcome.clock,
         )
         self.__dict__.pop("_model", None)
         self.history_ = history
@@ -511,6 +553,8 @@ class _BaseRegularizedMLP(BaseEstimator):
         self.loss_ = history["loss"][-1]
         self.best_loss_ = None if result.scores else float(np.nanmin(history["loss"]))
         self.n_iter_ = (self.n_iter_ if continuing else 0) + result.n_epochs
+        # As scikit-learn's MLPs: the training rows seen, over every fit continued.
+        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + result.n_epochs * n_train
         self.best_epoch_ = offset + result.best_epoch
         if result.scores:
             self.validation_scores_ = result.scores
@@ -570,6 +614,68 @@ class _Fitted:
     dropout: tuple[float, ...]
     penalty: tuple[float, float]
     learning_rate: float
+    # Where the learning-rate schedule stopped (None in estimators pickled before schedules).
+    clock: ScheduleClock | None = None
+
+
+class _FitCallbacks:
+    """scikit-learn's callbacks (``sklearn.callback``, scikit-learn >= 1.9) around one fit.
+
+    The fit is the root task and each epoch a subtask, so ``ProgressBar`` counts epochs and
+    ``ScoringMonitor`` scores every epoch's network, which the hooks get as
+    ``fitted_estimator`` (a copy predicting with the weights being trained). Epochs return
+    to the host one at a time only when the estimator has callbacks; otherwise the fit still
+    opens its task, so a search's task tree is complete. A hook returning True stops
+    training after that epoch. On older scikit-learn every method does nothing.
+    """
+
+    def __init__(self, estimator=None, given=(), epochs=0, incremental=False) -> None:
+        self.estimator = estimator
+        self.per_epoch = False
+        if estimator is None:
+            return
+        X, y, sample_weight = given
+        self.arguments = dict(
+            X=X, y=y, metadata=None if sample_weight is None else {"sample_weight": sample_weight}
+        )
+        self.context = estimator._init_callback_context(
+            task_name="partial_fit" if incremental else "fit", max_subtasks=epochs
+        )
+        self.context.call_on_fit_task_begin(estimator=estimator, **self.arguments)
+        self.per_epoch = bool(getattr(estimator, "_skl_callbacks", None))
+
+    @classmethod
+    def start(cls, estimator, X, y, sample_weight, epochs, incremental) -> _FitCallbacks:
+        if not hasattr(estimator, "_init_callback_context"):
+            return cls()
+        return cls(estimator, (X, y, sample_weight), epochs, incremental)
+
+    def epoch_hooks(self, predict) -> EpochHooks:
+        """The per-epoch hooks, given the function predicting with the weights in training."""
+        epoch_context = []
+
+        def reconstruct():
+            return {"_live_predict": predict}
+
+        def begin(epoch):
+            epoch_context[:] = [self.context.subcontext(task_name="epoch")]
+            epoch_context[0].call_on_fit_task_begin(
+                estimator=self.estimator, reconstruction_attributes=reconstruct, **self.arguments
+            )
+
+        def end(epoch):
+            return epoch_context[0].call_on_fit_task_end(
+                estimator=self.estimator, reconstruction_attributes=reconstruct, **self.arguments
+            )
+
+        return EpochHooks(begin, end)
+
+    def finish(self) -> None:
+        """End the fit's task; the estimator itself is now the fitted estimator."""
+        if self.estimator is not None:
+            self.context.call_on_fit_task_end(
+                estimator=self.estimator, reconstruction_attributes={}, **self.arguments
+            )
 
 
 @contextmanager

@@ -55,12 +55,16 @@ from ._state import OptimizerState, ProgramKey
 from ._training import (
     Batches,
     EarlyStopping,
+    EpochHooks,
     EpochRecord,
+    ScheduleClock,
     TrainingResult,
     TrainingSchedule,
     Validation,
+    advance_clock,
     bucket_rows,
     epoch_batches,
+    scheduled_rate,
     step_rows,
     train,
 )
@@ -98,6 +102,10 @@ class TrainingRequest:
     validation_weights: np.ndarray | None = None
     # Given a function predicting with the weights being trained, the validation hook.
     make_validation: Callable[[Callable[[np.ndarray], np.ndarray]], Validation] | None = None
+    # Likewise, the per-epoch hooks (scikit-learn's callbacks).
+    make_hooks: Callable[[Callable[[np.ndarray], np.ndarray]], EpochHooks] | None = None
+    # Where the learning-rate schedule starts (None: at its beginning).
+    clock: ScheduleClock | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +113,7 @@ class TrainingOutcome:
     network: NetworkState
     optimizer: OptimizerState
     result: TrainingResult
+    clock: ScheduleClock
 
 
 def fit(request: TrainingRequest) -> TrainingOutcome:
@@ -115,9 +124,12 @@ def fit(request: TrainingRequest) -> TrainingOutcome:
         validation = None
         if request.make_validation is not None:
             validation = request.make_validation(session.predict)
-        result = train(session, request.schedule, np.random.default_rng(shuffle_seeds), validation)
+        hooks = None if request.make_hooks is None else request.make_hooks(session.predict)
+        rng = np.random.default_rng(shuffle_seeds)
+        result = train(session, request.schedule, rng, validation, hooks)
         network, optimizer = session.state()
-    return TrainingOutcome(network=network, optimizer=optimizer, result=result)
+        clock = session.clock.numpy()
+    return TrainingOutcome(network=network, optimizer=optimizer, result=result, clock=clock)
 
 
 def predict(key: ProgramKey, state: NetworkState, X: np.ndarray) -> np.ndarray:
@@ -153,6 +165,7 @@ class _Data(NamedTuple):
     penalty: Any
     patience: Any  # int32; the early-stopping patience, huge when not stopping
     tol: Any
+    schedule: tuple  # the learning-rate schedule, LearningRateSchedule.inputs()
 
 
 class Program:
@@ -211,13 +224,14 @@ class Program:
     # The training function, shared by the backends. ``state`` is what the backend threads
     # through the loops (JAX: every value; TensorFlow: nothing, its variables hold it).
 
-    def _trace_epochs(self, state, best, data: _Data, epochs, n_batches, n_epochs, host):
+    def _trace_epochs(self, state, best, clock, data: _Data, epochs, n_batches, n_epochs, host):
         """Run up to ``n_epochs`` epochs of ``epochs = (order, weights)`` (each
         ``(epochs_per_call, slots, step)``), stopping early on the validation loss.
 
-        ``best`` is ``(score, bad epochs, weights)``. Returns the state, ``best`` and the
-        records: per epoch the training loss, the validation loss and whether it set a new
-        best, then the number of epochs run (a non-finite loss ends the call).
+        ``best`` is ``(score, bad epochs, weights)``, ``clock`` the learning-rate schedule's
+        :class:`ScheduleClock`. Returns the state, ``best``, the clock and the records: per
+        epoch the training loss, the validation loss, whether it set a new best and the
+        learning rate, then the number of epochs run (a non-finite loss ends the call).
         """
         ops = keras.ops
         self.stats.count("epoch_compiles")
@@ -226,36 +240,40 @@ class Program:
         stopping = EarlyStopping(patience=0, tol=data.tol)
 
         def epoch(e, carry):
-            state, best, records, _ = carry
+            state, best, clock, records, _ = carry
+            rate = scheduled_rate(clock, data.schedule)
+            state = self._set_learning_rate(state, rate)
             state, loss = self._train_epoch(state, data, order[e], weights[e], n_batches,
                                             tuple(a[e] for a in host))  # fmt: skip
+            clock = ScheduleClock(*advance_clock(clock, loss, data.schedule))
             val_loss = self._validation_loss(state, data)
             score, bad, best_weights = best
             improved, score, bad = stopping.update(score, bad, -val_loss)
             best = (score, bad, self._keep_best(improved, state, best_weights))
             records = tuple(
                 ops.scatter_update(r, [[e]], ops.reshape(ops.cast(v, r.dtype), (1,)))
-                for r, v in zip(records, (loss, val_loss, improved))
+                for r, v in zip(records, (loss, val_loss, improved, rate))
             )
             stop = ops.logical_or(bad >= data.patience, ops.logical_not(ops.isfinite(loss)))
-            return state, best, records, stop
+            return state, best, clock, records, stop
 
         records = (
             ops.full((capacity,), np.nan, "float32"),
             ops.zeros((capacity,), "float32"),
             ops.zeros((capacity,), "bool"),
+            ops.zeros((capacity,), "float32"),
         )
-        carry = (state, best, records, ops.convert_to_tensor(False))
+        carry = (state, best, clock, records, ops.convert_to_tensor(False))
 
         def running(e, carry):
-            return ops.logical_and(e < n_epochs, ops.logical_not(carry[3]))
+            return ops.logical_and(e < n_epochs, ops.logical_not(carry[4]))
 
-        ran, (state, best, records, _) = ops.while_loop(
+        ran, (state, best, clock, records, _) = ops.while_loop(
             lambda e, carry: running(e, carry),
             lambda e, carry: (e + 1, epoch(e, carry)),
             (ops.convert_to_tensor(0), carry),
         )
-        return state, best, (*records, ran)
+        return state, best, clock, (*records, ran)
 
     def _validation_loss(self, state, data: _Data):
         ops = keras.ops
@@ -287,6 +305,9 @@ class Program:
         return state, total / ops.sum(weights)
 
     def _train_step(self, state, x, y, w, penalty, host):
+        raise NotImplementedError
+
+    def _set_learning_rate(self, state, rate):
         raise NotImplementedError
 
     def _weights(self, state) -> tuple[list, list]:
@@ -326,7 +347,9 @@ class _Session:
             penalty=np.asarray(request.penalty, dtype=np.float32),
             patience=np.int32(stopping.patience if stopping else np.iinfo(np.int32).max),
             tol=np.float32(stopping.tol if stopping else 0.0),
+            schedule=schedule.learning_rate.inputs(),
         )
+        self.clock = ScheduleClock.start() if request.clock is None else request.clock
         _, augmentation_seeds = request.seeds.spawn(2)
         self.augmenter_state = (
             program.augmenter.initial_state(request.augmentation.strengths, augmentation_seeds)
@@ -334,6 +357,7 @@ class _Session:
             else ()
         )
         self.n_validation = 0 if request.validation_rows is None else len(request.validation_rows)
+        self._drawn: list[tuple] = []  # epochs drawn and not yet run
 
     def _validation_layout(self) -> tuple[np.ndarray, np.ndarray, np.int32]:
         request = self.request
@@ -347,31 +371,47 @@ class _Session:
         return batches.order, batches.weights, np.int32(batches.n_batches)
 
     def epoch_inputs(self, rng: np.random.Generator, epochs: int) -> tuple:
-        """The next ``epochs`` epochs' batches and host draws, padded to a full call."""
+        """The next ``epochs`` epochs' batches and host draws, padded to a full call.
+
+        Epochs are drawn ``epochs_per_call`` at a time and handed out in order, so the random
+        stream, and with it the trained network, does not depend on how many epochs each
+        call runs (one at a time with callbacks or a scorer, many otherwise).
+        """
+        while len(self._drawn) < epochs:
+            self._drawn.extend(self._draw_epochs(rng))
+        taken, self._drawn = self._drawn[:epochs], self._drawn[epochs:]
+        fill = [taken[-1]] * (self.epochs_per_call - epochs)  # never run
+        orders, weights, draws = zip(*(taken + fill))
+        host = tuple(np.stack(arrays) for arrays in zip(*draws))
+        return (np.stack(orders), np.stack(weights)), self._n_batches, np.int32(epochs), host
+
+    def _draw_epochs(self, rng: np.random.Generator) -> list[tuple]:
+        """``epochs_per_call`` epochs' (order, weights, host draws), drawn in one go."""
         request = self.request
         batches = epoch_batches(
             request.train_weights, self.batch_size, rng, request.schedule.shuffle,
             rows=request.train_rows, step=self.step, slots=self.slots,
             epochs=self.epochs_per_call,
         )  # fmt: skip
-        per_epoch = [
-            request.augmentation.draw(rng, Batches(order, weights, batches.real_rows))
+        self._n_batches = np.int32(batches.n_batches)
+        return [
+            (order, weights,
+             request.augmentation.draw(rng, Batches(order, weights, batches.real_rows)))
             for order, weights in zip(batches.order, batches.weights)
-        ]
-        host = tuple(np.stack(arrays) for arrays in zip(*per_epoch))
-        layout = (batches.order, batches.weights)
-        return layout, np.int32(batches.n_batches), np.int32(epochs), host
+        ]  # fmt: skip
 
-    def records(self, losses, val_losses, improved, ran, stopping) -> list[EpochRecord]:
+    def records(self, losses, val_losses, improved, rates, ran, stopping) -> list[EpochRecord]:
         losses = np.asarray(keras.ops.convert_to_numpy(losses), dtype=np.float64)
         val_losses = keras.ops.convert_to_numpy(val_losses)
         improved = keras.ops.convert_to_numpy(improved)
+        rates = keras.ops.convert_to_numpy(rates)
         n = int(keras.ops.convert_to_numpy(ran))
         return [
             EpochRecord(
                 loss=float(losses[e]),
                 val_loss=float(val_losses[e]) if self.n_validation else None,
                 improved=bool(improved[e]) if stopping is not None else None,
+                learning_rate=float(rates[e]),
             )
             for e in range(n)
         ]
@@ -453,6 +493,13 @@ class _JaxProgram(Program):
         trainable, optimizer = self.optimizer.stateless_apply(optimizer, grads, trainable)
         return (trainable, non_trainable, optimizer, augmenter), loss
 
+    def _set_learning_rate(self, state, rate):
+        trainable, non_trainable, optimizer, augmenter = state
+        optimizer = list(optimizer)
+        index = self._learning_rate_index
+        optimizer[index] = keras.ops.cast(rate, optimizer[index].dtype)
+        return trainable, non_trainable, optimizer, augmenter
+
     def _weights(self, state):
         return state[0], state[1]
 
@@ -485,8 +532,8 @@ class _JaxSession(_Session):
     def run_epochs(self, rng, epochs, stopping):
         arrays, n_batches, n_epochs, host = self.epoch_inputs(rng, epochs)
         data = self.data if stopping is not None else self._without_stopping()
-        self.values, self.best, records = self.program.call(
-            "epochs", self.values, self.best, data, arrays, n_batches, n_epochs, host
+        self.values, self.best, self.clock, records = self.program.call(
+            "epochs", self.values, self.best, self.clock, data, arrays, n_batches, n_epochs, host
         )
         return self.records(*records, stopping)
 
@@ -604,12 +651,17 @@ class _TensorFlowProgram(Program):
         n = len(self._variables[0])
         return self._trace_forward(values[:n], values[n:], X)
 
-    def _run_epochs(self, best, data, epochs, n_batches, n_epochs, host):
+    def _run_epochs(self, best, clock, data, epochs, n_batches, n_epochs, host):
         score, bad = best
-        _, (score, bad, _), records = self._trace_epochs(
-            (), (score, bad, []), _Data(*data), epochs, n_batches, n_epochs, host
-        )
-        return (score, bad), records
+        _, (score, bad, _), clock, records = self._trace_epochs(
+            (), (score, bad, []), ScheduleClock(*clock), _Data(*data), epochs, n_batches,
+            n_epochs, host,
+        )  # fmt: skip
+        return (score, bad), tuple(clock), records
+
+    def _set_learning_rate(self, state, rate):
+        self.optimizer.variables[self._learning_rate_index].assign(rate)
+        return state
 
     def _train_step(self, state, x, y, w, penalty, host):
         tf = self._tf
@@ -661,6 +713,7 @@ class _TensorFlowSession(_Session):
             penalty=tf.constant(data["penalty"]),
             patience=tf.constant(data["patience"]),
             tol=tf.constant(data["tol"]),
+            schedule=tuple(tf.constant(a) for a in data["schedule"]),
         )
         self.best = (np.float32(-np.inf), np.int32(0))
         self._finished_at_best = False
@@ -682,8 +735,11 @@ class _TensorFlowSession(_Session):
         data = self.data
         if stopping is None:
             data = data._replace(patience=np.int32(np.iinfo(np.int32).max))
-        args = (self.best, tuple(data), arrays, n_batches, n_epochs, host)
-        self.best, records = self.program.call("epochs", self.program._epochs_function, args)
+        args = (self.best, tuple(self.clock), tuple(data), arrays, n_batches, n_epochs, host)
+        self.best, clock, records = self.program.call(
+            "epochs", self.program._epochs_function, args
+        )
+        self.clock = ScheduleClock(*clock)
         return self.records(*records, stopping)
 
     def snapshot(self) -> Any:

@@ -63,7 +63,17 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}, default="adam"
         Keras optimizer.
     learning_rate : float, default=1e-3
-        The optimizer's learning rate.
+        The optimizer's learning rate at the start (scikit-learn's ``learning_rate_init``).
+    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine"}, \
+            default="constant"
+        How the learning rate moves from epoch to epoch. ``"invscaling"`` divides it by
+        ``(t + 1) ** power_t``, ``t`` the training rows seen, and ``"adaptive"`` by 5 each
+        time ``n_iter_no_change`` epochs in a row fail to lower the training loss by ``tol``,
+        as scikit-learn's ``learning_rate`` schedules; ``"cosine"`` anneals it towards 0 over
+        ``max_iter`` epochs. Every schedule runs in the same compiled program; the rate of
+        each epoch is in ``history_["learning_rate"]``.
+    power_t : float, default=0.5
+        The exponent of ``"invscaling"``.
     batch_size : int or "auto", default="auto"
         Mini-batch size; ``"auto"`` is ``min(200, n_samples)``.
     max_iter : int, default=200
@@ -74,6 +84,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         Seeds the initial weights, dropout, augmentation, shuffling and the validation split.
     verbose : int, default=0
         1 prints one line per epoch.
+        With scikit-learn >= 1.9, ``set_callbacks`` takes ``sklearn.callback``'s
+        ``ProgressBar`` (a bar over the epochs) and ``ScoringMonitor`` (a score per epoch).
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit``.
 
@@ -97,7 +109,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     model_ : keras.Model
         The trained network.
     history_ : dict of str to list of float
-        Per-epoch ``"loss"``, and with early stopping ``"val_loss"`` and ``"val_<scoring>"``.
+        Per-epoch ``"loss"``, ``"learning_rate"``, and with early stopping ``"val_loss"`` and
+        ``"val_<scoring>"``.
     loss_curve_ : list of float
         ``history_["loss"]``.
     validation_scores_ : list of float or None
@@ -108,6 +121,9 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         Epoch (counted from 1) whose weights the model holds.
     n_iter_ : int
         Number of epochs run.
+    t_ : int
+        Number of training rows seen by the optimizer (epochs times training rows), as in
+        scikit-learn; ``"invscaling"`` decays with it.
     feature_importances_ : ndarray of shape (`n_features_in_`,)
         L1 norm of each feature's weights in the first layer, normalized to sum to 1; with
         ``l1``, :class:`~sklearn.feature_selection.SelectFromModel` selects features by it.
@@ -156,6 +172,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         scoring="loss",
         optimizer="adam",
         learning_rate=1e-3,
+        learning_rate_schedule="constant",
+        power_t=0.5,
         batch_size="auto",
         max_iter=200,
         shuffle=True,
@@ -178,6 +196,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             scoring=scoring,
             optimizer=optimizer,
             learning_rate=learning_rate,
+            learning_rate_schedule=learning_rate_schedule,
+            power_t=power_t,
             batch_size=batch_size,
             max_iter=max_iter,
             shuffle=shuffle,

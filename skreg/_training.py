@@ -24,7 +24,7 @@ import math
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
@@ -140,6 +140,100 @@ class EarlyStopping:
         return improved, ops.where(improved, score, best), bad
 
 
+# The learning-rate schedules, by the index a compiled program selects them with.
+SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
+# "adaptive" divides the learning rate by 5 at each plateau of the training loss, as
+# scikit-learn's MLPs do.
+ADAPTIVE_FACTOR = 0.2
+
+
+class ScheduleClock(NamedTuple):
+    """Where a learning-rate schedule stands, carried from epoch to epoch inside a compiled
+    program and from fit to fit (``partial_fit``, ``warm_start``).
+
+    ``samples`` counts the training rows seen (scikit-learn's ``t_``), ``epoch`` the epochs of
+    the current run, ``factor`` the adaptive schedule's multiplier, ``best`` the lowest training
+    loss and ``bad`` the epochs in a row that did not beat it by ``tol``.
+    """
+
+    samples: Any
+    epoch: Any
+    factor: Any
+    best: Any
+    bad: Any
+
+    @classmethod
+    def start(cls, samples: float = 0.0) -> ScheduleClock:
+        return cls(np.float32(samples), np.int32(0), np.float32(1.0), np.float32(np.inf),
+                   np.int32(0))  # fmt: skip
+
+    def numpy(self) -> ScheduleClock:
+        from keras import ops
+
+        return ScheduleClock(*(np.asarray(ops.convert_to_numpy(v)) for v in self))
+
+
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    """How the learning rate moves from epoch to epoch; every schedule runs in one compiled
+    program, so a grid over schedules or their settings compiles nothing new.
+
+    - ``"constant"``: ``learning_rate`` throughout.
+    - ``"invscaling"``: ``learning_rate / (t + 1) ** power_t``, ``t`` the training rows seen
+      before the epoch, as scikit-learn's ``learning_rate="invscaling"``.
+    - ``"adaptive"``: divided by 5 each time ``patience`` epochs in a row fail to lower the
+      training loss by ``tol``, as scikit-learn's ``learning_rate="adaptive"``.
+    - ``"cosine"``: annealed from ``learning_rate`` towards 0 along half a cosine over
+      ``horizon`` epochs, ``learning_rate * (1 + cos(pi * epoch / horizon)) / 2``.
+    """
+
+    name: str = "constant"
+    learning_rate: float = 1e-3
+    power_t: float = 0.5
+    patience: int = 10
+    tol: float = 0.0
+    horizon: int = 1
+    n_train: int = 1
+
+    def inputs(self) -> tuple:
+        """The schedule as a compiled program's run-time inputs."""
+        return (np.int32(SCHEDULES.index(self.name)), np.float32(self.learning_rate),
+                np.float32(self.power_t), np.int32(self.patience), np.float32(self.tol),
+                np.float32(self.horizon), np.float32(self.n_train))  # fmt: skip
+
+
+def scheduled_rate(clock: ScheduleClock, inputs: tuple) -> Any:
+    """The learning rate of the epoch about to run (backend ops, for compiled programs)."""
+    from keras import ops
+
+    kind, learning_rate, power_t, _, _, horizon, _ = inputs
+    invscaling = ops.power(clock.samples + 1.0, -power_t)
+    epoch = ops.minimum(ops.cast(clock.epoch, "float32"), horizon - 1.0)
+    cosine = 0.5 * (1.0 + ops.cos(np.float32(np.pi) * epoch / horizon))
+    multiplier = ops.where(kind == 3, cosine, 1.0)
+    multiplier = ops.where(kind == 2, clock.factor, multiplier)
+    multiplier = ops.where(kind == 1, invscaling, multiplier)
+    return learning_rate * multiplier
+
+
+def advance_clock(clock: ScheduleClock, loss: Any, inputs: tuple) -> ScheduleClock:
+    """The clock after an epoch whose training loss was ``loss`` (backend ops)."""
+    from keras import ops
+
+    kind, _, _, patience, tol, _, n_train = inputs
+    # As scikit-learn's MLPs: an epoch counts as no improvement unless it beats the best
+    # loss so far by tol; any lower loss becomes the best.
+    bad = ops.where(loss < clock.best - tol, ops.zeros_like(clock.bad), clock.bad + 1)
+    reduce = ops.logical_and(kind == 2, bad >= patience)
+    return ScheduleClock(
+        samples=clock.samples + n_train,
+        epoch=clock.epoch + 1,
+        factor=ops.where(reduce, clock.factor * ADAPTIVE_FACTOR, clock.factor),
+        best=ops.minimum(clock.best, loss),
+        bad=ops.where(reduce, ops.zeros_like(bad), bad),
+    )
+
+
 @dataclass(frozen=True)
 class TrainingSchedule:
     """How long and how to train."""
@@ -149,6 +243,7 @@ class TrainingSchedule:
     shuffle: bool = True
     early_stopping: EarlyStopping | None = None
     verbose: int = 0
+    learning_rate: LearningRateSchedule = LearningRateSchedule()
 
 
 @dataclass(frozen=True)
@@ -176,6 +271,7 @@ class EpochRecord:
     loss: float
     val_loss: float | None = None
     improved: bool | None = None
+    learning_rate: float | None = None
 
 
 @dataclass
@@ -212,16 +308,27 @@ class Session(Protocol):
         """Load the best weights found by early stopping inside :meth:`run_epochs`."""
 
 
+@dataclass(frozen=True)
+class EpochHooks:
+    """Calls around each epoch (scikit-learn's callbacks): ``begin(epoch)`` before it and
+    ``end(epoch)`` after it, which returns True to stop training there."""
+
+    begin: Callable[[int], None]
+    end: Callable[[int], bool]
+
+
 def train(
     session: Session,
     schedule: TrainingSchedule,
     rng: np.random.Generator,
     validation: Validation | None = None,
+    hooks: EpochHooks | None = None,
 ) -> TrainingResult:
     """Train for ``schedule.epochs`` epochs or until early stopping.
 
     With ``validation``, every epoch records its metrics and score; with it and
-    ``schedule.early_stopping``, the best epoch's weights are restored. A non-finite training
+    ``schedule.early_stopping``, the best epoch's weights are restored. With ``hooks``,
+    every epoch returns to the host to call them, and one can stop training. A non-finite training
     loss, or one that grows :data:`EXPLOSION_FACTOR` times above the first epoch's, stops with
     a ``FloatingPointError``; a validation score that is not a number stops with a
     ``ValueError``, and one that never changes warns (early stopping then keeps epoch 1).
@@ -234,14 +341,18 @@ def train(
     stopped = False
     while not stopped and result.n_epochs < schedule.epochs:
         chunk = schedule.epochs - result.n_epochs
-        if validation is not None and validation.uses_weights:
+        if (validation is not None and validation.uses_weights) or hooks is not None:
             chunk = 1
         chunk = min(chunk, session.epochs_per_call)
+        if hooks is not None:
+            hooks.begin(result.n_epochs + 1)
         records = session.run_epochs(rng, chunk, None if on_host else stopping)
         for record in records:
             epoch = result.n_epochs + 1
             _check_loss(record.loss, epoch, result.history["loss"])
             result.history["loss"].append(record.loss)
+            if record.learning_rate is not None:
+                result.history.setdefault("learning_rate", []).append(record.learning_rate)
             metrics: dict[str, float] = {}
             if validation is not None:
                 metrics, score = validation.score(record.val_loss)
@@ -262,6 +373,8 @@ def train(
                     best = session.snapshot() if on_host else None
             if schedule.verbose:
                 _print_epoch(epoch, schedule.epochs, record.loss, metrics)
+            if hooks is not None:
+                stopped = hooks.end(epoch) or stopped
         stopped = stopped or len(records) < chunk  # the session stopped early by itself
     if stopping is not None:
         if on_host:

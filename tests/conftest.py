@@ -4,7 +4,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
-from sklearn.datasets import make_classification, make_regression  # noqa: E402
+from sklearn.datasets import load_iris, make_classification, make_regression  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
 
 
@@ -26,3 +26,9 @@ def binary_data():
 def regression_data():
     X, y = make_regression(n_samples=200, n_features=6, n_targets=2, noise=0.1, random_state=0)
     return StandardScaler().fit_transform(X), y / y.std(axis=0)
+
+
+@pytest.fixture(scope="session")
+def iris():
+    X, y = load_iris(return_X_y=True)
+    return StandardScaler().fit_transform(X), y

@@ -193,7 +193,7 @@ def test_early_stopping_monitors_a_scorer(classification_data, capsys):
     )
     clf.fit(X, y)
     history = clf.history_
-    assert set(history) == {"loss", "val_loss", "val_accuracy"}
+    assert set(history) == {"loss", "learning_rate", "val_loss", "val_accuracy"}
     assert clf.validation_scores_ == history["val_accuracy"]
     assert clf.best_validation_score_ == max(history["val_accuracy"])
     assert history["val_accuracy"][clf.best_epoch_ - 1] == clf.best_validation_score_

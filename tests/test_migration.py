@@ -8,8 +8,8 @@ import pytest
 import sklearn
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
-from sklearn.metrics import mean_poisson_deviance
-from sklearn.model_selection import GridSearchCV, GroupKFold
+from sklearn.metrics import accuracy_score, make_scorer, mean_poisson_deviance
+from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -43,7 +43,9 @@ def test_every_mlp_argument_is_taken_or_refused_naming_its_equivalent(sklearn_ml
 @pytest.mark.parametrize("schedule", ["constant", "invscaling", "adaptive"])
 def test_a_schedule_name_as_learning_rate_says_what_skreg_means_by_it(schedule):
     X, y = load_iris(return_X_y=True)
-    with pytest.raises(ValueError, match="learning_rate_init.*pass a float"):
+    with pytest.raises(
+        ValueError, match=f"learning_rate_init.*learning_rate_schedule='{schedule}'"
+    ):
         RegularizedMLPClassifier(learning_rate=schedule).fit(X, y)
 
 
@@ -123,35 +125,42 @@ def test_the_poisson_regressor_fits_counts_better_than_squared_error():
         RegularizedMLPRegressor(loss="poisson").fit(X, counts - 5.0)
 
 
-def test_sample_weight_and_groups_are_routed_through_a_pipeline_and_a_search():
+def test_sample_weight_and_groups_are_routed_through_a_pipeline_a_search_and_cv():
     X, y = make_classification(n_samples=120, n_features=5, random_state=0)
     weights = np.random.default_rng(0).uniform(0.0, 3.0, size=len(y))
     groups = np.arange(len(y)) % 4
     network = RegularizedMLPClassifier((8,), max_iter=5, random_state=0)
-    expected = (
-        make_pipeline(StandardScaler(), clone(network))
-        .fit(X, y, regularizedmlpclassifier__sample_weight=weights)
-        .predict_proba(X)
-    )
+
+    def weighted_fit(rows):
+        return make_pipeline(StandardScaler(), clone(network)).fit(
+            X[rows], y[rows], regularizedmlpclassifier__sample_weight=weights[rows]
+        )
+
+    everything = np.arange(len(y))
+    expected = weighted_fit(everything).predict_proba(X)
     unweighted = make_pipeline(StandardScaler(), clone(network)).fit(X, y).predict_proba(X)
     assert not np.allclose(expected, unweighted)
+    # The test folds must be scored with their weights: the score of GroupKFold's first fold.
+    train, test = next(GroupKFold(4).split(X, y, groups))
+    weighted_score = accuracy_score(
+        y[test], weighted_fit(train).predict(X[test]), sample_weight=weights[test]
+    )
     with sklearn.config_context(enable_metadata_routing=True):
         pipe = make_pipeline(
             StandardScaler().set_fit_request(sample_weight=False),
-            clone(network)
-            .set_fit_request(sample_weight=True)
-            .set_score_request(sample_weight=True),
+            clone(network).set_fit_request(sample_weight=True),
         )
-        search = GridSearchCV(pipe, {"regularizedmlpclassifier__l2": [0.0]}, cv=GroupKFold(4))
-        search.fit(X, y, sample_weight=weights, groups=groups)
+        scorer = make_scorer(accuracy_score).set_score_request(sample_weight=True)
+        search = GridSearchCV(
+            pipe, {"regularizedmlpclassifier__l2": [0.0]}, cv=GroupKFold(4), scoring=scorer
+        ).fit(X, y, sample_weight=weights, groups=groups)
+        scores = cross_validate(
+            pipe, X, y, cv=GroupKFold(4), scoring=scorer,
+            params={"sample_weight": weights, "groups": groups},
+        )["test_score"]  # fmt: skip
     np.testing.assert_array_equal(search.best_estimator_.predict_proba(X), expected)
-    # The test folds were scored with their weights.
-    train, test = next(GroupKFold(4).split(X, y, groups))
-    model = make_pipeline(StandardScaler(), clone(network)).fit(
-        X[train], y[train], regularizedmlpclassifier__sample_weight=weights[train]
-    )
-    weighted = model.score(X[test], y[test], sample_weight=weights[test])
-    assert search.cv_results_["split0_test_score"][0] == pytest.approx(weighted)
+    assert search.cv_results_["split0_test_score"][0] == pytest.approx(weighted_score)
+    assert scores[0] == pytest.approx(weighted_score)
 
 
 def test_every_refused_name_is_a_scikit_learn_mlp_argument():

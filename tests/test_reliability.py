@@ -7,17 +7,9 @@ import warnings
 
 import numpy as np
 import pytest
-from sklearn.datasets import load_iris
 from sklearn.neural_network import MLPClassifier
-from sklearn.preprocessing import StandardScaler
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-
-
-@pytest.fixture(scope="module")
-def iris():
-    X, y = load_iris(return_X_y=True)
-    return StandardScaler().fit_transform(X), y
 
 
 def small(estimator=RegularizedMLPClassifier, **params):
@@ -176,6 +168,7 @@ def test_switching_on_early_stopping_in_a_warm_start_keeps_every_curve_full_leng
     assert len(clf.loss_curve_) == clf.n_iter_ > 5
     assert {k: len(v) for k, v in clf.history_.items()} == {
         "loss": clf.n_iter_,
+        "learning_rate": clf.n_iter_,
         "val_loss": clf.n_iter_,
     }
     assert np.isnan(clf.history_["val_loss"][:5]).all()

@@ -1,0 +1,101 @@
+"""scikit-learn's callback API (``sklearn.callback``): epochs are the fit's subtasks."""
+
+import numpy as np
+import pytest
+from sklearn.model_selection import GridSearchCV, cross_validate
+
+from skreg import GaussianNoise, RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg._validation import HAS_CALLBACKS
+
+pytestmark = pytest.mark.skipif(
+    not HAS_CALLBACKS, reason="sklearn.callback needs scikit-learn >= 1.9"
+)
+
+
+def small(**params):
+    return RegularizedMLPClassifier((8,), learning_rate=1e-2, random_state=0, **params)
+
+
+def epoch_rows(log):
+    return [row for row in log.data if row["task_name"] == "epoch"]
+
+
+def test_scoring_monitor_scores_each_epochs_network(iris):
+    from sklearn.callback import ScoringMonitor
+
+    X, y = iris
+    monitor = ScoringMonitor(scoring="accuracy")
+    clf = small(max_iter=4).set_callbacks(monitor).fit(X, y)
+    rows = epoch_rows(monitor.get_logs())
+    assert [row["task_id"] for row in rows] == [0, 1, 2, 3]
+    # Epoch k's network is the one a fit of k epochs ends with.
+    for k, row in enumerate(rows, start=1):
+        assert row["accuracy"] == small(max_iter=k).fit(X, y).score(X, y)
+    root = [row for row in monitor.get_logs().data if row["task_name"] == "fit"]
+    assert root[0]["accuracy"] == clf.score(X, y)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_callbacks_do_not_change_the_model(iris, early_stopping):
+    from sklearn.callback import ScoringMonitor
+
+    X, y = iris
+    params = dict(max_iter=6, early_stopping=early_stopping, augmentation=GaussianNoise(0.1))
+    plain = small(**params).fit(X, y)
+    monitored = small(**params).set_callbacks(ScoringMonitor(scoring="accuracy")).fit(X, y)
+    np.testing.assert_array_equal(plain.predict_proba(X), monitored.predict_proba(X))
+    assert plain.history_ == monitored.history_
+
+
+def test_scoring_monitor_follows_grid_search_and_cross_validate(iris):
+    from sklearn.callback import ScoringMonitor
+
+    X, y = iris
+    monitor = ScoringMonitor(scoring="accuracy")
+    clf = small(max_iter=3).set_callbacks(monitor)
+    GridSearchCV(clf, {"l2": [0.0, 1e-2]}, cv=2).fit(X, y)
+    # 2 candidates x 2 folds + the refit, 3 epochs each.
+    assert len(epoch_rows(monitor.get_logs())) == 5 * 3
+    cross_validate(clf, X, y, cv=3)
+    runs = monitor.get_logs(select="all")[-3:]  # one run per fold
+    assert [len(epoch_rows(run)) for run in runs] == [3, 3, 3]
+
+
+def test_a_callback_can_stop_training(iris):
+    class StopAtThree:
+        def setup(self, estimator, context):
+            pass
+
+        def teardown(self, estimator, context):
+            pass
+
+        def on_fit_task_begin(self, estimator, context):
+            pass
+
+        def on_fit_task_end(self, estimator, context):
+            return context.task_name == "epoch" and context.task_id == 2
+
+    X, y = iris
+    clf = small(max_iter=10).set_callbacks(StopAtThree()).fit(X, y)
+    assert clf.n_iter_ == 3
+    assert len(clf.history_["loss"]) == 3
+
+
+def test_progress_bar_shows_the_epochs(iris, capsys):
+    pytest.importorskip("rich")
+    from sklearn.callback import ProgressBar
+
+    X, y = iris
+    RegularizedMLPRegressor((4,), max_iter=3).set_callbacks(ProgressBar()).fit(X, y)
+    assert "RegularizedMLPRegressor - fit" in capsys.readouterr().out
+
+
+def test_partial_fit_is_a_task_of_one_epoch(iris):
+    from sklearn.callback import ScoringMonitor
+
+    X, y = iris
+    monitor = ScoringMonitor(scoring="accuracy")
+    clf = small().set_callbacks(monitor)
+    clf.partial_fit(X, y, classes=np.unique(y))
+    log = monitor.get_logs()
+    assert [row["task_name"] for row in log.data] == ["partial_fit", "epoch"]
