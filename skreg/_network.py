@@ -171,10 +171,26 @@ def export_model(
 
 
 def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
-    """Instantiate a Keras optimizer by name with the given learning rate."""
+    """Instantiate a Keras optimizer by name with the given learning rate.
+
+    Its slot variables (moments, accumulators) are filled on the host: Keras fills them on the
+    device, which on JAX compiles one small program per new variable shape (measured: Adam's
+    slots for digits' (100,) network took 0.14 s to build, 0.002 s filled on the host).
+    """
     config = keras.optimizers.get(name).get_config()
     config["learning_rate"] = learning_rate
-    return keras.optimizers.get({"class_name": name, "config": config})
+    optimizer = keras.optimizers.get({"class_name": name, "config": config})
+    add_slot = optimizer.add_variable_from_reference
+
+    def add_host_filled_slot(reference_variable, name=None, initializer="zeros"):
+        if isinstance(initializer, str) and initializer == "zeros":
+            initializer = _HostFill(0.0)
+        elif isinstance(initializer, keras.initializers.Constant):
+            initializer = _HostFill(initializer.value)
+        return add_slot(reference_variable, name, initializer)
+
+    optimizer.add_variable_from_reference = add_host_filled_slot
+    return optimizer
 
 
 def kernels(network: keras.Model, trainable: Sequence[Any]) -> list[Any]:

@@ -91,3 +91,26 @@ def test_make_optimizer_sets_learning_rate():
     optimizer = make_optimizer("sgd", 0.05)
     assert isinstance(optimizer, keras.optimizers.SGD)
     np.testing.assert_allclose(float(optimizer.learning_rate), 0.05, rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"])
+def test_optimizer_slots_start_as_keras_own(name):
+    network = build_network(NetworkSpec(n_features=3, n_outputs=2, hidden_layer_sizes=(4,)))
+    ours = make_optimizer(name, 1e-2)
+    ours.build(network.trainable_variables)
+    stock = keras.optimizers.get({"class_name": name, "config": {"learning_rate": 1e-2}})
+    stock.build(network.trainable_variables)
+    assert [v.shape for v in ours.variables] == [v.shape for v in stock.variables]
+    for a, b in zip(ours.variables, stock.variables):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
+        assert a.dtype == b.dtype
+
+
+@pytest.mark.parametrize("name", ["adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"])
+def test_every_optimizer_lowers_the_training_loss(iris, name):
+    from skreg import RegularizedMLPClassifier
+
+    X, y = iris
+    clf = RegularizedMLPClassifier((8,), optimizer=name, learning_rate=1e-2, max_iter=20,
+                                   random_state=0).fit(X, y)  # fmt: skip
+    assert clf.loss_curve_[-1] < 0.9 * clf.loss_curve_[0]
