@@ -11,16 +11,26 @@ script would:
 - ``loky``: ``n_jobs=2`` on joblib's default backend.
 - ``dask``: ``n_jobs=2`` under ``joblib.parallel_config(backend="dask")``, on a
   ``LocalCluster`` of 2 worker processes with 1 thread each, started before the timer.
+- ``dask-noprofile``: the same with Dask's statistical profiler off
+  (``distributed.worker.profile.enabled: False``), as docs/parallel.md suggests for skreg.
 - ``ray``: ``n_jobs=2`` under ``joblib.parallel_config(backend="ray")`` after
   ``ray.init(num_cpus=2)`` (started before the timer).
+- ``serial-again``, ``loky-again``, ``dask-again``: the mode's search run twice in one
+  process, timing the second, as a notebook's next search: the process, loky's reused
+  workers and the cluster's workers have loaded the backend and every network. Their
+  speed-up is over ``serial-again``.
 
 Printed per mode: the search's wall time (workers' imports and compiles included), the time
 to start the cluster, the speed-up over serial, and whether ``cv_results_``' scores and the
 best parameters are identical to the serial run's. By default the on-disk compilation cache
 is the user's (warm after the first run); ``--cold`` gives every mode an empty one.
 
+A 2-core virtual machine's speed drifts by a third over minutes, so ``--repeats N`` runs the
+modes in rounds (serial first in each) and prints medians; the speed-up is the median of
+each round's ratio to that round's serial run, with its range.
+
     python benchmarks/bench_parallel_search.py
-    KERAS_BACKEND=jax python benchmarks/bench_parallel_search.py
+    KERAS_BACKEND=jax python benchmarks/bench_parallel_search.py --repeats 3
     python benchmarks/bench_parallel_search.py --modes serial loky --cold
 """
 
@@ -29,12 +39,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-MODES = ("serial", "serial-1t", "loky", "dask", "ray")
+MODES = ("serial", "serial-1t", "loky", "dask", "dask-noprofile", "ray")
+AGAIN = ("serial-again", "loky-again", "dask-again")
 GRID = {
     "hidden_layer_sizes": [(64,), (128, 64)],
     "l2": [0.0, 1e-4, 1e-3],
@@ -44,6 +56,8 @@ GRID = {
 
 def child(mode: str) -> dict:
     """Run the search in this process; return its time and scores."""
+    again = mode.endswith("-again")
+    mode = mode.removesuffix("-again")
     import joblib
     import numpy as np
     from sklearn.datasets import load_digits
@@ -53,17 +67,22 @@ def child(mode: str) -> dict:
 
     X, y = load_digits(return_X_y=True)
     X = X / 16.0
-    search = GridSearchCV(
-        RegularizedMLPClassifier(max_iter=200, random_state=0),
-        GRID,
-        cv=5,
-        n_jobs=1 if mode.startswith("serial") else 2,
-    )
+
+    def search() -> GridSearchCV:
+        return GridSearchCV(
+            RegularizedMLPClassifier(max_iter=200, random_state=0),
+            GRID,
+            cv=5,
+            n_jobs=1 if mode.startswith("serial") else 2,
+        )
+
     start = time.perf_counter()
     backend, cluster = "loky", None
-    if mode == "dask":
+    if mode.startswith("dask"):
+        import dask
         from dask.distributed import Client, LocalCluster
 
+        dask.config.set({"distributed.worker.profile.enabled": mode == "dask"})
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None,
@@ -77,21 +96,23 @@ def child(mode: str) -> dict:
         ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
         register_ray()
         backend = "ray"
-    started = time.perf_counter()
     with joblib.parallel_config(backend=backend):
-        search.fit(X, y)
+        if again:
+            search().fit(X, y)
+        started = time.perf_counter()
+        searched = search().fit(X, y)
     seconds = time.perf_counter() - started
-    if mode == "dask":
+    if mode.startswith("dask"):
         client.close()
         cluster.close()
     elif mode == "ray":
         ray.shutdown()
     return {
         "seconds": seconds,
-        "start_seconds": started - start,
-        "scores": np.asarray(search.cv_results_["mean_test_score"]).tolist(),
-        "best_params": repr(search.best_params_),
-        "best_score": float(search.best_score_),
+        "start_seconds": started - start if not again else 0.0,
+        "scores": np.asarray(searched.cv_results_["mean_test_score"]).tolist(),
+        "best_params": repr(searched.best_params_),
+        "best_score": float(searched.best_score_),
     }
 
 
@@ -114,9 +135,10 @@ def run(mode: str, cache: str | None) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    parser.add_argument("--modes", nargs="+", choices=MODES + AGAIN, default=list(MODES))
+    parser.add_argument("--repeats", type=int, default=1, help="rounds of all modes")
     parser.add_argument("--cold", action="store_true", help="empty compilation cache per mode")
-    parser.add_argument("--child", choices=MODES, help=argparse.SUPPRESS)
+    parser.add_argument("--child", choices=MODES + AGAIN, help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -125,34 +147,44 @@ def main() -> None:
     backend = os.environ.get("KERAS_BACKEND", "tensorflow")
     print(
         f"backend {backend}; {'empty' if args.cold else 'warm'} compilation cache; "
-        f"{os.cpu_count()} cores; 18 candidates x 5 folds + refit on digits"
+        f"{os.cpu_count()} cores; 18 candidates x 5 folds + refit on digits; "
+        f"{args.repeats} round(s)"
     )
     modes = ["serial"] + [m for m in args.modes if m != "serial"]
-    results = {}
-    for mode in modes:
-        with tempfile.TemporaryDirectory() as cache:
-            try:
-                results[mode] = run(mode, cache if args.cold else None)
-            except subprocess.CalledProcessError as error:
-                print(f"{mode:>7}: failed ({error})")
-    serial = results["serial"]
-    references = [m for m in ("serial", "serial-1t") if m in results]
+    runs: dict[str, list[dict]] = {mode: [] for mode in modes}
+    for _ in range(args.repeats):
+        for mode in modes:
+            with tempfile.TemporaryDirectory() as cache:
+                try:
+                    runs[mode].append(run(mode, cache if args.cold else None))
+                except subprocess.CalledProcessError as error:
+                    print(f"{mode:>14}: failed ({error})")
+                    runs[mode].append({})
+    references = [m for m in ("serial", "serial-1t") if m in runs]
 
-    def same(a: dict, b: dict) -> str:
-        equal = (a["scores"], a["best_params"]) == (b["scores"], b["best_params"])
-        return "yes" if equal else "NO"
+    def same(mode: str, reference: str) -> str:
+        key = [(r["scores"], r["best_params"]) for r in runs[reference] if r]
+        ok = all((r["scores"], r["best_params"]) in key[:1] for r in runs[mode] if r)
+        return "yes" if ok and key else "NO"
 
     print(
-        f"{'mode':>9}  {'search s':>8}  {'start s':>7}  {'speed-up':>8}  "
+        f"{'mode':>14}  {'search s':>8}  {'start s':>7}  {'speed-up':>8}  {'range':>11}  "
         + "  ".join(f"same as {m}" for m in references)
     )
-    for mode, result in results.items():
+    for mode, results in runs.items():
+        base = "serial-again" if mode.endswith("-again") and "serial-again" in runs else "serial"
+        pairs = [(s, r) for s, r in zip(runs[base], results) if s and r]
+        if not pairs:
+            continue
+        ratios = [s["seconds"] / r["seconds"] for s, r in pairs]
         print(
-            f"{mode:>9}  {result['seconds']:>8.1f}  {result['start_seconds']:>7.1f}  "
-            f"{serial['seconds'] / result['seconds']:>7.2f}x  "
-            + "  ".join(f"{same(result, results[m]):>{8 + len(m)}}" for m in references)
+            f"{mode:>14}  {statistics.median(r['seconds'] for _, r in pairs):>8.1f}  "
+            f"{statistics.median(r['start_seconds'] for _, r in pairs):>7.1f}  "
+            f"{statistics.median(ratios):>7.2f}x  {min(ratios):>5.2f}-{max(ratios):.2f}x  "
+            + "  ".join(f"{same(mode, m):>{8 + len(m)}}" for m in references)
         )
-    print(f"best {serial['best_params']}, score {serial['best_score']:.4f}")
+    best = next(r for r in runs["serial"] if r)
+    print(f"best {best['best_params']}, score {best['best_score']:.4f}")
 
 
 if __name__ == "__main__":
