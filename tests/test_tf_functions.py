@@ -1,0 +1,163 @@
+"""TensorFlow: training functions under stable names, saved and loaded by new processes.
+
+JAX keys its compilation cache by the compiled program's content and needs none of this.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+pytestmark = pytest.mark.skipif(
+    keras.backend.backend() != "tensorflow",
+    reason="TensorFlow names traced functions by a process-wide counter; JAX does not",
+)
+
+
+def _looped(tf):
+    """A new ``tf.function`` with a nested loop and a captured variable, and the variable."""
+    variable = tf.Variable(2.0)
+
+    def run(x):
+        def body(i, total):
+            return i + 1, total + x * variable
+
+        return tf.while_loop(lambda i, total: i < 3, body, (0, 0.0))[1]
+
+    return variable, tf.function(run, jit_compile=True, autograph=False)
+
+
+def test_the_same_function_gets_the_same_library_whatever_was_traced_before():
+    import tensorflow as tf
+
+    from skreg._tf_functions import StableFunction
+
+    spec = tf.TensorSpec((), tf.float32)
+    first_variable, first = _looped(tf)
+    stable = StableFunction.from_traced(first.get_concrete_function(spec), "looped")
+    for _ in range(3):  # move TensorFlow's function counter on
+        _looped(tf)[1].get_concrete_function(spec)
+    second_variable, second = _looped(tf)
+    again = StableFunction.from_traced(second.get_concrete_function(spec), "looped")
+    assert again.names == stable.names
+    assert [d.SerializeToString(deterministic=True) for d in again.definitions] == [
+        d.SerializeToString(deterministic=True) for d in stable.definitions
+    ]
+    # Each binds its own variable.
+    second_variable.assign(5.0)
+    assert float(stable(1.5)) == 9.0
+    assert float(again(1.5)) == 22.5
+    # Registered while either lives.
+    from tensorflow.python.eager import context
+
+    stable.release()
+    assert context.context().has_function(again.names[0])
+    again.release()
+    assert not any(context.context().has_function(name) for name in stable.names + again.names)
+
+
+def test_a_different_function_under_a_used_tag_is_refused():
+    import tensorflow as tf
+
+    from skreg._tf_functions import StableFunction
+
+    spec = tf.TensorSpec((), tf.float32)
+    variable, looped = _looped(tf)
+    stable = StableFunction.from_traced(looped.get_concrete_function(spec), "same tag")
+    other = tf.function(lambda x: x * variable + 1.0, jit_compile=True)
+    with pytest.raises(ValueError, match="already has another function"):
+        StableFunction.from_traced(other.get_concrete_function(spec), "same tag")
+    stable.release()
+
+
+# Fits two networks in the order given, recording which tf.functions it traced.
+_FITS = """
+    import json, sys
+    import numpy as np
+    from tensorflow.python.eager.polymorphic_function import polymorphic_function
+    from skreg import RegularizedMLPClassifier
+
+    traced = []
+    get_concrete_function = polymorphic_function.Function.get_concrete_function
+
+    def spy(self, *args, **kwargs):
+        traced.append(self._name)
+        return get_concrete_function(self, *args, **kwargs)
+
+    polymorphic_function.Function.get_concrete_function = spy
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(60, 4)), np.arange(60) % 3
+    probas = {}
+    for width in WIDTHS:
+        clf = RegularizedMLPClassifier((width, 3), dropout=0.1, max_iter=3, random_state=0)
+        probas[width] = clf.fit(X, y).predict_proba(X).tolist()
+    print(json.dumps({"traced": traced, "probas": probas}))
+"""
+
+
+def _fit(tmp_path, widths):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
+    env.update(
+        KERAS_BACKEND="tensorflow",
+        TF_CPP_MIN_LOG_LEVEL="3",
+        SKREG_COMPILATION_CACHE_DIR=str(tmp_path / "cache"),
+    )
+    code = textwrap.dedent(_FITS).replace("WIDTHS", repr(widths))
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _entries(tmp_path):
+    (folder,) = [p for p in (tmp_path / "cache").iterdir() if p.is_dir()]
+    xla = sorted(p.name for p in folder.glob("xla_compile_cache*"))
+    return xla, sorted((folder / "functions").glob("*.json"))
+
+
+def test_new_processes_reuse_the_saved_functions_and_compiled_code_in_any_order(tmp_path):
+    first = _fit(tmp_path, [5, 7])
+    assert first["traced"].count("_run_epochs") == 2
+    xla, functions = _entries(tmp_path)
+    assert len(xla) == 2 and len(functions) >= 2
+
+    # The other order: nothing traced, nothing compiled again, the same models.
+    second = _fit(tmp_path, [7, 5])
+    assert second["traced"] == []
+    assert _entries(tmp_path) == (xla, functions)
+    assert second["probas"] == first["probas"]
+
+    # Damaged entries are traced again and rewritten; the names still find the
+    # compiled code that the first process wrote.
+    for path in functions:
+        path.write_text("{not json")
+    third = _fit(tmp_path, [7, 5])
+    assert third["traced"].count("_run_epochs") == 2
+    assert _entries(tmp_path)[0] == xla
+    assert all(json.loads(Path(path).read_text())["tag"] for path in functions)
+    np.testing.assert_array_equal(third["probas"]["5"], first["probas"]["5"])
+
+
+def test_networks_made_again_after_a_cache_clear_keep_xla(monkeypatch, classification_data):
+    # Their compiled code is found again under the same names: they take no new XLA slot.
+    import skreg
+    from skreg import RegularizedMLPClassifier, _programs
+
+    monkeypatch.setattr(_programs, "_TF_XLA_KEYS", set())
+    monkeypatch.setattr(_programs, "_TF_XLA_WARNED", [False])
+    X, y = classification_data
+    with skreg.config_context(program_cache_size=2), warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        for width in (5, 6, 5, 6, 5):
+            RegularizedMLPClassifier((width,), max_iter=1, random_state=0).fit(X, y)
+            skreg.clear_program_cache()
+        with pytest.warns(UserWarning, match="compiled 2 networks with XLA"):
+            RegularizedMLPClassifier((7,), max_iter=1, random_state=0).fit(X, y)
