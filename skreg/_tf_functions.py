@@ -14,6 +14,11 @@ from the program's key and signature and the functions' order, so the same progr
 same names, and the same cache entry, in every process. Two different libraries can never
 share a name within a process (checked at registration), and across processes the cache
 entry is also keyed by the compiled module itself.
+
+The library is also saved in skreg's compilation cache (:meth:`StableFunction.save`), so a
+new process loads it instead of tracing the network again (0.6-0.8 s for digits' network).
+This uses TensorFlow's private eager context (``add_function_def``, ``call_function``); if
+that fails, the program keeps the function it traced.
 """
 
 from __future__ import annotations
