@@ -218,18 +218,18 @@ def _jax_cpu_threads(threads: int) -> None:
     :func:`_before_jax` do not limit it: a worker limited to one thread still ran its fits
     on two pool threads, handing work between them. Measured on digits, 15 fits with
     ``OMP_NUM_THREADS=1`` took 7.0-8.7 s of wall time and 10 s of CPU, with 28,000 context
-    switches; with the pool started on one CPU, 5.4 s and 5.4 s, with 550 (``/tmp/s14/cpu.py``).
+    switches; with the pool started on one CPU, 5.4 s and 5.4 s, with 550.
     So the client starts while this thread may run on ``threads`` CPUs only, and the threads
     it starts are then given back every CPU of the process (Linux only).
     """
     import jax
 
-    if not hasattr(os, "sched_setaffinity"):
+    tasks = Path("/proc/self/task")
+    if not hasattr(os, "sched_setaffinity") or not tasks.is_dir():
         return
     cpus = os.sched_getaffinity(0)
     if threads >= len(cpus):
         return
-    tasks = Path("/proc/self/task")
     before = set(tasks.iterdir())
     os.sched_setaffinity(0, sorted(cpus)[:threads])
     try:

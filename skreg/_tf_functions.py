@@ -6,8 +6,8 @@ cache keys an entry by that name and by the compiled module, whose operation nam
 same numbers. So an entry written by one process was found by another only if it had traced
 exactly the same functions before: on digits, a process fitting network B then A missed the
 entries that an A-then-B process wrote, and compiled both again (B's first fit 5.0-5.6 s
-against 3.1-3.4 s with the entry; measured with ``/tmp/s14/order.py``). The workers of a
-parallel search fit the networks in any order, so they mostly missed.
+against 3.1-3.4 s with the entry, in alternated processes). The workers of a
+parallel search fit the networks in any order, so they could miss every entry.
 
 :class:`StableFunction` registers a traced function's whole library again under names made
 from the program's key and signature and the functions' order, so the same program gets the
