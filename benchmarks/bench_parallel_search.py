@@ -13,6 +13,9 @@ script would:
   ``LocalCluster`` of 2 worker processes with 1 thread each, started before the timer.
 - ``dask-noprofile``: the same with Dask's statistical profiler off
   (``distributed.worker.profile.enabled: False``), as docs/parallel.md suggests for skreg.
+- ``dask-quiet``: the same, also with Dask's periodic checks slowed down as docs/parallel.md
+  suggests for small machines (event-loop tick every 1 s instead of 20 ms, memory monitor
+  every 1 s instead of 100 ms, system monitor every 2 s instead of 500 ms).
 - ``ray``: ``n_jobs=2`` under ``joblib.parallel_config(backend="ray")`` after
   ``ray.init(num_cpus=2)`` (started before the timer).
 - ``serial-again``, ``loky-again``, ``dask-again``: the mode's search run twice in one
@@ -45,7 +48,15 @@ import sys
 import tempfile
 import time
 
-MODES = ("serial", "serial-1t", "loky", "dask", "dask-noprofile", "ray")
+MODES = ("serial", "serial-1t", "loky", "dask", "dask-noprofile", "dask-quiet", "ray")
+# Dask settings of the dask-noprofile and dask-quiet modes.
+NO_PROFILE = {"distributed.worker.profile.enabled": False}
+QUIET = {
+    **NO_PROFILE,
+    "distributed.admin.tick.interval": "1s",
+    "distributed.worker.memory.monitor-interval": "1s",
+    "distributed.admin.system-monitor.interval": "2s",
+}
 AGAIN = ("serial-again", "loky-again", "dask-again")
 GRID = {
     "hidden_layer_sizes": [(64,), (128, 64)],
@@ -82,7 +93,7 @@ def child(mode: str) -> dict:
         import dask
         from dask.distributed import Client, LocalCluster
 
-        dask.config.set({"distributed.worker.profile.enabled": mode == "dask"})
+        dask.config.set({"dask-noprofile": NO_PROFILE, "dask-quiet": QUIET}.get(mode, {}))
         cluster = LocalCluster(
             n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
             dashboard_address=None,

@@ -36,6 +36,7 @@ from types import ModuleType
 from typing import Any
 
 from ._config import get_config
+from ._imports import deferred_imports
 
 # Each version folder of the on-disk compilation cache is kept under this size: JAX evicts
 # least recently used entries itself; TensorFlow's entries are pruned here, oldest first.
@@ -102,7 +103,8 @@ def _load() -> None:
         _before_tensorflow(cache)
     elif backend == "jax":
         _before_jax(threads)
-    import keras
+    with deferred_imports(backend):
+        import keras
 
     backend = keras.backend.backend()
     if backend == "tensorflow" and threads is not None:
@@ -141,7 +143,25 @@ def thread_count() -> int | None:
         return configured
     # loky gives each worker cores // n_jobs; Dask's nanny and Ray set 1 per task thread.
     limit = os.environ.get("OMP_NUM_THREADS", "")
-    return int(limit) if limit.isdigit() and int(limit) > 0 else None
+    if not limit.isdigit() or int(limit) < 1 or _set_by_dask_nannies(limit):
+        return None
+    return int(limit)
+
+
+def _set_by_dask_nannies(limit: str) -> bool:
+    """Whether ``OMP_NUM_THREADS`` is what Dask nannies in this process set for their workers.
+
+    A nanny sets its workers' variables in its own process's environment before starting them,
+    and a ``LocalCluster`` runs its nannies in the user's process: after
+    ``LocalCluster(n_workers=2)`` a notebook has ``OMP_NUM_THREADS=1`` too, and is no worker.
+    """
+    nanny, worker = sys.modules.get("distributed.nanny"), sys.modules.get("distributed.worker")
+    nannies = list(getattr(getattr(nanny, "Nanny", None), "_instances", ()))
+    if not nannies or list(getattr(getattr(worker, "Worker", None), "_instances", ())):
+        return False
+    return all(
+        str(getattr(host, "pre_spawn_env", {}).get("OMP_NUM_THREADS")) == limit for host in nannies
+    )
 
 
 def cache_folder(backend: str) -> str | None:

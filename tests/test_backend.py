@@ -1,5 +1,6 @@
 """The backend loads late, once per process, with the process's threads and a disk cache."""
 
+import importlib.util
 import json
 import multiprocessing
 import os
@@ -105,6 +106,48 @@ def test_command_line_help_and_data_errors_do_not_load_the_backend(tmp_path):
         tmp_path,
     )
     assert result == {"codes": [0, 2], "loaded": []}
+
+
+def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path):
+    code = """
+        import importlib.util, json, sys
+        from skreg import _backend
+        before = {name: name in sys.modules for name in ("matplotlib.pyplot", "IPython", "jax")}
+        _backend.load()
+        after = {
+            name: type(sys.modules[name]).__name__ if name in sys.modules else None
+            for name in ("matplotlib.pyplot", "IPython", "jax")
+        }
+        used = {}
+        if importlib.util.find_spec("matplotlib"):
+            import matplotlib
+            matplotlib.use("Agg")
+            import matplotlib.pyplot as plt
+            figure, axes = plt.subplots()
+            axes.plot([0, 1], [1, 0])
+            figure.canvas.draw()
+            used["matplotlib.pyplot"] = len(axes.lines)
+        if importlib.util.find_spec("IPython"):
+            import IPython
+            used["IPython"] = IPython.get_ipython() is None
+        if importlib.util.find_spec("jax"):
+            import jax.numpy as jnp
+            used["jax"] = float(jnp.arange(4.0).sum())
+        print(json.dumps({"before": before, "after": after, "used": used}))
+        """
+    result = _python(code, tmp_path, SKREG_COMPILATION_CACHE_DIR="off")
+    assert not any(result["before"].values())
+    names = ("matplotlib", "IPython", "jax")
+    installed = {name for name in names if importlib.util.find_spec(name)}
+    if "matplotlib" in installed:
+        assert result["after"]["matplotlib.pyplot"] == "_LazyModule"
+        assert result["used"]["matplotlib.pyplot"] == 1
+    if "IPython" in installed:
+        assert result["after"]["IPython"] == "_LazyModule"
+        assert result["used"]["IPython"] is True
+    if "jax" in installed:
+        assert result["after"]["jax"] == ("module" if BACKEND == "jax" else None)
+        assert result["used"]["jax"] == 6.0
 
 
 def test_worker_thread_limit_and_compilation_cache_apply_at_the_first_fit(tmp_path):

@@ -1,11 +1,13 @@
 """Searches on a Dask LocalCluster and on Ray give the serial search's results."""
 
+import os
+
 import joblib
 import numpy as np
 import pytest
 from sklearn.model_selection import GridSearchCV
 
-from skreg import RegularizedMLPClassifier
+from skreg import RegularizedMLPClassifier, _backend
 
 GRID = {"hidden_layer_sizes": [(4,), (6,)], "l2": [0.0, 1e-2]}
 
@@ -46,9 +48,15 @@ def test_search_on_a_dask_local_cluster_matches_serial(classification_data, seri
     ):
         with joblib.parallel_config(backend="dask"):
             search = _search(X, y, n_jobs=2)
-        # The fits ran on the workers, which each loaded the backend once.
-        workers = client.run(lambda: __import__("skreg")._backend.loaded())
-    assert len(workers) == 2 and all(workers.values())
+        # The fits ran on the workers, which each loaded the backend once, with one thread.
+        workers = client.run(
+            lambda: (__import__("skreg")._backend.loaded(), _backend.thread_count())
+        )
+        # The cluster's nannies set their workers' thread limit in this process too; this
+        # process is no worker, and keeps every core.
+        assert os.environ.get("OMP_NUM_THREADS") == "1"
+        assert _backend.thread_count() is None
+    assert [list(worker) for worker in workers.values()] == [[True, 1], [True, 1]]
     _assert_same_results(search, serial_search, X)
 
 

@@ -1,0 +1,83 @@
+"""What Keras and TensorFlow import at their own import for features skreg never uses.
+
+Measured on the 2-core machine (``python -X importtime``, TensorFlow 2.21, Keras 3.15, in a
+process that had imported scikit-learn, as a worker has): of the 5.6 s that importing Keras
+on TensorFlow took, 2.0 s went to three optional imports: ``matplotlib.pyplot`` for
+``keras.visualization`` (0.8 s), ``IPython`` for ``keras.saving``'s notebook display (0.4 s)
+and JAX for TensorFlow Lite's JAX converter (0.8 s). On JAX, matplotlib and IPython took
+0.8 s of 2.2 s. A search pays the import in every worker and again in the parent's refit.
+
+While skreg loads the backend, in the loading thread only:
+
+- ``matplotlib.pyplot`` and ``IPython``, when not yet imported, are imported lazily
+  (:class:`importlib.util.LazyLoader`): the module is in ``sys.modules`` at once and runs at
+  its first attribute access, so a later ``import matplotlib.pyplot as plt; plt.subplots()``
+  works as usual and pays the import then.
+- On a backend other than JAX, the imports of JAX by TensorFlow Lite (for its JAX converter)
+  and by Keras' Orbax checkpoint callback (to patch ``jax.monitoring``) fail as if JAX were
+  not installed; both are written for that case. JAX is not imported, and importing it
+  later works as usual.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import sys
+import threading
+from collections.abc import Iterator
+from importlib.machinery import ModuleSpec
+
+# Imported lazily by the loading thread.
+DEFERRED = frozenset({"matplotlib.pyplot", "IPython"})
+# Not imported for importers whose module name starts with one of these.
+SKIPPED = {"jax": ("tensorflow.lite.", "keras.src.callbacks.orbax_checkpoint")}
+_IMPORT_MACHINERY = frozenset({"importlib._bootstrap", "importlib._bootstrap_external"})
+
+
+class _Finder:
+    """A meta path finder active in one thread; see the module's docstring."""
+
+    def __init__(self, skipped: dict[str, tuple[str, ...]]) -> None:
+        self.thread = threading.get_ident()
+        self.skipped = skipped
+
+    def find_spec(self, name: str, path=None, target=None) -> ModuleSpec | None:
+        if threading.get_ident() != self.thread:
+            return None
+        if name in self.skipped and _importer().startswith(self.skipped[name]):
+            raise ModuleNotFoundError(f"No module named {name!r} (deferred by skreg)", name=name)
+        if name not in DEFERRED:
+            return None
+        for finder in sys.meta_path:
+            if finder is self or not hasattr(finder, "find_spec"):
+                continue
+            spec = finder.find_spec(name, path, target)
+            if spec is None:
+                continue
+            if spec.loader is not None and hasattr(spec.loader, "exec_module"):
+                spec.loader = importlib.util.LazyLoader(spec.loader)
+            return spec
+        return None
+
+
+def _importer() -> str:
+    """The name of the module whose code runs the import statement being resolved."""
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_globals.get("__name__", "")
+        if name not in _IMPORT_MACHINERY and not name.startswith("_frozen_importlib"):
+            return name
+        frame = frame.f_back
+    return ""
+
+
+@contextlib.contextmanager
+def deferred_imports(backend: str) -> Iterator[None]:
+    """Defer and skip the imports above in this thread while ``backend`` loads."""
+    finder = _Finder({name: by for name, by in SKIPPED.items() if name != backend})
+    sys.meta_path.insert(0, finder)
+    try:
+        yield
+    finally:
+        sys.meta_path.remove(finder)
