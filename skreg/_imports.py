@@ -17,6 +17,9 @@ While skreg loads the backend, in the loading thread only:
   and by Keras' Orbax checkpoint callback (to patch ``jax.monitoring``) fail as if JAX were
   not installed; both are written for that case. JAX is not imported, and importing it
   later works as usual.
+
+Before Python 3.12, LazyLoader does not lock the first attribute access: two threads that touch
+``pyplot`` or IPython for the first time at the same moment may see a half-run module.
 """
 
 from __future__ import annotations
