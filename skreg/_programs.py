@@ -54,6 +54,7 @@ from ._network import export_model as export_model  # for the estimators, one do
 from ._network import initial_state as initial_state
 from ._network import with_dropout as with_dropout
 from ._state import OptimizerState, ProgramKey
+from ._tf_functions import StableFunction, entry_path
 from ._training import (
     Batches,
     EarlyStopping,
@@ -622,41 +623,35 @@ class _TensorFlowProgram(Program):
                 lambda a: self._tf.TensorSpec(np.shape(a), _tf_dtype(a)), args
             )
             tag = repr((name, self.xla, self.key, specs))
-            traced = self._load_stable(name, tag)
+            cache = _backend.settings()["compilation_cache"]
+            entry = None if cache is None else entry_path(cache, tag)
+            traced = None if entry is None else self._load_stable(name, tag, entry)
             if traced is None:
                 with _TF_TRACE_LOCK, _tf_registrations(self._registered):
                     traced = function.get_concrete_function(*specs)
-                traced = self._stable(traced, tag)
+                traced = self._stable(traced, tag, entry)
             self._concrete[signature] = traced
         return traced(*args)
 
-    def _stable(self, traced: Any, tag: str) -> Any:
-        """``traced`` under names that find its XLA cache entry from any process, saved in
-        the compilation cache for :meth:`_load_stable`."""
-        from ._tf_functions import StableFunction, entry_path
-
+    def _stable(self, traced: Any, tag: str, entry: Any) -> Any:
+        """``traced`` under names that find its XLA cache entry from any process, saved at
+        ``entry`` in the compilation cache (None: the cache is off) for :meth:`_load_stable`."""
         try:
             stable = StableFunction.from_traced(traced, tag)
         except Exception:  # a name taken by another function, or TensorFlow changed
             return traced
         self._stable_functions.append(stable)
-        cache = _backend.settings()["compilation_cache"]
-        if cache is not None:
+        if entry is not None:
             with contextlib.suppress(OSError):
-                stable.save(entry_path(cache, tag), tag, self._stable_variables)
+                stable.save(entry, tag, self._stable_variables)
         return stable
 
-    def _load_stable(self, name: str, tag: str) -> Any:
-        """The function for ``tag`` saved by another process, or None: saves tracing it
-        (the training function: 0.6-0.8 s for digits' network; TensorFlow still converts it
-        to XLA at the first call, then finds the compiled code in its cache)."""
-        from ._tf_functions import StableFunction, entry_path
-
-        cache = _backend.settings()["compilation_cache"]
-        if cache is None:
-            return None
+    def _load_stable(self, name: str, tag: str, entry: Any) -> Any:
+        """The function for ``tag`` saved at ``entry`` by another process, or None: saves
+        tracing it (the training function: 0.6-0.8 s for digits' network; TensorFlow still
+        converts it to XLA at the first call, then finds the compiled code in its cache)."""
         try:
-            stable = StableFunction.load(entry_path(cache, tag), tag, self._stable_variables)
+            stable = StableFunction.load(entry, tag, self._stable_variables)
         except Exception:  # as above: trace it instead
             return None
         if stable is not None:
