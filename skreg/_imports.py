@@ -5,21 +5,31 @@ process that had imported scikit-learn, as a worker has): of the 5.6 s that impo
 on TensorFlow took, 2.0 s went to three optional imports: ``matplotlib.pyplot`` for
 ``keras.visualization`` (0.8 s), ``IPython`` for ``keras.saving``'s notebook display (0.4 s)
 and JAX for TensorFlow Lite's JAX converter (0.8 s). On JAX, matplotlib and IPython took
-0.8 s of 2.2 s. A search pays the import in every worker and again in the parent's refit.
+0.8 s of 2.2 s. ``import tensorflow`` itself runs namespaces of its public API that Keras 3
+does not use: ``tf.compat`` (the v1 API), ``tf.feature_column`` (which imports TensorFlow's
+legacy Keras layers) and two test utilities of ``tf.__internal__.distribute``;
+deferring them saved another 0.25 s of 3.7 s (medians of 7 alternated pairs). ``tf.lite`` is
+not deferred: importing it later would also import TensorFlow's own ``tensorflow.lite``
+package, which would then replace the API namespace as ``tf.lite``. A search pays the import
+in every worker and again in the parent's refit.
 
 While skreg loads the backend, in the loading thread only:
 
-- ``matplotlib.pyplot`` and ``IPython``, when not yet imported, are imported lazily
+- The modules of ``DEFERRED`` (``matplotlib.pyplot``, ``IPython`` and the TensorFlow
+  namespaces above), when not yet imported, are imported lazily
   (:class:`importlib.util.LazyLoader`): the module is in ``sys.modules`` at once and runs at
   its first attribute access, so a later ``import matplotlib.pyplot as plt; plt.subplots()``
-  works as usual and pays the import then.
+  or ``tf.compat.v1.reset_default_graph()`` works as usual and pays the import then. The
+  TensorFlow namespaces only re-export functions of modules; what they import first and
+  nothing else does registers no gradient or kernel a fit needs (checked by listing the
+  modules a fit leaves unimported).
 - On a backend other than JAX, the imports of JAX by TensorFlow Lite (for its JAX converter)
   and by Keras' Orbax checkpoint callback (to patch ``jax.monitoring``) fail as if JAX were
   not installed; both are written for that case. JAX is not imported, and importing it
   later works as usual.
 
 Before Python 3.12, LazyLoader does not lock the first attribute access: two threads that touch
-``pyplot`` or IPython for the first time at the same moment may see a half-run module.
+one of these modules for the first time at the same moment may see a half-run module.
 """
 
 from __future__ import annotations
@@ -32,7 +42,17 @@ from collections.abc import Iterator
 from importlib.machinery import ModuleSpec
 
 # Imported lazily by the loading thread.
-DEFERRED = frozenset({"matplotlib.pyplot", "IPython"})
+DEFERRED = frozenset(
+    {
+        "matplotlib.pyplot",
+        "IPython",
+        "tensorflow._api.v2.compat",
+        "tensorflow._api.v2.feature_column",
+        "tensorflow._api.v2.__internal__.feature_column",
+        "tensorflow._api.v2.__internal__.distribute.combinations",
+        "tensorflow._api.v2.__internal__.distribute.multi_process_runner",
+    }
+)
 # Not imported for importers whose module name starts with one of these.
 SKIPPED = {"jax": ("tensorflow.lite.", "keras.src.callbacks.orbax_checkpoint")}
 _IMPORT_MACHINERY = frozenset({"importlib._bootstrap", "importlib._bootstrap_external"})

@@ -111,14 +111,25 @@ def test_command_line_help_and_data_errors_do_not_load_the_backend(tmp_path):
 def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path):
     code = """
         import importlib.util, json, sys
-        from skreg import _backend
-        before = {name: name in sys.modules for name in ("matplotlib.pyplot", "IPython", "jax")}
+        import numpy as np
+        from skreg import RegularizedMLPClassifier, _backend
+        tf_api = ("tensorflow._api.v2.compat", "tensorflow._api.v2.feature_column")
+        names = ("matplotlib.pyplot", "IPython", "jax") + tf_api
+        before = {name: name in sys.modules for name in names}
         _backend.load()
+        X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+        RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y).predict(X)
         after = {
             name: type(sys.modules[name]).__name__ if name in sys.modules else None
-            for name in ("matplotlib.pyplot", "IPython", "jax")
+            for name in names
         }
         used = {}
+        if "tensorflow" in sys.modules:
+            import tensorflow as tf
+            used["tf.compat"] = tf.compat.v1.reset_default_graph.__name__
+            used["tf.feature_column"] = tf.feature_column.numeric_column("x").key
+            # tf.compat imports TensorFlow's own tensorflow.lite package: tf.lite stays the API
+            used["tf.lite"] = hasattr(tf.lite, "TFLiteConverter")
         if importlib.util.find_spec("matplotlib"):
             import matplotlib
             matplotlib.use("Agg")
@@ -148,6 +159,15 @@ def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path):
     if "jax" in installed:
         assert result["after"]["jax"] == ("module" if BACKEND == "jax" else None)
         assert result["used"]["jax"] == 6.0
+    if BACKEND == "tensorflow":  # tf.compat and tf.feature_column: unrun by a fit, then usable
+        assert result["after"]["tensorflow._api.v2.compat"] == "_LazyModule"
+        assert result["after"]["tensorflow._api.v2.feature_column"] == "_LazyModule"
+        assert result["used"] == {
+            **result["used"],
+            "tf.compat": "reset_default_graph",
+            "tf.feature_column": "x",
+            "tf.lite": True,
+        }
 
 
 def test_worker_thread_limit_and_compilation_cache_apply_at_the_first_fit(tmp_path):
