@@ -16,6 +16,8 @@ script would:
 - ``dask-quiet``: the same, also with Dask's periodic checks slowed down as docs/parallel.md
   suggests for small machines (event-loop tick every 1 s instead of 20 ms, memory monitor
   every 1 s instead of 100 ms, system monitor every 2 s instead of 500 ms).
+- ``dask-warm``: Dask's defaults, with the workers warmed before the timer as docs/parallel.md
+  shows (``client.run`` of one tiny fit: each worker imports scikit-learn and the backend).
 - ``ray``: ``n_jobs=2`` under ``joblib.parallel_config(backend="ray")`` after
   ``ray.init(num_cpus=2)`` (started before the timer).
 - ``serial-again``, ``loky-again``, ``dask-again``: the mode's search run twice in one
@@ -48,7 +50,9 @@ import sys
 import tempfile
 import time
 
-MODES = ("serial", "serial-1t", "loky", "dask", "dask-noprofile", "dask-quiet", "ray")
+MODES = (
+    "serial", "serial-1t", "loky", "dask", "dask-noprofile", "dask-quiet", "dask-warm", "ray",
+)  # fmt: skip
 # Dask settings of the dask-noprofile and dask-quiet modes.
 NO_PROFILE = {"distributed.worker.profile.enabled": False}
 QUIET = {
@@ -100,6 +104,8 @@ def child(mode: str) -> dict:
         )  # fmt: skip
         client = Client(cluster)
         backend = "dask"
+        if mode == "dask-warm":
+            client.run(lambda: RegularizedMLPClassifier((8,), max_iter=1).fit(X[:50], y[:50]))
     elif mode == "ray":
         import ray
         from ray.util.joblib import register_ray
