@@ -49,9 +49,7 @@ def test_search_on_a_dask_local_cluster_matches_serial(classification_data, seri
         with joblib.parallel_config(backend="dask"):
             search = _search(X, y, n_jobs=2)
         # The fits ran on the workers, which each loaded the backend once, with one thread.
-        workers = client.run(
-            lambda: (__import__("skreg")._backend.loaded(), _backend.thread_count())
-        )
+        workers = client.run(lambda: (_backend.loaded(), _backend.thread_count()))
         # The cluster's nannies set their workers' thread limit in this process too; this
         # process is no worker, and keeps every core.
         assert os.environ.get("OMP_NUM_THREADS") == "1"
