@@ -10,6 +10,9 @@ machine noise spreads evenly; a process measures
 - ``predict 1``, ``predict 10k``: median ``predict_proba`` time on 1 and on 10,000 rows;
 - peak resident memory and held-out accuracy.
 
+``skreg`` trains on one thread (its default); ``skreg-auto`` is skreg with
+``SKREG_NUM_THREADS=auto``, on every core, as MLPClassifier's BLAS and Keras are.
+
 The table reports medians over repetitions and each time as a ratio to skreg, and is written
 as Markdown and JSON to ``benchmarks/results/``.
 
@@ -36,7 +39,8 @@ CASES = {
     # 20,000 x 100 synthetic classification, 256-256-256 network, 10 epochs, batch 128
     "large": dict(hidden=(256, 256, 256), epochs=10, batch_size=128, alpha=1e-4),
 }
-CONTENDERS = ("skreg", "sklearn", "scikeras", "keras")
+# skreg-auto: skreg with n_threads="auto" (every core) instead of its default of one thread.
+CONTENDERS = ("skreg", "skreg-auto", "sklearn", "scikeras", "keras")
 METRICS = ("first_fit_s", "fit_s", "fixed_s", "predict_1_ms", "predict_10k_ms")
 
 
@@ -86,7 +90,7 @@ def make_estimator(contender: str, config: dict, seed: int, epochs: int | None =
     from skreg import RegularizedMLPClassifier, l2_from_sklearn_alpha
 
     l2 = l2_from_sklearn_alpha(alpha, batch_size)
-    if contender == "skreg":
+    if contender in ("skreg", "skreg-auto"):
         return RegularizedMLPClassifier(
             hidden, l2=l2, batch_size=batch_size, max_iter=epochs, random_state=seed
         )
@@ -198,7 +202,8 @@ def main() -> None:
         for contender in args.contenders:
             command = [sys.executable, __file__, "--child", contender, "--case", args.case]
             command += ["--fits", str(args.fits)]
-            out = subprocess.run(command, capture_output=True, text=True, env=env)
+            threads = {"SKREG_NUM_THREADS": "auto"} if contender == "skreg-auto" else {}
+            out = subprocess.run(command, capture_output=True, text=True, env={**env, **threads})
             if out.returncode:
                 sys.exit(f"{contender} failed:\n{out.stderr[-3000:]}")
             runs[contender].append(json.loads(out.stdout.strip().splitlines()[-1]))

@@ -5,9 +5,10 @@ random_state=0)``, a grid of 2 networks x 3 ``l2`` x 3 ``dropout`` (18 candidate
 ``GridSearchCV`` with refit: 91 fits. Each mode runs in its own fresh process, as a user's
 script would:
 
-- ``serial``: ``n_jobs=1``, the backend on every core.
-- ``serial-1t``: ``n_jobs=1`` with ``SKREG_NUM_THREADS=1``, the thread count of the workers
-  below (on TensorFlow a model's last digits depend on it; see docs/parallel.md).
+- ``serial``: ``n_jobs=1``; every fit on one thread (skreg's default, also in the workers
+  below).
+- ``serial-auto``: ``n_jobs=1`` with ``SKREG_NUM_THREADS=auto``, the backend on every core
+  (a model's last digits depend on the thread count; see docs/parallel.md).
 - ``loky``: ``n_jobs=2`` on joblib's default backend.
 - ``dask``: ``n_jobs=2`` under ``joblib.parallel_config(backend="dask")``, on a
   ``LocalCluster`` of 2 worker processes with 1 thread each, started before the timer.
@@ -51,7 +52,7 @@ import tempfile
 import time
 
 MODES = (
-    "serial", "serial-1t", "loky", "dask", "dask-noprofile", "dask-quiet", "dask-warm", "ray",
+    "serial", "serial-auto", "loky", "dask", "dask-noprofile", "dask-quiet", "dask-warm", "ray",
 )  # fmt: skip
 # Dask settings of the dask-noprofile and dask-quiet modes.
 NO_PROFILE = {"distributed.worker.profile.enabled": False}
@@ -135,8 +136,8 @@ def child(mode: str) -> dict:
 
 def run(mode: str, cache: str | None) -> dict:
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
-    if mode == "serial-1t":
-        env["SKREG_NUM_THREADS"] = "1"
+    if mode == "serial-auto":
+        env["SKREG_NUM_THREADS"] = "auto"
     if cache is not None:
         env["SKREG_COMPILATION_CACHE_DIR"] = cache
     with tempfile.NamedTemporaryFile("r", suffix=".json") as out:
@@ -177,7 +178,7 @@ def main() -> None:
                 except subprocess.CalledProcessError as error:
                     print(f"{mode:>14}: failed ({error})")
                     runs[mode].append({})
-    references = [m for m in ("serial", "serial-1t") if m in runs]
+    references = [m for m in ("serial", "serial-auto") if m in runs]
 
     def same(mode: str, reference: str) -> str:
         key = [(r["scores"], r["best_params"]) for r in runs[reference] if r]

@@ -9,11 +9,22 @@ the backend's thread pools on every core. So:
 - Nothing imports Keras before a fit or predict needs it. ``import skreg``, ``clone``,
   ``get_params``, ``repr``, pickling and the command line's parsing use NumPy and
   scikit-learn only; fitted estimators hold NumPy arrays (:mod:`skreg._state`).
-- :func:`load` runs once per process, before Keras is imported. It gives the backend's thread
-  pools the process's share of the cores (``n_threads``, or the ``OMP_NUM_THREADS`` limit
-  that loky, Dask and Ray set in their workers) and points the backend's persistent
-  compilation cache at a folder per skreg, Keras and backend version and CPU, so that a
-  new process loads compiled programs from disk instead of compiling them again.
+- :func:`load` runs once per process, before Keras is imported. It sizes the backend's thread
+  pools (``n_threads``: one thread by default; with ``"auto"``, the ``OMP_NUM_THREADS``
+  limit that loky, Dask and Ray set in their workers, else every core) and points the
+  backend's persistent compilation cache at a folder per skreg, Keras and backend version
+  and CPU, so that a new process loads compiled programs from disk instead of compiling
+  them again.
+- One thread by default, because XLA's CPU kernels split their sums by thread, so a model's
+  last digits depend on the thread count, and because small networks gain nothing from more
+  threads. With every core in the user's process and one per worker, a serial digits search
+  and the same search with ``n_jobs=2`` differed (probabilities by up to 1e-3 after 200
+  epochs, enough to reorder close candidates). Measured on 2 cores
+  (``benchmarks/bench_parallel_search.py --modes serial serial-auto``, 91 fits of (64,) and
+  (128, 64) networks on digits): 58.9 s on one thread against 60.2 s on two (TensorFlow),
+  50.4 s against 63.5 s (JAX). A (256, 256, 256) network on 20,000 rows trains 1.3-1.5x
+  faster on two threads (``bench_fit.py --case large``); ``n_threads="auto"`` is for such
+  networks.
 - A process forked after the backend loaded inherits its state but not its threads, and
   hangs at its first backend call; :func:`load` sees the new process id and raises instead.
 """
@@ -137,9 +148,10 @@ def backend_name() -> str:
 
 
 def thread_count() -> int | None:
-    """Threads for the backend's pools: ``n_threads``, else a worker's limit, else None (all)."""
+    """Threads for the backend's pools: ``n_threads``; for "auto", a worker's limit, else None
+    (every core)."""
     configured = get_config()["n_threads"]
-    if configured is not None:
+    if configured != "auto":
         return configured
     # loky gives each worker cores // n_jobs; Dask's nanny and Ray set 1 per task thread.
     limit = os.environ.get("OMP_NUM_THREADS", "")
@@ -215,9 +227,15 @@ def _after_tensorflow(threads: int) -> None:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
+        names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+        if all(os.environ.get(name) == str(threads) for name in names):
+            return  # TensorFlow started with these counts
         warnings.warn(
-            f"TensorFlow ran before skreg's first fit, so skreg could not limit its thread "
-            f"pools to {threads} (n_threads); set TF_NUM_INTRAOP_THREADS instead.",
+            f"TensorFlow ran before skreg's first fit, so skreg could not set its thread pools "
+            f"to {threads} (n_threads): fits in this process use TensorFlow's own thread "
+            "count, and their last digits may differ from the same fits in other processes. "
+            "Fit or predict with skreg before other TensorFlow work, or set "
+            f"TF_NUM_INTRAOP_THREADS={threads} and TF_NUM_INTEROP_THREADS={threads}.",
             RuntimeWarning,
             stacklevel=4,
         )

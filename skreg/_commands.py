@@ -32,7 +32,6 @@ from . import (
     RegularizedMLPRegressor,
     SwapNoise,
     _backend,
-    set_config,
 )
 from .cli import DataError
 from .datasets import make_noisy_moons
@@ -184,7 +183,6 @@ def variants(data: Dataset, max_iter: int) -> dict[str, dict[str, Any]]:
 
 def compare(args: argparse.Namespace) -> int:
     """``skreg compare``: every regularizer by cross-validation, one table, two figures."""
-    _one_thread_per_fit()
     data = load_data(args.data, args.target, args.task)
     args.max_iter = args.max_iter or data.max_iter
     out = _output_folder(args.out)
@@ -414,19 +412,6 @@ def _output_folder(path: str) -> Path:
     except OSError as error:
         raise DataError(f"cannot create the folder --out {path}: {error.strerror}.") from None
     return out
-
-
-def _one_thread_per_fit() -> None:
-    """Run every fit on one thread, here and in the workers this process starts.
-
-    On TensorFlow, a model's last digits depend on the number of threads it trained with, so
-    this keeps the table the same with or without ``--n-jobs`` and on any machine (Dask
-    workers use one thread per fit already). ``SKREG_NUM_THREADS`` still overrides it, and a
-    process that already trained (``main`` called from Python) keeps its setting.
-    """
-    if "SKREG_NUM_THREADS" not in os.environ and not _backend.loaded():
-        os.environ["SKREG_NUM_THREADS"] = "1"  # inherited by loky's workers
-        set_config(n_threads=1)
 
 
 @contextmanager

@@ -24,12 +24,12 @@ def _defaults() -> dict[str, Any]:
     cache_dir: str | bool = os.environ.get("SKREG_COMPILATION_CACHE_DIR", "auto")
     if cache_dir.strip().lower() in _OFF:
         cache_dir = False
-    threads = os.environ.get("SKREG_NUM_THREADS", "auto").strip().lower()
-    n_threads = int(threads) if threads.isdigit() and int(threads) > 0 else None
-    if n_threads is None and threads != "auto":
+    threads = os.environ.get("SKREG_NUM_THREADS", "1").strip().lower()
+    n_threads: int | str = int(threads) if threads.isdigit() and int(threads) > 0 else "auto"
+    if n_threads == "auto" and threads != "auto":
+        n_threads = 1
         warnings.warn(
-            f"SKREG_NUM_THREADS must be a positive integer or 'auto'; got {threads!r}. "
-            "Using 'auto'.",
+            f"SKREG_NUM_THREADS must be a positive integer or 'auto'; got {threads!r}. Using 1.",
             RuntimeWarning,
             stacklevel=2,
         )
@@ -101,11 +101,15 @@ def set_config(
         ``SKREG_COMPILATION_CACHE_DIR`` sets the default (``0`` or ``off`` switches it off).
         Read when the backend loads (the process's first fit or predict).
     n_threads : int or "auto", default=None
-        Threads the backend's thread pools use in this process. ``"auto"`` (the default)
-        follows the thread limit that joblib's loky workers, Dask workers and Ray tasks
-        give a process (the ``OMP_NUM_THREADS`` they set), and otherwise uses every core.
-        The environment variable ``SKREG_NUM_THREADS`` sets the default. Read when the
-        backend loads.
+        Threads the backend's thread pools use in this process; 1 by default. A model's
+        last digits depend on the thread count (XLA's CPU kernels split their sums by
+        thread), so with one thread everywhere a fit gives the same model serially, in the
+        workers of a search (joblib, Dask, Ray) and whatever the machine's number of cores;
+        small networks train no faster on more threads. Larger networks (hundreds of units
+        on tens of thousands of rows) train faster on several: ``"auto"`` follows the
+        thread limit that joblib's loky workers, Dask workers and Ray tasks give a process
+        (the ``OMP_NUM_THREADS`` they set) and otherwise uses every core. The environment
+        variable ``SKREG_NUM_THREADS`` sets the default. Read when the backend loads.
 
     Examples
     --------
@@ -131,7 +135,7 @@ def set_config(
         changes["compilation_cache_dir"] = compilation_cache_dir
     if n_threads is not None:
         auto = n_threads == "auto"
-        changes["n_threads"] = None if auto else _positive_int("n_threads", n_threads)
+        changes["n_threads"] = "auto" if auto else _positive_int("n_threads", n_threads)
     _apply(changes, stacklevel=3)
 
 

@@ -24,6 +24,7 @@ def _python(code, tmp_path, **env):
     """Run ``code`` in a fresh interpreter; return what it printed as JSON on its last line."""
     environ = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
     environ.update(KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    environ = {k: v for k, v in environ.items() if v is not None}  # None: unset
     environ.setdefault("SKREG_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
     out = subprocess.run(
         [sys.executable, "-c", textwrap.dedent(code)],
@@ -166,7 +167,7 @@ def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path):
         assert used == ["reset_default_graph", "x", True]
 
 
-def test_worker_thread_limit_and_compilation_cache_apply_at_the_first_fit(tmp_path):
+def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path):
     code = """
         import json, os
         import numpy as np
@@ -188,8 +189,8 @@ def test_worker_thread_limit_and_compilation_cache_apply_at_the_first_fit(tmp_pa
             threads = {"pool": names.count("tf_XLAEigen"), "narrowed": narrowed}
         print(json.dumps({**settings, "threads": threads, "proba": clf.predict_proba(X).tolist()}))
         """
-    # As in a loky worker of n_jobs=2 on two cores, or a Dask worker.
-    first = _python(code, tmp_path, OMP_NUM_THREADS="1")
+    # One thread by default, whatever the cores.
+    first = _python(code, tmp_path, OMP_NUM_THREADS=None)
     assert first["backend"] == BACKEND
     assert first["n_threads"] == 1
     if BACKEND == "tensorflow":
@@ -203,13 +204,19 @@ def test_worker_thread_limit_and_compilation_cache_apply_at_the_first_fit(tmp_pa
     assert BACKEND in name
     written = os.listdir(folder)
     assert written, "the first fit wrote nothing to the compilation cache"
-    # A new process loads the programs: same predictions, nothing new written.
-    second = _python(code, tmp_path, SKREG_NUM_THREADS="2")
-    assert second["n_threads"] == 2
-    np.testing.assert_allclose(second["proba"], first["proba"], atol=1e-6)
-    # The setting switches it off.
-    off = _python(code, tmp_path, SKREG_COMPILATION_CACHE_DIR="off")
+    # A new process loads the programs: same predictions, nothing new written. "auto"
+    # follows a worker's limit (as in a loky worker of n_jobs=2 on two cores, or Dask's).
+    second = _python(code, tmp_path, SKREG_NUM_THREADS="auto", OMP_NUM_THREADS="1")
+    assert second["n_threads"] == 1
+    assert second["threads"] == first["threads"]
+    np.testing.assert_array_equal(second["proba"], first["proba"])
+    # The setting switches it off; "auto" with no limit uses every core.
+    off = _python(
+        code, tmp_path, SKREG_COMPILATION_CACHE_DIR="off", SKREG_NUM_THREADS="auto",
+        OMP_NUM_THREADS=None,
+    )  # fmt: skip
     assert off["compilation_cache"] is None
+    assert off["n_threads"] is None
     np.testing.assert_allclose(off["proba"], first["proba"], atol=1e-6)
 
 
@@ -259,10 +266,48 @@ def test_cache_pruning_drops_the_oldest_files_beyond_the_bound(tmp_path, monkeyp
     assert len(list(current.iterdir())) == 3
 
 
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's pools exist from its first op")
+def test_tensorflow_run_before_the_first_fit_warns_that_threads_are_not_set(tmp_path):
+    code = """
+        import json, warnings
+        import numpy as np
+        import tensorflow as tf
+        from skreg import RegularizedMLPClassifier
+        tf.constant(1.0) + 1.0  # the user's own TensorFlow work starts the runtime
+        X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            RegularizedMLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
+        print(json.dumps([str(w.message) for w in caught if w.category is RuntimeWarning]))
+        """
+    caught = _python(code, tmp_path)
+    assert len(caught) == 1 and "could not set its thread pools to 1" in caught[0]
+    # Started with those counts: nothing to say.
+    same = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
+    assert _python(code, tmp_path, **same) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"), [(None, 1), ("3", 3), ("auto", "auto"), (" AUTO ", "auto")]
+)
+def test_num_threads_variable_sets_the_default(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("SKREG_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("SKREG_NUM_THREADS", value)
+    assert skreg._config._defaults()["n_threads"] == expected
+
+
+def test_num_threads_variable_that_is_no_count_warns_and_uses_one(monkeypatch):
+    monkeypatch.setenv("SKREG_NUM_THREADS", "all")
+    with pytest.warns(RuntimeWarning, match="positive integer or 'auto'; got 'all'"):
+        assert skreg._config._defaults()["n_threads"] == 1
+
+
 def test_settings_read_at_load_warn_when_changed_after_it(classification_data):
     X, y = classification_data
     RegularizedMLPClassifier((4,), max_iter=1).fit(X, y)
-    before = skreg.get_config()["n_threads"]  # None ("auto") unless SKREG_NUM_THREADS is set
+    before = skreg.get_config()["n_threads"]  # 1 unless SKREG_NUM_THREADS is set
     with pytest.warns(RuntimeWarning, match="applies to new processes"):
         with skreg.config_context(n_threads=3):
             assert skreg.get_config()["n_threads"] == 3

@@ -1,12 +1,16 @@
 """Searches on a Dask LocalCluster and on Ray give the serial search's results."""
 
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
 
 import joblib
 import numpy as np
 import pytest
+from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
+import skreg
 from skreg import RegularizedMLPClassifier, _backend
 
 GRID = {"hidden_layer_sizes": [(4,), (6,)], "l2": [0.0, 1e-2]}
@@ -33,6 +37,30 @@ def serial_search(classification_data):
     return _search(X, y, n_jobs=1)
 
 
+def _fit_proba(X, y):
+    clf = RegularizedMLPClassifier((128, 64), max_iter=20, random_state=0).fit(X, y)
+    return clf.predict_proba(X)
+
+
+def test_fits_in_loky_workers_equal_the_same_fit_in_a_script_bit_for_bit(monkeypatch):
+    # One thread by default, in a script's process and in the workers of n_jobs=2. With every
+    # core in the script (on a machine of 2 or more) and one per worker, XLA's matrix kernels
+    # add this network's sums in another order: probabilities differ by about 1e-7. The
+    # script is a fresh process, as a user's is: this one has compiled more networks than
+    # TensorFlow keeps XLA for (see set_config's program_cache_size).
+    X, y = make_classification(
+        n_samples=200, n_features=64, n_informative=5, n_classes=3, random_state=0
+    )
+    X = X.astype(np.float32)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)  # no worker's limit in the script
+    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as script:
+        here = script.submit(_fit_proba, X, y).result()
+    with joblib.parallel_config(backend="loky"):
+        there = joblib.Parallel(n_jobs=2)(joblib.delayed(_fit_proba)(X, y) for _ in range(2))
+    for proba in there:
+        np.testing.assert_array_equal(proba, here)
+
+
 def test_search_on_a_dask_local_cluster_matches_serial(classification_data, serial_search):
     distributed = pytest.importorskip("dask.distributed")
     X, y = classification_data
@@ -51,9 +79,11 @@ def test_search_on_a_dask_local_cluster_matches_serial(classification_data, seri
         # The fits ran on the workers, which each loaded the backend once, with one thread.
         workers = client.run(lambda: (_backend.loaded(), _backend.thread_count()))
         # The cluster's nannies set their workers' thread limit in this process too; this
-        # process is no worker, and keeps every core.
+        # process is no worker, so n_threads="auto" keeps every core here.
         assert os.environ.get("OMP_NUM_THREADS") == "1"
-        assert _backend.thread_count() is None
+        with pytest.warns(RuntimeWarning, match="applies to new processes"):
+            with skreg.config_context(n_threads="auto"):
+                assert _backend.thread_count() is None
     assert [list(worker) for worker in workers.values()] == [[True, 1], [True, 1]]
     _assert_same_results(search, serial_search, X)
 
