@@ -25,8 +25,10 @@ def _defaults() -> dict[str, Any]:
     if cache_dir.strip().lower() in _OFF:
         cache_dir = False
     threads = os.environ.get("SKREG_NUM_THREADS", "1").strip().lower()
-    n_threads: int | str = int(threads) if threads.isdigit() and int(threads) > 0 else "auto"
-    if n_threads == "auto" and threads != "auto":
+    n_threads: int | str = "auto" if threads == "auto" else 0
+    if threads.isdigit():
+        n_threads = int(threads)
+    if n_threads == 0:
         n_threads = 1
         warnings.warn(
             f"SKREG_NUM_THREADS must be a positive integer or 'auto'; got {threads!r}. Using 1.",
