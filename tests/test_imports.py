@@ -25,6 +25,7 @@ def package(tmp_path, monkeypatch):
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(_imports, "DEFERRED", frozenset({"skreg_probe_heavy"}))
     monkeypatch.setattr(_imports, "SKIPPED", {"skreg_probe_optional": ("skreg_probe_user",)})
+    monkeypatch.setattr(_imports, "RESTORED", ())
     names = ["skreg_probe_heavy", "skreg_probe_log", "skreg_probe_optional", "skreg_probe_user"]
     yield importlib.import_module("skreg_probe_log")
     for name in names:
@@ -50,6 +51,18 @@ def test_a_skipped_import_fails_for_its_importer_only_and_works_after(package):
         import skreg_probe_optional  # another importer (this test) gets it
 
     assert skreg_probe_optional.ran is True
+
+
+def test_a_restored_import_runs_at_its_importers_first_use(package, monkeypatch):
+    restored = (("skreg_probe_user", "skreg_probe_optional", "skreg_probe_optional"),)
+    monkeypatch.setattr(_imports, "RESTORED", restored)
+    with _imports.deferred_imports("tensorflow"):
+        import skreg_probe_user
+
+        assert skreg_probe_user.skreg_probe_optional is None
+    assert "skreg_probe_optional" not in sys.modules
+    assert skreg_probe_user.skreg_probe_optional.ran is True
+    assert "skreg_probe_optional" in sys.modules
 
 
 def test_the_backend_being_loaded_is_never_skipped(package):
