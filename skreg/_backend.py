@@ -46,12 +46,16 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from ._config import get_config
+from ._config import get_config, register_hook
 from ._imports import deferred_imports
 
-# Each version folder of the on-disk compilation cache is kept under this size: JAX evicts
-# least recently used entries itself; TensorFlow's entries are pruned here, oldest first.
+# skreg's folders under the cache root are kept under this size together: JAX evicts least
+# recently used entries of the current folder itself; everything else skreg wrote is pruned
+# here, oldest first.
 CACHE_MAX_BYTES = 1 << 30
+# The file that marks a folder as skreg's: only folders holding it are ever pruned. The
+# Cache Directory Tagging Specification's name and signature, so backup tools skip it too.
+CACHE_MARKER = "CACHEDIR.TAG"
 # Only compiles that take longer than this are written to JAX's persistent cache (a read
 # costs about a millisecond, a small compile 50-300 ms).
 _JAX_CACHE_MIN_COMPILE_SECONDS = 0.05
@@ -109,7 +113,7 @@ def _load() -> None:
     _malloc_for_reuse()
     backend = backend_name()
     threads = thread_count()
-    cache = cache_folder(backend)
+    cache = _usable(cache_folder(backend))
     if backend == "tensorflow" and cache is not None:
         _before_tensorflow(cache)
     elif backend == "jax":
@@ -182,15 +186,20 @@ def cache_folder(backend: str) -> str | None:
     if root is False:
         return None
     if root == "auto":
-        import platformdirs
-
-        root = platformdirs.user_cache_dir("skreg", appauthor=False)
+        root = _default_root()
     from . import __version__
 
     packages = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib")}.get(backend, ())
     versions = [f"skreg-{__version__}", f"keras-{_version('keras')}"]
     versions += [f"{name}-{_version(name)}" for name in packages]
     return str(Path(root) / "_".join([*versions, _cpu()]))
+
+
+def _default_root() -> str:
+    """skreg's own folder in the user's cache directory."""
+    import platformdirs
+
+    return platformdirs.user_cache_dir("skreg", appauthor=False)
 
 
 def _malloc_for_reuse() -> None:
@@ -211,10 +220,35 @@ def _malloc_for_reuse() -> None:
     mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 
+def _usable(cache: str | None) -> str | None:
+    """``cache``, made and marked as skreg's; None (with a warning) if it cannot be written.
+
+    The cache only saves time: a folder that cannot be created (a file in the way, a
+    read-only location) or written switches it off for the process, and fits go on.
+    """
+    if cache is None:
+        return None
+    try:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+        (Path(cache) / CACHE_MARKER).write_text(
+            "Signature: 8a477f597d28d172789f06886806bc55\n"
+            "# A folder of skreg's compilation cache: compiled programs, safe to delete.\n"
+        )
+    except OSError as error:
+        warnings.warn(
+            f"skreg cannot write its compilation cache in {cache} ({error.strerror or error}), "
+            "so this process compiles every network anew. Point compilation_cache_dir (or "
+            "SKREG_COMPILATION_CACHE_DIR) at a writable folder, or set it to 'off'.",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+        return None
+    return cache
+
+
 def _before_tensorflow(cache: str) -> None:
     # TensorFlow parses its XLA flags once, at its first compilation.
-    Path(cache).mkdir(parents=True, exist_ok=True)
-    _prune(Path(cache).parent, keep=None)
+    _prune(Path(cache), bounded_by_backend=False)
     flag = f"--tf_xla_persistent_cache_directory={cache}"
     os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
 
@@ -286,34 +320,58 @@ def _after_jax(cache: str) -> None:
     jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", _JAX_CACHE_MIN_COMPILE_SECONDS)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _prune(Path(cache).parent, keep=Path(cache))
+    _prune(Path(cache), bounded_by_backend=True)
 
 
-def _prune(root: Path, keep: Path | None) -> None:
-    """Delete the oldest cache files under ``root`` (but in ``keep``) beyond the size bound.
+def _prune(current: Path, *, bounded_by_backend: bool) -> None:
+    """Delete the oldest entries of skreg's cache folders beside ``current`` (this process's
+    folder) beyond the size bound.
 
-    One process prunes at a time; the others skip it. A process that reads a file being
-    deleted finds it missing and compiles instead.
+    Only folders that skreg made and marked (:data:`CACHE_MARKER`) are looked into (in its
+    own root in the user's cache directory, every ``skreg-*`` folder, as versions before the
+    marker left them), and ``current`` is left alone when the backend bounds it itself
+    (JAX). Nothing else under the cache's root is ever touched, so a cache pointed at a
+    folder that also holds other data deletes none of it. One process prunes at a time; the
+    others skip it. A process that reads an entry being deleted finds it missing and
+    compiles instead.
     """
     import filelock
 
+    own_root = current.parent == Path(_default_root())
     try:
-        with filelock.FileLock(root / ".prune.lock", timeout=0):
-            files = [
-                (entry.stat().st_mtime, entry.stat().st_size, entry)
-                for entry in root.rglob("*")
-                if entry.is_file()
-                and not entry.name.startswith(".")
-                and (keep is None or keep not in entry.parents)
-            ]
+        folders = [
+            folder
+            for folder in current.parent.iterdir()
+            if folder.name.startswith("skreg-")
+            and not folder.is_symlink()
+            and folder.is_dir()
+            and (own_root or (folder / CACHE_MARKER).is_file())
+        ]
+        with filelock.FileLock(current / ".prune.lock", timeout=0):
+            files = [entry for folder in folders for entry in _entries(folder)]
             total = sum(size for _, size, _ in files)
             for _, size, entry in sorted(files, key=lambda f: f[0]):
                 if total <= CACHE_MAX_BYTES * 3 // 4:
                     break
-                entry.unlink(missing_ok=True)
-                total -= size
+                if not (bounded_by_backend and current in entry.parents):
+                    entry.unlink(missing_ok=True)
+                    total -= size
     except (filelock.Timeout, OSError):
         pass
+
+
+def _entries(folder: Path) -> list[tuple[float, int, Path]]:
+    """The files under ``folder`` as (modified, size, path), leaving out links and the
+    marker and dot-files (the locks)."""
+    entries = []
+    for directory, _, names in os.walk(folder):
+        for name in names:
+            path = Path(directory) / name
+            if name.startswith(".") or name == CACHE_MARKER or path.is_symlink():
+                continue
+            status = path.stat()
+            entries.append((status.st_mtime, status.st_size, path))
+    return entries
 
 
 def _version(package: str) -> str:
@@ -344,3 +402,6 @@ def _forked_message() -> str:
         "scikit-learn), multiprocessing with the 'spawn' or 'forkserver' start method "
         "(multiprocessing.get_context('spawn')), Dask or Ray; or fork before the first fit."
     )
+
+
+register_hook("loaded", loaded)

@@ -28,6 +28,7 @@ from ._training import (
     ScheduleClock,
     TrainingSchedule,
     Validation,
+    check_loss,
 )
 from ._validation import CallbackSupportMixin, Interval, InvalidParameterError, StrOptions
 from .augmentation import Augmentation, plan_augmentation
@@ -62,6 +63,12 @@ _SKLEARN_SCHEDULES = {"constant", "invscaling", "adaptive"}
 # the network's initial weights are scaled for inputs of order 1, and standardized data stay
 # within a few units.
 _LARGE_VALUE = 10.0
+# Penalty coefficients from this one up are named first: the penalty then outweighs any data
+# loss (useful values lie between 1e-6 and 1e-1), and at l2=1e30 its gradient overflows
+# float32 (Adam's squared gradients reach 1e60) and the weights become NaN.
+_LARGE_PENALTY = 1.0
+# The divergence check after a one-epoch call looks at the loss on this many training rows.
+_PROBE_ROWS = 512
 
 # Attributes of a fitted estimator; a failed fit puts back the ones it started with.
 _FITTED_ATTRIBUTES = (
@@ -221,10 +228,12 @@ class _BaseRegularizedMLP(CallbackSupportMixin, BaseEstimator):
                 make_validation=validation,
                 clock=self._clock(incremental, continuing),
                 make_hooks=callbacks.epoch_hooks if callbacks.per_epoch else None,
+                reference_loss=getattr(self._fitted, "first_loss", None) if continuing else None,
             )
             try:
                 outcome = engine.fit(request)
-                self._check_trained(outcome)
+                self._check_trained(outcome, key, X[rows["train"]], Y[rows["train"]],
+                                    request.train_weights, request.reference_loss)  # fmt: skip
             except FloatingPointError as error:
                 raise FloatingPointError(f"{error} {self._divergence_advice(X, Y)}") from None
             self._store_result(key, rates, outcome, continuing, len(rows["train"]))
@@ -359,7 +368,8 @@ class _BaseRegularizedMLP(CallbackSupportMixin, BaseEstimator):
         Continuing keeps the weights and, for the same optimizer, its state (so changing the
         penalties, dropout or augmentation on a warm start loses no momentum).
         """
-        template = engine.PROGRAMS.get(key).network
+        with engine.PROGRAMS.lease(key) as program:
+            template = program.network
         if not continuing:
             return engine.initial_state(template, rates, seeds), None
         fitted = self._fitted
@@ -502,28 +512,49 @@ class _BaseRegularizedMLP(CallbackSupportMixin, BaseEstimator):
         view.__dict__.pop("feature_names_in_", None)
         return view
 
-    def _check_trained(self, outcome):
-        """Raise ``FloatingPointError`` if the trained weights show divergence."""
+    def _check_trained(self, outcome, key, X, Y, weights, reference):
+        """Raise ``FloatingPointError`` if the trained weights show divergence.
+
+        A call of one epoch (``partial_fit``, ``max_iter=1``) measured its loss before its
+        steps only, so the loss after them is checked too, on the first training rows.
+        """
         state = outcome.network
         if not all(np.isfinite(w).all() for w in (*state.trainable, *state.non_trainable)):
             raise FloatingPointError("Training diverged: the trained weights are not finite.")
+        result = outcome.result
+        if result.n_epochs != 1:
+            return
+        rows = slice(0, _PROBE_ROWS)
+        penalty = (float(self.l1), float(self.l2))
+        loss = _backend.engine().loss(key, state, X[rows], Y[rows], weights[rows], penalty)
+        first = result.history["loss"][0] if reference is None else reference
+        check_loss(loss, "after the epoch's last step", first)
 
     def _divergence_advice(self, X, Y) -> str:
         """The likely cause of a divergence, and its fix."""
         rate = f"lower learning_rate (now {self.learning_rate:g})"
         target, features = float(np.abs(Y).max()), float(np.abs(X).max())
-        if target > _LARGE_VALUE:  # only a regression target gets this large
+        if max(self.l1, self.l2) >= _LARGE_PENALTY:
             return (
-                f"The target reaches {target:.3g}: scale it, for example with "
-                "TransformedTargetRegressor(regressor, transformer=StandardScaler()), or "
-                f"{rate}."
+                f"The penalty is extreme (l1={self.l1:g}, l2={self.l2:g}): it outweighs the data "
+                "loss and its gradient overflows float32; lower l1 and l2 (useful values lie "
+                f"between 1e-6 and 1e-1), or {rate}."
             )
+        if target > _LARGE_VALUE:  # only a regression target gets this large
+            return f"The target reaches {target:.3g}: {self._target_scaling()}, or {rate}."
         if features > _LARGE_VALUE:
             return (
                 f"The features reach {features:.3g}: scale them, for example with "
                 f"StandardScaler, or {rate}."
             )
         return f"{rate[0].upper()}{rate[1:]}, or look for extreme sample or class weights."
+
+    def _target_scaling(self) -> str:
+        """How to scale a target that is too large to train on."""
+        return (
+            "scale it, for example with "
+            "TransformedTargetRegressor(regressor, transformer=StandardScaler())"
+        )
 
     def _store_result(self, key, rates, outcome, continuing, n_train):
         result = outcome.result
@@ -544,6 +575,11 @@ class _BaseRegularizedMLP(CallbackSupportMixin, BaseEstimator):
             penalty=(float(self.l1), float(self.l2)),
             learning_rate=float(self.learning_rate),
             clock=outcome.clock,
+            first_loss=(
+                self._fitted.first_loss
+                if continuing and getattr(self._fitted, "first_loss", None) is not None
+                else result.history["loss"][0]
+            ),
         )
         self.__dict__.pop("_model", None)
         self.history_ = history
@@ -616,6 +652,8 @@ class _Fitted:
     learning_rate: float
     # Where the learning-rate schedule stopped (None in estimators pickled before schedules).
     clock: ScheduleClock | None = None
+    # The training loss of the run's first epoch, which continued fits are checked against.
+    first_loss: float | None = None
 
 
 class _FitCallbacks:

@@ -9,37 +9,91 @@ and are read when the backend loads (:mod:`skreg._backend`), at the first fit or
 from __future__ import annotations
 
 import os
-import sys
 import threading
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, NamedTuple
 
-# Values of SKREG_COMPILATION_CACHE_DIR that switch the persistent cache off.
+# Spellings that switch the persistent cache off, in set_config and the environment alike.
 _OFF = {"", "0", "off", "false", "no", "none"}
 
 
 def _defaults() -> dict[str, Any]:
-    cache_dir: str | bool = os.environ.get("SKREG_COMPILATION_CACHE_DIR", "auto")
-    if cache_dir.strip().lower() in _OFF:
-        cache_dir = False
-    threads = os.environ.get("SKREG_NUM_THREADS", "1").strip().lower()
-    n_threads: int | str = "auto" if threads == "auto" else 0
-    if threads.isdigit():
-        n_threads = int(threads)
-    if n_threads == 0:
-        n_threads = 1
-        warnings.warn(
-            f"SKREG_NUM_THREADS must be a positive integer or 'auto'; got {threads!r}. Using 1.",
-            RuntimeWarning,
-            stacklevel=2,
+    """The settings from the environment; a value that does not parse warns and is ignored."""
+    config: dict[str, Any] = {"program_cache_size": 6, "compilation_cache_dir": "auto"}
+    config["n_threads"] = 1
+    readers = {"SKREG_COMPILATION_CACHE_DIR": ("compilation_cache_dir", _cache_dir),
+               "SKREG_NUM_THREADS": ("n_threads", _threads)}  # fmt: skip
+    for variable, (name, read) in readers.items():
+        if variable not in os.environ:
+            continue
+        try:
+            config[name] = read(os.environ[variable])
+        except (TypeError, ValueError) as error:
+            warnings.warn(
+                f"{variable}: {error} Using {config[name]!r}.", RuntimeWarning, stacklevel=3
+            )
+    return config
+
+
+def _cache_dir(value: Any) -> str | bool:
+    """A ``compilation_cache_dir`` setting: "auto", False (off) or an absolute folder.
+
+    A relative folder would depend on the directory the process started in, and the cache
+    of a search's workers would land wherever each started: refused.
+    """
+    if value is True:
+        return "auto"
+    if value is False:
+        return False
+    if not isinstance(value, str | os.PathLike):
+        raise TypeError(
+            "compilation_cache_dir must be an absolute path, 'auto', or False or 'off' to "
+            f"switch the cache off; got {value!r}."
         )
-    return {"program_cache_size": 6, "compilation_cache_dir": cache_dir, "n_threads": n_threads}
+    text = os.fspath(value)
+    if text.strip().lower() in _OFF:
+        return False
+    if text.strip().lower() == "auto":
+        return "auto"
+    path = os.path.expanduser(text)
+    if not os.path.isabs(path):
+        raise ValueError(
+            f"compilation_cache_dir must be an absolute path, 'auto', or False or 'off' to "
+            f"switch the cache off; got the relative path {text!r}. Give an absolute one, "
+            f"such as {os.path.abspath(path)!r}."
+        )
+    return path
+
+
+def _threads(value: Any) -> int | str:
+    """An ``n_threads`` setting: a positive int (or its digits), or "auto" in any case."""
+    if isinstance(value, str):
+        text = value.strip().lower()
+        if text == "auto":
+            return "auto"
+        if text.isdigit():
+            value = int(text)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        error = ValueError if isinstance(value, int | str) else TypeError
+        raise error(f"n_threads must be a positive integer or 'auto'; got {value!r}.")
+    return value
 
 
 _CONFIG: dict[str, Any] = _defaults()
 _LOCK = threading.Lock()
+# What the engine tells the settings, registered by its modules once they have loaded (so a
+# thread never meets one half imported): "loaded" (whether the backend is loaded), "info",
+# "clear" and "trim" (the program cache's).
+_HOOKS: dict[str, Callable[[], Any]] = {}
+
+
+def register_hook(name: str, function: Callable[[], Any]) -> None:
+    """Let the settings call ``function`` for ``name`` (see :data:`_HOOKS`)."""
+    _HOOKS[name] = function
+
+
 # Settings the backend reads once, when it loads.
 _READ_AT_LOAD = ("compilation_cache_dir", "n_threads")
 
@@ -96,12 +150,16 @@ def set_config(
     compilation_cache_dir : str, path, "auto" or False, default=None
         Where compiled programs are kept on disk, so that a new process (a worker of a
         search, a cluster worker, the next run of a script) loads them instead of compiling
-        again. ``"auto"`` (the default) is skreg's folder in the user's cache directory;
-        False switches the cache off. Entries live in a subfolder per skreg, Keras and
-        backend version and CPU, and the cache is bounded (1 GB per subfolder, least
-        recently used entries dropped first). The environment variable
-        ``SKREG_COMPILATION_CACHE_DIR`` sets the default (``0`` or ``off`` switches it off).
-        Read when the backend loads (the process's first fit or predict).
+        again. ``"auto"`` (the default) is skreg's folder in the user's cache directory; an
+        absolute path puts the cache there (a relative one is refused); False, or one of
+        ``"off"``, ``"false"``, ``"no"``, ``"none"``, ``"0"`` and ``""``, switches it off.
+        skreg writes only into a subfolder of its own per skreg, Keras and backend version
+        and CPU (named ``skreg-<version>_...`` and marked by a ``.skreg-cache`` file), and
+        bounds those subfolders together to 1 GB, dropping their oldest entries first; it
+        never deletes anything else under the path. A folder that cannot be created or
+        written switches the cache off with a warning. The environment variable
+        ``SKREG_COMPILATION_CACHE_DIR`` sets the default, with the same spellings. Read when
+        the backend loads (the process's first fit or predict).
     n_threads : int or "auto", default=None
         Threads the backend's thread pools use in this process; 1 by default. A model's
         last digits depend on the thread count (XLA's CPU kernels split their sums by
@@ -111,7 +169,8 @@ def set_config(
         on tens of thousands of rows) train faster on several: ``"auto"`` follows the
         thread limit that joblib's loky workers, Dask workers and Ray tasks give a process
         (the ``OMP_NUM_THREADS`` they set) and otherwise uses every core. The environment
-        variable ``SKREG_NUM_THREADS`` sets the default. Read when the backend loads.
+        variable ``SKREG_NUM_THREADS`` sets the default, with the same spellings (``"2"``,
+        ``"auto"`` in any case). Read when the backend loads.
 
     Examples
     --------
@@ -125,19 +184,9 @@ def set_config(
     if program_cache_size is not None:
         changes["program_cache_size"] = _positive_int("program_cache_size", program_cache_size)
     if compilation_cache_dir is not None:
-        if compilation_cache_dir is True:
-            compilation_cache_dir = "auto"
-        if compilation_cache_dir is not False:
-            if not isinstance(compilation_cache_dir, str | os.PathLike):
-                raise TypeError(
-                    "compilation_cache_dir must be a path, 'auto' or False; "
-                    f"got {compilation_cache_dir!r}."
-                )
-            compilation_cache_dir = os.fspath(compilation_cache_dir)
-        changes["compilation_cache_dir"] = compilation_cache_dir
+        changes["compilation_cache_dir"] = _cache_dir(compilation_cache_dir)
     if n_threads is not None:
-        auto = n_threads == "auto"
-        changes["n_threads"] = "auto" if auto else _positive_int("n_threads", n_threads)
+        changes["n_threads"] = _threads(n_threads)
     _apply(changes, stacklevel=3)
 
 
@@ -146,8 +195,7 @@ def _apply(changes: dict[str, Any], stacklevel: int) -> None:
     with _LOCK:
         late = [k for k in _READ_AT_LOAD if k in changes and changes[k] != _CONFIG[k]]
         _CONFIG.update(changes)
-    backend = sys.modules.get("skreg._backend")
-    if late and backend is not None and backend.loaded():
+    if late and _HOOKS.get("loaded", bool)():
         warnings.warn(
             f"{', '.join(late)} is read when the backend loads, and this process loaded it at "
             "its first fit or predict: the change applies to new processes (set it before the "
@@ -155,9 +203,8 @@ def _apply(changes: dict[str, Any], stacklevel: int) -> None:
             RuntimeWarning,
             stacklevel=stacklevel,
         )
-    programs = sys.modules.get("skreg._programs")
-    if "program_cache_size" in changes and programs is not None:
-        programs.PROGRAMS.trim()
+    if "program_cache_size" in changes and "trim" in _HOOKS:
+        _HOOKS["trim"]()
 
 
 def _positive_int(name: str, value: Any) -> int:
@@ -191,10 +238,9 @@ def program_cache_info() -> CacheInfo:
     >>> info.size <= info.max_size
     True
     """
-    programs = sys.modules.get("skreg._programs")
-    if programs is None:  # nothing fitted yet: the backend is not even loaded
+    if "info" not in _HOOKS:  # nothing fitted yet: the backend is not even loaded
         return CacheInfo(0, 0, 0, 0, 0, 0, get_config()["program_cache_size"])
-    return programs.PROGRAMS.info()
+    return _HOOKS["info"]()
 
 
 def clear_program_cache() -> None:
@@ -210,9 +256,8 @@ def clear_program_cache() -> None:
     >>> skreg.program_cache_info().size
     0
     """
-    programs = sys.modules.get("skreg._programs")
-    if programs is not None:
-        programs.PROGRAMS.clear()
+    if "clear" in _HOOKS:
+        _HOOKS["clear"]()
 
 
 @contextmanager

@@ -177,13 +177,12 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     device, which on JAX compiles one small program per new variable shape (measured: Adam's
     slots for digits' (100,) network took 0.14 s to build, 0.002 s filled on the host).
     """
-    template = keras.optimizers.get(name)
-    config = template.get_config()
-    config["learning_rate"] = learning_rate
     # Keras numbers a process's optimizers ("adam", "adam_1", ...) and the name reaches the
     # traced program's operation names; one fixed name keeps the program, and the key of its
-    # entry in TensorFlow's compilation cache, the same whatever was built before it.
-    config["name"] = type(template).__name__.lower()
+    # entry in TensorFlow's compilation cache, the same whatever was built before it. (Built
+    # from its name and these two settings, not from a template's get_config, which reads
+    # the learning-rate variable through a NumPy call that NumPy 2 deprecates.)
+    config = {"learning_rate": learning_rate, "name": name.lower()}
     optimizer = keras.optimizers.get({"class_name": name, "config": config})
     add_slot = optimizer.add_variable_from_reference
 

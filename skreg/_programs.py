@@ -32,8 +32,9 @@ import contextlib
 import threading
 import warnings
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, NamedTuple
 
 import keras
@@ -41,7 +42,7 @@ import numpy as np
 
 from . import _backend
 from ._augmenters import build_augmenter
-from ._config import CacheInfo, get_config
+from ._config import CacheInfo, get_config, register_hook
 from ._network import (
     LOSSES,
     NetworkState,
@@ -54,7 +55,7 @@ from ._network import export_model as export_model  # for the estimators, one do
 from ._network import initial_state as initial_state
 from ._network import with_dropout as with_dropout
 from ._state import OptimizerState, ProgramKey
-from ._tf_functions import StableFunction, entry_path
+from ._tf_functions import StableFunction, broken_xla_entries, entry_path
 from ._training import (
     Batches,
     EarlyStopping,
@@ -109,6 +110,9 @@ class TrainingRequest:
     make_hooks: Callable[[Callable[[np.ndarray], np.ndarray]], EpochHooks] | None = None
     # Where the learning-rate schedule starts (None: at its beginning).
     clock: ScheduleClock | None = None
+    # The training loss of the first epoch of the run this fit continues, for the divergence
+    # check (None: this fit starts the run).
+    reference_loss: float | None = None
 
 
 @dataclass(frozen=True)
@@ -121,15 +125,17 @@ class TrainingOutcome:
 
 def fit(request: TrainingRequest) -> TrainingOutcome:
     """Train as ``request`` says on the cached program of its network."""
-    program = PROGRAMS.get(request.key)
-    with program.session(request) as session:
+    with (
+        PROGRAMS.lease(request.key, exclusive=True) as program,
+        program.session(request) as session,
+    ):
         shuffle_seeds, _ = request.seeds.spawn(2)
         validation = None
         if request.make_validation is not None:
             validation = request.make_validation(session.predict)
         hooks = None if request.make_hooks is None else request.make_hooks(session.predict)
         rng = np.random.default_rng(shuffle_seeds)
-        result = train(session, request.schedule, rng, validation, hooks)
+        result = train(session, request.schedule, rng, validation, hooks, request.reference_loss)
         network, optimizer = session.state()
         clock = session.clock.numpy()
     return TrainingOutcome(network=network, optimizer=optimizer, result=result, clock=clock)
@@ -137,7 +143,23 @@ def fit(request: TrainingRequest) -> TrainingOutcome:
 
 def predict(key: ProgramKey, state: NetworkState, X: np.ndarray) -> np.ndarray:
     """Network outputs for ``X`` in inference mode (no dropout), as float64."""
-    return PROGRAMS.get(key).predict(state.trainable, state.non_trainable, X)
+    with PROGRAMS.lease(key) as program:
+        return program.predict(state.trainable, state.non_trainable, X)
+
+
+def loss(key: ProgramKey, state: NetworkState, X, Y, w, penalty: tuple[float, float]) -> float:
+    """:func:`objective` of ``state`` on the rows ``X, Y`` weighted by ``w``, in inference
+    mode (no dropout), run eagerly: for a check on the host, such as divergence after a
+    call's last step."""
+    with PROGRAMS.lease(key) as program:
+        trainable = _as_values(state.trainable, program.network.trainable_variables)
+        non_trainable = _as_values(state.non_trainable, program.network.non_trainable_variables)
+        value, _ = objective(
+            program, trainable, non_trainable, np.asarray(X, np.float32),
+            np.asarray(Y, np.float32), np.asarray(w, np.float32),
+            np.asarray(penalty, np.float32), training=False,
+        )  # fmt: skip
+    return float(keras.ops.convert_to_numpy(value))
 
 
 def objective(program: Program, trainable, non_trainable, x, y, w, penalty, training=True):
@@ -183,6 +205,8 @@ class Program:
     def __init__(self, key: ProgramKey, stats: _Stats) -> None:
         self.key = key
         self.stats = stats
+        self.users = 0  # leases held (see ProgramCache.lease)
+        self.dropped = False  # out of the cache: released when its last user returns it
         self.network = build_network(key.network)
         self.linear = linear_outputs(self.network)
         self.optimizer = make_optimizer(key.optimizer, 1e-3)
@@ -205,6 +229,14 @@ class Program:
 
     def session(self, request: TrainingRequest) -> _Session:
         raise NotImplementedError
+
+    def claim(self) -> bool:
+        """Take the program's state for one fit, if it has any; False where waiting for it
+        could deadlock."""
+        return True
+
+    def unclaim(self) -> None:
+        """Give back what :meth:`claim` took."""
 
     def predict(self, trainable: Any, non_trainable: Any, X: np.ndarray) -> np.ndarray:
         trainable = [_cast(v, var) for v, var in zip(trainable, self.network.trainable_variables)]
@@ -475,8 +507,28 @@ class _JaxProgram(Program):
         signature = (name, structure, *((np.shape(a), _dtype_name(a)) for a in leaves))
         compiled = self._compiled.get(signature)
         if compiled is None:
-            compiled = self._compiled[signature] = self._functions[name].lower(*args).compile()
+            compiled = self._compiled[signature] = self._compile(name, args)
         return compiled(*args)
+
+    def _compile(self, name: str, args: tuple) -> Any:
+        """Compile ``name`` for ``args``; repair the on-disk cache if JAX could not read it.
+
+        JAX compiles anew when an entry of its persistent cache cannot be read, but it warns
+        and leaves the entry, so every later process pays the compilation again.
+        """
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            compiled = self._functions[name].lower(*args).compile()
+        cache = _backend.settings()["compilation_cache"]
+        for warning in caught:
+            text = str(warning.message)
+            if cache is not None and text.startswith(_JAX_READ_ERROR):
+                _repair_jax_cache(cache, text)
+            else:  # someone else's: as it would have been shown
+                warnings.warn_explicit(
+                    warning.message, warning.category, warning.filename, warning.lineno
+                )
+        return compiled
 
     def release(self) -> None:
         self._compiled.clear()
@@ -604,6 +656,23 @@ class _TensorFlowProgram(Program):
     def session(self, request: TrainingRequest) -> _TensorFlowSession:
         return _TensorFlowSession(self, request)
 
+    def claim(self) -> bool:
+        """Take the variables for one fit: wait for another thread's fit to end, unless this
+        thread is inside a fit itself (a nested fit in a scorer or callback, or a fit that
+        another thread may be waiting on): then waiting could deadlock, so False."""
+        if self.lock.acquire(blocking=False):
+            _CLAIMS.count = getattr(_CLAIMS, "count", 0) + 1
+            return True
+        if getattr(_CLAIMS, "count", 0):
+            return False
+        self.lock.acquire()
+        _CLAIMS.count = 1
+        return True
+
+    def unclaim(self) -> None:
+        _CLAIMS.count -= 1
+        self.lock.release()
+
     def release(self) -> None:
         _tf_unregister(self._registered)
         self._concrete.clear()
@@ -618,20 +687,32 @@ class _TensorFlowProgram(Program):
         flat = self._tf.nest.flatten(args)
         signature = (name, *(tuple(np.shape(a)) for a in flat))
         traced = self._concrete.get(signature)
+        if traced is not None:
+            return traced(*args)
+        specs = self._tf.nest.map_structure(
+            lambda a: self._tf.TensorSpec(np.shape(a), _tf_dtype(a)), args
+        )
+        tag = repr((name, self.xla, self.key, specs))
+        cache = _backend.settings()["compilation_cache"]
+        entry = None if cache is None else entry_path(cache, tag)
+        traced = None if entry is None else self._load_stable(name, tag, entry)
         if traced is None:
-            specs = self._tf.nest.map_structure(
-                lambda a: self._tf.TensorSpec(np.shape(a), _tf_dtype(a)), args
-            )
-            tag = repr((name, self.xla, self.key, specs))
-            cache = _backend.settings()["compilation_cache"]
-            entry = None if cache is None else entry_path(cache, tag)
-            traced = None if entry is None else self._load_stable(name, tag, entry)
-            if traced is None:
-                with _TF_TRACE_LOCK, _tf_registrations(self._registered):
-                    traced = function.get_concrete_function(*specs)
-                traced = self._stable(traced, tag, entry)
-            self._concrete[signature] = traced
-        return traced(*args)
+            traced = self._stable(self._trace(function, specs), tag, entry)
+        try:
+            result = traced(*args)  # the first call compiles, or loads the XLA cache's entry
+        except (self._tf.errors.InvalidArgumentError, self._tf.errors.DataLossError,
+                self._tf.errors.OutOfRangeError) as error:  # fmt: skip
+            if cache is None or not _repaired_xla_cache(cache, str(error)):
+                raise
+            # TensorFlow remembers the failure under the function's names: trace it anew.
+            traced = self._trace(function, specs)
+            result = traced(*args)
+        self._concrete[signature] = traced
+        return result
+
+    def _trace(self, function: Any, specs: Any) -> Any:
+        with _TF_TRACE_LOCK, _tf_registrations(self._registered):
+            return function.get_concrete_function(*specs)
 
     def _stable(self, traced: Any, tag: str, entry: Any) -> Any:
         """``traced`` under names that find its XLA cache entry from any process, saved at
@@ -765,16 +846,11 @@ class _TensorFlowSession(_Session):
         self._finished_at_best = False
 
     def __enter__(self) -> _TensorFlowSession:
-        self.program.lock.acquire()
-        try:
-            self.program.load(self.values)
-        except BaseException:
-            self.program.lock.release()
-            raise
+        self.program.load(self.values)
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        self.program.lock.release()
+        return None
 
     def run_epochs(self, rng, epochs, stopping):
         arrays, n_batches, n_epochs, host = self.epoch_inputs(rng, epochs)
@@ -875,17 +951,34 @@ class ProgramCache:
         self._lock = threading.RLock()
         self._stats = _Stats()
 
-    def get(self, key: ProgramKey) -> Program:
-        with self._lock:
-            program = self._programs.get(key)
-            if program is not None:
-                self._programs.move_to_end(key)
-                self._stats.count("hits")
-                return program
-            self._stats.count("misses")
-            program = self._programs[key] = _make_program(key, self._stats)
-            self.trim()
-            return program
+    @contextlib.contextmanager
+    def lease(self, key: ProgramKey, *, exclusive: bool = False) -> Iterator[Program]:
+        """The program of ``key``, kept alive until the block ends.
+
+        A program dropped meanwhile (by :meth:`clear`, a smaller size or another thread's
+        fit) is released only when its last lease ends, so no thread loses the program it
+        runs. With ``exclusive``, the block has the program's state to itself (TensorFlow's
+        variables); where waiting for it could deadlock, it runs on a program of its own,
+        built for the block and released after it.
+        """
+        program = self._check_out(key)
+        try:
+            if not exclusive:
+                yield program
+            elif program.claim():
+                try:
+                    yield program
+                finally:
+                    program.unclaim()
+            else:
+                own = _make_program(key, self._stats)
+                own.users, own.dropped = 1, True
+                try:
+                    yield own
+                finally:
+                    self._check_in(own)
+        finally:
+            self._check_in(program)
 
     def trim(self) -> None:
         """Drop the least recently used programs beyond the configured size."""
@@ -893,13 +986,37 @@ class ProgramCache:
             while len(self._programs) > get_config()["program_cache_size"]:
                 _, program = self._programs.popitem(last=False)
                 self._stats.count("evictions")
-                program.release()
+                self._drop(program)
 
     def clear(self) -> None:
         """Drop every program (statistics are kept)."""
         with self._lock:
             while self._programs:
-                self._programs.popitem(last=False)[1].release()
+                self._drop(self._programs.popitem(last=False)[1])
+
+    def _check_out(self, key: ProgramKey) -> Program:
+        with self._lock:
+            program = self._programs.get(key)
+            if program is not None:
+                self._programs.move_to_end(key)
+                self._stats.count("hits")
+            else:
+                self._stats.count("misses")
+                program = self._programs[key] = _make_program(key, self._stats)
+                self.trim()
+            program.users += 1
+            return program
+
+    def _check_in(self, program: Program) -> None:
+        with self._lock:
+            program.users -= 1
+            if program.dropped and program.users == 0:
+                program.release()
+
+    def _drop(self, program: Program) -> None:
+        program.dropped = True
+        if program.users == 0:
+            program.release()
 
     def info(self) -> CacheInfo:
         with self._lock:
@@ -911,6 +1028,9 @@ class ProgramCache:
 
 
 PROGRAMS = ProgramCache()
+register_hook("info", PROGRAMS.info)
+register_hook("clear", PROGRAMS.clear)
+register_hook("trim", PROGRAMS.trim)
 
 
 def _make_program(key: ProgramKey, stats: _Stats) -> Program:
@@ -933,6 +1053,8 @@ def _padded(array: np.ndarray, rows: int) -> np.ndarray:
 
 
 def _numpy(value: Any) -> np.ndarray:
+    if isinstance(value, keras.Variable):  # NumPy 2 deprecates the variables' __array__
+        value = keras.ops.copy(value)
     return np.array(keras.ops.convert_to_numpy(value))
 
 
@@ -952,6 +1074,9 @@ def _tf_dtype(value: Any) -> Any:
 
     return value.dtype if isinstance(value, tf.Tensor) else tf.as_dtype(np.asarray(value).dtype)
 
+
+# How many TensorFlow programs' variables this thread holds (see _TensorFlowProgram.claim).
+_CLAIMS = threading.local()
 
 # TensorFlow: what tracing registers globally, and how a dropped program takes it back.
 _TF_TRACE_LOCK = threading.Lock()
@@ -1017,6 +1142,50 @@ def _tf_gradient_registry() -> dict:
     from tensorflow.python.framework import ops
 
     return ops._gradient_registry._registry
+
+
+_CACHE_REPAIRED = [False]
+_JAX_READ_ERROR = "Error reading persistent compilation cache entry for '"
+
+
+def _repair_jax_cache(cache: str, message: str) -> None:
+    """Remove the entries of JAX's cache in ``cache`` for the module that ``message`` (JAX's
+    read-error warning) names, and that do not decompress (see :func:`_repaired_xla_cache`)."""
+    from jax._src import compilation_cache  # private: the one way to read an entry
+
+    module = message[len(_JAX_READ_ERROR) :].split("'")[0]
+    broken = []
+    for path in Path(cache).glob(f"{module}-*-cache"):
+        try:
+            compilation_cache.decompress_executable(path.read_bytes())
+        except Exception:  # zlib's or zstandard's error, whichever JAX uses
+            broken.append(path)
+    _report_repair(cache, broken, "JAX")
+
+
+def _repaired_xla_cache(cache: str, message: str) -> bool:
+    """Remove the broken entries of TensorFlow's XLA cache in ``cache`` (see
+    :func:`broken_xla_entries`); warn once per process. Whether any was found."""
+    broken = broken_xla_entries(cache, message)
+    _report_repair(cache, broken, "XLA")
+    return bool(broken)
+
+
+def _report_repair(cache: str, broken: list[Path], kind: str) -> None:
+    """Delete the ``broken`` entries; warn the first time in the process."""
+    for path in broken:
+        for companion in (path, path.with_name(path.name.removesuffix("-cache") + "-atime")):
+            with contextlib.suppress(OSError):
+                companion.unlink()
+    if broken and not _CACHE_REPAIRED[0]:
+        _CACHE_REPAIRED[0] = True
+        warnings.warn(
+            f"skreg's compilation cache in {cache} held {len(broken)} damaged {kind} "
+            f"entr{'y' if len(broken) == 1 else 'ies'} (a full disk, a killed process or a "
+            "partial copy leaves them), which skreg removed; the network was compiled again.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
 
 
 def _tf_unregister(gradients: set[str]) -> None:

@@ -287,8 +287,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         if reach > float(np.finfo(np.float32).max):
             raise ValueError(
                 f"y reaches {reach:.3g}, beyond the range of float32 (3.4e+38), in which the "
-                "network trains. Scale the target, for example with "
-                "TransformedTargetRegressor(regressor, transformer=StandardScaler())."
+                f"network trains: {self._target_scaling()}."
             )
         if self.loss == "poisson" and np.min(y) < 0:
             raise ValueError(
@@ -301,6 +300,15 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             )
         self.n_outputs_ = Y.shape[1]
         return Y
+
+    def _target_scaling(self):
+        if self.loss == "poisson":
+            # A standardized target has negative values, which the Poisson loss refuses.
+            return (
+                "divide it by a positive constant (for example by its mean, and multiply the "
+                "predictions back; or model rates instead of counts)"
+            )
+        return super()._target_scaling()
 
     def _baseline(self):
         return DummyRegressor()

@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_array, check_random_state
+from sklearn.utils import check_array, check_consistent_length, check_random_state
 
 from . import _backend
 from ._training import Batches, epoch_batches
@@ -319,8 +319,12 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
     [(0.0, 1.0, 2.0, 3.0, 4.0, 5.0), (2.0, 1.0, 0.0, 5.0, 4.0, 3.0)]
     """
     X = check_array(X, dtype=np.float32)
-    Y = np.zeros((len(X), 1), np.float32) if y is None else np.asarray(y, dtype=np.float32)
-    Y = Y.reshape(len(X), -1)
+    if y is None:
+        Y = np.zeros((len(X), 1), np.float32)
+    else:
+        Y = check_array(y, dtype=np.float32, ensure_2d=False, input_name="y")
+        check_consistent_length(X, Y)
+        Y = Y.reshape(len(X), -1)
     plan = plan_augmentation(augmentation, X.shape[1])
     seeds = np.random.SeedSequence(check_random_state(random_state).randint(2**31))
     layer_seeds, host_seeds = seeds.spawn(2)

@@ -34,6 +34,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return getattr(_commands, args.run)(args)
     except DataError as error:
         parser.exit(2, f"skreg {args.command}: error: {error}\n")
+    except ValueError as error:
+        # A setting the parser let through and the estimator refuses: still one line.
+        from ._validation import InvalidParameterError  # loaded by the command already
+
+        if not isinstance(error, InvalidParameterError):
+            raise
+        parser.exit(2, f"skreg {args.command}: error: {error}\n")
     except FloatingPointError as error:
         parser.exit(1, f"skreg {args.command}: error: {error}\n")
 
@@ -94,7 +101,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     _data_arguments(diagnose_parser)
     diagnose_parser.add_argument("--l2", type=_non_negative, default=0.0, help="L2 penalty")
-    diagnose_parser.add_argument("--dropout", type=_error_rate, default=0.0, help="dropout rate")
+    diagnose_parser.add_argument("--dropout", type=_rate, default=0.0, help="dropout rate")
     diagnose_parser.add_argument(
         "--validation-fraction", type=_fraction, default=0.2, help="hold-out share (0.2)"
     )
@@ -122,7 +129,7 @@ def _data_arguments(parser: argparse.ArgumentParser) -> None:
         type=_at_least(1),
         help="epochs (default 300 on the noisy moons, else 40)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
     parser.add_argument(
         "--verbose",
         action="store_true",
@@ -163,13 +170,20 @@ def _n_jobs(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = _at_least(0)(text)
+    if value >= 2**32:
+        raise argparse.ArgumentTypeError(f"must be below 2**32; got {value}")
+    return value
+
+
 def _non_negative(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a number; got {text!r}") from None
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"must be non-negative; got {text}")
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a finite, non-negative number; got {text}")
     return value
 
 
@@ -177,6 +191,13 @@ def _error_rate(text: str) -> float:
     value = _non_negative(text)
     if value > 1:
         raise argparse.ArgumentTypeError(f"must be between 0 and 1; got {text}")
+    return value
+
+
+def _rate(text: str) -> float:
+    value = _error_rate(text)
+    if value == 1:
+        raise argparse.ArgumentTypeError("must be below 1 (a rate of 1 drops every unit)")
     return value
 
 

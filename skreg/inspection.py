@@ -512,12 +512,17 @@ def diagnose(
     >>> diagnose(0.15, 0.16, bayes_error=0.01).verdict
     'high bias'
     """
-    bayes = 0.0 if bayes_error is None else float(bayes_error)
-    for name, value in [("train_error", train_error), ("validation_error", validation_error)]:
+    numbers = {"train_error": train_error, "validation_error": validation_error,
+               "bayes_error": 0.0 if bayes_error is None else bayes_error,
+               "tolerance": tolerance}  # fmt: skip
+    for name, value in numbers.items():
+        if isinstance(value, bool) or not isinstance(value, Real):
+            raise TypeError(f"{name} must be a number; got {value!r} ({type(value).__name__}).")
         if not np.isfinite(value):
             raise ValueError(f"{name} must be a finite number; got {value!r}.")
     if tolerance < 0:
         raise ValueError(f"tolerance must be non-negative; got {tolerance!r}.")
+    bayes = float(numbers["bayes_error"])
     bias = float(train_error) - bayes
     variance = float(validation_error) - float(train_error)
     high_bias, high_variance = bias > tolerance, variance > tolerance

@@ -276,3 +276,10 @@ def test_bad_augmentation_raises_before_training(classification_data, augmentati
     with pytest.raises(error, match=match):
         clf.set_params(augmentation=augmentation).fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_augment_refuses_targets_of_another_length():
+    from skreg.augmentation import augment as augment_rows
+
+    with pytest.raises(ValueError, match="inconsistent numbers of samples: \\[5, 4\\]"):
+        augment_rows(Mixup(), np.ones((5, 2)), np.ones(4))

@@ -129,7 +129,7 @@ def test_bad_input_raises_sklearn_errors_before_keras(monkeypatch, X, y, message
     def fail(*args, **kwargs):
         raise AssertionError("Keras was touched before input validation failed")
 
-    monkeypatch.setattr(skreg._programs.ProgramCache, "get", fail)
+    monkeypatch.setattr(skreg._programs.ProgramCache, "_check_out", fail)
     clf = small()
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y)

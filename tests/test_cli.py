@@ -176,6 +176,10 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["diagnose", "--train-error", "0.1"], "give both"),
         (["compare", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
         (["compare", "--data", ".", "--target", "y"], "is a folder"),
+        (["diagnose", "--dropout", "1"], "--dropout: must be below 1"),
+        (["diagnose", "--l2", "inf"], "--l2: must be a finite, non-negative number"),
+        (["compare", "--seed", "-1"], "--seed: must be at least 0"),
+        (["compare", "--seed", str(2**32)], "--seed: must be below 2**32"),
     ],
 )
 def test_bad_arguments_give_a_one_line_error(capsys, argv, message):

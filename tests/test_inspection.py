@@ -192,6 +192,10 @@ def test_diagnosis_rejects_bad_numbers():
         diagnose(float("nan"), 0.1)
     with pytest.raises(ValueError, match="tolerance"):
         diagnose(0.1, 0.1, tolerance=-1)
+    with pytest.raises(ValueError, match="bayes_error must be a finite number; got nan"):
+        diagnose(0.1, 0.2, bayes_error=float("nan"))
+    with pytest.raises(TypeError, match="train_error must be a number; got '0.1' \\(str\\)"):
+        diagnose("0.1", "0.2")
 
 
 def test_diagnose_estimator_uses_one_minus_the_score(classification_data):

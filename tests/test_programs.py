@@ -213,7 +213,8 @@ def test_the_classifier_loss_is_the_cross_entropy_of_the_logits_unclipped():
 
     spec = NetworkSpec(n_features=3, n_outputs=3, hidden_layer_sizes=(4,),
                        output_activation="softmax")  # fmt: skip
-    program = PROGRAMS.get(ProgramKey(spec, "adam", "categorical_crossentropy", ()))
+    with PROGRAMS.lease(ProgramKey(spec, "adam", "categorical_crossentropy", ())) as program:
+        pass
     state = skreg._programs.initial_state(program.network, (0.0,), np.random.SeedSequence(0))
     kernel, bias, out_kernel, out_bias = (np.asarray(w, np.float32) for w in state.trainable)
     out_bias = np.array([60.0, 0.0, 0.0], np.float32)

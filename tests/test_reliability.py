@@ -274,3 +274,64 @@ def test_weights_that_are_not_finite_raise_even_when_the_loss_is(iris, monkeypat
     with pytest.raises(FloatingPointError, match="trained weights are not finite"):
         clf.fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_divergence_is_judged_across_the_calls_of_a_run(iris, how):
+    # Each call's one epoch used to be compared with itself only: 15 partial_fit calls at
+    # learning_rate=1e6 reached a loss of 3e12 without a word.
+    X, y = iris
+    clf = RegularizedMLPClassifier((8,), max_iter=1, warm_start=True, random_state=0)
+
+    def step():
+        if how == "partial_fit":
+            clf.partial_fit(X, y, classes=[0, 1, 2])
+        else:
+            clf.fit(X, y)
+
+    step()  # a good start, the run's first epoch
+    before = clf.predict_proba(X)
+    clf.set_params(learning_rate=1e6)
+    says = (
+        r"grew from 1\.\d+ at the first epoch to .* after the epoch's last step\. Lower learning"
+    )
+    with pytest.raises(FloatingPointError, match=says):
+        for _ in range(15):
+            step()
+    # The failed call changed nothing.
+    assert clf.n_iter_ == 1
+    np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_a_single_step_that_diverges_raises(iris):
+    X, y = iris
+    clf = RegularizedMLPClassifier((8,), learning_rate=1e6, max_iter=1, random_state=0)
+    with pytest.raises(FloatingPointError, match="grew from 1.39\\d* at the first epoch to"):
+        clf.fit(X, y)
+
+
+def test_a_healthy_run_of_single_epochs_trains_on(iris):
+    X, y = iris
+    clf = RegularizedMLPClassifier((8,), learning_rate=1e-2, random_state=0)
+    for _ in range(30):
+        clf.partial_fit(X, y, classes=[0, 1, 2])
+    assert clf.n_iter_ == 30 and clf.score(X, y) > 0.8
+
+
+def test_an_extreme_penalty_is_named_when_training_diverges(iris):
+    X, y = iris
+    with pytest.raises(
+        FloatingPointError, match="penalty is extreme.*l2=1e\\+30.*lower l1 and l2"
+    ):
+        small(l2=1e30).fit(X, y)
+
+
+def test_poisson_divergence_advice_keeps_the_target_positive(iris):
+    X, y = iris
+    reg = small(RegularizedMLPRegressor, loss="poisson", learning_rate=1e3)
+    with pytest.raises(FloatingPointError) as error:
+        reg.fit(X, (y + 1) * 1e4)
+    assert "divide it by a positive constant" in str(error.value)
+    assert "StandardScaler" not in str(error.value)
+    with pytest.raises(ValueError, match="divide it by a positive constant"):
+        reg.fit(X, y * 1e39)

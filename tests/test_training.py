@@ -164,8 +164,18 @@ def test_non_finite_loss_raises(loss):
 
 def test_a_loss_that_grows_a_thousandfold_raises():
     session = ScriptedSession([0.9, 5.0, 2e3])
-    with pytest.raises(FloatingPointError, match="grew from 0.9 at epoch 1 to 2000 at epoch 3"):
+    match = "grew from 0.9 at the first epoch to 2000 at epoch 3"
+    with pytest.raises(FloatingPointError, match=match):
         train(session, TrainingSchedule(epochs=3, batch_size=8), np.random.default_rng(0))
+
+
+def test_a_continued_run_is_judged_against_its_first_epoch():
+    # partial_fit and warm_start chains: each call's loss against the run's first, not its own.
+    schedule = TrainingSchedule(epochs=1, batch_size=8)
+    with pytest.raises(FloatingPointError, match="grew from 0.5 at the first epoch to 900"):
+        train(ScriptedSession([900.0]), schedule, np.random.default_rng(0), reference=0.5)
+    result = train(ScriptedSession([400.0]), schedule, np.random.default_rng(0), reference=0.5)
+    assert result.history["loss"] == [400.0]
 
 
 def test_a_loss_that_grows_from_near_zero_within_the_floor_trains_on():

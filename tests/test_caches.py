@@ -1,0 +1,266 @@
+"""The caches never touch a user's files, never break a fit, and are safe between threads.
+
+Each case here comes from issue 17's sweep of adversarial probes: a cache pointed at a folder
+of the user's deleted the user's old files; a damaged entry failed every later fit; a cache
+folder that could not be made failed every fit; dropping a program while another thread ran
+it crashed that thread; a nested fit of the same network waited forever.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import skreg
+from skreg import RegularizedMLPClassifier, _backend
+
+BACKEND = _backend.backend_name()
+
+FIT = """
+    import json, warnings
+    import numpy as np
+    from skreg import RegularizedMLPClassifier
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 10))
+    y = np.arange(300) % 3
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        clf = RegularizedMLPClassifier((64, 32), max_iter=3, random_state=0).fit(X, y)
+    said = [str(w.message) for w in caught if w.category is RuntimeWarning]
+    print(json.dumps({"proba": clf.predict_proba(X[:5]).tolist(), "said": said}))
+    """
+
+
+def _python(code, **env):
+    """Run ``code`` in a fresh interpreter; return the JSON it printed on its last line."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
+    environ.update(KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    out = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        env=environ,
+        timeout=300,
+    )
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _entries(folder):
+    """The compiled-code entries the backend wrote in skreg's cache folder."""
+    pattern = "xla_compile_cache*" if BACKEND == "tensorflow" else "jit_*-cache"
+    return sorted(folder.glob(pattern))
+
+
+def test_pruning_deletes_only_what_skreg_wrote(tmp_path, monkeypatch):
+    monkeypatch.setattr(_backend, "CACHE_MAX_BYTES", 4000)
+    user = tmp_path / "data"
+    user.mkdir()
+    (user / "old.parquet").write_bytes(b"x" * 5000)
+    (tmp_path / "notes.txt").write_bytes(b"x" * 5000)
+    lookalike = tmp_path / "skreg-but-not-a-cache"  # skreg's prefix, no marker
+    lookalike.mkdir()
+    (lookalike / "keep").write_bytes(b"x" * 5000)
+    old, current = tmp_path / "skreg-0.0.1_old", tmp_path / "skreg-now"
+    for i, folder in enumerate([old, old, current, current]):
+        folder.mkdir(exist_ok=True)
+        (folder / _backend.CACHE_MARKER).write_text("Signature: 8a477f597d28d172789f06886806bc55")
+        entry = folder / f"entry{i}"
+        entry.write_bytes(b"x" * 1500)
+        os.utime(entry, (1000 + i, 1000 + i))
+    for path in [user / "old.parquet", tmp_path / "notes.txt", lookalike / "keep"]:
+        os.utime(path, (1, 1))  # older than every entry
+    _backend._prune(current, bounded_by_backend=False)
+    left = sorted(p.name for p in tmp_path.rglob("entry*"))
+    assert left == ["entry2", "entry3"]  # 3000 bytes: within 3/4 of the bound
+    assert (user / "old.parquet").exists() and (tmp_path / "notes.txt").exists()
+    assert (lookalike / "keep").exists()
+    # A folder that the backend bounds itself (JAX's) is left alone.
+    (current / "entry4").write_bytes(b"x" * 3000)
+    _backend._prune(current, bounded_by_backend=True)
+    assert len(list(current.glob("entry*"))) == 3
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_cache_in_a_users_folder_leaves_the_users_files(tmp_path):
+    user_file = tmp_path / "data" / "old.parquet"
+    user_file.parent.mkdir()
+    with open(user_file, "wb") as sparse:  # 1 GB that takes no room: over the bound
+        sparse.truncate(1 << 30)
+    os.utime(user_file, (1, 1))
+    _python(FIT, SKREG_COMPILATION_CACHE_DIR=str(tmp_path))
+    assert user_file.stat().st_size == 1 << 30
+    (folder,) = tmp_path.glob("skreg-*")
+    assert (folder / _backend.CACHE_MARKER).read_text().startswith("Signature: 8a477f59")
+
+
+@pytest.mark.parametrize("value", ["", ".", "relative/folder"])
+def test_a_relative_or_empty_cache_folder_is_refused_or_means_off(value):
+    if value == "":
+        with skreg.config_context(compilation_cache_dir=value):
+            assert skreg.get_config()["compilation_cache_dir"] is False
+        return
+    with pytest.raises(ValueError, match="must be an absolute path.*relative path"):
+        skreg.set_config(compilation_cache_dir=value)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("off", False), ("False", False), ("NONE", False), ("0", False), ("Auto", "auto")],
+)
+def test_the_setting_and_the_variable_take_the_same_spellings(monkeypatch, value, expected):
+    monkeypatch.setenv("SKREG_COMPILATION_CACHE_DIR", value)
+    assert skreg._config._defaults()["compilation_cache_dir"] == expected
+    with skreg.config_context(compilation_cache_dir=value):
+        assert skreg.get_config()["compilation_cache_dir"] == expected
+
+
+@pytest.mark.parametrize(("value", "expected"), [("AUTO", "auto"), ("2", 2), (3, 3)])
+def test_n_threads_takes_auto_in_any_case_and_counts(value, expected):
+    with skreg.config_context(n_threads=value):
+        assert skreg.get_config()["n_threads"] == expected
+
+
+def test_a_bad_thread_count_names_both_forms():
+    with pytest.raises(ValueError, match="positive integer or 'auto'; got 'all'"):
+        skreg.set_config(n_threads="all")
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_cache_folder_that_cannot_be_made_warns_once_and_fits(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("in the way")
+    result = _python(FIT, SKREG_COMPILATION_CACHE_DIR=str(blocker))
+    assert len(result["said"]) == 1, result["said"]
+    assert f"cannot write its compilation cache in {blocker}" in result["said"][0]
+    assert np.isfinite(result["proba"]).all()
+
+
+def _damage(path, how):
+    data = path.read_bytes()
+    damaged = {
+        "truncated": data[:100],
+        "empty": b"",
+        "random bytes": np.random.default_rng(0).bytes(5000),
+        "half written": data[: len(data) // 2],
+    }[how]
+    path.write_bytes(damaged)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.parametrize("how", ["truncated", "empty", "random bytes", "half written"])
+def test_a_damaged_entry_is_removed_and_the_fit_goes_on(tmp_path, how):
+    cache = {"SKREG_COMPILATION_CACHE_DIR": str(tmp_path)}
+    first = _python(FIT, **cache)
+    (folder,) = tmp_path.glob("skreg-*")
+    entries = _entries(folder)
+    assert entries, "the first fit wrote no compiled code"
+    for entry in entries:
+        _damage(entry, how)
+    repaired = _python(FIT, **cache)  # a fresh process meets the damaged entry
+    np.testing.assert_allclose(repaired["proba"], first["proba"], atol=1e-6)
+    assert len(repaired["said"]) == 1, repaired["said"]
+    assert f"compilation cache in {folder} held" in repaired["said"][0]
+    assert "damaged" in repaired["said"][0] and "removed" in repaired["said"][0]
+    after = _python(FIT, **cache)  # and the next process finds a whole cache
+    assert after["said"] == []
+    np.testing.assert_array_equal(after["proba"], repaired["proba"])
+
+
+def _jobs(X, y, widths):
+    def job(i):
+        clf = RegularizedMLPClassifier((widths[i % len(widths)],), max_iter=3, random_state=i)
+        return clf.fit(X, y).predict_proba(X)
+
+    return job
+
+
+@pytest.mark.slow
+def test_threads_fitting_while_another_clears_and_resizes_the_cache(classification_data):
+    X, y = classification_data
+    job = _jobs(X, y, widths=[6, 7, 6, 8, 7, 6])
+    serial = [job(i) for i in range(12)]
+    results, errors, stop = {}, [], threading.Event()
+
+    def meddle():
+        for k in range(10**6):
+            if stop.is_set():
+                return
+            if k % 3:
+                skreg.set_config(program_cache_size=1 + k % 2)
+            else:
+                skreg.clear_program_cache()
+            skreg.program_cache_info()
+            time.sleep(0.001)
+
+    def work(ids):
+        for i in ids:
+            try:
+                results[i] = job(i)
+            except Exception as error:  # what the test is about: no thread may fail
+                errors.append(repr(error))
+
+    size = skreg.get_config()["program_cache_size"]
+    meddler = threading.Thread(target=meddle)
+    workers = [threading.Thread(target=work, args=(range(k, 12, 4),)) for k in range(4)]
+    try:
+        meddler.start()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(timeout=240)
+        assert not any(worker.is_alive() for worker in workers), "a fit hangs"
+    finally:
+        stop.set()
+        meddler.join()
+        skreg.set_config(program_cache_size=size)
+    assert errors == []
+    for i in range(12):
+        np.testing.assert_array_equal(results[i], serial[i])
+
+
+def test_a_nested_fit_of_the_same_network_runs_on_its_own_program(iris):
+    X, y = iris
+    nested = []
+
+    def scorer(estimator, X_val, y_val):
+        inner = RegularizedMLPClassifier((8,), max_iter=2, random_state=1).fit(X, y)
+        nested.append(inner.predict_proba(X[:3]))
+        return estimator.score(X_val, y_val)
+
+    outer = RegularizedMLPClassifier(
+        (8,),
+        max_iter=3,
+        early_stopping=True,
+        scoring=scorer,
+        validation_fraction=0.3,
+        random_state=0,
+    )
+    finished = []
+    thread = threading.Thread(target=lambda: finished.append(outer.fit(X, y)), daemon=True)
+    thread.start()
+    thread.join(timeout=240)
+    assert finished, "the nested fit waited forever"
+    assert len(nested) == 3
+    # The nested fits gave what the same fit gives on its own.
+    alone = RegularizedMLPClassifier((8,), max_iter=2, random_state=1).fit(X, y)
+    np.testing.assert_array_equal(nested[0], alone.predict_proba(X[:3]))
+    # And the outer fit what it gives without them.
+    plain = RegularizedMLPClassifier(
+        (8,),
+        max_iter=3,
+        early_stopping=True,
+        scoring="accuracy",
+        validation_fraction=0.3,
+        random_state=0,
+    ).fit(X, y)
+    np.testing.assert_array_equal(outer.predict_proba(X), plain.predict_proba(X))
