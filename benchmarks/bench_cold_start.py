@@ -46,7 +46,7 @@ loaded = time.perf_counter()
 model = {model}(random_state=0).fit(X, y)
 fitted = time.perf_counter()
 model.predict(X)
-backend = __import__("sys").modules.get("skreg._backend")
+backend = __import__("sys").modules.get("skreg._engine._loader")
 load = backend.settings()["load_seconds"] if backend else 0.0
 print(json.dumps({{"import": loaded - start, "first_fit": fitted - loaded, "backend_load": load}}))
 """

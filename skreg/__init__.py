@@ -1,7 +1,7 @@
 """skreg: scikit-learn estimators that train regularized neural networks with Keras 3.
 
 The public names load on first use (PEP 562), and Keras with its backend only at the first fit
-or predict (:mod:`skreg._backend`): ``import skreg`` costs a few milliseconds.
+or predict (:mod:`skreg._engine`): ``import skreg`` costs a few milliseconds.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Modelled on :func:`sklearn.set_config`. The settings live in one dictionary per process (not per
 thread): they size caches that every thread shares. ``compilation_cache_dir`` and ``n_threads``
 start from the environment variables ``SKREG_COMPILATION_CACHE_DIR`` and ``SKREG_NUM_THREADS``
-and are read when the backend loads (:mod:`skreg._backend`), at the first fit or predict.
+and are read when the backend loads (:mod:`skreg._engine._loader`), at the first fit or
+predict. The engine tells the settings about its program cache through hooks it registers
+(:func:`register_hook`).
 """
 
 from __future__ import annotations
@@ -108,6 +110,7 @@ class CacheInfo(NamedTuple):
     forward_compiles: int
     size: int
     max_size: int
+    xla_networks: int = 0
 
 
 def get_config() -> dict[str, Any]:
@@ -228,8 +231,10 @@ def program_cache_info() -> CacheInfo:
     info : CacheInfo
         A named tuple: ``hits`` and ``misses`` (lookups that found or built a program),
         ``evictions``, ``epoch_compiles`` and ``forward_compiles`` (traces of the training
-        epoch and of the forward pass), ``size`` (programs held now) and ``max_size``
-        (``skreg.get_config()["program_cache_size"]``).
+        epoch and of the forward pass), ``size`` (programs held now), ``max_size``
+        (``skreg.get_config()["program_cache_size"]``) and ``xla_networks`` (on TensorFlow,
+        the networks this process compiled with XLA, at most ``max_size``: TensorFlow never
+        frees XLA code, so this record outlives :func:`clear_program_cache`; 0 on JAX).
 
     Examples
     --------
@@ -239,15 +244,17 @@ def program_cache_info() -> CacheInfo:
     True
     """
     if "info" not in _HOOKS:  # nothing fitted yet: the backend is not even loaded
-        return CacheInfo(0, 0, 0, 0, 0, 0, get_config()["program_cache_size"])
+        return CacheInfo(0, 0, 0, 0, 0, 0, get_config()["program_cache_size"], 0)
     return _HOOKS["info"]()
 
 
 def clear_program_cache() -> None:
     """Drop every compiled program and free its memory; the next fit compiles again.
 
-    Fitted estimators keep working: they hold their weights, not the programs. Programs
-    saved in the on-disk compilation cache stay there (see :func:`set_config`).
+    Fitted estimators keep working: they hold their weights, not the programs. A program
+    another thread is using is freed when that thread is done with it. Programs saved in
+    the on-disk compilation cache stay there (see :func:`set_config`), and so does the code
+    TensorFlow compiled with XLA, which it never frees (``xla_networks``).
 
     Examples
     --------
@@ -281,5 +288,5 @@ def config_context(**settings: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        # Directly: set_config reads None as "leave as it is", but None is also a value here.
+        # The saved values were validated when they were set: stored as they are.
         _apply({name: before[name] for name in settings}, stacklevel=3)

@@ -1,11 +1,12 @@
-"""The training loop: epoch batches, early stopping and history. No scikit-learn here.
+"""The training loop on the host: epoch batches, early stopping and history. No Keras, no
+scikit-learn here.
 
 Keras' per-step overhead, not arithmetic, dominates the small networks skreg trains, so a
-compiled program (:mod:`skreg._programs`) runs a whole epoch per call: the data are uploaded
-once per ``fit`` and the host only sends the epoch's shuffled batch indices. This module is the
-host side of that conversation: it lays out each epoch's batches and decides, epoch by epoch,
-whether to go on. It drives any object with the :class:`Session` methods, so its logic is
-tested with scripted scores and no network.
+compiled program (:mod:`skreg._engine`) runs many epochs per call: the data are uploaded
+once per ``fit`` and the host only sends the epochs' shuffled batch indices. This module is
+the host side of that conversation: it lays out each epoch's batches and decides, call by
+call, whether to go on. It drives any object with the :class:`Session` methods, so its logic
+is tested with scripted scores and no network.
 
 Every shape a compiled program sees is fixed by two numbers, so that one program serves every
 fold of a cross-validation (a new shape would compile again, 1-4 s each):
@@ -23,10 +24,12 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple, Protocol
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import numpy as np
+
+from ._specs import Batches, EarlyStopping, EpochRecord, TrainingResult, TrainingSchedule
 
 # Uploaded data are padded to at least this many rows, then to the next power of two: every
 # fold of a data set of up to this size runs in one compiled program. Padding rows are never
@@ -56,24 +59,6 @@ def bucket_rows(n_rows: int) -> int:
 def step_rows(batch_size: int, n_train: int) -> int:
     """Rows of one compiled step for ``n_train`` training rows (see the module docstring)."""
     return min(batch_size, max(MIN_STEP_ROWS, 1 << max(n_train - 1, 0).bit_length()))
-
-
-@dataclass(frozen=True)
-class Batches:
-    """One epoch's batches: row indices and per-row weights, both ``(slots, step_rows)``
-    (with a leading epoch axis when laid out for several epochs).
-
-    Batch ``b`` holds ``real_rows[b]`` rows; the other positions of its step repeat them with
-    weight 0. Only the first ``n_batches`` slots are run.
-    """
-
-    order: np.ndarray
-    weights: np.ndarray
-    real_rows: np.ndarray
-
-    @property
-    def n_batches(self) -> int:
-        return len(self.real_rows)
 
 
 def epoch_batches(
@@ -117,139 +102,6 @@ def epoch_batches(
 
 
 @dataclass(frozen=True)
-class EarlyStopping:
-    """Stop after ``patience`` epochs in a row that do not beat the best score by ``tol``.
-
-    As in scikit-learn's MLPs, the best weights are those of the highest score (any
-    improvement counts there), while the patience counter only resets on an improvement of
-    at least ``tol``: a score that creeps up by less than ``tol`` per epoch has plateaued.
-    """
-
-    patience: int
-    tol: float
-
-    def update(self, best: Any, bad: Any, score: Any) -> tuple[Any, Any, Any]:
-        """One epoch's score: whether it is a new best, the best, the epochs without improvement.
-
-        Written in backend ops so the compiled programs run this same rule; ``best`` starts at
-        minus infinity.
-        """
-        from keras import ops  # called by a compiled program: the backend is loaded
-
-        first = ops.logical_not(ops.isfinite(best))
-        improved = ops.logical_or(first, score > best)
-        plateau = ops.logical_and(ops.logical_not(first), score < best + self.tol)
-        bad = ops.where(plateau, bad + 1, ops.zeros_like(bad))
-        return improved, ops.where(improved, score, best), bad
-
-
-# The learning-rate schedules, by the index a compiled program selects them with.
-SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
-# "adaptive" divides the learning rate by 5 at each plateau of the training loss, as
-# scikit-learn's MLPs do.
-ADAPTIVE_FACTOR = 0.2
-
-
-class ScheduleClock(NamedTuple):
-    """Where a learning-rate schedule stands, carried from epoch to epoch inside a compiled
-    program and from fit to fit (``partial_fit``, ``warm_start``).
-
-    ``samples`` counts the training rows seen (scikit-learn's ``t_``), ``epoch`` the epochs of
-    the current run, ``factor`` the adaptive schedule's multiplier, ``best`` the lowest training
-    loss and ``bad`` the epochs in a row that did not beat it by ``tol``.
-    """
-
-    samples: Any
-    epoch: Any
-    factor: Any
-    best: Any
-    bad: Any
-
-    @classmethod
-    def start(cls, samples: float = 0.0) -> ScheduleClock:
-        return cls(np.float32(samples), np.int32(0), np.float32(1.0), np.float32(np.inf),
-                   np.int32(0))  # fmt: skip
-
-    def numpy(self) -> ScheduleClock:
-        from keras import ops
-
-        return ScheduleClock(*(np.asarray(ops.convert_to_numpy(v)) for v in self))
-
-
-@dataclass(frozen=True)
-class LearningRateSchedule:
-    """How the learning rate moves from epoch to epoch; every schedule runs in one compiled
-    program, so a grid over schedules or their settings compiles nothing new.
-
-    - ``"constant"``: ``learning_rate`` throughout.
-    - ``"invscaling"``: ``learning_rate / (t + 1) ** power_t``, ``t`` the training rows seen
-      before the epoch, as scikit-learn's ``learning_rate="invscaling"``.
-    - ``"adaptive"``: divided by 5 each time ``patience`` epochs in a row fail to lower the
-      training loss by ``tol``, as scikit-learn's ``learning_rate="adaptive"``.
-    - ``"cosine"``: annealed from ``learning_rate`` towards 0 along half a cosine over
-      ``horizon`` epochs, ``learning_rate * (1 + cos(pi * epoch / horizon)) / 2``.
-    """
-
-    name: str = "constant"
-    learning_rate: float = 1e-3
-    power_t: float = 0.5
-    patience: int = 10
-    tol: float = 0.0
-    horizon: int = 1
-    n_train: int = 1
-
-    def inputs(self) -> tuple:
-        """The schedule as a compiled program's run-time inputs."""
-        return (np.int32(SCHEDULES.index(self.name)), np.float32(self.learning_rate),
-                np.float32(self.power_t), np.int32(self.patience), np.float32(self.tol),
-                np.float32(self.horizon), np.float32(self.n_train))  # fmt: skip
-
-
-def scheduled_rate(clock: ScheduleClock, inputs: tuple) -> Any:
-    """The learning rate of the epoch about to run (backend ops, for compiled programs)."""
-    from keras import ops
-
-    kind, learning_rate, power_t, _, _, horizon, _ = inputs
-    invscaling = ops.power(clock.samples + 1.0, -power_t)
-    epoch = ops.minimum(ops.cast(clock.epoch, "float32"), horizon - 1.0)
-    cosine = 0.5 * (1.0 + ops.cos(np.float32(np.pi) * epoch / horizon))
-    multiplier = ops.where(kind == 3, cosine, 1.0)
-    multiplier = ops.where(kind == 2, clock.factor, multiplier)
-    multiplier = ops.where(kind == 1, invscaling, multiplier)
-    return learning_rate * multiplier
-
-
-def advance_clock(clock: ScheduleClock, loss: Any, inputs: tuple) -> ScheduleClock:
-    """The clock after an epoch whose training loss was ``loss`` (backend ops)."""
-    from keras import ops
-
-    kind, _, _, patience, tol, _, n_train = inputs
-    # As scikit-learn's MLPs: an epoch counts as no improvement unless it beats the best
-    # loss so far by tol; any lower loss becomes the best.
-    bad = ops.where(loss < clock.best - tol, ops.zeros_like(clock.bad), clock.bad + 1)
-    reduce = ops.logical_and(kind == 2, bad >= patience)
-    return ScheduleClock(
-        samples=clock.samples + n_train,
-        epoch=clock.epoch + 1,
-        factor=ops.where(reduce, clock.factor * ADAPTIVE_FACTOR, clock.factor),
-        best=ops.minimum(clock.best, loss),
-        bad=ops.where(reduce, ops.zeros_like(bad), bad),
-    )
-
-
-@dataclass(frozen=True)
-class TrainingSchedule:
-    """How long and how to train."""
-
-    epochs: int
-    batch_size: int
-    shuffle: bool = True
-    early_stopping: EarlyStopping | None = None
-    verbose: int = 0
-    learning_rate: LearningRateSchedule = LearningRateSchedule()
-
-
-@dataclass(frozen=True)
 class Validation:
     """The per-epoch validation hook of :func:`train`.
 
@@ -266,33 +118,8 @@ class Validation:
     name: str = "the validation loss"
 
 
-@dataclass(frozen=True)
-class EpochRecord:
-    """What one epoch returned: losses, and whether it set a new best validation score
-    (None unless the session stops early by itself)."""
-
-    loss: float
-    val_loss: float | None = None
-    improved: bool | None = None
-    learning_rate: float | None = None
-
-
-@dataclass
-class TrainingResult:
-    """What one call of :func:`train` observed, epoch by epoch."""
-
-    history: dict[str, list[float]] = field(default_factory=dict)
-    scores: list[float] = field(default_factory=list)
-    best_epoch: int = 0
-    best_score: float | None = None
-
-    @property
-    def n_epochs(self) -> int:
-        return len(self.history.get("loss", []))
-
-
 class Session(Protocol):
-    """A fit in progress on a compiled program (see :mod:`skreg._programs`)."""
+    """A fit in progress on a compiled program (see :mod:`skreg._engine`)."""
 
     epochs_per_call: int
 
@@ -369,7 +196,7 @@ def train(
                 result.scores.append(score)
                 if on_host:
                     best_score = -math.inf if result.best_score is None else result.best_score
-                    _, _, bad = stopping.update(best_score, epochs_without_improvement, score)
+                    _, _, bad = stopping.update(best_score, epochs_without_improvement, score, np)
                     epochs_without_improvement = int(bad)
                     stopped = epochs_without_improvement >= stopping.patience
                 improved = record.improved

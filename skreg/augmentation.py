@@ -1,10 +1,11 @@
-"""Data augmentation as scikit-learn-style objects (their Keras layers: :mod:`skreg._augmenters`).
+"""Data augmentation as scikit-learn-style objects; the engine applies them (no Keras here).
 
 An augmentation object only stores its settings, so :func:`~sklearn.base.clone` copies it and
 :class:`~sklearn.model_selection.GridSearchCV` searches its fields through the estimator
 (``{"augmentation__std": [0.05, 0.1]}``). When an estimator fits, its augmentations become one
-Keras layer (built in :mod:`skreg._augmenters`, once the backend has loaded) that the training
-program applies to every training batch inside the compiled epoch, before the network.
+Keras layer (built by the engine, :mod:`skreg._engine`, once the backend has loaded) that the
+training program applies to every training batch inside the compiled epoch, before the
+network.
 Validation batches, ``predict``, ``predict_proba`` and ``score`` never see it, and the fitted
 ``model_`` does not contain it.
 
@@ -12,7 +13,9 @@ What is compiled and what is not: an augmentation's *kind* (which augmentation, 
 which transforms are on) is part of the compiled training program; its *strengths* (the noise
 level, the swap rate, the image magnitudes) are variables of the layer that every fit sets, and
 Mixup's ``alpha`` only shapes draws made on the host. So a search over strengths compiles one
-program. A strength of 0 turns the augmentation off, which is the program without it.
+program. A strength of 0 turns the augmentation off, which is the program without it. A kind
+is a name and a structure (``("image", (shape, flips, ...))``); the engine maps the name to
+the Keras layer that applies it.
 
 Randomness is drawn afresh for every batch from random-generator states that each ``fit``
 seeds from the estimator's ``random_state``. Draws that cannot run inside the compiled program
@@ -23,17 +26,16 @@ general hook, :meth:`Augmentation._host_draws`, called once per epoch with the s
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Hashable
-from dataclasses import dataclass
+from collections.abc import Hashable
 from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.utils import check_array, check_consistent_length, check_random_state
+from sklearn.utils import check_array, check_consistent_length
 
-from . import _backend
-from ._training import Batches, epoch_batches
+from . import _engine
+from ._specs import AugmentationPlan, Batches, seed_sequence
 from ._validation import Interval, StrOptions
 
 __all__ = [
@@ -50,9 +52,9 @@ class Augmentation(BaseEstimator):
     """Base class of skreg's augmentations.
 
     Subclasses store their parameters in ``__init__`` and say what a fit compiles and feeds:
-    :meth:`_kind` (hashable; the compiled structure, None when the settings change nothing),
-    :meth:`_strengths` (run-time values) and, if they need draws made on the host once per
-    epoch, :meth:`_host_draws`. ``skreg._augmenters`` maps each class to the Keras layer that
+    :meth:`_kind` (hashable: a name and the compiled structure; None when the settings change
+    nothing), :meth:`_strengths` (run-time values) and, if they need draws made on the host
+    once per epoch, :meth:`_host_draws`. The engine maps each name to the Keras layer that
     applies it.
     """
 
@@ -98,7 +100,7 @@ class GaussianNoise(Augmentation):
         self.std = std
 
     def _kind(self, n_features):
-        return None if self.std == 0 else (GaussianNoise, ())
+        return None if self.std == 0 else ("gaussian_noise", ())
 
     def _strengths(self):
         return (float(self.std),)
@@ -134,7 +136,7 @@ class SwapNoise(Augmentation):
         self.rate = rate
 
     def _kind(self, n_features):
-        return None if self.rate == 0 else (SwapNoise, ())
+        return None if self.rate == 0 else ("swap_noise", ())
 
     def _strengths(self):
         return (float(self.rate),)
@@ -168,7 +170,7 @@ class Mixup(Augmentation):
         self.alpha = alpha
 
     def _kind(self, n_features):
-        return None if self.alpha == 0 else (Mixup, ())
+        return None if self.alpha == 0 else ("mixup", ())
 
     def _host_draws(self, rng, batches):
         """Each row's partner (a real row of its batch) and its ``Beta(alpha, alpha)`` weight."""
@@ -275,7 +277,7 @@ class ImageAugmentation(Augmentation):
             bool(self.contrast),
             self.fill_mode if affine else None,
         )
-        return (ImageAugmentation, structure) if any(structure[1:5]) else None
+        return ("image", structure) if any(structure[1:5]) else None
 
     def _strengths(self):
         affine = bool(self.rotation or self.translation or self.zoom)
@@ -326,40 +328,13 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
         check_consistent_length(X, Y)
         Y = Y.reshape(len(X), -1)
     plan = plan_augmentation(augmentation, X.shape[1])
-    seeds = np.random.SeedSequence(check_random_state(random_state).randint(2**31))
-    layer_seeds, host_seeds = seeds.spawn(2)
-    keras = _backend.keras()
-    from ._augmenters import build_augmenter
-
-    layer = build_augmenter(plan.kinds)
-    if layer is not None:
-        for variable, value in zip(
-            layer.non_trainable_variables, layer.initial_state(plan.strengths, layer_seeds)
-        ):
-            variable.assign(value)
-        batches = epoch_batches(
-            np.ones(len(X), np.float32), len(X), np.random.default_rng(host_seeds), shuffle=False
-        )
-        arrays = plan.draw(np.random.default_rng(host_seeds), batches)
-        X, Y = (keras.ops.convert_to_numpy(a) for a in layer(X, Y, *(a[0] for a in arrays)))
+    layer_seeds, host_seeds = seed_sequence(random_state).spawn(2)
+    if plan.kinds:
+        n = len(X)
+        batch = Batches(np.arange(n)[None], np.ones((1, n), np.float32), np.array([n]))
+        arrays = plan.draw(np.random.default_rng(host_seeds), batch)
+        X, Y = _engine.augment(plan, X, Y, [a[0] for a in arrays], layer_seeds)
     return X if y is None else (X, Y)
-
-
-@dataclass(frozen=True)
-class AugmentationPlan:
-    """What a fit's augmentations compile to, and what it feeds the compiled program.
-
-    ``kinds`` is part of the training program's key; ``strengths`` (one tuple per kind) are
-    the layer's run-time values; ``host_draws`` are called once per epoch.
-    """
-
-    kinds: tuple = ()
-    strengths: tuple[tuple[float, ...], ...] = ()
-    host_draws: tuple[Callable[[np.random.Generator, Batches], tuple], ...] = ()
-
-    def draw(self, rng: np.random.Generator, batches: Batches) -> tuple[np.ndarray, ...]:
-        """The epoch's host-drawn arrays, in the order the augmenter takes them."""
-        return tuple(array for draw in self.host_draws for array in draw(rng, batches))
 
 
 def plan_augmentation(augmentation: Any, n_features: int) -> AugmentationPlan:

@@ -1,4 +1,4 @@
-"""Weight penalties: Keras regularizers from ``l1``/``l2`` and the scikit-learn ``alpha`` bridge.
+"""Weight penalties: what ``l1`` and ``l2`` mean, and the bridge to scikit-learn's ``alpha``.
 
 skreg follows Keras' semantics: the penalty is added to the loss of every mini-batch,
 
@@ -13,76 +13,13 @@ each batch's loss. For the classifier both libraries use the mean cross-entropy,
 mean squared error where skreg uses the mean squared error, so the regressor's objective is
 matched by ``l2 = alpha / batch_size``. (Exactly so for full batches; a smaller
 last batch is weighted slightly differently by the two libraries.)
+
+The engine computes the penalty with one Keras regularizer, for training and for the
+exported ``model_`` (``skreg._engine._penalty.Penalty``, Keras' ``L1L2`` formula); this
+module needs no backend.
 """
 
 from __future__ import annotations
-
-from collections.abc import Sequence
-from typing import Any
-
-from . import _backend
-
-
-def kernel_regularizer(l1: float, l2: float) -> Any:
-    """Return the Keras regularizer for the given penalties, or None when both are zero.
-
-    Parameters
-    ----------
-    l1 : float
-        Coefficient of the sum of absolute weights.
-    l2 : float
-        Coefficient of the sum of squared weights.
-
-    Returns
-    -------
-    regularizer : keras.regularizers.Regularizer or None
-        ``L1``, ``L2`` or ``L1L2``, so that the saved Keras model names the penalty it uses.
-
-    Examples
-    --------
-    >>> from skreg.regularizers import kernel_regularizer
-    >>> kernel_regularizer(0.0, 1e-3).get_config()
-    {'l2': 0.001}
-    """
-    keras = _backend.keras()
-    if l1 and l2:
-        return keras.regularizers.L1L2(l1=l1, l2=l2)
-    if l1:
-        return keras.regularizers.L1(l1)
-    if l2:
-        return keras.regularizers.L2(l2)
-    return None
-
-
-def weight_penalty(kernels: Sequence[Any], l1: Any, l2: Any) -> Any:
-    """``l1 * sum(|W|) + l2 * sum(W**2)`` over ``kernels``, in the active backend's ops.
-
-    This is the penalty skreg's training programs add to every batch's loss (Keras' ``L1L2``
-    formula), with ``l1`` and ``l2`` as run-time values.
-
-    Parameters
-    ----------
-    kernels : sequence of tensors
-        The dense layers' weight matrices.
-    l1, l2 : float or scalar tensor
-        The coefficients.
-
-    Returns
-    -------
-    penalty : scalar tensor
-
-    Examples
-    --------
-    >>> import keras, numpy as np
-    >>> from skreg.regularizers import weight_penalty
-    >>> W = np.array([[1.0, -2.0]], dtype="float32")
-    >>> float(keras.ops.convert_to_numpy(weight_penalty([W], 0.5, 0.25)))
-    2.75
-    """
-    ops = _backend.keras().ops
-    absolute = sum(ops.sum(ops.abs(kernel)) for kernel in kernels)
-    squares = sum(ops.sum(ops.square(kernel)) for kernel in kernels)
-    return l1 * absolute + l2 * squares
 
 
 def l2_from_sklearn_alpha(alpha: float, batch_size: int, *, task: str = "classification") -> float:

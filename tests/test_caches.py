@@ -6,11 +6,7 @@ folder that could not be made failed every fit; dropping a program while another
 it crashed that thread; a nested fit of the same network waited forever.
 """
 
-import json
 import os
-import subprocess
-import sys
-import textwrap
 import threading
 import time
 
@@ -18,9 +14,10 @@ import numpy as np
 import pytest
 
 import skreg
-from skreg import RegularizedMLPClassifier, _backend
+from skreg import RegularizedMLPClassifier, _engine
+from skreg._engine import _disk
 
-BACKEND = _backend.backend_name()
+BACKEND = _engine.backend_name()
 
 FIT = """
     import json, warnings
@@ -37,21 +34,6 @@ FIT = """
     """
 
 
-def _python(code, **env):
-    """Run ``code`` in a fresh interpreter; return the JSON it printed on its last line."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
-    environ.update(KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3", **env)
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=environ,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def _entries(folder):
     """The compiled-code entries the backend wrote in skreg's cache folder."""
     pattern = "xla_compile_cache*" if BACKEND == "tensorflow" else "jit_*-cache"
@@ -59,7 +41,7 @@ def _entries(folder):
 
 
 def test_pruning_deletes_only_what_skreg_wrote(tmp_path, monkeypatch):
-    monkeypatch.setattr(_backend, "CACHE_MAX_BYTES", 4000)
+    monkeypatch.setattr(_disk, "MAX_BYTES", 4000)
     user = tmp_path / "data"
     user.mkdir()
     (user / "old.parquet").write_bytes(b"x" * 5000)
@@ -70,35 +52,35 @@ def test_pruning_deletes_only_what_skreg_wrote(tmp_path, monkeypatch):
     old, current = tmp_path / "skreg-0.0.1_old", tmp_path / "skreg-now"
     for i, folder in enumerate([old, old, current, current]):
         folder.mkdir(exist_ok=True)
-        (folder / _backend.CACHE_MARKER).write_text("Signature: 8a477f597d28d172789f06886806bc55")
+        (folder / _disk.MARKER).write_text("Signature: 8a477f597d28d172789f06886806bc55")
         entry = folder / f"entry{i}"
         entry.write_bytes(b"x" * 1500)
         os.utime(entry, (1000 + i, 1000 + i))
     for path in [user / "old.parquet", tmp_path / "notes.txt", lookalike / "keep"]:
         os.utime(path, (1, 1))  # older than every entry
-    _backend._prune(current, bounded_by_backend=False)
+    _disk.prune(current, bounded_by_backend=False)
     left = sorted(p.name for p in tmp_path.rglob("entry*"))
     assert left == ["entry2", "entry3"]  # 3000 bytes: within 3/4 of the bound
     assert (user / "old.parquet").exists() and (tmp_path / "notes.txt").exists()
     assert (lookalike / "keep").exists()
     # A folder that the backend bounds itself (JAX's) is left alone.
     (current / "entry4").write_bytes(b"x" * 3000)
-    _backend._prune(current, bounded_by_backend=True)
+    _disk.prune(current, bounded_by_backend=True)
     assert len(list(current.glob("entry*"))) == 3
 
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_a_cache_in_a_users_folder_leaves_the_users_files(tmp_path):
+def test_a_cache_in_a_users_folder_leaves_the_users_files(tmp_path, run_python):
     user_file = tmp_path / "data" / "old.parquet"
     user_file.parent.mkdir()
     with open(user_file, "wb") as sparse:  # 1 GB that takes no room: over the bound
         sparse.truncate(1 << 30)
     os.utime(user_file, (1, 1))
-    _python(FIT, SKREG_COMPILATION_CACHE_DIR=str(tmp_path))
+    run_python(FIT, SKREG_COMPILATION_CACHE_DIR=str(tmp_path))
     assert user_file.stat().st_size == 1 << 30
     (folder,) = tmp_path.glob("skreg-*")
-    assert (folder / _backend.CACHE_MARKER).read_text().startswith("Signature: 8a477f59")
+    assert (folder / _disk.MARKER).read_text().startswith("Signature: 8a477f59")
 
 
 @pytest.mark.parametrize("value", ["", ".", "relative/folder"])
@@ -135,10 +117,10 @@ def test_a_bad_thread_count_names_both_forms():
 
 @pytest.mark.slow
 @pytest.mark.subprocess
-def test_a_cache_folder_that_cannot_be_made_warns_once_and_fits(tmp_path):
+def test_a_cache_folder_that_cannot_be_made_warns_once_and_fits(tmp_path, run_python):
     blocker = tmp_path / "a-file"
     blocker.write_text("in the way")
-    result = _python(FIT, SKREG_COMPILATION_CACHE_DIR=str(blocker))
+    result = run_python(FIT, SKREG_COMPILATION_CACHE_DIR=str(blocker))
     assert len(result["said"]) == 1, result["said"]
     assert f"cannot write its compilation cache in {blocker}" in result["said"][0]
     assert np.isfinite(result["proba"]).all()
@@ -155,23 +137,32 @@ def _damage(path, how):
     path.write_bytes(damaged)
 
 
+@pytest.fixture(scope="module")
+def whole_cache(tmp_path_factory, run_python):
+    """A cache folder written by a fresh process's fit, and what it predicted. The tests
+    damage it in place, and each leaves it whole again (JAX keys its entries by the
+    folder's path, so a copy elsewhere would find none of them)."""
+    root = tmp_path_factory.mktemp("whole")
+    return root, run_python(FIT, SKREG_COMPILATION_CACHE_DIR=str(root))
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
 @pytest.mark.parametrize("how", ["truncated", "empty", "random bytes", "half written"])
-def test_a_damaged_entry_is_removed_and_the_fit_goes_on(tmp_path, how):
-    cache = {"SKREG_COMPILATION_CACHE_DIR": str(tmp_path)}
-    first = _python(FIT, **cache)
-    (folder,) = tmp_path.glob("skreg-*")
+def test_a_damaged_entry_is_removed_and_the_fit_goes_on(whole_cache, how, run_python):
+    root, first = whole_cache
+    cache = {"SKREG_COMPILATION_CACHE_DIR": str(root)}
+    (folder,) = root.glob("skreg-*")
     entries = _entries(folder)
     assert entries, "the first fit wrote no compiled code"
     for entry in entries:
         _damage(entry, how)
-    repaired = _python(FIT, **cache)  # a fresh process meets the damaged entry
+    repaired = run_python(FIT, **cache)  # a fresh process meets the damaged entry
     np.testing.assert_allclose(repaired["proba"], first["proba"], atol=1e-6)
     assert len(repaired["said"]) == 1, repaired["said"]
     assert f"compilation cache in {folder} held" in repaired["said"][0]
     assert "damaged" in repaired["said"][0] and "removed" in repaired["said"][0]
-    after = _python(FIT, **cache)  # and the next process finds a whole cache
+    after = run_python(FIT, **cache)  # and the next process finds a whole cache
     assert after["said"] == []
     np.testing.assert_array_equal(after["proba"], repaired["proba"])
 

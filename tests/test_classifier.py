@@ -127,9 +127,10 @@ def test_binary_predict_proba_has_two_columns(binary_data):
 )
 def test_bad_input_raises_sklearn_errors_before_keras(monkeypatch, X, y, message):
     def fail(*args, **kwargs):
-        raise AssertionError("Keras was touched before input validation failed")
+        raise AssertionError("the engine was called before input validation failed")
 
-    monkeypatch.setattr(skreg._programs.ProgramCache, "_check_out", fail)
+    for door in ("fit", "predict", "loss", "load"):
+        monkeypatch.setattr(skreg._engine, door, fail)
     clf = small()
     with pytest.raises(ValueError, match=message):
         clf.fit(X, y)

@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 
 import skreg
-from skreg.cli import load_data, main
+from skreg.cli import main
+from skreg.cli.data import load_data
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +33,7 @@ def mixed_csv(tmp_path_factory):
     return path
 
 
+@pytest.mark.slow
 def test_compare_prints_every_variant_and_writes_figures(mixed_csv, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["compare", "--data", str(mixed_csv), "--target", "label", "--cv", "2"]
@@ -63,11 +65,14 @@ def serial_table(mixed_csv, tmp_path_factory):
     return _compare_table(mixed_csv, tmp_path_factory.mktemp("serial"))
 
 
+@pytest.mark.slow
 def test_compare_in_parallel_prints_the_serial_table(mixed_csv, tmp_path, serial_table):
     parallel = _compare_table(mixed_csv, tmp_path, "--n-jobs", "2")
     pd.testing.assert_frame_equal(parallel, serial_table)
 
 
+@pytest.mark.slow
+@pytest.mark.distributed
 def test_compare_runs_on_a_dask_scheduler(mixed_csv, tmp_path, serial_table):
     distributed = pytest.importorskip("dask.distributed")
     with distributed.LocalCluster(
@@ -207,6 +212,8 @@ def test_diagnose_checks_its_holdout_before_fitting(tmp_path, capsys, y, message
     assert message in error and "\n" not in error
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_an_unsupported_backend_is_one_line_before_any_fit(tmp_path):
     import os
 
@@ -223,6 +230,8 @@ def test_an_unsupported_backend_is_one_line_before_any_fit(tmp_path):
     ]
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_compare_prints_nothing_but_its_table_unless_verbose(mixed_csv, tmp_path):
     import os
 
@@ -238,7 +247,7 @@ def test_compare_prints_nothing_but_its_table_unless_verbose(mixed_csv, tmp_path
 
 
 def test_a_categorical_column_missing_in_a_whole_training_fold_is_kept(tmp_path):
-    from skreg.cli import make_model
+    from skreg.cli.data import make_model
 
     rng = np.random.default_rng(3)
     frame = pd.DataFrame(
@@ -255,6 +264,7 @@ def test_a_categorical_column_missing_in_a_whole_training_fold_is_kept(tmp_path)
     assert model.predict(data.X.iloc[20:]).shape == (20,)
 
 
+@pytest.mark.slow
 def test_many_small_classes_run_every_variant(tmp_path, capsys):
     # 12 classes of 5 rows: each fold's early-stopping split cannot hold every class, so it
     # is a plain random split; this used to crash after the first variants were fitted.
@@ -280,6 +290,7 @@ def test_task_is_inferred_from_the_target(tmp_path, target, task):
     assert load_data(path, "y").task == task
 
 
+@pytest.mark.subprocess
 def test_python_m_skreg_shows_the_commands():
     result = subprocess.run(
         [sys.executable, "-m", "skreg", "--help"], capture_output=True, text=True, check=True
@@ -288,7 +299,7 @@ def test_python_m_skreg_shows_the_commands():
 
 
 def test_regression_target_is_standardized_inside_the_pipeline(tmp_path):
-    from skreg.cli import fitted_network, make_model
+    from skreg.cli.data import fitted_network, make_model
 
     rng = np.random.default_rng(2)
     X = rng.normal(size=(200, 3))
@@ -308,6 +319,7 @@ def test_the_default_data_are_small_noisy_moons_and_digits_stay_available():
     assert (digits.name, digits.X.shape, digits.max_iter) == ("digits", (1797, 64), 40)
 
 
+@pytest.mark.slow
 def test_compare_on_the_default_data_names_the_best_variant(tmp_path, capsys):
     argv = ["compare", "--cv", "2", "--max-iter", "3", "--hidden", "4", "--quiet"]
     assert main([*argv, "--out", str(tmp_path / "out")]) == 0
@@ -318,7 +330,7 @@ def test_compare_on_the_default_data_names_the_best_variant(tmp_path, capsys):
 
 
 def verdict_table(none_scores, best_scores):
-    from skreg._commands import _summary
+    from skreg.cli.compare import _summary
 
     rows = []
     for name, scores in [("none", none_scores), ("L2 (1e-3)", best_scores)]:
@@ -328,7 +340,7 @@ def verdict_table(none_scores, best_scores):
 
 
 def test_the_verdict_gives_the_gain_fold_by_fold_and_says_when_it_is_noise():
-    from skreg._commands import _verdict
+    from skreg.cli.compare import _verdict
 
     clear = _verdict(verdict_table([0.6, 0.7, 0.8], [0.7, 0.8, 0.9]))
     assert "best: L2 (1e-3), CV 0.800, +0.100 ± 0.000 over none (per fold)" in clear

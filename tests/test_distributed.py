@@ -11,9 +11,12 @@ from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
 import skreg
-from skreg import RegularizedMLPClassifier, _backend
+from skreg import RegularizedMLPClassifier, _engine
+from skreg._engine import _loader
 
 GRID = {"hidden_layer_sizes": [(4,), (6,)], "l2": [0.0, 1e-2]}
+
+pytestmark = [pytest.mark.slow, pytest.mark.distributed]
 
 
 def _search(X, y, n_jobs):
@@ -77,13 +80,13 @@ def test_search_on_a_dask_local_cluster_matches_serial(classification_data, seri
         with joblib.parallel_config(backend="dask"):
             search = _search(X, y, n_jobs=2)
         # The fits ran on the workers, which each loaded the backend once, with one thread.
-        workers = client.run(lambda: (_backend.loaded(), _backend.thread_count()))
+        workers = client.run(lambda: (_engine.loaded(), _loader.thread_count()))
         # The cluster's nannies set their workers' thread limit in this process too; this
         # process is no worker, so n_threads="auto" keeps every core here.
         assert os.environ.get("OMP_NUM_THREADS") == "1"
         with pytest.warns(RuntimeWarning, match="applies to new processes"):
             with skreg.config_context(n_threads="auto"):
-                assert _backend.thread_count() is None
+                assert _loader.thread_count() is None
     assert [list(worker) for worker in workers.values()] == [[True, 1], [True, 1]]
     _assert_same_results(search, serial_search, X)
 

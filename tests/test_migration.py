@@ -15,7 +15,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-from skreg._base import SKLEARN_ONLY
+from skreg._migration import SKLEARN_ONLY
 
 PAIRS = [(MLPClassifier, RegularizedMLPClassifier), (MLPRegressor, RegularizedMLPRegressor)]
 
@@ -98,7 +98,7 @@ def test_the_poisson_loss_is_half_the_poisson_deviance_up_to_a_constant_in_mu():
     # mean(mu - y log mu) = mean_poisson_deviance / 2 - mean(y log y - y), with 0 log 0 = 0.
     import keras
 
-    from skreg._network import LOSSES
+    from skreg._engine._network import LOSSES
 
     rng = np.random.default_rng(0)
     y = rng.poisson(3.0, size=(50, 1)).astype(np.float32)

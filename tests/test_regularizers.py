@@ -1,56 +1,65 @@
 """Penalty translation and the scikit-learn alpha bridge."""
 
+import warnings
+
 import keras
 import numpy as np
 import pytest
-from sklearn.neural_network import MLPClassifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier, MLPRegressor
 
-from skreg.regularizers import kernel_regularizer, l2_from_sklearn_alpha, sklearn_alpha_from_l2
-
-
-@pytest.mark.parametrize(
-    "l1, l2, kind",
-    [
-        (0.0, 0.0, type(None)),
-        (1e-3, 0.0, keras.regularizers.L1),
-        (0.0, 1e-3, keras.regularizers.L2),
-        (1e-3, 1e-3, keras.regularizers.L1L2),
-    ],
-)
-def test_kernel_regularizer_kinds_and_values(l1, l2, kind):
-    regularizer = kernel_regularizer(l1, l2)
-    assert isinstance(regularizer, kind)
-    if regularizer is not None:
-        w = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
-        expected = l1 * np.abs(w).sum() + l2 * np.square(w).sum()
-        np.testing.assert_allclose(float(regularizer(w)), expected, rtol=1e-5)
+from skreg.regularizers import l2_from_sklearn_alpha, sklearn_alpha_from_l2
 
 
-def test_alpha_conversion_matches_sklearn_penalty_per_batch():
-    # scikit-learn adds 0.5 * alpha * sum(W**2) / batch_size to each batch's loss.
-    alpha, batch_size = 1e-2, 32
-    rng = np.random.default_rng(0)
-    X = rng.normal(size=(batch_size, 3))
-    y = rng.integers(0, 2, batch_size)
-    mlp = MLPClassifier((4,), alpha=alpha, max_iter=1, batch_size=batch_size).fit(X, y)
-    squared = sum(np.square(w).sum() for w in mlp.coefs_)
-    sklearn_penalty = 0.5 * alpha * squared / batch_size
-    skreg_penalty = l2_from_sklearn_alpha(alpha, batch_size) * squared
-    np.testing.assert_allclose(skreg_penalty, sklearn_penalty)
-    assert sklearn_alpha_from_l2(
-        l2_from_sklearn_alpha(alpha, batch_size), batch_size
-    ) == pytest.approx(alpha)
+@pytest.mark.parametrize(("l1", "l2"), [(1e-3, 0.0), (0.0, 1e-3), (1e-3, 2e-3)])
+def test_the_penalty_is_keras_l1l2_formula(l1, l2):
+    from skreg._engine._penalty import Penalty, kernel_penalty
+
+    w = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32)
+    expected = l1 * np.abs(w).sum() + l2 * np.square(w).sum()
+    np.testing.assert_allclose(float(Penalty(l1, l2)(w)), expected, rtol=1e-5)
+    keras_own = keras.regularizers.L1L2(l1=l1, l2=l2)(w)
+    np.testing.assert_allclose(float(kernel_penalty(l1, l2)(w)), float(keras_own), rtol=1e-6)
+    assert kernel_penalty(0.0, 0.0) is None
+    assert kernel_penalty(l1, l2).get_config() == {"l1": l1, "l2": l2}
+
+
+def _sklearn_penalty(estimator, alpha, X, y):
+    """The penalty scikit-learn adds to a batch's loss, read from its own ``loss_``: the
+    loss of one full batch with ``alpha`` minus the same without, at the same initial
+    weights (a learning rate too small to move them), and those weights."""
+    losses = []
+    for a in (alpha, 0.0):
+        mlp = estimator(
+            hidden_layer_sizes=(4,), alpha=a, solver="sgd", learning_rate_init=1e-12,
+            batch_size=len(y), max_iter=1, shuffle=False, random_state=0,
+        )  # fmt: skip
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            losses.append(mlp.fit(X, y).loss_)
+    return losses[0] - losses[1], sum(np.square(w).sum() for w in mlp.coefs_), losses[1]
+
+
+def test_alpha_conversion_matches_scikit_learns_classifier_loss():
+    # skreg's batch loss is mean cross-entropy + l2 * sum(W**2); scikit-learn's the same
+    # cross-entropy plus its alpha penalty, so the penalties must be equal.
+    alpha, rng = 0.3, np.random.default_rng(0)
+    X, y = rng.normal(size=(32, 3)), rng.integers(0, 2, 32)
+    penalty, squared, _ = _sklearn_penalty(MLPClassifier, alpha, X, y)
+    np.testing.assert_allclose(l2_from_sklearn_alpha(alpha, 32) * squared, penalty, rtol=1e-6)
+    assert sklearn_alpha_from_l2(l2_from_sklearn_alpha(alpha, 32), 32) == pytest.approx(alpha)
 
 
 def test_regression_conversion_accounts_for_half_squared_error():
-    # MLPRegressor minimizes 0.5 * MSE + alpha / (2 b) * sum(W**2); skreg minimizes
-    # MSE + l2 * sum(W**2), which is twice that objective when l2 = alpha / b.
-    alpha, batch_size = 1e-2, 32
-    l2 = l2_from_sklearn_alpha(alpha, batch_size, task="regression")
-    mse, squared = 0.7, 12.0
-    sklearn_objective = 0.5 * mse + 0.5 * alpha * squared / batch_size
-    np.testing.assert_allclose(mse + l2 * squared, 2 * sklearn_objective)
-    assert sklearn_alpha_from_l2(l2, batch_size, task="regression") == pytest.approx(alpha)
+    # MLPRegressor's batch loss is half the squared error plus its penalty; skreg's is the
+    # squared error plus l2 * sum(W**2): with l2 = alpha / b, exactly twice scikit-learn's.
+    alpha, rng = 0.3, np.random.default_rng(1)
+    X = rng.normal(size=(32, 3))
+    y = X @ np.array([1.0, -1.0, 0.5])
+    penalty, squared, half_mse = _sklearn_penalty(MLPRegressor, alpha, X, y)
+    l2 = l2_from_sklearn_alpha(alpha, 32, task="regression")
+    np.testing.assert_allclose(2 * half_mse + l2 * squared, 2 * (half_mse + penalty), rtol=1e-6)
+    assert sklearn_alpha_from_l2(l2, 32, task="regression") == pytest.approx(alpha)
 
 
 def test_alpha_conversion_rejects_negative_values():

@@ -257,20 +257,19 @@ def test_an_interrupted_refit_leaves_the_fitted_estimator_unchanged(iris):
 
 
 def test_weights_that_are_not_finite_raise_even_when_the_loss_is(iris, monkeypatch):
-    from skreg import _backend
+    from skreg import _engine
 
     X, y = iris
     clf = small().fit(X, y)
     before = clf.predict_proba(X)
-    engine = _backend.engine()
-    real_fit = engine.fit
+    real_fit = _engine.fit
 
     def fit_leaving_an_inf_weight(request):
         outcome = real_fit(request)
         outcome.network.trainable[0][0, 0] = np.inf
         return outcome
 
-    monkeypatch.setattr(engine, "fit", fit_leaving_an_inf_weight)
+    monkeypatch.setattr(_engine, "fit", fit_leaving_an_inf_weight)
     with pytest.raises(FloatingPointError, match="trained weights are not finite"):
         clf.fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), before)

@@ -5,19 +5,18 @@ prints one table; ``skreg diagnose`` gives the bias/variance verdict. Both run o
 scikit-learn's digits by default or on a CSV file (``--data file.csv --target column``).
 
 This module only parses arguments, so ``skreg --help`` and argument errors answer at once: the
-commands themselves (:mod:`skreg._commands`) import pandas and scikit-learn, and Keras loads
-at the first fit.
+commands themselves (:mod:`skreg.cli.compare`, :mod:`skreg.cli.diagnose`, over
+:mod:`skreg.cli.data`) import pandas and scikit-learn, and Keras loads at the first fit.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 from collections.abc import Sequence
 
-
-class DataError(ValueError):
-    """A problem with the user's data or setup, reported as one line."""
+from .errors import DataError
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,29 +28,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "verbose", False):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     try:
-        from . import _commands
-
-        return getattr(_commands, args.run)(args)
+        return importlib.import_module(f".{args.command}", __name__).run(args)
     except DataError as error:
         parser.exit(2, f"skreg {args.command}: error: {error}\n")
     except ValueError as error:
         # A setting the parser let through and the estimator refuses: still one line.
-        from ._validation import InvalidParameterError  # loaded by the command already
+        from .._validation import InvalidParameterError  # loaded by the command already
 
         if not isinstance(error, InvalidParameterError):
             raise
         parser.exit(2, f"skreg {args.command}: error: {error}\n")
     except FloatingPointError as error:
         parser.exit(1, f"skreg {args.command}: error: {error}\n")
-
-
-def __getattr__(name: str):
-    # The data helpers live with the commands; reach them as before, loaded on first use.
-    if name in {"load_data", "make_model", "set_network_params", "fitted_network", "variants"}:
-        from . import _commands
-
-        return getattr(_commands, name)
-    raise AttributeError(f"module 'skreg.cli' has no attribute {name!r}")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -84,7 +72,6 @@ def _parser() -> argparse.ArgumentParser:
         help="run the fits on the Dask cluster of this scheduler (tcp://host:8786); needs "
         "skreg[distributed]",
     )
-    compare_parser.set_defaults(run="compare")
 
     diagnose_parser = commands.add_parser(
         "diagnose",
@@ -105,7 +92,6 @@ def _parser() -> argparse.ArgumentParser:
     diagnose_parser.add_argument(
         "--validation-fraction", type=_fraction, default=0.2, help="hold-out share (0.2)"
     )
-    diagnose_parser.set_defaults(run="diagnose_command")
     return parser
 
 

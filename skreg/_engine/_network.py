@@ -18,9 +18,9 @@ from typing import Any
 import keras
 import numpy as np
 
+from .._specs import NetworkSpec, NetworkState, OptimizerState, child_seed
 from . import _random
-from ._state import NetworkSpec, NetworkState, dropout_rates  # noqa: F401 (re-exported)
-from .regularizers import kernel_regularizer
+from ._penalty import kernel_penalty
 
 # The losses skreg trains with, on the output layer's linear predictor (:func:`linear_outputs`).
 # From the logits, the cross-entropy needs no clipping and is the same on every backend. Keras'
@@ -50,15 +50,16 @@ def build_network(
     the same architecture serves every rate. The weights are placeholders until
     :func:`set_state` gives them values.
 
-    ``penalty`` (``l1``, ``l2``) attaches Keras regularizers to the dense kernels. skreg trains
-    with the penalty as a run-time input of its compiled programs; the regularizers only make an
-    exported model describe (and, trained further in Keras, keep) its penalty.
+    ``penalty`` (``l1``, ``l2``) attaches a :class:`~skreg._engine._penalty.Penalty` to the
+    dense kernels. skreg trains with the penalty as a run-time input of its compiled programs;
+    the regularizer only makes an exported model describe (and, trained further in Keras,
+    keep) its penalty.
     """
     rates = tuple(dropout) if dropout is not None else (0.0,) * len(spec.hidden_layer_sizes)
     dense = {
         "kernel_initializer": _HostFill(0.0),
         "bias_initializer": _HostFill(0.0),
-        "kernel_regularizer": kernel_regularizer(*penalty),
+        "kernel_regularizer": kernel_penalty(*penalty),
     }
     inputs = keras.Input(shape=(spec.n_features,), name="features")
     x = inputs
@@ -111,8 +112,7 @@ def initial_state(
                 values[id(variable)] = np.full(variable.shape, fill)
         elif isinstance(layer, Dropout):
             values[id(layer.rate_variable)] = np.asarray(next(rates))
-            seed = int(dropout_seeds.spawn(1)[0].generate_state(1)[0])
-            values[id(layer.seed_generator.state)] = np.array([seed, 0])
+            values[id(layer.seed_generator.state)] = np.array([child_seed(dropout_seeds), 0])
     return NetworkState(
         trainable=_in_order(network.trainable_variables, values),
         non_trainable=_in_order(network.non_trainable_variables, values),
@@ -149,23 +149,26 @@ def set_state(network: keras.Model, state: NetworkState) -> None:
 def export_model(
     spec: NetworkSpec,
     state: NetworkState,
-    dropout: Sequence[float],
     penalty: tuple[float, float],
     loss: str,
-    optimizer: tuple[str, float, Sequence[np.ndarray]],
+    optimizer: OptimizerState,
 ) -> keras.Model:
     """A compiled Keras model holding ``state``, for use outside skreg.
 
-    The dense kernels carry Keras regularizers for ``penalty`` and the optimizer (name,
-    learning rate, variable values) holds its trained state, so ``model.losses`` shows the
-    penalty and further Keras training continues where skreg stopped.
+    The dense kernels carry the :class:`~skreg._engine._penalty.Penalty` of ``penalty``, the
+    dropout layers their rates (which the state holds) and the optimizer its trained state
+    (learning rate included), so ``model.losses`` shows the penalty and further Keras
+    training continues where skreg stopped.
     """
-    model = build_network(spec, dropout, penalty)
+    model = build_network(spec, penalty=penalty)
     set_state(model, state)
-    name, learning_rate, values = optimizer
-    model.compile(optimizer=make_optimizer(name, learning_rate), loss=loss)
+    for layer in model.layers:
+        if isinstance(layer, Dropout):  # the config shows the rate its float32 variable holds
+            rate = keras.ops.convert_to_numpy(keras.ops.copy(layer.rate_variable))
+            layer.rate = float(str(np.float32(rate)))  # 0.1, not 0.10000000149011612
+    model.compile(optimizer=make_optimizer(optimizer.name, 1e-3), loss=loss)
     model.optimizer.build(model.trainable_variables)
-    for variable, value in zip(model.optimizer.variables, values, strict=True):
+    for variable, value in zip(model.optimizer.variables, optimizer.values, strict=True):
         variable.assign(_as_dtype(value, variable))
     return model
 
@@ -249,9 +252,7 @@ class Dropout(keras.layers.Dropout):
         # Keras' __init__ makes no random generator for rate 0 and then locks the layer's
         # state, so this one sets up the same attributes itself.
         keras.layers.Layer.__init__(self, **kwargs)
-        if not 0 <= rate < 1:
-            raise ValueError(f"Dropout rate must be in [0, 1); got {rate}.")
-        self.rate = rate
+        self.rate = rate  # checked with the estimator's parameters
         self.seed = seed
         self.noise_shape = self._validate_noise_shape(noise_shape)
         self.supports_masking = True

@@ -1,19 +1,18 @@
-"""Pure network builders."""
+"""The network builders: layers, initial weights, dropout as a variable, optimizers."""
 
 import keras
 import numpy as np
 import pytest
 
-from skreg._network import (
+from skreg._engine._network import (
     Dropout,
-    NetworkSpec,
     build_network,
-    dropout_rates,
     initial_state,
     make_optimizer,
     set_state,
     with_dropout,
 )
+from skreg._specs import NetworkSpec, dropout_rates
 
 
 def test_build_network_layers_and_shapes():
@@ -34,7 +33,7 @@ def test_build_network_layers_and_shapes():
     assert [layer.rate for layer in model.layers if isinstance(layer, Dropout)] == [0.2, 0.0]
     assert model.output_shape == (None, 3)
     dense = [layer for layer in model.layers if isinstance(layer, keras.layers.Dense)]
-    assert all(layer.kernel_regularizer.get_config() == {"l2": 1e-3} for layer in dense)
+    assert all(layer.kernel_regularizer.get_config() == {"l1": 0.0, "l2": 1e-3} for layer in dense)
     set_state(model, initial_state(model, (0.2, 0.0), np.random.SeedSequence(0)))
     proba = np.asarray(model(np.ones((2, 5), np.float32)))
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)

@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 import textwrap
-import warnings
 from pathlib import Path
 
 import keras
@@ -37,7 +36,7 @@ def _looped(tf):
 def test_the_same_function_gets_the_same_library_whatever_was_traced_before():
     import tensorflow as tf
 
-    from skreg._tf_functions import StableFunction
+    from skreg._engine._tf_functions import StableFunction
 
     spec = tf.TensorSpec((), tf.float32)
     first_variable, first = _looped(tf)
@@ -66,7 +65,7 @@ def test_the_same_function_gets_the_same_library_whatever_was_traced_before():
 def test_a_different_function_under_a_used_tag_is_refused():
     import tensorflow as tf
 
-    from skreg._tf_functions import StableFunction
+    from skreg._engine._tf_functions import StableFunction
 
     spec = tf.TensorSpec((), tf.float32)
     variable, looped = _looped(tf)
@@ -123,9 +122,11 @@ def _entries(tmp_path):
     return xla, sorted((folder / "functions").glob("*.json"))
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_new_processes_reuse_the_saved_functions_and_compiled_code_in_any_order(tmp_path):
     first = _fit(tmp_path, [5, 7])
-    assert first["traced"].count("_run_epochs") == 2
+    assert first["traced"].count("_trace_epochs") == 2
     xla, functions = _entries(tmp_path)
     assert len(xla) == 2 and len(functions) >= 2
 
@@ -140,24 +141,44 @@ def test_new_processes_reuse_the_saved_functions_and_compiled_code_in_any_order(
     for path in functions:
         path.write_text("{not json")
     third = _fit(tmp_path, [7, 5])
-    assert third["traced"].count("_run_epochs") == 2
+    assert third["traced"].count("_trace_epochs") == 2
     assert _entries(tmp_path)[0] == xla
     assert all(json.loads(Path(path).read_text())["tag"] for path in functions)
     np.testing.assert_array_equal(third["probas"]["5"], first["probas"]["5"])
 
 
-def test_networks_made_again_after_a_cache_clear_keep_xla(monkeypatch, classification_data):
-    # Their compiled code is found again under the same names: they take no new XLA slot.
+_CLEARED = """
+    import json, warnings
+    import numpy as np
     import skreg
-    from skreg import RegularizedMLPClassifier, _programs
-
-    monkeypatch.setattr(_programs, "_TF_XLA_KEYS", set())
-    monkeypatch.setattr(_programs, "_TF_XLA_WARNED", [False])
-    X, y = classification_data
-    with skreg.config_context(program_cache_size=2), warnings.catch_warnings():
-        warnings.simplefilter("error", UserWarning)
+    from skreg import RegularizedMLPClassifier
+    X, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 3
+    said = []
+    with skreg.config_context(program_cache_size=2), warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
         for width in (5, 6, 5, 6, 5):
             RegularizedMLPClassifier((width,), max_iter=1, random_state=0).fit(X, y)
             skreg.clear_program_cache()
-        with pytest.warns(UserWarning, match="compiled 2 networks with XLA"):
-            RegularizedMLPClassifier((7,), max_iter=1, random_state=0).fit(X, y)
+        said.append([str(x.message) for x in w if issubclass(x.category, UserWarning)])
+        RegularizedMLPClassifier((7,), max_iter=1, random_state=0).fit(X, y)
+        said.append([str(x.message) for x in w if issubclass(x.category, UserWarning)])
+        xla = skreg.program_cache_info().xla_networks
+    print(json.dumps({"said": said, "xla_networks": xla}))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_networks_made_again_after_a_cache_clear_keep_xla(tmp_path):
+    # Their compiled code is found again under the same names: they take no new XLA slot.
+    # A fresh process: the XLA record is the process's and outlives clearing the cache.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
+    env.update(KERAS_BACKEND="tensorflow", TF_CPP_MIN_LOG_LEVEL="3",
+               SKREG_COMPILATION_CACHE_DIR="off")  # fmt: skip
+    out = subprocess.run([sys.executable, "-c", textwrap.dedent(_CLEARED)], capture_output=True,
+                         text=True, env=env, timeout=300)  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["said"][0] == []
+    assert len(result["said"][1]) == 1 and "compiled 2 networks with XLA" in result["said"][1][0]
+    assert result["xla_networks"] == 2

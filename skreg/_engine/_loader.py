@@ -8,13 +8,13 @@ the backend's thread pools on every core. So:
 
 - Nothing imports Keras before a fit or predict needs it. ``import skreg``, ``clone``,
   ``get_params``, ``repr``, pickling and the command line's parsing use NumPy and
-  scikit-learn only; fitted estimators hold NumPy arrays (:mod:`skreg._state`).
+  scikit-learn only; fitted estimators hold NumPy arrays (:mod:`skreg._specs`).
 - :func:`load` runs once per process, before Keras is imported. It sizes the backend's thread
   pools (``n_threads``: one thread by default; with ``"auto"``, the ``OMP_NUM_THREADS``
   limit that loky, Dask and Ray set in their workers, else every core) and points the
   backend's persistent compilation cache at a folder per skreg, Keras and backend version
-  and CPU, so that a new process loads compiled programs from disk instead of compiling
-  them again.
+  and CPU (:mod:`skreg._engine._disk`), so that a new process loads compiled programs from
+  disk instead of compiling them again.
 - One thread by default, because XLA's CPU kernels split their sums by thread, so a model's
   last digits depend on the thread count, and because small networks gain nothing from more
   threads. With every core in the user's process and one per worker, a serial digits search
@@ -33,29 +33,19 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
-import hashlib
-import importlib.metadata
 import json
 import os
-import platform
 import sys
 import threading
 import time
 import warnings
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-from ._config import get_config, register_hook
+from .. import _config
+from . import _disk
 from ._imports import deferred_imports
 
-# skreg's folders under the cache root are kept under this size together: JAX evicts least
-# recently used entries of the current folder itself; everything else skreg wrote is pruned
-# here, oldest first.
-CACHE_MAX_BYTES = 1 << 30
-# The file that marks a folder as skreg's: only folders holding it are ever pruned. The
-# Cache Directory Tagging Specification's name and signature, so backup tools skip it too.
-CACHE_MARKER = "CACHEDIR.TAG"
 # Only compiles that take longer than this are written to JAX's persistent cache (a read
 # costs about a millisecond, a small compile 50-300 ms).
 _JAX_CACHE_MIN_COMPILE_SECONDS = 0.05
@@ -85,22 +75,6 @@ def load() -> None:
             _load()
 
 
-def keras() -> ModuleType:
-    """The ``keras`` module, loading the backend first."""
-    load()
-    import keras
-
-    return keras
-
-
-def engine() -> ModuleType:
-    """The compiled-program engine (:mod:`skreg._programs`), loading the backend first."""
-    load()
-    from . import _programs
-
-    return _programs
-
-
 def settings() -> dict[str, Any]:
     """What :func:`load` applied (backend, threads, compilation-cache folder) and its time."""
     load()
@@ -113,7 +87,7 @@ def _load() -> None:
     _malloc_for_reuse()
     backend = backend_name()
     threads = thread_count()
-    cache = _usable(cache_folder(backend))
+    cache = _disk.usable(_disk.folder(backend))
     if backend == "tensorflow" and cache is not None:
         _before_tensorflow(cache)
     elif backend == "jax":
@@ -154,7 +128,7 @@ def backend_name() -> str:
 def thread_count() -> int | None:
     """Threads for the backend's pools: ``n_threads``; for "auto", a worker's limit, else None
     (every core)."""
-    configured = get_config()["n_threads"]
+    configured = _config.get_config()["n_threads"]
     if configured != "auto":
         return configured
     # loky gives each worker cores // n_jobs; Dask's nanny and Ray set 1 per task thread.
@@ -180,28 +154,6 @@ def _set_by_dask_nannies(limit: str) -> bool:
     )
 
 
-def cache_folder(backend: str) -> str | None:
-    """This process's folder of the on-disk compilation cache, or None when it is off."""
-    root = get_config()["compilation_cache_dir"]
-    if root is False:
-        return None
-    if root == "auto":
-        root = _default_root()
-    from . import __version__
-
-    packages = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib")}.get(backend, ())
-    versions = [f"skreg-{__version__}", f"keras-{_version('keras')}"]
-    versions += [f"{name}-{_version(name)}" for name in packages]
-    return str(Path(root) / "_".join([*versions, _cpu()]))
-
-
-def _default_root() -> str:
-    """skreg's own folder in the user's cache directory."""
-    import platformdirs
-
-    return platformdirs.user_cache_dir("skreg", appauthor=False)
-
-
 def _malloc_for_reuse() -> None:
     """Let glibc reuse freed buffers in processes that set MALLOC_TRIM_THRESHOLD_.
 
@@ -220,35 +172,9 @@ def _malloc_for_reuse() -> None:
     mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 
-def _usable(cache: str | None) -> str | None:
-    """``cache``, made and marked as skreg's; None (with a warning) if it cannot be written.
-
-    The cache only saves time: a folder that cannot be created (a file in the way, a
-    read-only location) or written switches it off for the process, and fits go on.
-    """
-    if cache is None:
-        return None
-    try:
-        Path(cache).mkdir(parents=True, exist_ok=True)
-        (Path(cache) / CACHE_MARKER).write_text(
-            "Signature: 8a477f597d28d172789f06886806bc55\n"
-            "# A folder of skreg's compilation cache: compiled programs, safe to delete.\n"
-        )
-    except OSError as error:
-        warnings.warn(
-            f"skreg cannot write its compilation cache in {cache} ({error.strerror or error}), "
-            "so this process compiles every network anew. Point compilation_cache_dir (or "
-            "SKREG_COMPILATION_CACHE_DIR) at a writable folder, or set it to 'off'.",
-            RuntimeWarning,
-            stacklevel=5,
-        )
-        return None
-    return cache
-
-
 def _before_tensorflow(cache: str) -> None:
     # TensorFlow parses its XLA flags once, at its first compilation.
-    _prune(Path(cache), bounded_by_backend=False)
+    _disk.prune(Path(cache), bounded_by_backend=False)
     flag = f"--tf_xla_persistent_cache_directory={cache}"
     os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
 
@@ -317,80 +243,10 @@ def _after_jax(cache: str) -> None:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_compilation_cache_max_size", CACHE_MAX_BYTES)
+    jax.config.update("jax_compilation_cache_max_size", _disk.MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", _JAX_CACHE_MIN_COMPILE_SECONDS)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _prune(Path(cache), bounded_by_backend=True)
-
-
-def _prune(current: Path, *, bounded_by_backend: bool) -> None:
-    """Delete the oldest entries of skreg's cache folders beside ``current`` (this process's
-    folder) beyond the size bound.
-
-    Only folders that skreg made and marked (:data:`CACHE_MARKER`) are looked into (in its
-    own root in the user's cache directory, every ``skreg-*`` folder, as versions before the
-    marker left them), and ``current`` is left alone when the backend bounds it itself
-    (JAX). Nothing else under the cache's root is ever touched, so a cache pointed at a
-    folder that also holds other data deletes none of it. One process prunes at a time; the
-    others skip it. A process that reads an entry being deleted finds it missing and
-    compiles instead.
-    """
-    import filelock
-
-    own_root = current.parent == Path(_default_root())
-    try:
-        folders = [
-            folder
-            for folder in current.parent.iterdir()
-            if folder.name.startswith("skreg-")
-            and not folder.is_symlink()
-            and folder.is_dir()
-            and (own_root or (folder / CACHE_MARKER).is_file())
-        ]
-        with filelock.FileLock(current / ".prune.lock", timeout=0):
-            files = [entry for folder in folders for entry in _entries(folder)]
-            total = sum(size for _, size, _ in files)
-            for _, size, entry in sorted(files, key=lambda f: f[0]):
-                if total <= CACHE_MAX_BYTES * 3 // 4:
-                    break
-                if not (bounded_by_backend and current in entry.parents):
-                    entry.unlink(missing_ok=True)
-                    total -= size
-    except (filelock.Timeout, OSError):
-        pass
-
-
-def _entries(folder: Path) -> list[tuple[float, int, Path]]:
-    """The files under ``folder`` as (modified, size, path), leaving out links and the
-    marker and dot-files (the locks)."""
-    entries = []
-    for directory, _, names in os.walk(folder):
-        for name in names:
-            path = Path(directory) / name
-            if name.startswith(".") or name == CACHE_MARKER or path.is_symlink():
-                continue
-            status = path.stat()
-            entries.append((status.st_mtime, status.st_size, path))
-    return entries
-
-
-def _version(package: str) -> str:
-    try:
-        return importlib.metadata.version(package)
-    except importlib.metadata.PackageNotFoundError:
-        return "unknown"
-
-
-def _cpu() -> str:
-    """The machine and a digest of its CPU features: compiled code uses the host's features."""
-    flags = ""
-    try:
-        with open("/proc/cpuinfo") as cpuinfo:
-            flags = next((line for line in cpuinfo if line.startswith(("flags", "Features"))), "")
-    except OSError:
-        pass
-    digest = hashlib.sha256(f"{platform.processor()} {flags}".encode()).hexdigest()[:8]
-    return f"{platform.machine()}-{digest}"
+    _disk.prune(Path(cache), bounded_by_backend=True)
 
 
 def _forked_message() -> str:
@@ -404,4 +260,4 @@ def _forked_message() -> str:
     )
 
 
-register_hook("loaded", loaded)
+_config.register_hook("loaded", loaded)

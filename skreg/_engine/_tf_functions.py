@@ -159,64 +159,6 @@ class StableFunction:
         self.names = []
 
 
-def broken_xla_entries(cache: str, named_in: str = "") -> list[Path]:
-    """The entries of TensorFlow's XLA cache in the folder ``cache`` that cannot be whole.
-
-    TensorFlow fails every later call of a function whose entry is truncated, empty or
-    overwritten ("Serialized cache key does not match", "Can't parse ...", "Read less bytes
-    than requested"), and says which file only for some of these. An entry is a protocol
-    buffer message (``XlaSerializedCacheEntry``: the key, the HLO module, the executable);
-    one whose fields do not add up to the file, or that lacks the key or the executable, is
-    broken. A file ``named_in`` the error's message counts as broken too.
-    """
-    broken = []
-    for path in Path(cache).glob("xla_compile_cache*"):
-        try:
-            whole = str(path) not in named_in and _whole_message(path.read_bytes())
-        except OSError:
-            continue
-        if not whole:
-            broken.append(path)
-    return broken
-
-
-def _whole_message(data: bytes) -> bool:
-    """Whether ``data`` is a sequence of protocol-buffer fields that ends at its last byte and
-    holds fields 1 (the cache key) and 3 (the executable)."""
-    fields, position = set(), 0
-    while position < len(data):
-        tag, position = _varint(data, position)
-        field, wire_type = tag >> 3, tag & 7
-        if field == 0 or position < 0:
-            return False
-        if wire_type == 0:
-            _, position = _varint(data, position)
-        elif wire_type == 2:
-            length, position = _varint(data, position)
-            position = -1 if position < 0 else position + length
-        elif wire_type in (1, 5):
-            position += 8 if wire_type == 1 else 4
-        else:  # groups (3, 4) are not used by this message; 6 and 7 do not exist
-            return False
-        if position < 0 or position > len(data):
-            return False
-        fields.add(field)
-    return {1, 3} <= fields
-
-
-def _varint(data: bytes, position: int) -> tuple[int, int]:
-    """The base-128 integer at ``position`` and the position after it (-1 if cut short)."""
-    value = shift = 0
-    while position < len(data) and shift < 64:
-        byte = data[position]
-        value |= (byte & 0x7F) << shift
-        position += 1
-        if not byte & 0x80:
-            return value, position
-        shift += 7
-    return 0, -1
-
-
 def entry_path(cache: str, tag: str) -> Path:
     """Where the function for ``tag`` is saved in the compilation cache's folder ``cache``."""
     return Path(cache) / "functions" / f"{hashlib.sha256(tag.encode()).hexdigest()[:32]}.json"

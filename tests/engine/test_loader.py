@@ -8,38 +8,32 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import keras
 import numpy as np
 import pytest
 
 import skreg
-from skreg import RegularizedMLPClassifier
+from skreg import RegularizedMLPClassifier, _engine
 
-BACKEND = keras.backend.backend()
+BACKEND = _engine.backend_name()
 BACKEND_MODULES = ("keras", "tensorflow", "jax")
 
 
-def _python(code, tmp_path, **env):
-    """Run ``code`` in a fresh interpreter; return what it printed as JSON on its last line."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
-    environ.update(KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3", **env)
-    environ = {k: v for k, v in environ.items() if v is not None}  # None: unset
-    environ.setdefault("SKREG_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
-    out = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        env=environ,
-        cwd=tmp_path,
-        timeout=300,
-    )
-    assert out.returncode == 0, out.stderr[-3000:]
-    return json.loads(out.stdout.strip().splitlines()[-1])
+@pytest.fixture
+def python(run_python, tmp_path):
+    """Run code in a fresh interpreter in ``tmp_path``, with its compilation cache there."""
+
+    def run(code, **env):
+        env.setdefault("SKREG_COMPILATION_CACHE_DIR", str(tmp_path / "cache"))
+        return run_python(code, cwd=tmp_path, **env)
+
+    return run
 
 
-def test_import_clone_params_repr_and_parsing_never_load_the_backend(tmp_path):
-    loaded = _python(
+def test_import_clone_params_repr_and_parsing_never_load_the_backend(tmp_path, python):
+    loaded = python(
         """
         import json, pickle, sys
         import skreg
@@ -58,19 +52,20 @@ def test_import_clone_params_repr_and_parsing_never_load_the_backend(tmp_path):
             "after_use": [m for m in ("keras", "tensorflow", "jax") if m in sys.modules],
         }))
         """,
-        tmp_path,
     )
     assert loaded == {"after_import": [], "after_use": []}
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_a_fitted_estimator_unpickles_without_the_backend_and_predicts_after(
-    tmp_path, classification_data
+    tmp_path, classification_data, python
 ):
     X, y = classification_data
     clf = RegularizedMLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
     (tmp_path / "clf.pkl").write_bytes(pickle.dumps(clf))
     np.save(tmp_path / "X.npy", X)
-    result = _python(
+    result = python(
         """
         import json, pickle, sys
         import numpy as np
@@ -79,15 +74,16 @@ def test_a_fitted_estimator_unpickles_without_the_backend_and_predicts_after(
         proba = clf.predict_proba(np.load("X.npy"))
         print(json.dumps({"before": before, "n_iter": clf.n_iter_, "proba": proba.tolist()}))
         """,
-        tmp_path,
     )
     assert result["before"] == []
     assert result["n_iter"] == clf.n_iter_
     np.testing.assert_allclose(result["proba"], clf.predict_proba(X), atol=1e-6)
 
 
-def test_command_line_help_and_data_errors_do_not_load_the_backend(tmp_path):
-    result = _python(
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_command_line_help_and_data_errors_do_not_load_the_backend(tmp_path, python):
+    result = python(
         """
         import contextlib, io, json, sys
         from skreg.cli import main
@@ -104,20 +100,21 @@ def test_command_line_help_and_data_errors_do_not_load_the_backend(tmp_path):
             "loaded": [m for m in ("keras", "tensorflow", "jax") if m in sys.modules],
         }))
         """,
-        tmp_path,
     )
     assert result == {"codes": [0, 2], "loaded": []}
 
 
-def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path):
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path, python):
     code = """
         import importlib.util, json, sys
         import numpy as np
-        from skreg import RegularizedMLPClassifier, _backend
+        from skreg import RegularizedMLPClassifier, _engine
         tf_api = ("tensorflow._api.v2.compat", "tensorflow._api.v2.feature_column")
         names = ("matplotlib", "IPython", "jax") + tf_api
         before = {name: name in sys.modules for name in names}
-        _backend.load()
+        _engine.load()
         X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
         RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y).predict(X)
         after = {
@@ -153,7 +150,7 @@ def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path):
             used["jax"] = float(jnp.arange(4.0).sum())
         print(json.dumps({"before": before, "after": after, "used": used}))
         """
-    result = _python(code, tmp_path, SKREG_COMPILATION_CACHE_DIR="off")
+    result = python(code, SKREG_COMPILATION_CACHE_DIR="off")
     assert not any(result["before"].values())
     names = ("matplotlib", "IPython", "jax")
     installed = {name for name in names if importlib.util.find_spec(name)}
@@ -174,7 +171,9 @@ def test_loading_the_backend_leaves_optional_modules_unrun_and_usable(tmp_path):
         assert used == ["reset_default_graph", "x", True]
 
 
-def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path):
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path, python):
     code = """
         import json, os
         import numpy as np
@@ -183,7 +182,7 @@ def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path):
         rng = np.random.default_rng(0)
         X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
         clf = RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
-        settings = skreg._backend.settings()
+        settings = skreg._engine.settings()
         threads = None
         if settings["backend"] == "tensorflow":
             import tensorflow as tf
@@ -197,7 +196,7 @@ def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path):
         print(json.dumps({**settings, "threads": threads, "proba": clf.predict_proba(X).tolist()}))
         """
     # One thread by default, whatever the cores.
-    first = _python(code, tmp_path, OMP_NUM_THREADS=None)
+    first = python(code, OMP_NUM_THREADS=None)
     assert first["backend"] == BACKEND
     assert first["n_threads"] == 1
     if BACKEND == "tensorflow":
@@ -213,13 +212,12 @@ def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path):
     assert written, "the first fit wrote nothing to the compilation cache"
     # A new process loads the programs: same predictions, nothing new written. "auto"
     # follows a worker's limit (as in a loky worker of n_jobs=2 on two cores, or Dask's).
-    second = _python(code, tmp_path, SKREG_NUM_THREADS="auto", OMP_NUM_THREADS="1")
+    second = python(code, SKREG_NUM_THREADS="auto", OMP_NUM_THREADS="1")
     assert second["n_threads"] == 1
     assert second["threads"] == first["threads"]
     np.testing.assert_array_equal(second["proba"], first["proba"])
     # The setting switches it off; "auto" with no limit uses every core.
-    off = _python(
-        code, tmp_path, SKREG_COMPILATION_CACHE_DIR="off", SKREG_NUM_THREADS="auto",
+    off = python(code, SKREG_COMPILATION_CACHE_DIR="off", SKREG_NUM_THREADS="auto",
         OMP_NUM_THREADS=None,
     )  # fmt: skip
     assert off["compilation_cache"] is None
@@ -227,6 +225,8 @@ def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path):
     np.testing.assert_allclose(off["proba"], first["proba"], atol=1e-6)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 def test_processes_sharing_an_empty_cache_write_it_at_the_same_time(tmp_path):
     code = textwrap.dedent(
         """
@@ -255,8 +255,10 @@ def test_processes_sharing_an_empty_cache_write_it_at_the_same_time(tmp_path):
     np.testing.assert_allclose(first, second, atol=1e-6)
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's pools exist from its first op")
-def test_tensorflow_run_before_the_first_fit_warns_that_threads_are_not_set(tmp_path):
+def test_tensorflow_run_before_the_first_fit_warns_that_threads_are_not_set(tmp_path, python):
     code = """
         import json, warnings
         import numpy as np
@@ -269,11 +271,11 @@ def test_tensorflow_run_before_the_first_fit_warns_that_threads_are_not_set(tmp_
             RegularizedMLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
         print(json.dumps([str(w.message) for w in caught if w.category is RuntimeWarning]))
         """
-    caught = _python(code, tmp_path)
+    caught = python(code)
     assert len(caught) == 1 and "could not set its thread pools to 1" in caught[0]
     # Started with those counts: nothing to say.
     same = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
-    assert _python(code, tmp_path, **same) == []
+    assert python(code, **same) == []
 
 
 @pytest.mark.parametrize(
@@ -314,6 +316,7 @@ def _predict_in_child(clf, X):
         return str(error)
 
 
+@pytest.mark.subprocess
 @pytest.mark.skipif(sys.platform != "linux", reason="fork is the Linux default")
 def test_a_child_forked_after_the_backend_loaded_gets_an_error_not_a_hang(classification_data):
     X, y = classification_data
@@ -324,3 +327,22 @@ def test_a_child_forked_after_the_backend_loaded_gets_an_error_not_a_hang(classi
     assert "forked" in answer and "spawn" in answer and "loky" in answer
     # The parent is unaffected.
     assert clf.predict(X[:5]).shape == (5,)
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_collecting_the_doctests_loads_no_backend(tmp_path, python):
+    # Collecting imports every public module; only a fit or predict may load the backend.
+    root = Path(skreg.__file__).parents[1]
+    loaded = python(
+        f"""
+        import contextlib, io, json, sys
+        import pytest
+        with contextlib.redirect_stdout(io.StringIO()):
+            code = pytest.main(["--collect-only", "-q", "-p", "no:cacheprovider",
+                                {str(root / "skreg")!r}])
+        loaded = [m for m in ("keras", "tensorflow", "jax") if m in sys.modules]
+        print(json.dumps({{"code": int(code), "loaded": loaded}}))
+        """,
+    )
+    assert loaded == {"code": 0, "loaded": []}

@@ -1,7 +1,8 @@
 """The Keras layers that apply the augmentations of :mod:`skreg.augmentation` in training.
 
-Imported once the backend has loaded (:mod:`skreg._backend`): the settings classes themselves
-never import Keras.
+The augmentation classes only describe themselves: each kind is a name (``"gaussian_noise"``,
+``"swap_noise"``, ``"mixup"``, ``"image"``) and a structure, and this module maps the name to
+its layer. So the specifications never import Keras and the engine never imports them.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from .._specs import child_seed
 from . import _random
-from .augmentation import GaussianNoise, ImageAugmentation, Mixup, SwapNoise
 
 
 def build_augmenter(kinds: Sequence[tuple[type, Any]]) -> _Augmenter | None:
@@ -23,7 +24,7 @@ def build_augmenter(kinds: Sequence[tuple[type, Any]]) -> _Augmenter | None:
     Its strengths and random-generator states are placeholders; every fit gives them values
     (:meth:`_Augmenter.initial_state`).
     """
-    steps = [_LAYERS[cls](structure) for cls, structure in kinds]
+    steps = [_LAYERS[name](structure) for name, structure in kinds]
     return _Augmenter(steps) if steps else None
 
 
@@ -54,8 +55,7 @@ class _Augmenter(keras.layers.Layer):
                 values[id(variable)] = np.asarray(value, dtype=np.float32)
             generator = getattr(step, "seed_generator", None)
             if generator is not None:
-                seed = int(seeds.spawn(1)[0].generate_state(1)[0])
-                values[id(generator.state)] = np.array([seed, 0])
+                values[id(generator.state)] = np.array([child_seed(seeds), 0])
         return tuple(
             np.asarray(values[id(v)], dtype=keras.backend.standardize_dtype(v.dtype))
             for v in self.non_trainable_variables
@@ -121,7 +121,7 @@ class _GaussianNoiseLayer(_Step):
 
 
 class _SwapNoiseLayer(_Step):
-    """Swap noise within the batch (see :class:`SwapNoise`)."""
+    """Swap noise within the batch (see :class:`skreg.SwapNoise`)."""
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(strengths=("rate",), **kwargs)
@@ -203,10 +203,10 @@ class _ImageLayer(_Step):
         )
 
 
-# Each augmentation class's layer, given the structure part of its kind.
+# Each augmentation kind's layer, given the structure part of its kind.
 _LAYERS = {
-    GaussianNoise: lambda structure: _GaussianNoiseLayer(name="gaussian_noise"),
-    SwapNoise: lambda structure: _SwapNoiseLayer(name="swap_noise"),
-    Mixup: lambda structure: _MixLayer(name="mixup"),
-    ImageAugmentation: lambda structure: _ImageLayer(*structure, name="image"),
+    "gaussian_noise": lambda structure: _GaussianNoiseLayer(name="gaussian_noise"),
+    "swap_noise": lambda structure: _SwapNoiseLayer(name="swap_noise"),
+    "mixup": lambda structure: _MixLayer(name="mixup"),
+    "image": lambda structure: _ImageLayer(*structure, name="image"),
 }

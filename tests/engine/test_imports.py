@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from skreg import _imports
+from skreg._engine import _imports
 
 
 @pytest.fixture

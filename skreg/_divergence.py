@@ -1,0 +1,69 @@
+"""When a fit has diverged, and what the message says about it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _engine
+from ._specs import TrainingOutcome, TrainingRequest
+from ._training import check_loss
+
+# Features or targets beyond this magnitude are named as the likely cause of a divergence:
+# the network's initial weights are scaled for inputs of order 1, and standardized data stay
+# within a few units.
+_LARGE_VALUE = 10.0
+# Penalty coefficients from this one up are named first: the penalty then outweighs any data
+# loss (useful values lie between 1e-6 and 1e-1), and at l2=1e30 its gradient overflows
+# float32 (Adam's squared gradients reach 1e60) and the weights become NaN.
+_LARGE_PENALTY = 1.0
+# The divergence check after a one-epoch call looks at the loss on this many training rows.
+_PROBE_ROWS = 512
+
+
+def check_trained(request: TrainingRequest, outcome: TrainingOutcome) -> None:
+    """Raise ``FloatingPointError`` if the trained weights show divergence.
+
+    The training loop checks each epoch's loss against the run's first
+    (:func:`skreg._training.check_loss`); that loss is measured before each step. A call of
+    one epoch (``partial_fit``, ``max_iter=1``) would then never see where its steps led,
+    so the loss after them is checked too, on the first training rows.
+    """
+    state = outcome.network
+    if not all(np.isfinite(w).all() for w in (*state.trainable, *state.non_trainable)):
+        raise FloatingPointError("Training diverged: the trained weights are not finite.")
+    result = outcome.result
+    if result.n_epochs != 1:
+        return
+    rows = request.train_rows[:_PROBE_ROWS]
+    loss = _engine.loss(
+        request.key, state, request.X[rows], request.Y[rows],
+        request.train_weights[:_PROBE_ROWS], request.penalty,
+    )  # fmt: skip
+    first = request.reference_loss
+    if first is None:
+        first = result.history["loss"][0]
+    check_loss(loss, "after the epoch's last step", first)
+
+
+def divergence_advice(estimator: Any, X: np.ndarray, Y: np.ndarray) -> str:
+    """The likely cause of a divergence, and its fix: an extreme penalty, a large target,
+    large features; in every case the learning rate."""
+    rate = f"lower learning_rate (now {estimator.learning_rate:g})"
+    target, features = float(np.abs(Y).max()), float(np.abs(X).max())
+    l1, l2 = estimator.l1, estimator.l2
+    if max(l1, l2) >= _LARGE_PENALTY:
+        return (
+            f"The penalty is extreme (l1={l1:g}, l2={l2:g}): it outweighs the data loss and its "
+            "gradient overflows float32; lower l1 and l2 (useful values lie between 1e-6 and "
+            f"1e-1), or {rate}."
+        )
+    if target > _LARGE_VALUE:  # only a regression target gets this large
+        return f"The target reaches {target:.3g}: {estimator._target_scaling()}, or {rate}."
+    if features > _LARGE_VALUE:
+        return (
+            f"The features reach {features:.3g}: scale them, for example with StandardScaler, "
+            f"or {rate}."
+        )
+    return f"{rate[0].upper()}{rate[1:]}, or look for extreme sample or class weights."

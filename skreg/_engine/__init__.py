@@ -1,0 +1,141 @@
+"""The training engine: everything that imports Keras, TensorFlow or JAX, behind one door.
+
+The estimators describe a fit (:class:`~skreg._specs.TrainingRequest`) and call the
+functions here; nothing outside this package imports a backend. Importing this module
+imports no backend either: each function loads it first (:mod:`._loader`, once per
+process, at the first fit or predict).
+
+- :func:`fit`, :func:`predict` and :func:`loss` run on the compiled program of a network,
+  leased from the process's cache (:mod:`._cache`) for the call.
+- :func:`export_model` builds the Keras model a fitted estimator shows as ``model_``;
+  :func:`augment` applies augmentations once, for looking at them.
+- The program cache's statistics, clearing and size reach :mod:`skreg._config` through hooks
+  that :mod:`._cache` registers when it loads (:func:`skreg.program_cache_info`,
+  :func:`skreg.clear_program_cache`).
+
+Inside: :mod:`._program` (what a fit computes, written once), :mod:`._session` (one fit),
+:mod:`._jax` and :mod:`._tensorflow` (what differs by backend), :mod:`._network`,
+:mod:`._penalty`, :mod:`._augmenters` and :mod:`._random` (the Keras pieces),
+:mod:`._tf_functions` and :mod:`._disk` (the on-disk compilation cache), :mod:`._imports`
+(what the backend's import leaves out).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._loader import backend_name, load, loaded, settings
+
+if TYPE_CHECKING:
+    from .._specs import (
+        AugmentationPlan,
+        NetworkState,
+        OptimizerState,
+        ProgramKey,
+        TrainingOutcome,
+        TrainingRequest,
+    )
+
+__all__ = [
+    "augment",
+    "backend_name",
+    "export_model",
+    "fit",
+    "load",
+    "loaded",
+    "loss",
+    "predict",
+    "settings",
+    "start_quietly",
+]
+
+
+def fit(request: TrainingRequest) -> TrainingOutcome:
+    """Train as ``request`` says, on the cached program of its network."""
+    load()
+    from ._cache import PROGRAMS
+    from ._session import run
+
+    with PROGRAMS.lease(request.key, exclusive=True) as program:
+        return run(program, request)
+
+
+def predict(key: ProgramKey, state: NetworkState, X: np.ndarray) -> np.ndarray:
+    """Network outputs for ``X`` in inference mode (no dropout), as float64."""
+    load()
+    from ._cache import PROGRAMS
+
+    with PROGRAMS.lease(key) as program:
+        return program.predict(state.trainable, state.non_trainable, X)
+
+
+def loss(key: ProgramKey, state: NetworkState, X, Y, w, penalty: tuple[float, float]) -> float:
+    """The training objective of ``state`` on the rows ``X, Y`` weighted by ``w``, in
+    inference mode (no dropout): for a check on the host, such as divergence after a call's
+    last step."""
+    load()
+    from ._cache import PROGRAMS
+
+    with PROGRAMS.lease(key) as program:
+        return program.evaluate(state, X, Y, w, penalty)
+
+
+def export_model(
+    key: ProgramKey, state: NetworkState, penalty: tuple[float, float], optimizer: OptimizerState
+) -> Any:
+    """A compiled Keras model holding a fitted ``state`` (see ``model_``)."""
+    load()
+    from ._network import export_model as build
+
+    return build(key.network, state, penalty, key.loss, optimizer)
+
+
+def augment(
+    plan: AugmentationPlan,
+    X: np.ndarray,
+    Y: np.ndarray,
+    host_arrays: Sequence[np.ndarray],
+    seeds: np.random.SeedSequence,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``plan``'s augmentations applied once to the rows ``X`` and targets ``Y`` as one
+    training batch, with the host-drawn arrays of that batch and the augmenter's ``seeds``."""
+    load()
+    import keras
+
+    from ._augmenters import build_augmenter
+
+    layer = build_augmenter(plan.kinds)
+    for variable, value in zip(
+        layer.non_trainable_variables, layer.initial_state(plan.strengths, seeds)
+    ):
+        variable.assign(value)
+    X, Y = layer(X, Y, *host_arrays)
+    return keras.ops.convert_to_numpy(X), keras.ops.convert_to_numpy(Y)
+
+
+def start_quietly() -> None:
+    """Load the backend and start its runtime with the standard error silenced.
+
+    TensorFlow writes lines to the standard error before its log level applies (absl's
+    start-up notice, the GPU probes of its import and of its first op); they go to
+    /dev/null while it loads and runs one op. For the command line.
+    """
+    if loaded():
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            load()
+            import keras
+
+            keras.ops.convert_to_numpy(0.0)  # the first op starts the runtime
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)

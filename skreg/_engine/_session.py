@@ -1,0 +1,173 @@
+"""One fit on a compiled program: the uploaded data, the fit's state while it trains, and
+the sequence of a fit (:func:`run`), written once for both backends.
+
+The host side of a fit (how many epochs per call, early stopping on a scorer, callbacks,
+divergence) is :func:`skreg._training.train`, which drives a :class:`Session`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import keras
+import numpy as np
+
+from .._specs import (
+    Batches,
+    EarlyStopping,
+    EpochRecord,
+    NetworkState,
+    OptimizerState,
+    ScheduleClock,
+    TrainingOutcome,
+    TrainingRequest,
+)
+from .._training import bucket_rows, epoch_batches, step_rows, train
+from ._program import Data, Program, numpy
+
+# The patience of a call that does not stop early: longer than any run.
+_NEVER = np.int32(np.iinfo(np.int32).max)
+
+
+def run(program: Program, request: TrainingRequest) -> TrainingOutcome:
+    """Train as ``request`` says on ``program`` (leased for the fit by the caller)."""
+    # The fit's second and third child streams: the ones every model so far was trained with.
+    _, augmentation_seeds, shuffle_seeds, _ = request.seeds.spawn(4)
+    session = Session(program, request, augmentation_seeds)
+    validation = None
+    if request.make_validation is not None:
+        validation = request.make_validation(session.network)
+    hooks = None if request.make_hooks is None else request.make_hooks(session.network)
+    rng = np.random.default_rng(shuffle_seeds)
+    result = train(session, request.schedule, rng, validation, hooks, request.reference_loss)
+    trainable, non_trainable, optimizer = (
+        tuple(numpy(v) for v in group) for group in program.read(session.state)
+    )
+    return TrainingOutcome(
+        network=NetworkState(trainable, non_trainable),
+        optimizer=OptimizerState(program.key.optimizer, optimizer),
+        result=result,
+        clock=ScheduleClock(*(np.asarray(numpy(v)) for v in session.clock)),
+    )
+
+
+class Session:
+    """A fit in progress (the :class:`skreg._training.Session` protocol)."""
+
+    def __init__(
+        self, program: Program, request: TrainingRequest, seeds: np.random.SeedSequence
+    ) -> None:
+        self.program = program
+        self.request = request
+        schedule = request.schedule
+        n_train = len(request.train_rows)
+        self.batch_size = min(schedule.batch_size, n_train)
+        self.step = step_rows(schedule.batch_size, n_train)
+        rows = bucket_rows(len(request.X))
+        self.slots = -(-rows // self.step)
+        # Each call uploads its epochs' batch indices: about 1 MB per call at most.
+        self.epochs_per_call = max(1, min(32, 2**17 // (self.slots * self.step)))
+        stopping = schedule.early_stopping
+        data = Data(
+            X=_padded(request.X, rows),
+            Y=_padded(request.Y, rows),
+            validation=self._validation_layout(),
+            penalty=np.asarray(request.penalty, dtype=np.float32),
+            patience=np.int32(stopping.patience) if stopping else _NEVER,
+            tol=np.float32(stopping.tol if stopping else 0.0),
+            schedule=schedule.learning_rate.inputs(),
+        )
+        self.data = keras.tree.map_structure(keras.ops.convert_to_tensor, data)
+        self.clock = ScheduleClock.start() if request.clock is None else request.clock
+        self.state = program.enter(program.start_values(request, seeds))
+        self.best = program.initial_best(self.state)
+        self.n_validation = 0 if request.validation_rows is None else len(request.validation_rows)
+        self._drawn: list[tuple] = []  # epochs drawn and not yet run
+
+    def run_epochs(
+        self, rng: np.random.Generator, epochs: int, stopping: EarlyStopping | None
+    ) -> list[EpochRecord]:
+        arrays, n_batches, n_epochs, host = self.epoch_inputs(rng, epochs)
+        data = self.data if stopping is not None else self.data._replace(patience=_NEVER)
+        self.state, self.best, clock, records = self.program.call(
+            "epochs", self.state, self.best, self.clock, data, arrays, n_batches, n_epochs, host
+        )
+        self.clock = ScheduleClock(*clock)
+        return self.records(*records, stopping)
+
+    def snapshot(self) -> Any:
+        return self.program.read(self.state)[:2]
+
+    def restore(self, snapshot: Any) -> None:
+        self.state = self.program.write_weights(self.state, snapshot)
+
+    def restore_best(self) -> None:
+        self.state = self.program.restore_best(self.state, self.best)
+
+    def network(self) -> NetworkState:
+        """The network being trained, as NumPy arrays (for scorers and callbacks)."""
+        trainable, non_trainable, _ = self.program.read(self.state)
+        return NetworkState(tuple(map(numpy, trainable)), tuple(map(numpy, non_trainable)))
+
+    def epoch_inputs(self, rng: np.random.Generator, epochs: int) -> tuple:
+        """The next ``epochs`` epochs' batches and host draws, padded to a full call.
+
+        Epochs are drawn ``epochs_per_call`` at a time and handed out in order, so the random
+        stream, and with it the trained network, does not depend on how many epochs each
+        call runs (one at a time with callbacks or a scorer, many otherwise).
+        """
+        while len(self._drawn) < epochs:
+            self._drawn.extend(self._draw_epochs(rng))
+        taken, self._drawn = self._drawn[:epochs], self._drawn[epochs:]
+        fill = [taken[-1]] * (self.epochs_per_call - epochs)  # never run
+        orders, weights, draws = zip(*(taken + fill))
+        host = tuple(np.stack(arrays) for arrays in zip(*draws))
+        return (np.stack(orders), np.stack(weights)), self._n_batches, np.int32(epochs), host
+
+    def records(self, losses, val_losses, improved, rates, ran, stopping) -> list[EpochRecord]:
+        losses = np.asarray(keras.ops.convert_to_numpy(losses), dtype=np.float64)
+        val_losses = keras.ops.convert_to_numpy(val_losses)
+        improved = keras.ops.convert_to_numpy(improved)
+        rates = keras.ops.convert_to_numpy(rates)
+        n = int(keras.ops.convert_to_numpy(ran))
+        return [
+            EpochRecord(
+                loss=float(losses[e]),
+                val_loss=float(val_losses[e]) if self.n_validation else None,
+                improved=bool(improved[e]) if stopping is not None else None,
+                learning_rate=float(rates[e]),
+            )
+            for e in range(n)
+        ]
+
+    def _validation_layout(self) -> tuple[np.ndarray, np.ndarray, np.int32]:
+        request = self.request
+        if request.validation_rows is None or len(request.validation_rows) == 0:
+            order = np.zeros((self.slots, self.step), np.int32)
+            return order, order.astype(np.float32), np.int32(0)
+        batches = epoch_batches(
+            request.validation_weights, self.step, None, False,
+            rows=request.validation_rows, step=self.step, slots=self.slots,
+        )  # fmt: skip
+        return batches.order, batches.weights, np.int32(batches.n_batches)
+
+    def _draw_epochs(self, rng: np.random.Generator) -> list[tuple]:
+        """``epochs_per_call`` epochs' (order, weights, host draws), drawn in one go."""
+        request = self.request
+        batches = epoch_batches(
+            request.train_weights, self.batch_size, rng, request.schedule.shuffle,
+            rows=request.train_rows, step=self.step, slots=self.slots,
+            epochs=self.epochs_per_call,
+        )  # fmt: skip
+        self._n_batches = np.int32(batches.n_batches)
+        return [
+            (order, weights,
+             request.augmentation.draw(rng, Batches(order, weights, batches.real_rows)))
+            for order, weights in zip(batches.order, batches.weights)
+        ]  # fmt: skip
+
+
+def _padded(array: np.ndarray, rows: int) -> np.ndarray:
+    out = np.zeros((rows, *array.shape[1:]), dtype=np.float32)
+    out[: len(array)] = array
+    return out

@@ -1,0 +1,117 @@
+"""What a fit leaves, and the transaction that keeps a failed fit from leaving anything."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import check_is_fitted
+
+from ._specs import NetworkState, OptimizerState, ProgramKey, ScheduleClock
+
+# Attributes of a fitted estimator; a failed fit puts back the ones it started with.
+FITTED_ATTRIBUTES = (
+    "n_features_in_",
+    "feature_names_in_",
+    "classes_",
+    "n_outputs_",
+    "history_",
+    "loss_curve_",
+    "loss_",
+    "best_loss_",
+    "validation_scores_",
+    "best_validation_score_",
+    "best_epoch_",
+    "n_iter_",
+    "t_",
+    "_fitted",
+    "_model",
+)
+
+
+@dataclass(frozen=True)
+class Fitted:
+    """The trained network and what continuing it needs, each fact once. NumPy arrays only,
+    so it pickles on any backend and unpickles without one.
+
+    The dropout rates are in the network's state, the learning rate the optimizer reached
+    in its state, the run's first loss (which continued fits are checked against) in the
+    estimator's ``history_``; the penalty it was trained with is here, since the estimator's
+    ``l1`` and ``l2`` may change after the fit. A record made to predict with the weights
+    being trained (for a scorer, during a fit) has no optimizer.
+    """
+
+    key: ProgramKey
+    network: NetworkState
+    optimizer: OptimizerState | None = None
+    penalty: tuple[float, float] = (0.0, 0.0)
+    # Where the learning-rate schedule stopped.
+    clock: ScheduleClock | None = None
+
+    def kernels(self) -> list[np.ndarray]:
+        """The dense layers' weight matrices, input layer first (the only 2-D weights)."""
+        return [w for w in self.network.trainable if w.ndim == 2]
+
+
+class FittedWeightsMixin:
+    """The fitted weights in scikit-learn's layout, and what they say about the features."""
+
+    @property
+    def coefs_(self) -> list[np.ndarray]:
+        """The dense layers' weight matrices, input layer first, each of shape
+        ``(n_in, n_out)``: scikit-learn's layout (read-only views of the fitted weights)."""
+        return [kernel for kernel, _ in self._dense_weights()]
+
+    @property
+    def intercepts_(self) -> list[np.ndarray]:
+        """The dense layers' bias vectors, input layer first (read-only views)."""
+        return [bias for _, bias in self._dense_weights()]
+
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importance of each input feature, from the first layer's weights.
+
+        The L1 norm of each feature's row of the first dense kernel (all the weights leaving
+        that input), normalized to sum to 1. A feature whose outgoing weights are all zero
+        has importance 0, so with ``l1`` the network selects features, and
+        :class:`~sklearn.feature_selection.SelectFromModel` keeps the ones it uses. Compare
+        features only on a common scale (standardize them first).
+        """
+        check_is_fitted(self)
+        kernel = self._fitted.kernels()[0]
+        norms = np.abs(kernel).sum(axis=1).astype(np.float64)
+        total = norms.sum()
+        return norms / total if total > 0 else norms
+
+    def _dense_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
+        check_is_fitted(self)
+        trainable = self._fitted.network.trainable
+        # Each dense layer holds its kernel (the only 2-D weights) and then its bias.
+        pairs = [(trainable[i], trainable[i + 1]) for i, w in enumerate(trainable) if w.ndim == 2]
+        return [(_read_only(kernel), _read_only(bias)) for kernel, bias in pairs]
+
+
+@contextmanager
+def restore_on_failure(estimator: Any) -> Iterator[None]:
+    """Put back the fitted attributes if the block raises.
+
+    Training works on copies of the state and stores it only once it succeeded, so restoring
+    the attributes leaves a previously fitted estimator as it was.
+    """
+    saved = {k: estimator.__dict__[k] for k in FITTED_ATTRIBUTES if k in estimator.__dict__}
+    try:
+        yield
+    except BaseException:
+        for k in FITTED_ATTRIBUTES:
+            estimator.__dict__.pop(k, None)
+        estimator.__dict__.update(saved)
+        raise
+
+
+def _read_only(array: np.ndarray) -> np.ndarray:
+    view = array.view()
+    view.flags.writeable = False
+    return view

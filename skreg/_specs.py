@@ -1,0 +1,314 @@
+"""What the estimators tell the engine, and what it hands back: frozen, NumPy-only records.
+
+Data flow downward: an estimator validates its input and describes a fit as a
+:class:`TrainingRequest`; the engine (:mod:`skreg._engine`) trains it and returns a
+:class:`TrainingOutcome`, from which the estimator stores its fitted record. Nothing here
+imports Keras, so ``clone``, ``repr``, pickling and unpickling never load a backend.
+
+What is compiled and what is a run-time input is decided here: a :class:`ProgramKey` (layer
+widths, activation, batch normalization, augmentation kinds, optimizer, loss) selects the
+compiled program; everything else (penalties, dropout rates, augmentation strengths, the
+learning rate and its schedule, early stopping's settings, the data) is fed to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+import numpy as np
+from sklearn.utils import check_random_state
+
+if TYPE_CHECKING:
+    from ._training import EpochHooks, Validation
+
+
+def seed_sequence(random_state: Any) -> np.random.SeedSequence:
+    """The one seed sequence a fit (or an augmentation's look) draws everything from, made
+    from a ``random_state`` as scikit-learn reads it: an int gives the same sequence every
+    time, without touching global random state."""
+    return np.random.SeedSequence(check_random_state(random_state).randint(2**31))
+
+
+def child_seed(seeds: np.random.SeedSequence) -> int:
+    """A 32-bit seed from the next child of ``seeds`` (a layer's random generator, a split)."""
+    return int(seeds.spawn(1)[0].generate_state(1)[0])
+
+
+@dataclass(frozen=True)
+class NetworkSpec:
+    """Everything that defines the network's architecture (and so its compiled programs)."""
+
+    n_features: int
+    n_outputs: int
+    hidden_layer_sizes: tuple[int, ...]
+    activation: str = "relu"
+    output_activation: str | None = None
+    batch_normalization: bool = False
+
+    def same_weights_as(self, other: NetworkSpec) -> bool:
+        """Whether a network built from ``other`` has variables of the same shapes."""
+        shapes = ("n_features", "n_outputs", "hidden_layer_sizes", "batch_normalization")
+        return all(getattr(self, name) == getattr(other, name) for name in shapes)
+
+
+@dataclass(frozen=True)
+class NetworkState:
+    """The values of a network's variables, as NumPy arrays in the model's variable order.
+
+    ``trainable`` are the weights, ``non_trainable`` the batch-normalization statistics, the
+    dropout rates and the dropout layers' random-generator states.
+    """
+
+    trainable: tuple[np.ndarray, ...]
+    non_trainable: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class OptimizerState:
+    """An optimizer's variables as NumPy arrays, in the order of ``optimizer.variables``
+    (the learning rate among them)."""
+
+    name: str
+    values: tuple[np.ndarray, ...]
+
+
+@dataclass(frozen=True)
+class ProgramKey:
+    """What a compiled program depends on; everything else is a run-time input.
+
+    ``augmentation`` holds the augmentation kinds in order, each ``(name, structure)`` with
+    a name of :mod:`skreg.augmentation`'s (``"gaussian_noise"``, ``"image"``, ...).
+    """
+
+    network: NetworkSpec
+    optimizer: str
+    loss: str
+    augmentation: tuple = ()
+
+
+def dropout_rates(dropout: float | Sequence[float], n_hidden: int) -> tuple[float, ...]:
+    """Expand ``dropout`` into one rate per hidden layer.
+
+    A single number applies to every hidden layer (its range is checked with the other
+    parameters); a sequence must give one rate per layer, each in [0, 1).
+    """
+    if np.ndim(dropout) == 0:
+        return (float(dropout),) * n_hidden
+    rates = tuple(float(rate) for rate in dropout)
+    if len(rates) != n_hidden:
+        raise ValueError(
+            f"dropout has {len(rates)} rates but there are {n_hidden} hidden layers; give one "
+            "rate per hidden layer or a single rate for all of them."
+        )
+    if any(not 0.0 <= rate < 1.0 for rate in rates):
+        raise ValueError(f"Every dropout rate must be in [0, 1); got {rates}.")
+    return rates
+
+
+@dataclass(frozen=True)
+class Batches:
+    """One epoch's batches: row indices and per-row weights, both ``(slots, step_rows)``
+    (with a leading epoch axis when laid out for several epochs).
+
+    Batch ``b`` holds ``real_rows[b]`` rows; the other positions of its step repeat them with
+    weight 0. Only the first ``n_batches`` slots are run.
+    """
+
+    order: np.ndarray
+    weights: np.ndarray
+    real_rows: np.ndarray
+
+    @property
+    def n_batches(self) -> int:
+        return len(self.real_rows)
+
+
+@dataclass(frozen=True)
+class AugmentationPlan:
+    """What a fit's augmentations compile to, and what it feeds the compiled program.
+
+    ``kinds`` is part of the training program's key; ``strengths`` (one tuple per kind) are
+    the augmenter's run-time values; ``host_draws`` are called once per epoch.
+    """
+
+    kinds: tuple = ()
+    strengths: tuple[tuple[float, ...], ...] = ()
+    host_draws: tuple[Callable[[np.random.Generator, Batches], tuple], ...] = ()
+
+    def draw(self, rng: np.random.Generator, batches: Batches) -> tuple[np.ndarray, ...]:
+        """The epoch's host-drawn arrays, in the order the augmenter takes them."""
+        return tuple(array for draw in self.host_draws for array in draw(rng, batches))
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """Stop after ``patience`` epochs in a row that do not beat the best score by ``tol``.
+
+    As in scikit-learn's MLPs, the best weights are those of the highest score (any
+    improvement counts there), while the patience counter only resets on an improvement of
+    at least ``tol``: a score that creeps up by less than ``tol`` per epoch has plateaued.
+    """
+
+    patience: int
+    tol: float
+
+    def update(self, best: Any, bad: Any, score: Any, ops: Any = np) -> tuple[Any, Any, Any]:
+        """One epoch's score: whether it is a new best, the best, the epochs without improvement.
+
+        ``ops`` is the array namespace: NumPy on the host, ``keras.ops`` inside a compiled
+        program, so both run this one rule. ``best`` starts at minus infinity.
+        """
+        first = ops.logical_not(ops.isfinite(best))
+        improved = ops.logical_or(first, score > best)
+        plateau = ops.logical_and(ops.logical_not(first), score < best + self.tol)
+        bad = ops.where(plateau, bad + 1, ops.zeros_like(bad))
+        return improved, ops.where(improved, score, best), bad
+
+
+# The learning-rate schedules, by the index a compiled program selects them with.
+SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
+
+
+class ScheduleClock(NamedTuple):
+    """Where a learning-rate schedule stands, carried from epoch to epoch inside a compiled
+    program and from fit to fit (``partial_fit``, ``warm_start``).
+
+    ``samples`` counts the training rows seen (scikit-learn's ``t_``), ``epoch`` the epochs of
+    the current run, ``factor`` the adaptive schedule's multiplier, ``best`` the lowest training
+    loss and ``bad`` the epochs in a row that did not beat it by ``tol``.
+    """
+
+    samples: Any
+    epoch: Any
+    factor: Any
+    best: Any
+    bad: Any
+
+    @classmethod
+    def start(cls, samples: float = 0.0) -> ScheduleClock:
+        return cls(np.float32(samples), np.int32(0), np.float32(1.0), np.float32(np.inf),
+                   np.int32(0))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LearningRateSchedule:
+    """How the learning rate moves from epoch to epoch; every schedule runs in one compiled
+    program, so a grid over schedules or their settings compiles nothing new.
+
+    - ``"constant"``: ``learning_rate`` throughout.
+    - ``"invscaling"``: ``learning_rate / (t + 1) ** power_t``, ``t`` the training rows seen
+      before the epoch, as scikit-learn's ``learning_rate="invscaling"``.
+    - ``"adaptive"``: divided by 5 each time ``patience`` epochs in a row fail to lower the
+      training loss by ``tol``, as scikit-learn's ``learning_rate="adaptive"``.
+    - ``"cosine"``: annealed from ``learning_rate`` towards 0 along half a cosine over
+      ``horizon`` epochs, ``learning_rate * (1 + cos(pi * epoch / horizon)) / 2``.
+    """
+
+    name: str = "constant"
+    learning_rate: float = 1e-3
+    power_t: float = 0.5
+    patience: int = 10
+    tol: float = 0.0
+    horizon: int = 1
+    n_train: int = 1
+
+    def inputs(self) -> tuple:
+        """The schedule as a compiled program's run-time inputs."""
+        return (np.int32(SCHEDULES.index(self.name)), np.float32(self.learning_rate),
+                np.float32(self.power_t), np.int32(self.patience), np.float32(self.tol),
+                np.float32(self.horizon), np.float32(self.n_train))  # fmt: skip
+
+
+@dataclass(frozen=True)
+class TrainingSchedule:
+    """How long and how to train."""
+
+    epochs: int
+    batch_size: int
+    shuffle: bool = True
+    early_stopping: EarlyStopping | None = None
+    verbose: int = 0
+    learning_rate: LearningRateSchedule = LearningRateSchedule()
+
+
+@dataclass(frozen=True)
+class Fresh:
+    """A fit that starts from new weights, drawn from ``seeds``."""
+
+    seeds: np.random.SeedSequence
+
+
+@dataclass(frozen=True)
+class Continue:
+    """A fit that continues ``network`` (``warm_start``, ``partial_fit``) with ``optimizer``'s
+    state, or a fresh optimizer when it is None (the optimizer changed)."""
+
+    network: NetworkState
+    optimizer: OptimizerState | None
+
+
+@dataclass(frozen=True)
+class TrainingRequest:
+    """Everything one fit needs; the engine's ``fit(request)`` does the rest."""
+
+    key: ProgramKey
+    start: Fresh | Continue
+    dropout: tuple[float, ...]
+    learning_rate: float
+    penalty: tuple[float, float]
+    X: np.ndarray
+    Y: np.ndarray
+    train_rows: np.ndarray
+    train_weights: np.ndarray
+    schedule: TrainingSchedule
+    seeds: np.random.SeedSequence  # shuffling and the augmenter's random streams
+    augmentation: AugmentationPlan = AugmentationPlan()
+    validation_rows: np.ndarray | None = None
+    validation_weights: np.ndarray | None = None
+    # Given a function that returns the network being trained (as NumPy arrays), the
+    # validation hook and the per-epoch hooks (scikit-learn's callbacks).
+    make_validation: Callable[[Callable[[], NetworkState]], Validation] | None = None
+    make_hooks: Callable[[Callable[[], NetworkState]], EpochHooks] | None = None
+    # Where the learning-rate schedule starts (None: at its beginning).
+    clock: ScheduleClock | None = None
+    # The training loss of the first epoch of the run this fit continues, for the divergence
+    # check (None: this fit starts the run).
+    reference_loss: float | None = None
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    """What one epoch returned: losses, and whether it set a new best validation score
+    (None unless the session stops early by itself)."""
+
+    loss: float
+    val_loss: float | None = None
+    improved: bool | None = None
+    learning_rate: float | None = None
+
+
+@dataclass
+class TrainingResult:
+    """What one call of the training loop observed, epoch by epoch."""
+
+    history: dict[str, list[float]] = field(default_factory=dict)
+    scores: list[float] = field(default_factory=list)
+    best_epoch: int = 0
+    best_score: float | None = None
+
+    @property
+    def n_epochs(self) -> int:
+        return len(self.history.get("loss", []))
+
+
+@dataclass(frozen=True)
+class TrainingOutcome:
+    """What the engine hands back: the trained state as NumPy arrays, what the loop saw,
+    and where the learning-rate schedule stopped."""
+
+    network: NetworkState
+    optimizer: OptimizerState
+    result: TrainingResult
+    clock: ScheduleClock

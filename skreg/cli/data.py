@@ -1,0 +1,268 @@
+"""The data the command line runs on, the pipeline it fits, and checks made before a fit.
+
+The CSV's preprocessing (imputation, scaling, one-hot encoding) sits inside the pipeline, so
+cross-validation stays honest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
+from sklearn.datasets import load_digits
+from sklearn.impute import SimpleImputer
+from sklearn.model_selection import KFold, StratifiedKFold
+from sklearn.pipeline import Pipeline, make_pipeline
+from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+from .. import RegularizedMLPClassifier, RegularizedMLPRegressor, _engine
+from ..datasets import make_noisy_moons
+from .errors import DataError
+
+# Integer targets with at most this many distinct values are read as classes.
+_MAX_CLASSES_FOR_INTEGER_TARGET = 20
+
+
+@dataclass
+class Dataset:
+    """Features, target and task of the data a command runs on."""
+
+    X: pd.DataFrame
+    y: pd.Series
+    task: str
+    name: str
+    numeric: list[str]
+    categorical: list[str]
+    # Training settings that suit the data, used unless the command line gives others.
+    max_iter: int = 40
+    learning_rate: float = 1e-3
+
+
+def load_data(path: str | None, target: str | None, task: str = "auto") -> Dataset:
+    """The noisy moons (by default), the digits, or a CSV file's features and target, with the
+    task inferred or checked."""
+    if path is None:
+        return _noisy_moons()
+    if path == "digits" and not Path(path).is_file():
+        digits = load_digits(as_frame=True)
+        return Dataset(
+            X=digits.data,
+            y=digits.target,
+            task="classification",
+            name="digits",
+            numeric=list(digits.data.columns),
+            categorical=[],
+        )
+    frame = _read_csv(path, target)
+    y = frame.pop(target)
+    present = y.notna().to_numpy()
+    if not present.any():
+        raise DataError(f"the target {target!r} is empty (missing in every row).")
+    frame, y = frame[present].reset_index(drop=True), y[present].reset_index(drop=True)
+    if len(frame.columns) == 0:
+        raise DataError(f"{path} has no feature columns besides the target {target!r}.")
+    numeric = list(frame.select_dtypes("number").columns)
+    if not numeric:
+        raise DataError(f"{path} has no numeric feature columns.")
+    for name, values in [*frame[numeric].items(), (target, y)]:
+        _check_finite(name, values, is_target=values is y)
+    categorical = [c for c in frame.columns if c not in numeric]
+    for column in categorical:
+        values = frame[column]
+        frame[column] = values.where(values.isna(), values.astype(str))
+    task = _task(y, task, target)
+    if task == "classification":
+        if y.nunique() < 2:
+            raise DataError(f"the target {target!r} has a single class, {y.iloc[0]!r}.")
+    elif not pd.api.types.is_numeric_dtype(y):
+        raise DataError(f"--task regression needs a numeric target; {target!r} is not.")
+    return Dataset(frame, y, task, Path(path).name, numeric, categorical)
+
+
+def _noisy_moons() -> Dataset:
+    """The default data: small and noisy, so that an unregularized network overfits visibly.
+
+    200 points of scikit-learn's two moons with Gaussian noise 0.3 and 10% of the labels
+    flipped. Trained long enough to memorize (300 epochs at learning_rate=1e-2), the
+    unregularized (128, 64) network fits the flips and its train/validation gap opens; the
+    regularizers close it (the getting-started page shows the table).
+    """
+    X, y = make_noisy_moons(200, noise=0.3, label_noise=0.1, random_state=0)
+    columns = ["x1", "x2"]
+    return Dataset(
+        X=pd.DataFrame(X, columns=columns),
+        y=pd.Series(y, name="label"),
+        task="classification",
+        name="noisy moons",
+        numeric=columns,
+        categorical=[],
+        max_iter=300,
+        learning_rate=1e-2,
+    )
+
+
+def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int) -> Pipeline:
+    """Preprocessing and the unregularized network, as one pipeline."""
+    transformers = []
+    if data.numeric:
+        # A column missing in every row of a training fold is kept (as zeros), not dropped.
+        numeric = make_pipeline(
+            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
+        )
+        transformers.append(("numeric", numeric, data.numeric))
+    if data.categorical:
+        categorical = make_pipeline(
+            SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
+            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+        )
+        transformers.append(("categorical", categorical, data.categorical))
+    if data.task == "classification":
+        network = RegularizedMLPClassifier(
+            hidden, max_iter=max_iter, learning_rate=data.learning_rate, random_state=seed
+        )
+    else:
+        # Standardized targets: a network starts near 0 and takes an age to reach prices.
+        network = TransformedTargetRegressor(
+            RegularizedMLPRegressor(
+                hidden, max_iter=max_iter, learning_rate=data.learning_rate, random_state=seed
+            ),
+            transformer=StandardScaler(),
+        )
+    return Pipeline([("prepare", ColumnTransformer(transformers)), ("network", network)])
+
+
+def set_network_params(model: Pipeline, **params: Any) -> Pipeline:
+    """Set parameters of the network in a pipeline from :func:`make_model`."""
+    prefix = "network__regressor__" if is_wrapped(model) else "network__"
+    return model.set_params(**{prefix + name: value for name, value in params.items()})
+
+
+def fitted_network(model: Pipeline) -> Any:
+    """The fitted skreg estimator in a pipeline from :func:`make_model`."""
+    return model[-1].regressor_ if is_wrapped(model) else model[-1]
+
+
+def is_wrapped(model: Pipeline) -> bool:
+    return isinstance(model[-1], TransformedTargetRegressor)
+
+
+def _read_csv(path: str, target: str | None) -> pd.DataFrame:
+    if target is None:
+        raise DataError("--data needs --target, the name of the column to predict.")
+    try:
+        frame = pd.read_csv(path)
+    except FileNotFoundError:
+        raise DataError(f"no such file: {path}") from None
+    except IsADirectoryError:
+        raise DataError(f"--data {path} is a folder; name a CSV file.") from None
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        message = str(error).strip().splitlines()[0] if str(error).strip() else "empty file"
+        raise DataError(f"cannot read {path} as CSV: {message}") from None
+    if target not in frame.columns:
+        columns = ", ".join(map(str, frame.columns[:10]))
+        raise DataError(f"{path} has no column {target!r} (columns: {columns}).")
+    if len(frame) == 0:
+        raise DataError(f"{path} has no rows.")
+    return frame
+
+
+# Larger values overflow the scalers' squares (float64 beyond about 1e154) or, unscaled, the
+# float32 network; no real measurement needs them.
+_LARGEST_VALUE = 1e30
+
+
+def _check_finite(name: str, values: pd.Series, *, is_target: bool) -> None:
+    """Refuse infinite values and values beyond what float32 training can hold."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return
+    array = values.to_numpy(dtype=float)
+    what = "the target" if is_target else "the feature"
+    if np.isinf(array).any():
+        raise DataError(f"{what} {name!r} contains infinite values; remove or replace them.")
+    largest = np.nanmax(np.abs(array)) if np.isfinite(array).any() else 0.0
+    if largest > _LARGEST_VALUE:
+        raise DataError(
+            f"{what} {name!r} has values up to {largest:.3g}, too large to scale and train on "
+            f"(at most {_LARGEST_VALUE:.0e}); rescale it, for example to other units or its "
+            "logarithm."
+        )
+
+
+def _task(y: pd.Series, task: str, target: str) -> str:
+    if task != "auto":
+        return task
+    if not pd.api.types.is_numeric_dtype(y) or pd.api.types.is_bool_dtype(y):
+        return "classification"
+    values = y.to_numpy(dtype=float)
+    integral = np.all(np.mod(values, 1) == 0)
+    if integral and y.nunique() <= _MAX_CLASSES_FOR_INTEGER_TARGET:
+        return "classification"
+    return "regression"
+
+
+def cv_splitter(data: Dataset, n_splits: int, seed: int) -> KFold | StratifiedKFold:
+    if len(data.y) < 2 * n_splits:
+        raise DataError(f"{len(data.y)} rows are too few for {n_splits}-fold cross-validation.")
+    if data.task == "regression":
+        return KFold(n_splits, shuffle=True, random_state=seed)
+    counts = data.y.value_counts()
+    if counts.min() < n_splits:
+        remedy = "lower --cv" if n_splits > 2 else "remove or merge the smallest classes"
+        raise DataError(
+            f"the smallest class, {counts.idxmin()!r}, has {counts.min()} rows; "
+            f"{n_splits}-fold cross-validation needs at least {n_splits} ({remedy})."
+        )
+    return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
+
+
+def check_early_stopping_split(n_rows: int, n_splits: int) -> None:
+    """Early stopping holds out 10% of each training fold and needs 2 rows there."""
+    train_rows = n_rows - -(-n_rows // n_splits)
+    held_out = -(-train_rows // 10)
+    if held_out < 2:
+        raise DataError(
+            f"{n_rows} rows are too few for the early-stopping variants: they hold out 10% of "
+            f"a fold's {train_rows} training rows, {held_out} row, and need at least 2 "
+            "(give more rows)."
+        )
+
+
+def check_holdout(data: Dataset, fraction: float) -> None:
+    """Check that ``diagnose``'s stratified hold-out split can be made."""
+    held_out = -(-len(data.y) * fraction // 1)
+    if data.task == "regression":
+        if len(data.y) < 4:
+            raise DataError(f"{len(data.y)} rows are too few to hold out a validation split.")
+        return
+    counts = data.y.value_counts()
+    if counts.min() < 2:
+        raise DataError(
+            f"the class {counts.idxmin()!r} has a single row; a stratified hold-out needs at "
+            "least 2 rows per class (remove or merge it)."
+        )
+    if held_out < len(counts) or len(data.y) - held_out < len(counts):
+        raise DataError(
+            f"{len(data.y)} rows are too few to hold out {fraction:.0%} with a row of each of "
+            f"the {len(counts)} classes (change --validation-fraction or give more rows)."
+        )
+
+
+def check_backend(verbose: bool) -> None:
+    """Refuse an unsupported backend, then load it, quietly unless ``verbose``.
+
+    TensorFlow writes lines to the standard error before its log level applies (absl's
+    start-up notice, the GPU probes of its import and of its first op); they go to /dev/null
+    while it loads and runs one op.
+    """
+    backend = _engine.backend_name()
+    if backend not in ("tensorflow", "jax"):
+        raise DataError(
+            f"the Keras backend is {backend!r} (KERAS_BACKEND); skreg runs on 'tensorflow' or "
+            "'jax'."
+        )
+    if not verbose:
+        _engine.start_quietly()
