@@ -33,10 +33,10 @@ from ._specs import (
     TrainingOutcome,
     TrainingRequest,
     TrainingSchedule,
+    Validation,
     dropout_rates,
     seed_sequence,
 )
-from ._training import Validation
 from ._validation import CallbackSupportMixin, Interval, StrOptions
 from .augmentation import Augmentation, plan_augmentation
 

@@ -5,8 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._specs import NetworkState
-from ._training import EpochHooks
+from ._specs import EpochHooks, NetworkState
 
 
 class FitCallbacks:

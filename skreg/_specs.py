@@ -15,13 +15,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.utils import check_random_state
-
-if TYPE_CHECKING:
-    from ._training import EpochHooks, Validation
 
 
 def seed_sequence(random_state: Any) -> np.random.SeedSequence:
@@ -231,6 +228,32 @@ class TrainingSchedule:
     early_stopping: EarlyStopping | None = None
     verbose: int = 0
     learning_rate: LearningRateSchedule = LearningRateSchedule()
+
+
+@dataclass(frozen=True)
+class Validation:
+    """The per-epoch validation hook of :func:`skreg._training.train`.
+
+    ``score`` turns the epoch's validation loss (or None) into the metrics to record and the
+    score to maximize. ``uses_weights`` says that it looks at the weights being trained (a
+    scikit-learn scorer): then every epoch returns to the host, and early stopping is decided
+    here; otherwise the compiled program decides it, on the negated validation loss, with
+    the same :class:`EarlyStopping` rule.
+    """
+
+    score: Callable[[float | None], tuple[dict[str, float], float]]
+    uses_weights: bool = False
+    # What the score is, for messages: "the validation loss", "scoring='r2' on 12 rows".
+    name: str = "the validation loss"
+
+
+@dataclass(frozen=True)
+class EpochHooks:
+    """Calls around each epoch (scikit-learn's callbacks): ``begin(epoch)`` before it and
+    ``end(epoch)`` after it, which returns True to stop training there."""
+
+    begin: Callable[[int], None]
+    end: Callable[[int], bool]
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,19 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
 
-from ._specs import Batches, EarlyStopping, EpochRecord, TrainingResult, TrainingSchedule
+from ._specs import (
+    Batches,
+    EarlyStopping,
+    EpochHooks,
+    EpochRecord,
+    TrainingResult,
+    TrainingSchedule,
+    Validation,
+)
 
 # Uploaded data are padded to at least this many rows, then to the next power of two: every
 # fold of a data set of up to this size runs in one compiled program. Padding rows are never
@@ -101,23 +107,6 @@ def epoch_batches(
     return Batches(order=order, weights=weights, real_rows=real.astype(np.int32))
 
 
-@dataclass(frozen=True)
-class Validation:
-    """The per-epoch validation hook of :func:`train`.
-
-    ``score`` turns the epoch's validation loss (or None) into the metrics to record and the
-    score to maximize. ``uses_weights`` says that it looks at the weights being trained (a
-    scikit-learn scorer): then every epoch returns to the host, and early stopping is decided
-    here; otherwise the compiled program decides it, on the negated validation loss, with
-    the same :class:`EarlyStopping` rule.
-    """
-
-    score: Callable[[float | None], tuple[dict[str, float], float]]
-    uses_weights: bool = False
-    # What the score is, for messages: "the validation loss", "scoring='r2' on 12 rows".
-    name: str = "the validation loss"
-
-
 class Session(Protocol):
     """A fit in progress on a compiled program (see :mod:`skreg._engine`)."""
 
@@ -136,15 +125,6 @@ class Session(Protocol):
 
     def restore_best(self) -> None:
         """Load the best weights found by early stopping inside :meth:`run_epochs`."""
-
-
-@dataclass(frozen=True)
-class EpochHooks:
-    """Calls around each epoch (scikit-learn's callbacks): ``begin(epoch)`` before it and
-    ``end(epoch)`` after it, which returns True to stop training there."""
-
-    begin: Callable[[int], None]
-    end: Callable[[int], bool]
 
 
 def train(

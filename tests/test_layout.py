@@ -21,23 +21,13 @@ def _modules() -> dict[str, Path]:
     return modules
 
 
-def _runtime_nodes(node: ast.AST):
-    """Every node under ``node`` but those under ``if TYPE_CHECKING:`` (never run)."""
-    yield node
-    if isinstance(node, ast.If) and getattr(node.test, "id", "") == "TYPE_CHECKING":
-        return
-    for child in ast.iter_child_nodes(node):
-        yield from _runtime_nodes(child)
-
-
 def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
-    """Every module ``name`` imports when it runs, at its top or inside functions
-    (``from . import x`` imports ``x`` when ``x`` is a module). A module's own packages are
-    left out: Python imports them before the module, whatever the module says."""
+    """Every module ``name`` names in an import, at its top, inside functions or for type
+    checking; ``from . import x`` names the package and, when ``x`` is a module, ``x``. The
+    top package is left out: every module is in it."""
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    ancestors = {".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)}
     found = set()
-    for node in _runtime_nodes(ast.parse(path.read_text())):
+    for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -48,7 +38,7 @@ def _imports(name: str, path: Path, modules: dict[str, Path]) -> set[str]:
                 base = ".".join(anchor + ([node.module] if node.module else []))
             found.add(base)
             found.update(f"{base}.{alias.name}" for alias in node.names)
-    return {m for m in found if m in modules and m != name and m not in ancestors}
+    return {m for m in found if m in modules and m not in (name, "skreg")}
 
 
 def _graph() -> dict[str, set[str]]:

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from skreg._specs import EarlyStopping, EpochRecord, TrainingSchedule
-from skreg._training import Validation, bucket_rows, epoch_batches, step_rows, train
+from skreg._specs import EarlyStopping, EpochRecord, TrainingSchedule, Validation
+from skreg._training import bucket_rows, epoch_batches, step_rows, train
 
 
 def test_epoch_batches_cover_every_row_once_and_pad_with_zero_weight():

@@ -15,7 +15,7 @@ import keras
 import numpy as np
 
 from .._specs import child_seed
-from . import _random
+from ._random import randint, uniform
 
 
 def build_augmenter(kinds: Sequence[tuple[type, Any]]) -> _Augmenter | None:
@@ -115,8 +115,8 @@ class _GaussianNoiseLayer(_Step):
         ops = keras.ops
         shape = ops.shape(x)
         # 1 - U lies in (0, 1], so the logarithm is finite.
-        radius = ops.sqrt(-2.0 * ops.log(1.0 - _random.uniform(shape, self.seed_generator)))
-        angle = (2.0 * math.pi) * _random.uniform(shape, self.seed_generator)
+        radius = ops.sqrt(-2.0 * ops.log(1.0 - uniform(shape, self.seed_generator)))
+        angle = (2.0 * math.pi) * uniform(shape, self.seed_generator)
         return x + self.strength_variables[0] * radius * ops.cos(angle), y
 
 
@@ -129,8 +129,8 @@ class _SwapNoiseLayer(_Step):
     def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
         shape = ops.shape(x)
-        swap = _random.uniform(shape, self.seed_generator) < self.strength_variables[0]
-        donors = _random.randint(shape, shape[0], self.seed_generator)
+        swap = uniform(shape, self.seed_generator) < self.strength_variables[0]
+        donors = randint(shape, shape[0], self.seed_generator)
         return ops.where(swap, ops.take_along_axis(x, donors, axis=0), x), y
 
 
@@ -166,7 +166,7 @@ class _ImageLayer(_Step):
     def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
         images = ops.reshape(x, (-1, *self.image_shape))
-        draws = _random.uniform((ops.shape(x)[0], 6), self.seed_generator)
+        draws = uniform((ops.shape(x)[0], 6), self.seed_generator)
         for axis, on in enumerate(self.flips):
             if on:
                 flip = ops.reshape(draws[:, axis] < 0.5, (-1, 1, 1, 1))

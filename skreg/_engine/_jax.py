@@ -10,7 +10,8 @@ import keras
 import numpy as np
 
 from .._specs import ProgramKey
-from . import _disk, _loader
+from ._disk import JAX_READ_ERROR, repair_jax_entries
+from ._loader import settings
 from ._program import Best, Program, objective
 
 
@@ -71,11 +72,11 @@ class JaxProgram(Program):
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             compiled = self._functions[name].lower(*args).compile()
-        cache = _loader.settings()["compilation_cache"]
+        cache = settings()["compilation_cache"]
         for warning in caught:
             text = str(warning.message)
-            if cache is not None and text.startswith(_disk.JAX_READ_ERROR):
-                _disk.repair_jax_entries(cache, text)
+            if cache is not None and text.startswith(JAX_READ_ERROR):
+                repair_jax_entries(cache, text)
             else:  # someone else's: as it would have been shown
                 warnings.warn_explicit(
                     warning.message, warning.category, warning.filename, warning.lineno

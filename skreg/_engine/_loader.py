@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import _config
-from . import _disk
+from ._disk import MAX_BYTES, folder, prune, usable
 from ._imports import deferred_imports
 
 # Only compiles that take longer than this are written to JAX's persistent cache (a read
@@ -87,7 +87,7 @@ def _load() -> None:
     _malloc_for_reuse()
     backend = backend_name()
     threads = thread_count()
-    cache = _disk.usable(_disk.folder(backend))
+    cache = usable(folder(backend))
     if backend == "tensorflow" and cache is not None:
         _before_tensorflow(cache)
     elif backend == "jax":
@@ -174,7 +174,7 @@ def _malloc_for_reuse() -> None:
 
 def _before_tensorflow(cache: str) -> None:
     # TensorFlow parses its XLA flags once, at its first compilation.
-    _disk.prune(Path(cache), bounded_by_backend=False)
+    prune(Path(cache), bounded_by_backend=False)
     flag = f"--tf_xla_persistent_cache_directory={cache}"
     os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
 
@@ -243,10 +243,10 @@ def _after_jax(cache: str) -> None:
     import jax
 
     jax.config.update("jax_compilation_cache_dir", cache)
-    jax.config.update("jax_compilation_cache_max_size", _disk.MAX_BYTES)
+    jax.config.update("jax_compilation_cache_max_size", MAX_BYTES)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", _JAX_CACHE_MIN_COMPILE_SECONDS)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    _disk.prune(Path(cache), bounded_by_backend=True)
+    prune(Path(cache), bounded_by_backend=True)
 
 
 def _forked_message() -> str:

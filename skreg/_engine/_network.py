@@ -19,8 +19,8 @@ import keras
 import numpy as np
 
 from .._specs import NetworkSpec, NetworkState, OptimizerState, child_seed
-from . import _random
 from ._penalty import kernel_penalty
+from ._random import drawn, uniform
 
 # The losses skreg trains with, on the output layer's linear predictor (:func:`linear_outputs`).
 # From the logits, the cross-entropy needs no clipping and is the same on every backend. Keras'
@@ -269,10 +269,10 @@ class Dropout(keras.layers.Dropout):
             return inputs
         ops = keras.ops
         rate = ops.cast(self.rate_variable, inputs.dtype)
-        seed = _random.drawn(self.seed_generator)
+        seed = drawn(self.seed_generator)
 
         def drop() -> Any:
-            keep = _random.uniform(ops.shape(inputs), seed) >= rate
+            keep = uniform(ops.shape(inputs), seed) >= rate
             return ops.where(keep, inputs / (1.0 - rate), ops.zeros_like(inputs))
 
         # The same compiled program serves every rate; a rate of 0 skips the draw.

@@ -25,7 +25,8 @@ import numpy as np
 import tensorflow as tf
 
 from .._specs import ProgramKey
-from . import _disk, _loader
+from ._disk import repair_xla_entries
+from ._loader import settings
 from ._program import Best, Program, objective
 from ._tf_functions import StableFunction, entry_path
 
@@ -130,7 +131,7 @@ class TensorFlowProgram(Program):
             return traced(*args)
         specs = tf.nest.map_structure(lambda a: tf.TensorSpec(np.shape(a), _dtype(a)), args)
         tag = repr((name, self.xla, self.key, specs))
-        cache = _loader.settings()["compilation_cache"]
+        cache = settings()["compilation_cache"]
         entry = None if cache is None else entry_path(cache, tag)
         traced = None if entry is None else self._load_stable(name, tag, entry)
         if traced is None:
@@ -139,7 +140,7 @@ class TensorFlowProgram(Program):
             result = traced(*args)  # the first call compiles, or loads the XLA cache's entry
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
                 tf.errors.OutOfRangeError) as error:  # fmt: skip
-            if cache is None or not _disk.repair_xla_entries(cache, str(error)):
+            if cache is None or not repair_xla_entries(cache, str(error)):
                 raise
             # TensorFlow remembers the failure under the function's names: trace it anew.
             traced = self._trace(name, specs)
