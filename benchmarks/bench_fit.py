@@ -8,10 +8,15 @@ machine noise spreads evenly; a process measures
 - ``fit``: the median of further fits with new seeds (what a grid search or CV loop pays);
 - ``fixed``: the median fit of 1 epoch on 100 rows, after the first fit;
 - ``predict 1``, ``predict 10k``: median ``predict_proba`` time on 1 and on 10,000 rows;
-- peak resident memory and held-out accuracy.
+- peak resident memory and held-out accuracy;
+- ``GFLOP/s``: the training arithmetic of a fit (6 floating-point operations per weight and
+  training row per epoch: forward, and backward to the weights and the inputs) over its
+  time, against a peak measured in the same process, after the fits: a 2048 x 2048 float32
+  matrix product compiled by the contender's own backend (XLA for skreg and Keras, NumPy's
+  BLAS for scikit-learn), on the threads the fits had.
 
-``skreg`` trains on one thread (its default); ``skreg-auto`` is skreg with
-``SKREG_NUM_THREADS=auto``, on every core, as MLPClassifier's BLAS and Keras are.
+``skreg`` decides its threads (one for small networks, every core for large ones);
+``skreg-1`` is skreg with ``SKREG_NUM_THREADS=1``, on one thread whatever the network.
 
 The table reports medians over repetitions and each time as a ratio to skreg, and is written
 as Markdown and JSON to ``benchmarks/results/``.
@@ -38,10 +43,13 @@ CASES = {
     "digits": dict(hidden=(100, 100), epochs=50, batch_size=32, alpha=1e-4),
     # 20,000 x 100 synthetic classification, 256-256-256 network, 10 epochs, batch 128
     "large": dict(hidden=(256, 256, 256), epochs=10, batch_size=128, alpha=1e-4),
+    # 20,000 x 784 synthetic 10-class images' worth of features, 256-256 network, dropout 0.2
+    # (skreg and Keras; scikit-learn has none), 10 epochs, batch 128: issue 16's case
+    "image": dict(hidden=(256, 256), epochs=10, batch_size=128, alpha=1e-4, dropout=0.2),
 }
-# skreg-auto: skreg with n_threads="auto" (every core) instead of its default of one thread.
-CONTENDERS = ("skreg", "skreg-auto", "sklearn", "scikeras", "keras")
-METRICS = ("first_fit_s", "fit_s", "fixed_s", "predict_1_ms", "predict_10k_ms")
+# skreg-1: skreg with n_threads=1 instead of its default, which decides by the network's size.
+CONTENDERS = ("skreg", "skreg-1", "sklearn", "scikeras", "keras")
+METRICS = ("first_fit_s", "fit_s", "fixed_s", "predict_1_ms", "predict_10k_ms", "gflops")
 
 
 def load_case(name: str):
@@ -52,14 +60,19 @@ def load_case(name: str):
 
     if name == "digits":
         X, y = load_digits(return_X_y=True)
-    else:
+    elif name == "large":
         X, y = make_classification(
             n_samples=25_000, n_features=100, n_informative=40, n_classes=5, random_state=0
         )
+    else:
+        X, y = make_classification(
+            n_samples=25_000, n_features=784, n_informative=60, n_redundant=100, n_classes=10,
+            class_sep=1.5, random_state=0,
+        )  # fmt: skip
     X_train, X_test, y_train, y_test = train_test_split(
-        X, y, test_size=0.2 if name == "large" else 0.25, random_state=0, stratify=y
+        X, y, test_size=0.2 if name != "digits" else 0.25, random_state=0, stratify=y
     )
-    if name == "large":
+    if name != "digits":
         X_train, y_train = X_train[:20_000], y_train[:20_000]
     scaler = StandardScaler().fit(X_train)
     return (
@@ -90,10 +103,12 @@ def make_estimator(contender: str, config: dict, seed: int, epochs: int | None =
     from skreg import RegularizedMLPClassifier, l2_from_sklearn_alpha
 
     l2 = l2_from_sklearn_alpha(alpha, batch_size)
-    if contender in ("skreg", "skreg-auto"):
+    dropout = config.get("dropout", 0.0)
+    if contender in ("skreg", "skreg-1"):
         return RegularizedMLPClassifier(
-            hidden, l2=l2, batch_size=batch_size, max_iter=epochs, random_state=seed
-        )
+            hidden, l2=l2, dropout=dropout, batch_size=batch_size, max_iter=epochs,
+            random_state=seed,
+        )  # fmt: skip
     if contender == "scikeras":
         from scikeras.wrappers import KerasClassifier
 
@@ -101,6 +116,7 @@ def make_estimator(contender: str, config: dict, seed: int, epochs: int | None =
             _keras_model,
             model__hidden=hidden,
             model__l2=l2,
+            model__dropout=dropout,
             loss="sparse_categorical_crossentropy",
             optimizer="adam",
             epochs=epochs,
@@ -108,15 +124,18 @@ def make_estimator(contender: str, config: dict, seed: int, epochs: int | None =
             random_state=seed,
             verbose=0,
         )
-    return _PlainKeras(hidden, l2, batch_size, epochs)
+    return _PlainKeras(hidden, l2, batch_size, epochs, dropout)
 
 
-def _keras_model(hidden, l2, meta):
+def _keras_model(hidden, l2, meta, dropout=0.0):
     import keras
 
     regularizer = keras.regularizers.L2(l2)
     layers = [keras.Input((meta["n_features_in_"],))]
-    layers += [keras.layers.Dense(u, "relu", kernel_regularizer=regularizer) for u in hidden]
+    for units in hidden:
+        layers.append(keras.layers.Dense(units, "relu", kernel_regularizer=regularizer))
+        if dropout:
+            layers.append(keras.layers.Dropout(dropout))
     layers += [keras.layers.Dense(meta["n_classes_"], "softmax", kernel_regularizer=regularizer)]
     return keras.Sequential(layers)
 
@@ -124,12 +143,13 @@ def _keras_model(hidden, l2, meta):
 class _PlainKeras:
     """Keras as a tutorial writes it: ``model.fit`` and ``model.predict`` on NumPy arrays."""
 
-    def __init__(self, hidden, l2, batch_size, epochs):
+    def __init__(self, hidden, l2, batch_size, epochs, dropout=0.0):
         self.hidden, self.l2, self.batch_size, self.epochs = hidden, l2, batch_size, epochs
+        self.dropout = dropout
 
     def fit(self, X, y):
         meta = {"n_features_in_": X.shape[1], "n_classes_": int(y.max()) + 1}
-        self.model = _keras_model(self.hidden, self.l2, meta)
+        self.model = _keras_model(self.hidden, self.l2, meta, self.dropout)
         self.model.compile("adam", "sparse_categorical_crossentropy")
         self.model.fit(X, y, batch_size=self.batch_size, epochs=self.epochs, verbose=0)
         return self
@@ -172,6 +192,10 @@ def measure(contender: str, case: str, fits: int) -> dict:
     estimator.predict_proba(rows_10k)
     predict_1 = _median_seconds(lambda: estimator.predict_proba(X_test[:1]), 100)
     predict_10k = _median_seconds(lambda: estimator.predict_proba(rows_10k), 10)
+    sizes = (X_train.shape[1], *config["hidden"], int(y_train.max()) + 1)
+    weights = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    flops = 6.0 * weights * len(X_train) * config["epochs"]
+    peak = _peak_gflops(contender)
     return {
         "first_fit_s": first_fit,
         "fit_s": fit,
@@ -180,7 +204,53 @@ def measure(contender: str, case: str, fits: int) -> dict:
         "predict_10k_ms": 1000 * predict_10k,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
         "accuracy": accuracy,
+        "gflops": flops / fit / 1e9,
+        "peak_gflops": peak,
+        "threads": _threads(contender),
     }
+
+
+def _peak_gflops(contender: str, n: int = 2048) -> float:
+    """The float32 arithmetic rate of a large matrix product on the contender's backend and
+    threads: the best of 5 after a warm-up."""
+    import numpy as np
+
+    a = np.random.default_rng(0).normal(size=(n, n)).astype(np.float32)
+    if contender == "sklearn":
+
+        def product():
+            return a @ a
+    else:
+        import keras
+
+        if keras.backend.backend() == "jax":
+            import jax
+
+            compiled = jax.jit(lambda x: x @ x)
+            device = jax.device_put(a)
+
+            def product():
+                return compiled(device).block_until_ready()
+        else:
+            import tensorflow as tf
+
+            compiled = tf.function(lambda x: x @ x, jit_compile=True)
+            device = tf.constant(a)
+
+            def product():
+                return compiled(device).numpy()
+
+    product()
+    best = min(_median_seconds(product, 1) for _ in range(5))
+    return 2.0 * n**3 / best / 1e9
+
+
+def _threads(contender: str):
+    if contender.startswith("skreg"):
+        from skreg import _engine
+
+        return _engine.settings()["n_threads"]
+    return None
 
 
 def main() -> None:
@@ -202,7 +272,7 @@ def main() -> None:
         for contender in args.contenders:
             command = [sys.executable, __file__, "--child", contender, "--case", args.case]
             command += ["--fits", str(args.fits)]
-            threads = {"SKREG_NUM_THREADS": "auto"} if contender == "skreg-auto" else {}
+            threads = {"SKREG_NUM_THREADS": "1"} if contender == "skreg-1" else {}
             out = subprocess.run(command, capture_output=True, text=True, env={**env, **threads})
             if out.returncode:
                 sys.exit(f"{contender} failed:\n{out.stderr[-3000:]}")
@@ -213,6 +283,8 @@ def main() -> None:
         contender: {
             **{key: statistics.median(r[key] for r in results) for key in METRICS},
             "accuracy": statistics.median(r["accuracy"] for r in results),
+            "peak_gflops": statistics.median(r["peak_gflops"] for r in results),
+            "threads": results[0]["threads"],
             "peak_rss_mb": max(r["peak_rss_mb"] for r in results),
             "runs": results,
         }
@@ -237,19 +309,24 @@ def _markdown(summary: dict, args: argparse.Namespace) -> str:
         f"{args.repeats} processes per contender (alternating), {args.fits} timed fits each. "
         "Ratios are contender / skreg.",
         "",
-        "| contender | first fit s | fit s | fit ratio | fixed s | predict 1 row ms "
-        "| predict 10k ms | 10k ratio | peak RSS MB | accuracy |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| contender | threads | first fit s | fit s | fit ratio | fixed s | predict 1 row ms "
+        "| predict 10k ms | 10k ratio | peak RSS MB | accuracy | fit GFLOP/s | peak GFLOP/s "
+        "| of peak |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for contender, row in summary.items():
 
         def ratio(key: str, row=row) -> str:
             return f"{row[key] / reference[key]:.2f}" if reference else "-"
 
+        threads = "all" if row["threads"] is None else row["threads"]
         lines.append(
-            f"| {contender} | {row['first_fit_s']:.2f} | {row['fit_s']:.2f} | {ratio('fit_s')} "
+            f"| {contender} | {threads if contender.startswith('skreg') else '-'} "
+            f"| {row['first_fit_s']:.2f} | {row['fit_s']:.2f} | {ratio('fit_s')} "
             f"| {row['fixed_s']:.3f} | {row['predict_1_ms']:.2f} | {row['predict_10k_ms']:.1f} "
-            f"| {ratio('predict_10k_ms')} | {row['peak_rss_mb']:.0f} | {row['accuracy']:.3f} |"
+            f"| {ratio('predict_10k_ms')} | {row['peak_rss_mb']:.0f} | {row['accuracy']:.3f} "
+            f"| {row['gflops']:.1f} | {row['peak_gflops']:.0f} "
+            f"| {row['gflops'] / row['peak_gflops']:.0%} |"
         )
     return "\n".join(lines)
 

@@ -24,7 +24,7 @@ _OFF = {"", "0", "off", "false", "no", "none"}
 def _defaults() -> dict[str, Any]:
     """The settings from the environment; a value that does not parse warns and is ignored."""
     config: dict[str, Any] = {"program_cache_size": 6, "compilation_cache_dir": "auto"}
-    config["n_threads"] = 1
+    config["n_threads"] = "auto"
     readers = {"SKREG_COMPILATION_CACHE_DIR": ("compilation_cache_dir", _cache_dir),
                "SKREG_NUM_THREADS": ("n_threads", _threads)}  # fmt: skip
     for variable, (name, read) in readers.items():
@@ -86,18 +86,14 @@ def _threads(value: Any) -> int | str:
 _CONFIG: dict[str, Any] = _defaults()
 _LOCK = threading.Lock()
 # What the engine tells the settings, registered by its modules once they have loaded (so a
-# thread never meets one half imported): "loaded" (whether the backend is loaded), "info",
-# "clear" and "trim" (the program cache's).
+# thread never meets one half imported): "read" (the settings the backend has read already),
+# "info", "clear" and "trim" (the program cache's).
 _HOOKS: dict[str, Callable[[], Any]] = {}
 
 
 def register_hook(name: str, function: Callable[[], Any]) -> None:
     """Let the settings call ``function`` for ``name`` (see :data:`_HOOKS`)."""
     _HOOKS[name] = function
-
-
-# Settings the backend reads once, when it loads.
-_READ_AT_LOAD = ("compilation_cache_dir", "n_threads")
 
 
 class CacheInfo(NamedTuple):
@@ -164,16 +160,19 @@ def set_config(
         ``SKREG_COMPILATION_CACHE_DIR`` sets the default, with the same spellings. Read when
         the backend loads (the process's first fit or predict).
     n_threads : int or "auto", default=None
-        Threads the backend's thread pools use in this process; 1 by default. A model's
-        last digits depend on the thread count (XLA's CPU kernels split their sums by
-        thread), so with one thread everywhere a fit gives the same model serially, in the
-        workers of a search (joblib, Dask, Ray) and whatever the machine's number of cores;
-        small networks train no faster on more threads. Larger networks (hundreds of units
-        on tens of thousands of rows) train faster on several: ``"auto"`` follows the
-        thread limit that joblib's loky workers, Dask workers and Ray tasks give a process
-        (the ``OMP_NUM_THREADS`` they set) and otherwise uses every core. The environment
-        variable ``SKREG_NUM_THREADS`` sets the default, with the same spellings (``"2"``,
-        ``"auto"`` in any case). Read when the backend loads.
+        Threads the backend's thread pools use in this process (``"auto"`` by default).
+        With ``"auto"``, the process's first fit decides: a network whose training step is
+        small (less than about 50 million floating-point operations, such as a few hundred
+        units on a batch of 200 rows) trains on one thread, which is as fast, and a larger
+        one on every core, or in a worker of joblib, Dask or Ray on the worker's share (the
+        ``OMP_NUM_THREADS`` they set). A model's last digits depend on the thread count
+        (XLA's CPU kernels split their sums by thread), so a small network gives the same
+        model serially, in the workers of a search and whatever the machine; a large one
+        the same model wherever it gets the same number of threads. A count fixes the
+        threads whatever the network: ``n_threads=1`` makes every fit, large or small, give
+        the same bits everywhere. The environment variable ``SKREG_NUM_THREADS`` sets the
+        default, with the same spellings (``"2"``, ``"auto"`` in any case). Read when the
+        backend loads (the process's first fit or predict).
 
     Examples
     --------
@@ -195,10 +194,11 @@ def set_config(
 
 def _apply(changes: dict[str, Any], stacklevel: int) -> None:
     """Store validated settings; warn for those the loaded backend no longer reads."""
+    read = _HOOKS.get("read", set)()
     with _LOCK:
-        late = [k for k in _READ_AT_LOAD if k in changes and changes[k] != _CONFIG[k]]
+        late = [k for k in read if k in changes and changes[k] != _CONFIG[k]]
         _CONFIG.update(changes)
-    if late and _HOOKS.get("loaded", bool)():
+    if late:
         warnings.warn(
             f"{', '.join(late)} is read when the backend loads, and this process loaded it at "
             "its first fit or predict: the change applies to new processes (set it before the "

@@ -44,6 +44,12 @@ class NetworkSpec:
     output_activation: str | None = None
     batch_normalization: bool = False
 
+    def step_flops(self, rows: int) -> float:
+        """The arithmetic of one training step on ``rows`` rows, in floating-point
+        operations: a multiply-add per weight and row forward, two backward."""
+        sizes = (self.n_features, *self.hidden_layer_sizes, self.n_outputs)
+        return 6.0 * rows * sum(a * b for a, b in zip(sizes, sizes[1:]))
+
     def same_weights_as(self, other: NetworkSpec) -> bool:
         """Whether a network built from ``other`` has variables of the same shapes."""
         shapes = ("n_features", "n_outputs", "hidden_layer_sizes", "batch_normalization")

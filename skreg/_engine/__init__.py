@@ -57,7 +57,8 @@ __all__ = [
 
 def fit(request: TrainingRequest) -> TrainingOutcome:
     """Train as ``request`` says, on the cached program of its network."""
-    load()
+    n_train = len(request.train_rows)
+    load(request.key.network.step_flops(min(request.schedule.batch_size, n_train)))
     from ._cache import PROGRAMS
     from ._session import run
 

@@ -15,16 +15,14 @@ the backend's thread pools on every core. So:
   backend's persistent compilation cache at a folder per skreg, Keras and backend version
   and CPU (:mod:`skreg._engine._disk`), so that a new process loads compiled programs from
   disk instead of compiling them again.
-- One thread by default, because XLA's CPU kernels split their sums by thread, so a model's
-  last digits depend on the thread count, and because small networks gain nothing from more
-  threads. With every core in the user's process and one per worker, a serial digits search
-  and the same search with ``n_jobs=2`` differed (probabilities by up to 1e-3 after 200
-  epochs, enough to reorder close candidates). Measured on 2 cores
-  (``benchmarks/bench_parallel_search.py --modes serial serial-auto``, 91 fits of (64,) and
-  (128, 64) networks on digits): 58.9 s on one thread against 60.2 s on two (TensorFlow),
-  50.4 s against 63.5 s (JAX). A (256, 256, 256) network on 20,000 rows trains 1.3-1.5x
-  faster on two threads (``bench_fit.py --case large``); ``n_threads="auto"`` is for such
-  networks.
+- Threads by the work of a training step (:func:`thread_count`). XLA's CPU kernels split
+  their sums by thread, so a model's last digits depend on the thread count, and small
+  networks gain nothing from more threads: with every core in the user's process and one per
+  worker, a serial digits search and the same search with ``n_jobs=2`` differed
+  (probabilities by up to 1e-3 after 200 epochs, enough to reorder close candidates), and
+  ran no faster. So a small step gets one thread everywhere; a large one every core or a
+  worker's share (``benchmarks/bench_threads.py`` measured where a second thread starts to
+  pay: between 30 and 70 million operations per step on both backends).
 - A process forked after the backend loaded inherits its state but not its threads, and
   hangs at its first backend call; :func:`load` sees the new process id and raises instead.
 """
@@ -54,8 +52,15 @@ _JAX_CACHE_MIN_COMPILE_SECONDS = 0.05
 _M_TRIM_THRESHOLD = -1
 _M_MMAP_THRESHOLD = -3
 
+# A fit whose training step takes at least this much arithmetic (floating-point operations,
+# NetworkSpec.step_flops) gets every core, or a worker's share; below it, one thread is as
+# fast or faster, and keeps results the same whatever the machine. Measured by
+# benchmarks/bench_threads.py; see thread_count.
+MANY_THREADS_FROM_FLOPS = 50e6
+
 _LOCK = threading.Lock()
-_loaded_in: int | None = None  # id of the process that loaded the backend
+_imported_in: int | None = None  # id of the process that imported the backend
+_loaded_in: int | None = None  # ... that also set up its thread pools
 _settings: dict[str, Any] = {}
 
 
@@ -64,15 +69,28 @@ def loaded() -> bool:
     return _loaded_in is not None
 
 
-def load() -> None:
-    """Set up and import the backend, once per process; raise in a forked child."""
+def read_settings() -> set[str]:
+    """The settings this process has read already, so that changing them now does nothing:
+    the compilation cache's folder once the backend is imported, the thread count once its
+    pools are set up."""
+    return ({"compilation_cache_dir"} if _imported_in else set()) | (
+        {"n_threads"} if _loaded_in else set()
+    )
+
+
+def load(step_flops: float | None = None) -> None:
+    """Import the backend and set up its thread pools, once per process; raise in a forked
+    child. ``step_flops``, the arithmetic of one training step of the fit about to run,
+    decides the thread count at the process's first fit (:func:`thread_count`)."""
     if _loaded_in == os.getpid():
         return
-    if _loaded_in is not None:
+    if _loaded_in is not None or _imported_in not in (None, os.getpid()):
         raise RuntimeError(_forked_message())
     with _LOCK:
+        if _imported_in is None:
+            _import()
         if _loaded_in is None:
-            _load()
+            _start(step_flops)
 
 
 def settings() -> dict[str, Any]:
@@ -81,32 +99,44 @@ def settings() -> dict[str, Any]:
     return dict(_settings)
 
 
-def _load() -> None:
-    global _loaded_in
+def _import() -> None:
+    """Import Keras and its backend, with the compilation cache set up and the optional
+    imports deferred (:mod:`._imports`); no thread pool starts here."""
+    global _imported_in
     start = time.perf_counter()
     _malloc_for_reuse()
     backend = backend_name()
-    threads = thread_count()
     cache = usable(folder(backend))
     if backend == "tensorflow" and cache is not None:
         _before_tensorflow(cache)
-    elif backend == "jax":
-        _before_jax(threads)
     with deferred_imports(backend):
         import keras
 
     backend = keras.backend.backend()
-    if backend == "tensorflow" and threads is not None:
-        _after_tensorflow(threads)
     if backend == "jax" and cache is not None:
         _after_jax(cache)
-    if backend == "jax" and threads is not None:
-        _jax_cpu_threads(threads)
     _settings.update(
-        backend=backend,
+        backend=backend, compilation_cache=cache, import_seconds=time.perf_counter() - start
+    )
+    _imported_in = os.getpid()
+
+
+def _start(step_flops: float | None) -> None:
+    """Size the backend's thread pools, before its first operation creates them."""
+    global _loaded_in
+    start = time.perf_counter()
+    backend = _settings["backend"]
+    threads = thread_count(step_flops)
+    if backend == "tensorflow" and threads is not None:
+        _after_tensorflow(threads)
+    if backend == "jax":
+        _jax_flags(threads)
+        if threads is not None:
+            _jax_cpu_threads(threads)
+    _settings.update(
         n_threads=threads,
-        compilation_cache=cache,
-        load_seconds=time.perf_counter() - start,
+        step_flops=step_flops,
+        load_seconds=_settings["import_seconds"] + time.perf_counter() - start,
     )
     _loaded_in = os.getpid()
 
@@ -125,12 +155,21 @@ def backend_name() -> str:
         return "tensorflow"
 
 
-def thread_count() -> int | None:
-    """Threads for the backend's pools: ``n_threads``; for "auto", a worker's limit, else None
-    (every core)."""
+def thread_count(step_flops: float | None = None) -> int | None:
+    """Threads for the backend's pools; None is every core.
+
+    ``n_threads`` when it is a count. For ``"auto"`` (the default): one thread when a
+    training step is small (below :data:`MANY_THREADS_FROM_FLOPS`, or unknown: a process
+    that predicts first), else a worker's share (the ``OMP_NUM_THREADS`` that loky, Dask and
+    Ray set in their workers) or every core. Small networks train no faster on more threads,
+    and on one thread their results are the same in every process, serial or parallel; a
+    large one trains faster on the cores it is given.
+    """
     configured = _config.get_config()["n_threads"]
     if configured != "auto":
         return configured
+    if step_flops is None or step_flops < MANY_THREADS_FROM_FLOPS:
+        return 1
     # loky gives each worker cores // n_jobs; Dask's nanny and Ray set 1 per task thread.
     limit = os.environ.get("OMP_NUM_THREADS", "")
     if not limit.isdigit() or int(limit) < 1 or _set_by_dask_nannies(limit):
@@ -201,9 +240,10 @@ def _after_tensorflow(threads: int) -> None:
         )
 
 
-def _before_jax(threads: int | None) -> None:
-    # Read when JAX creates its CPU client: single-threaded Eigen kernels (the usual
-    # XLA_FLAGS recipe). The size of the client's pool is set in _jax_cpu_threads.
+def _jax_flags(threads: int | None) -> None:
+    # Read when JAX creates its CPU client (at its first operation, not at its import):
+    # single-threaded Eigen kernels (the usual XLA_FLAGS recipe). The size of the client's
+    # pool is set in _jax_cpu_threads.
     if threads == 1:
         flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
         os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
@@ -260,4 +300,4 @@ def _forked_message() -> str:
     )
 
 
-_config.register_hook("loaded", loaded)
+_config.register_hook("read", read_settings)

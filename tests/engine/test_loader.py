@@ -181,7 +181,8 @@ def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path, pyt
         from skreg import RegularizedMLPClassifier
         rng = np.random.default_rng(0)
         X, y = rng.normal(size=(40, 3)), np.arange(40) % 2
-        clf = RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+        HIDDEN = int(os.environ.get("HIDDEN", "4"))
+        clf = RegularizedMLPClassifier((HIDDEN,), max_iter=2, random_state=0).fit(X, y)
         settings = skreg._engine.settings()
         threads = None
         if settings["backend"] == "tensorflow":
@@ -195,7 +196,7 @@ def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path, pyt
             threads = {"pool": names.count("tf_XLAEigen"), "narrowed": narrowed}
         print(json.dumps({**settings, "threads": threads, "proba": clf.predict_proba(X).tolist()}))
         """
-    # One thread by default, whatever the cores.
+    # A small network: one thread by default, whatever the cores.
     first = python(code, OMP_NUM_THREADS=None)
     assert first["backend"] == BACKEND
     assert first["n_threads"] == 1
@@ -210,19 +211,23 @@ def test_thread_count_and_compilation_cache_apply_at_the_first_fit(tmp_path, pyt
     assert BACKEND in name
     written = os.listdir(folder)
     assert written, "the first fit wrote nothing to the compilation cache"
-    # A new process loads the programs: same predictions, nothing new written. "auto"
-    # follows a worker's limit (as in a loky worker of n_jobs=2 on two cores, or Dask's).
-    second = python(code, SKREG_NUM_THREADS="auto", OMP_NUM_THREADS="1")
+    # A new process in a worker (loky's limit for n_jobs=2 on two cores, or Dask's) loads the
+    # programs: same predictions, the same one thread.
+    second = python(code, OMP_NUM_THREADS="2")
     assert second["n_threads"] == 1
     assert second["threads"] == first["threads"]
     np.testing.assert_array_equal(second["proba"], first["proba"])
-    # The setting switches it off; "auto" with no limit uses every core.
-    off = python(code, SKREG_COMPILATION_CACHE_DIR="off", SKREG_NUM_THREADS="auto",
-        OMP_NUM_THREADS=None,
-    )  # fmt: skip
-    assert off["compilation_cache"] is None
-    assert off["n_threads"] is None
-    np.testing.assert_allclose(off["proba"], first["proba"], atol=1e-6)
+    # A network whose step passes the threshold: every core, or a worker's share; a count
+    # set by the variable overrides the size.
+    from skreg._engine._loader import MANY_THREADS_FROM_FLOPS
+
+    # 3 inputs, 2 outputs, 40 rows: 6 * 40 * 5 operations per hidden unit and step.
+    hidden = int(2 * MANY_THREADS_FROM_FLOPS / (6 * 40 * 5))
+    large = {"HIDDEN": str(hidden), "SKREG_COMPILATION_CACHE_DIR": "off"}
+    assert python(code, OMP_NUM_THREADS=None, **large)["n_threads"] is None
+    assert python(code, OMP_NUM_THREADS="2", **large)["n_threads"] == 2
+    fixed = python(code, OMP_NUM_THREADS=None, SKREG_NUM_THREADS="1", **large)
+    assert fixed["n_threads"] == 1 and fixed["compilation_cache"] is None
 
 
 @pytest.mark.slow
@@ -279,7 +284,7 @@ def test_tensorflow_run_before_the_first_fit_warns_that_threads_are_not_set(tmp_
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, 1), ("3", 3), ("auto", "auto"), (" AUTO ", "auto")]
+    ("value", "expected"), [(None, "auto"), ("3", 3), ("auto", "auto"), (" AUTO ", "auto")]
 )
 def test_num_threads_variable_sets_the_default(monkeypatch, value, expected):
     if value is None:
@@ -289,16 +294,39 @@ def test_num_threads_variable_sets_the_default(monkeypatch, value, expected):
     assert skreg._config._defaults()["n_threads"] == expected
 
 
-def test_num_threads_variable_that_is_no_count_warns_and_uses_one(monkeypatch):
+def test_num_threads_variable_that_is_no_count_warns_and_keeps_auto(monkeypatch):
     monkeypatch.setenv("SKREG_NUM_THREADS", "all")
-    with pytest.warns(RuntimeWarning, match="positive integer or 'auto'; got 'all'"):
-        assert skreg._config._defaults()["n_threads"] == 1
+    with pytest.warns(RuntimeWarning, match="positive integer or 'auto'; got 'all'. Using 'auto'"):
+        assert skreg._config._defaults()["n_threads"] == "auto"
+
+
+@pytest.mark.parametrize(
+    ("setting", "flops", "limit", "expected"),
+    [
+        ("auto", None, None, 1),  # a process that predicts first
+        ("auto", 1e6, None, 1),  # a small network
+        ("auto", 1e6, "4", 1),  # ... in a worker with four cores
+        ("auto", 1e9, None, None),  # a large one: every core
+        ("auto", 1e9, "2", 2),  # ... or the worker's share
+        (3, 1e6, None, 3),  # a count, whatever the network
+        (1, 1e9, "2", 1),
+    ],
+)
+def test_threads_follow_the_work_of_a_step(monkeypatch, setting, flops, limit, expected):
+    from skreg._engine import _loader
+
+    if limit is None:
+        monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    else:
+        monkeypatch.setenv("OMP_NUM_THREADS", limit)
+    monkeypatch.setitem(skreg._config._CONFIG, "n_threads", setting)
+    assert _loader.thread_count(flops) == expected
 
 
 def test_settings_read_at_load_warn_when_changed_after_it(classification_data):
     X, y = classification_data
     RegularizedMLPClassifier((4,), max_iter=1).fit(X, y)
-    before = skreg.get_config()["n_threads"]  # 1 unless SKREG_NUM_THREADS is set
+    before = skreg.get_config()["n_threads"]  # "auto" unless SKREG_NUM_THREADS is set
     with pytest.warns(RuntimeWarning, match="applies to new processes"):
         with skreg.config_context(n_threads=3):
             assert skreg.get_config()["n_threads"] == 3
