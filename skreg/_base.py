@@ -13,10 +13,9 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.model_selection import train_test_split
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
-from . import _engine
+from . import _engine, _inputs
 from ._callbacks import FitCallbacks
 from ._divergence import check_trained, divergence_advice
 from ._fitted import Fitted, FittedWeightsMixin, restore_on_failure
@@ -35,10 +34,21 @@ from ._specs import (
     TrainingSchedule,
     Validation,
     dropout_rates,
+    hidden_layer_sizes,
     seed_sequence,
 )
-from ._validation import CallbackSupportMixin, Interval, StrOptions
+from ._training import require_some_weight, scoring_error, split_rows
+from ._validation import (
+    CallbackSupportMixin,
+    Interval,
+    StrOptions,
+    _safe_indexing,
+)
 from .augmentation import Augmentation, plan_augmentation
+
+# early_stopping="auto" holds out a validation split and keeps the best epoch from this many
+# rows (benchmarks/bench_tabular.py); below, every row trains and the last epoch is kept.
+AUTO_BEST_EPOCH_ROWS = 100
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
 # scikit-learn >= 1.8 refuses all-zero weights itself, without naming sample_weight; skreg
@@ -70,7 +80,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "dropout": ["array-like", Interval(Real, 0, 1, closed="left")],
         "batch_normalization": ["boolean"],
         "augmentation": [None, Augmentation, list, tuple],
-        "early_stopping": ["boolean"],
+        "early_stopping": ["boolean", StrOptions({"best_epoch", "auto"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -85,6 +95,16 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "random_state": ["random_state"],
         "verbose": ["verbose"],
         "warm_start": ["boolean"],
+        "numeric_scaling": [StrOptions({"robust", "standard"}), None],
+        "max_onehot_levels": [Interval(Integral, 1, None, closed="left"), None],
+        "missing_indicators": ["boolean"],
+        "embedding_dim": [Interval(Integral, 1, None, closed="left")],
+        "numeric_embedding": [StrOptions({"periodic"}), None],
+        "scaling_layer": ["boolean"],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "weight_decay": [Interval(Real, 0, None, closed="left"), None],
     }
 
     _output_activation: str | None = None
@@ -97,17 +117,17 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         activation="relu",
         l1=0.0,
         l2=0.0,
-        dropout=0.0,
+        dropout=0.15,
         batch_normalization=False,
         augmentation=None,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=2e-3,
         scoring="loss",
         optimizer="adam",
-        learning_rate=1e-3,
-        learning_rate_schedule="constant",
+        learning_rate=2e-3,
+        learning_rate_schedule="coslog4",
         power_t=0.5,
         batch_size="auto",
         max_iter=200,
@@ -115,6 +135,16 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         random_state=None,
         verbose=0,
         warm_start=False,
+        numeric_scaling="robust",
+        max_onehot_levels=9,
+        missing_indicators=True,
+        embedding_dim=8,
+        numeric_embedding="periodic",
+        scaling_layer=True,
+        beta_1=0.9,
+        beta_2=0.95,
+        epsilon=1e-7,
+        weight_decay=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -138,34 +168,51 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         self.random_state = random_state
         self.verbose = verbose
         self.warm_start = warm_start
+        self.numeric_scaling = numeric_scaling
+        self.max_onehot_levels = max_onehot_levels
+        self.missing_indicators = missing_indicators
+        self.embedding_dim = embedding_dim
+        self.numeric_embedding = numeric_embedding
+        self.scaling_layer = scaling_layer
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
 
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
         """Validate, describe the fit, train and, only once training succeeded, store."""
         continuing = (incremental or self.warm_start) and hasattr(self, "_fitted")
         given = (X, y, sample_weight)  # as the user passed them, for scikit-learn's callbacks
         with restore_on_failure(self):
-            X, y = validate_data(
-                self, X, y, reset=not continuing, dtype=np.float32, **self._y_checks()
-            )
-            Y = self._encode_targets(y, continuing=continuing, classes=classes)
-            sample_weight = self._sample_weight(X, y, sample_weight, incremental=incremental)
-            callbacks, request = self._describe(X, y, Y, sample_weight, given, incremental,
-                                                continuing)  # fmt: skip
+            table, y = _inputs.check(self, X, y, reset=not continuing, **self._y_checks())
+            preprocessor = self._fitted.inputs if continuing else _inputs.preprocessor(self)
+            if not continuing:
+                preprocessor.fit(table)
+            M = _inputs.matrix(preprocessor, table)
+            Y, target = self._encode_targets(y, continuing=continuing, classes=classes)
+            weights = self._sample_weight(M, y, sample_weight, incremental=incremental)
+            data = _inputs.FitData(table, M, y, Y, weights, preprocessor, target)
+            callbacks, request = self._describe(data, given, incremental, continuing)
             outcome = self._train(request)
-            self._store_result(request, outcome, continuing)
+            self._store_result(request, outcome, continuing, data)
         callbacks.finish()
         return self
 
-    def _describe(self, X, y, Y, sample_weight, given, incremental, continuing):
+    def _describe(self, data, given, incremental, continuing):
         """The fit as a request to the engine, and scikit-learn's callbacks around it."""
         network_seeds, split_seeds, training_seeds = seed_sequence(self.random_state).spawn(3)
+        X, y = data.matrix, data.y
         augmentation = plan_augmentation(self.augmentation, X.shape[1])
-        spec = self._network_spec(X.shape[1], Y.shape[1])
+        spec = self._network_spec(X.shape[1], data.Y.shape[1], data.inputs.layout_)
         key = ProgramKey(spec, self.optimizer, self._loss, augmentation.kinds)
-        rows = self._train_validation_rows(y, sample_weight, split_seeds, incremental)
-        schedule = self._schedule(incremental, len(rows["train"]))
+        rows = self._train_validation_rows(y, data.weights, split_seeds, incremental)
+        schedule = self._schedule(incremental, len(rows["train"]), len(y))
         callbacks = FitCallbacks.start(self, *given, schedule.epochs, incremental)
-        validation = self._validation(key, X, y, rows) if "validation" in rows else None
+
+        def fitted(network):  # the record a copy predicting with the weights in training has
+            return Fitted(key, network, inputs=data.inputs, target=data.target)
+
+        validation = self._validation(fitted, data, rows) if "validation" in rows else None
         return callbacks, TrainingRequest(
             key=key,
             start=self._start(key, network_seeds, continuing),
@@ -173,24 +220,27 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             learning_rate=float(self.learning_rate),
             penalty=(float(self.l1), float(self.l2)),
             X=X,
-            Y=Y,
+            Y=data.Y,
             train_rows=rows["train"],
-            train_weights=sample_weight[rows["train"]],
+            train_weights=data.weights[rows["train"]],
             schedule=schedule,
             seeds=training_seeds,
             augmentation=augmentation,
             validation_rows=rows.get("validation"),
             validation_weights=rows.get("validation_weights"),
             make_validation=validation,
-            make_hooks=callbacks.hooks(lambda network: Fitted(key, network)),
+            make_hooks=callbacks.hooks(fitted),
             clock=self._clock(incremental, continuing),
             reference_loss=self.history_["loss"][0] if continuing else None,
+            optimizer_settings=self._optimizer_settings(),
+            label_smoothing=float(getattr(self, "label_smoothing", 0.0)),
         )
 
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False, dtype=np.float32)
-        outputs = _engine.predict(self._fitted.key, self._fitted.network, X)
+        fitted = self._fitted
+        X = _inputs.matrix(fitted.inputs, _inputs.check(self, X, reset=False))
+        outputs = _engine.predict(fitted.key, fitted.network, X)
         broken = ~np.isfinite(outputs).all(axis=1)
         if broken.any():
             raise ValueError(
@@ -220,7 +270,9 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
-        tags.input_tags.allow_nan = False
+        tags.input_tags.allow_nan = True  # missing values are imputed
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
         tags.non_deterministic = self.random_state is None
         return tags
 
@@ -239,34 +291,35 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float32, ensure_non_negative=True, **_ZERO_WEIGHTS_OK
         )
-        _require_some_weight(sample_weight, "sample_weight")
+        require_some_weight(sample_weight, "sample_weight")
         return sample_weight
 
-    def _network_spec(self, n_features, n_outputs) -> NetworkSpec:
+    def _network_spec(self, n_features, n_outputs, layout) -> NetworkSpec:
         return NetworkSpec(
             n_features=n_features,
             n_outputs=n_outputs,
-            hidden_layer_sizes=_hidden_layer_sizes(self.hidden_layer_sizes),
+            hidden_layer_sizes=hidden_layer_sizes(self.hidden_layer_sizes),
             activation=ACTIVATION_ALIASES.get(self.activation, self.activation),
             output_activation=self._output_activation,
             batch_normalization=bool(self.batch_normalization),
+            front=_inputs.front(self, layout),
         )
 
     def _train_validation_rows(self, y, sample_weight, seeds, incremental):
         """Indices of the training rows and, with early stopping, of the validation rows."""
         rows = np.arange(len(y))
-        if not self.early_stopping or incremental:
+        if not self._stopping(len(y)) or incremental:
             return {"train": rows}
         strata = y if self._stratify_validation else None
-        train, validation = _split(y, strata, self.validation_fraction, seeds)
-        _require_some_weight(
+        train, validation = split_rows(y, strata, self.validation_fraction, seeds)
+        require_some_weight(
             sample_weight[train],
             "The training rows' weights",
             "(the non-zero weights all fell in the early-stopping validation split; change "
             "validation_fraction or random_state)",
         )
         if self.scoring == "loss":
-            _require_some_weight(
+            require_some_weight(
                 sample_weight[validation],
                 "The early-stopping validation rows' weights",
                 "(the validation loss is a weighted mean; change validation_fraction or "
@@ -278,9 +331,20 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             "validation_weights": sample_weight[validation],
         }
 
-    def _schedule(self, incremental, n_train) -> TrainingSchedule:
+    def _stopping(self, n_rows: int) -> bool | str:
+        """``early_stopping`` for a fit on ``n_rows`` rows: "auto" is "best_epoch" from
+        :data:`AUTO_BEST_EPOCH_ROWS` rows, else False."""
+        if self.early_stopping == "auto":
+            return "best_epoch" if n_rows >= AUTO_BEST_EPOCH_ROWS else False
+        return self.early_stopping
+
+    def _schedule(self, incremental, n_train, n_rows) -> TrainingSchedule:
         stopping = None
-        if self.early_stopping and not incremental:
+        mode = self._stopping(n_rows)
+        if mode == "best_epoch" and not incremental:
+            # Every epoch of the budget runs; the best one's weights are kept.
+            stopping = EarlyStopping(patience=self.max_iter + 1, tol=0.0)
+        elif mode and not incremental:
             stopping = EarlyStopping(patience=self.n_iter_no_change, tol=self.tol)
         learning_rate = LearningRateSchedule(
             name=self.learning_rate_schedule,
@@ -315,24 +379,26 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         same = fitted.optimizer is not None and fitted.optimizer.name == key.optimizer
         return Continue(fitted.network, fitted.optimizer if same else None)
 
-    def _validation(self, key, X, y, rows):
-        """Per-epoch validation: loss, and the scorer's value when ``scoring`` names one."""
+    def _validation(self, fitted, data, rows):
+        """Per-epoch validation: loss, and the scorer's value when ``scoring`` names one. The
+        scorer sees the validation rows as the user passed them, and a copy of the estimator
+        that predicts with the weights being trained (``fitted`` makes its record)."""
         if self.scoring == "loss":
             return lambda current: Validation(lambda val_loss: ({"val_loss": val_loss}, -val_loss))
         scorer = check_scoring(self, scoring=self.scoring)
         name = "score" if callable(self.scoring) else self.scoring
-        X_val, y_val = X[rows["validation"]], y[rows["validation"]]
+        X_val = _safe_indexing(data.table, rows["validation"])
+        y_val = data.y[rows["validation"]]
         description = f"scoring={self.scoring!r} on the {len(y_val)} validation rows"
         if not callable(self.scoring):
-            self._check_scorer(scorer, X, y, X_val, y_val)
+            self._check_scorer(scorer, data.table, data.y, X_val, y_val)
 
         def make_validation(current):
             def score(val_loss):
-                view = self._fitted_view(Fitted(key, current()))
                 try:
-                    value = float(scorer(view, X_val, y_val))
+                    value = float(scorer(self._fitted_view(fitted(current())), X_val, y_val))
                 except (ValueError, TypeError) as error:
-                    raise _scoring_error(self, error) from error
+                    raise scoring_error(self, error) from error
                 return {"val_loss": val_loss, f"val_{name}": value}, value
 
             return Validation(score, uses_weights=True, name=description)
@@ -352,16 +418,22 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
                 warnings.simplefilter("ignore")
                 scorer(baseline, X_val, y_val)
         except (ValueError, TypeError, AttributeError) as error:
-            raise _scoring_error(self, error) from None
+            raise scoring_error(self, error) from None
 
     def _fitted_view(self, fitted: Fitted):
         """A shallow copy that predicts with ``fitted``, the network being trained."""
         view = copy.copy(self)
         view._fitted = fitted
         view.__dict__.pop("_model", None)
-        # The scorer gets the validated validation rows, a NumPy array without column names.
-        view.__dict__.pop("feature_names_in_", None)
         return view
+
+    def _optimizer_settings(self) -> tuple[tuple[str, float], ...]:
+        """The optimizer's run-time settings; weight decay only when it is given (None keeps
+        the optimizer's own: AdamW's 0.004, no decay for the others)."""
+        settings = [("beta_1", self.beta_1), ("beta_2", self.beta_2), ("epsilon", self.epsilon)]
+        if self.weight_decay is not None:
+            settings.append(("weight_decay", self.weight_decay))
+        return tuple((name, float(value)) for name, value in settings)
 
     def _clock(self, incremental, continuing) -> ScheduleClock | None:
         """Where the learning-rate schedule starts: anew on a new fit; where it stopped on
@@ -392,7 +464,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             "TransformedTargetRegressor(regressor, transformer=StandardScaler())"
         )
 
-    def _store_result(self, request, outcome, continuing):
+    def _store_result(self, request, outcome, continuing, data):
         result = outcome.result
         previous = self.history_ if continuing else {}
         offset = len(previous.get("loss", []))
@@ -404,8 +476,9 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             for k in [*previous, *(k for k in result.history if k not in previous)]
         }
         self._fitted = Fitted(
-            request.key, outcome.network, outcome.optimizer, request.penalty, outcome.clock
-        )
+            request.key, outcome.network, outcome.optimizer, request.penalty, outcome.clock,
+            data.inputs, data.target,
+        )  # fmt: skip
         self.__dict__.pop("_model", None)
         self.history_ = history
         self.loss_curve_ = history["loss"]
@@ -424,55 +497,3 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         else:
             self.validation_scores_ = None
             self.best_validation_score_ = None
-
-
-def _split(y, strata, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
-    """Early stopping's seeded split of the rows into training and validation indices.
-
-    Stratified by ``strata`` (the classifier's labels) when every class can have a row on
-    both sides; otherwise (many classes, few rows) a plain random split, as scikit-learn's
-    MLPClassifier always does for more than two classes.
-    """
-    n_validation = math.ceil(fraction * len(y))
-    if n_validation < 2 or n_validation >= len(y):
-        side = "the validation set" if n_validation < 2 else "the training set"
-        raise ValueError(
-            f"Early stopping cannot split {len(y)} rows with validation_fraction={fraction}: "
-            f"{side} would have {min(n_validation, len(y) - n_validation)} row(s) and needs "
-            f"at least {2 if n_validation < 2 else 1}. Change validation_fraction, give more "
-            "rows, or set early_stopping=False."
-        )
-    stratify = None
-    if strata is not None:
-        counts = np.unique(strata, return_counts=True)[1]
-        if counts.min() >= 2 and len(counts) <= min(n_validation, len(y) - n_validation):
-            stratify = strata
-    return train_test_split(
-        np.arange(len(y)),
-        test_size=n_validation,
-        random_state=int(seeds.generate_state(1)[0]),
-        stratify=stratify,
-    )
-
-
-def _scoring_error(estimator, error: Exception) -> ValueError:
-    return ValueError(
-        f"scoring={estimator.scoring!r} cannot score a {type(estimator).__name__}'s "
-        f"predictions for early stopping: {error}"
-    )
-
-
-def _require_some_weight(weights: np.ndarray, what: str, why: str = "") -> None:
-    if not np.any(weights > 0):
-        reason = f" {why}" if why else ""
-        raise ValueError(f"{what} must contain at least one non-zero number{reason}.")
-
-
-def _hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
-    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
-    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
-        raise ValueError(
-            "hidden_layer_sizes must be a positive integer or a sequence of positive integers; "
-            f"got {hidden_layer_sizes!r}."
-        )
-    return tuple(int(s) for s in sizes)

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.dummy import DummyClassifier
 from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
-from ._base import _BaseRegularizedMLP, _require_some_weight
-from ._validation import StrOptions, _fit_context
+from ._base import _BaseRegularizedMLP
+from ._training import require_some_weight
+from ._validation import Interval, StrOptions, _fit_context
 
 
 class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
@@ -34,7 +37,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss.
         scikit-learn's ``MLPClassifier(alpha=a)`` with batch size ``b`` corresponds to
         ``l2 = a / (2 * b)``; see :func:`skreg.regularizers.l2_from_sklearn_alpha`.
-    dropout : float or sequence of float, default=0.0
+    dropout : float or sequence of float, default=0.15
         Dropout rate after each hidden layer: one rate for all, or one per hidden layer. Inverted
         dropout: surviving activations are scaled by ``1 / (1 - rate)`` in training, and nothing is
         dropped at predict time.
@@ -47,11 +50,15 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         :class:`~skreg.ImageAugmentation`. Seeded by ``random_state``; never applied to the
         early-stopping validation rows or in ``predict`` and ``score``. Grid search reaches
         the object's fields as ``augmentation__<field>``.
-    early_stopping : bool, default=False
+    early_stopping : bool, "best_epoch" or "auto", default="auto"
         Hold out ``validation_fraction`` of the training data (a seeded split, stratified
         when every class can have a row on both sides), stop when the monitored score has not
         improved by ``tol`` for ``n_iter_no_change`` epochs and restore the best epoch's
-        weights. When False, train for ``max_iter`` epochs.
+        weights. ``"best_epoch"`` holds out the same rows but runs all ``max_iter`` epochs
+        and keeps the best epoch's weights (the best epoch over a fixed budget). ``"auto"``
+        is ``"best_epoch"`` on 100 rows or more and False below (where a validation split
+        would leave too few rows to train and to judge on). When False, train for
+        ``max_iter`` epochs on every row and keep the last.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping; it must come to at least 2
         rows.
@@ -66,11 +73,13 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         scorer name (``"accuracy"``, ``"roc_auc"``, ...) or scorer callable, maximized.
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}, default="adam"
         Keras optimizer.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=2e-3
         The optimizer's learning rate at the start (scikit-learn's ``learning_rate_init``).
-    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine"}, \
-            default="constant"
-        How the learning rate moves from epoch to epoch. ``"invscaling"`` divides it by
+    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", "coslog4"}, \
+            default="coslog4"
+        How the learning rate moves from epoch to epoch. ``"coslog4"`` (RealMLP's) runs four
+        cycles over ``max_iter`` epochs, each twice as long as the one before, each rising
+        from 0 and annealing back. ``"invscaling"`` divides it by
         ``(t + 1) ** power_t``, ``t`` the training rows seen, and ``"adaptive"`` by 5 each
         time ``n_iter_no_change`` epochs in a row fail to lower the training loss by ``tol``,
         as scikit-learn's ``learning_rate`` schedules; ``"cosine"`` anneals it towards 0 over
@@ -95,6 +104,44 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         Continue training the fitted network on the next ``fit`` instead of starting anew.
     class_weight : dict, "balanced" or None, default=None
         Weights of the classes in the loss, as in scikit-learn; multiplied into ``sample_weight``.
+    numeric_scaling : {"robust", "standard"} or None, default="robust"
+        How numeric columns are scaled before the network: ``"robust"`` centres them on
+        their median, divides by the interquartile range (by the range when that is 0) and
+        clips smoothly, ``x / sqrt(1 + (x / 3)**2)``; ``"standard"`` uses the mean and
+        standard deviation; None leaves them as they are (for your own pipeline's scaling).
+        Missing values take the median either way.
+    max_onehot_levels : int or None, default=9
+        Categorical columns (a DataFrame's ``category``, ``object``, string and ``bool``
+        columns) with at most this many levels are one-hot encoded; those with more get a
+        learned embedding of ``embedding_dim`` numbers per level. None one-hot encodes all.
+        A level unseen in training is all zeros (one-hot) or its own "unseen" vector.
+    missing_indicators : bool, default=True
+        Add a 0/1 column for each numeric column that had missing values in training.
+    embedding_dim : int, default=8
+        Size of the learned embedding of a categorical column with many levels.
+    numeric_embedding : {"periodic"} or None, default="periodic"
+        ``"periodic"`` also feeds each numeric column through learned periodic features
+        (RealMLP's PBLD embeddings: ``W cos(2 pi (w x + b)) + c``, 16 frequencies, 3 numbers
+        per column), so that a threshold or a bump in one column is easy to learn; None feeds
+        the columns as they are.
+    scaling_layer : bool, default=True
+        Learn a scale per input column, starting at 1, before the first layer (RealMLP's
+        scaling layer, learned 6 times faster than the other weights).
+    beta_1 : float, default=0.9
+        Adam's and Nadam's decay rate of the gradients' moving average.
+    beta_2 : float, default=0.95
+        Adam's and Nadam's decay rate of the squared gradients' moving average. 0.95 (as
+        RealMLP) rather than Keras' and scikit-learn's 0.999: the step size adapts faster.
+    epsilon : float, default=1e-7
+        Added to the denominator of Adam's, Nadam's, RMSprop's and Adagrad's steps.
+    weight_decay : float or None, default=None
+        Decoupled weight decay of the dense kernels, ``W -= learning_rate * weight_decay *
+        W`` after each step (AdamW's, for any optimizer); None keeps the optimizer's own
+        (0.004 for ``"adamw"``, none for the others). Unlike ``l2``, it does not pass
+        through Adam's normalization.
+    label_smoothing : float, default=0.1
+        Train on targets ``(1 - label_smoothing) * one_hot + label_smoothing / n_classes``:
+        the network is not pushed to ever more confident logits.
 
     Attributes
     ----------
@@ -160,6 +207,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
     _parameter_constraints: dict = {
         **_BaseRegularizedMLP._parameter_constraints,
         "class_weight": [dict, StrOptions({"balanced"}), None],
+        "label_smoothing": [Interval(Real, 0, 1, closed="left")],
     }
 
     _output_activation = "softmax"
@@ -173,17 +221,17 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         activation="relu",
         l1=0.0,
         l2=0.0,
-        dropout=0.0,
+        dropout=0.15,
         batch_normalization=False,
         augmentation=None,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=2e-3,
         scoring="loss",
         optimizer="adam",
-        learning_rate=1e-3,
-        learning_rate_schedule="constant",
+        learning_rate=2e-3,
+        learning_rate_schedule="coslog4",
         power_t=0.5,
         batch_size="auto",
         max_iter=200,
@@ -191,7 +239,18 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         random_state=None,
         verbose=0,
         warm_start=False,
+        numeric_scaling="robust",
+        max_onehot_levels=9,
+        missing_indicators=True,
+        embedding_dim=8,
+        numeric_embedding="periodic",
+        scaling_layer=True,
+        beta_1=0.9,
+        beta_2=0.95,
+        epsilon=1e-7,
+        weight_decay=None,
         class_weight=None,
+        label_smoothing=0.1,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -216,8 +275,19 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            numeric_scaling=numeric_scaling,
+            max_onehot_levels=max_onehot_levels,
+            missing_indicators=missing_indicators,
+            embedding_dim=embedding_dim,
+            numeric_embedding=numeric_embedding,
+            scaling_layer=scaling_layer,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            weight_decay=weight_decay,
         )
         self.class_weight = class_weight
+        self.label_smoothing = label_smoothing
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
@@ -340,7 +410,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         # scikit-learn's meaning: one output for two classes (the network itself has a
         # softmax unit per class).
         self.n_outputs_ = 1 if len(known) == 2 else len(known)
-        return np.eye(len(known), dtype=np.float32)[np.searchsorted(known, y)]
+        return np.eye(len(known), dtype=np.float32)[np.searchsorted(known, y)], None
 
     def _sample_weight(self, X, y, sample_weight, *, incremental):
         sample_weight = super()._sample_weight(X, y, sample_weight, incremental=incremental)
@@ -358,7 +428,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
                 f"{self.class_weight!r}."
             )
         sample_weight = (sample_weight * class_weights).astype(np.float32)
-        _require_some_weight(sample_weight, "The weights (sample_weight times class_weight)")
+        require_some_weight(sample_weight, "The weights (sample_weight times class_weight)")
         return sample_weight
 
     def _baseline(self):

@@ -39,7 +39,7 @@ def check_trained(request: TrainingRequest, outcome: TrainingOutcome) -> None:
     rows = request.train_rows[:_PROBE_ROWS]
     loss = _engine.loss(
         request.key, state, request.X[rows], request.Y[rows],
-        request.train_weights[:_PROBE_ROWS], request.penalty,
+        request.train_weights[:_PROBE_ROWS], request.penalty, request.label_smoothing,
     )  # fmt: skip
     first = request.reference_loss
     if first is None:

@@ -50,10 +50,19 @@ class Fitted:
     penalty: tuple[float, float] = (0.0, 0.0)
     # Where the learning-rate schedule stopped.
     clock: ScheduleClock | None = None
+    # The fitted preprocessor of the input columns (skreg._tabular.TablePreprocessor).
+    inputs: Any = None
+    # The regressor's target scale (skreg._inputs.TargetScale), None for the classifier.
+    target: Any = None
+
+    def dense_trainable(self) -> tuple[np.ndarray, ...]:
+        """The dense layers' trainable weights (after a table front's, when there is one)."""
+        front = self.key.network.front
+        return self.network.trainable[0 if front is None else front.n_variables :]
 
     def kernels(self) -> list[np.ndarray]:
         """The dense layers' weight matrices, input layer first (the only 2-D weights)."""
-        return [w for w in self.network.trainable if w.ndim == 2]
+        return [w for w in self.dense_trainable() if w.ndim == 2]
 
 
 class FittedWeightsMixin:
@@ -74,21 +83,28 @@ class FittedWeightsMixin:
     def feature_importances_(self) -> np.ndarray:
         """Importance of each input feature, from the first layer's weights.
 
-        The L1 norm of each feature's row of the first dense kernel (all the weights leaving
-        that input), normalized to sum to 1. A feature whose outgoing weights are all zero
-        has importance 0, so with ``l1`` the network selects features, and
-        :class:`~sklearn.feature_selection.SelectFromModel` keeps the ones it uses. Compare
-        features only on a common scale (standardize them first).
+        The L1 norm of each feature's rows of the first dense kernel (all the weights leaving
+        the values made from that column: its scaled value, its missing indicator, its one-hot
+        or embedded levels, its periodic features), normalized to sum to 1. A feature whose
+        outgoing weights are all zero has importance 0, so with ``l1`` the network selects
+        features, and :class:`~sklearn.feature_selection.SelectFromModel` keeps the ones it
+        uses. The numeric columns are scaled alike (``numeric_scaling``); with
+        ``numeric_scaling=None``, compare features only on a common scale.
         """
         check_is_fitted(self)
-        kernel = self._fitted.kernels()[0]
-        norms = np.abs(kernel).sum(axis=1).astype(np.float64)
+        fitted = self._fitted
+        norms = np.abs(fitted.kernels()[0]).sum(axis=1).astype(np.float64)
+        sources = fitted.inputs.sources_  # the input column of each column of the matrix
+        front = fitted.key.network.front
+        if front is not None:  # the matrix column of each value the first layer reads
+            sources = sources[front.sources()]
+        norms = np.bincount(sources, weights=norms, minlength=self.n_features_in_)
         total = norms.sum()
         return norms / total if total > 0 else norms
 
     def _dense_weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
         check_is_fitted(self)
-        trainable = self._fitted.network.trainable
+        trainable = self._fitted.dense_trainable()
         # Each dense layer holds its kernel (the only 2-D weights) and then its bias.
         pairs = [(trainable[i], trainable[i + 1]) for i, w in enumerate(trainable) if w.ndim == 2]
         return [(_read_only(kernel), _read_only(bias)) for kernel, bias in pairs]

@@ -14,10 +14,6 @@ SKLEARN_ONLY = {
     "learning_rate_init": "learning_rate, which is the step size itself",
     "momentum": "optimizer='sgd' (Keras' SGD, without momentum) or optimizer='adam'",
     "nesterovs_momentum": "optimizer='nadam' for Nesterov-accelerated Adam",
-    **dict.fromkeys(
-        ("beta_1", "beta_2", "epsilon"),
-        "nothing: optimizer='adam' uses Keras' defaults (beta_1=0.9, beta_2=0.999, epsilon=1e-7)",
-    ),
     "max_fun": "nothing: it only applies to solver='lbfgs', which skreg does not have",
 }
 # scikit-learn's activation names, as skreg (Keras) spells them.

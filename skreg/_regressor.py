@@ -7,6 +7,7 @@ from sklearn.base import RegressorMixin
 from sklearn.dummy import DummyRegressor
 
 from ._base import _BaseRegularizedMLP
+from ._inputs import TargetScale
 from ._validation import StrOptions, _fit_context
 
 
@@ -34,7 +35,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         L2 penalty ``l2 * sum(W**2)`` on every dense kernel, added to each batch's loss.
         ``MLPRegressor(alpha=a)`` with batch size ``b`` corresponds to ``l2 = a / b`` (it uses
         half the squared error); see :func:`skreg.regularizers.l2_from_sklearn_alpha`.
-    dropout : float or sequence of float, default=0.0
+    dropout : float or sequence of float, default=0.15
         Dropout rate after each hidden layer (one for all, or one per layer); off at predict time.
     batch_normalization : bool, default=False
         Normalize each hidden layer's pre-activations over the batch.
@@ -45,10 +46,12 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         :class:`~skreg.ImageAugmentation`. Seeded by ``random_state``; never applied to the
         early-stopping validation rows or in ``predict`` and ``score``. Grid search reaches
         the object's fields as ``augmentation__<field>``.
-    early_stopping : bool, default=False
+    early_stopping : bool, "best_epoch" or "auto", default="auto"
         Hold out ``validation_fraction`` of the data (a seeded split), stop when the monitored
         score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
-        epoch's weights.
+        epoch's weights. ``"best_epoch"`` runs all ``max_iter`` epochs and keeps the best
+        epoch's weights. ``"auto"`` is ``"best_epoch"`` on 100 rows or more and False below.
+        When False, train for ``max_iter`` epochs on every row and keep the last.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping; it must come to at least 2
         rows.
@@ -62,11 +65,13 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         What early stopping monitors: ``"loss"`` or a scikit-learn scorer (``"r2"``, ...).
     optimizer : {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}, default="adam"
         Keras optimizer.
-    learning_rate : float, default=1e-3
+    learning_rate : float, default=2e-3
         The optimizer's learning rate at the start (scikit-learn's ``learning_rate_init``).
-    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine"}, \
-            default="constant"
-        How the learning rate moves from epoch to epoch. ``"invscaling"`` divides it by
+    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", "coslog4"}, \
+            default="coslog4"
+        How the learning rate moves from epoch to epoch. ``"coslog4"`` (RealMLP's) runs four
+        cycles over ``max_iter`` epochs, each twice as long as the one before, each rising
+        from 0 and annealing back. ``"invscaling"`` divides it by
         ``(t + 1) ** power_t``, ``t`` the training rows seen, and ``"adaptive"`` by 5 each
         time ``n_iter_no_change`` epochs in a row fail to lower the training loss by ``tol``,
         as scikit-learn's ``learning_rate`` schedules; ``"cosine"`` anneals it towards 0 over
@@ -88,6 +93,45 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         ``ProgressBar`` (a bar over the epochs) and ``ScoringMonitor`` (a score per epoch).
     warm_start : bool, default=False
         Continue training the fitted network on the next ``fit``.
+    numeric_scaling : {"robust", "standard"} or None, default="robust"
+        How numeric columns are scaled before the network: ``"robust"`` centres them on
+        their median, divides by the interquartile range (by the range when that is 0) and
+        clips smoothly, ``x / sqrt(1 + (x / 3)**2)``; ``"standard"`` uses the mean and
+        standard deviation; None leaves them as they are (for your own pipeline's scaling).
+        Missing values take the median either way.
+    max_onehot_levels : int or None, default=9
+        Categorical columns (a DataFrame's ``category``, ``object``, string and ``bool``
+        columns) with at most this many levels are one-hot encoded; those with more get a
+        learned embedding of ``embedding_dim`` numbers per level. None one-hot encodes all.
+        A level unseen in training is all zeros (one-hot) or its own "unseen" vector.
+    missing_indicators : bool, default=True
+        Add a 0/1 column for each numeric column that had missing values in training.
+    embedding_dim : int, default=8
+        Size of the learned embedding of a categorical column with many levels.
+    numeric_embedding : {"periodic"} or None, default="periodic"
+        ``"periodic"`` also feeds each numeric column through learned periodic features
+        (RealMLP's PBLD embeddings: ``W cos(2 pi (w x + b)) + c``, 16 frequencies, 3 numbers
+        per column), so that a threshold or a bump in one column is easy to learn; None feeds
+        the columns as they are.
+    scaling_layer : bool, default=True
+        Learn a scale per input column, starting at 1, before the first layer (RealMLP's
+        scaling layer, learned 6 times faster than the other weights).
+    beta_1 : float, default=0.9
+        Adam's and Nadam's decay rate of the gradients' moving average.
+    beta_2 : float, default=0.95
+        Adam's and Nadam's decay rate of the squared gradients' moving average. 0.95 (as
+        RealMLP) rather than Keras' and scikit-learn's 0.999: the step size adapts faster.
+    epsilon : float, default=1e-7
+        Added to the denominator of Adam's, Nadam's, RMSprop's and Adagrad's steps.
+    weight_decay : float or None, default=None
+        Decoupled weight decay of the dense kernels, ``W -= learning_rate * weight_decay *
+        W`` after each step (AdamW's, for any optimizer); None keeps the optimizer's own
+        (0.004 for ``"adamw"``, none for the others). Unlike ``l2``, it does not pass
+        through Adam's normalization.
+    target_scaling : bool, default=True
+        Train on the standardized target (for ``loss="poisson"``, divided by its mean) and
+        scale predictions back: the network's outputs start near 0, whatever the target's
+        units. ``loss_curve_`` and the validation loss are on the scaled target.
 
     Attributes
     ----------
@@ -150,6 +194,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     _parameter_constraints: dict = {
         **_BaseRegularizedMLP._parameter_constraints,
         "loss": [StrOptions({"squared_error", "poisson"})],
+        "target_scaling": ["boolean"],
     }
 
     _stratify_validation = False
@@ -162,17 +207,17 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         activation="relu",
         l1=0.0,
         l2=0.0,
-        dropout=0.0,
+        dropout=0.15,
         batch_normalization=False,
         augmentation=None,
-        early_stopping=False,
+        early_stopping="auto",
         validation_fraction=0.1,
         n_iter_no_change=10,
         tol=2e-3,
         scoring="loss",
         optimizer="adam",
-        learning_rate=1e-3,
-        learning_rate_schedule="constant",
+        learning_rate=2e-3,
+        learning_rate_schedule="coslog4",
         power_t=0.5,
         batch_size="auto",
         max_iter=200,
@@ -180,6 +225,17 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         random_state=None,
         verbose=0,
         warm_start=False,
+        numeric_scaling="robust",
+        max_onehot_levels=9,
+        missing_indicators=True,
+        embedding_dim=8,
+        numeric_embedding="periodic",
+        scaling_layer=True,
+        beta_1=0.9,
+        beta_2=0.95,
+        epsilon=1e-7,
+        weight_decay=None,
+        target_scaling=True,
     ):
         super().__init__(
             hidden_layer_sizes,
@@ -204,8 +260,19 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             random_state=random_state,
             verbose=verbose,
             warm_start=warm_start,
+            numeric_scaling=numeric_scaling,
+            max_onehot_levels=max_onehot_levels,
+            missing_indicators=missing_indicators,
+            embedding_dim=embedding_dim,
+            numeric_embedding=numeric_embedding,
+            scaling_layer=scaling_layer,
+            beta_1=beta_1,
+            beta_2=beta_2,
+            epsilon=epsilon,
+            weight_decay=weight_decay,
         )
         self.loss = loss
+        self.target_scaling = target_scaling
 
     @property
     def _loss(self) -> str:
@@ -270,6 +337,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             Predictions; one-dimensional when there is one target.
         """
         outputs = self._predict_outputs(X)
+        if self._fitted.target is not None:
+            outputs = self._fitted.target.undo(outputs)
         return outputs.ravel() if self.n_outputs_ == 1 else outputs
 
     def __sklearn_tags__(self):
@@ -283,23 +352,37 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         return {"multi_output": True, "y_numeric": True}
 
     def _encode_targets(self, y, *, continuing, classes):
-        reach = float(np.abs(y).max())
-        if reach > float(np.finfo(np.float32).max):
-            raise ValueError(
-                f"y reaches {reach:.3g}, beyond the range of float32 (3.4e+38), in which the "
-                f"network trains: {self._target_scaling()}."
-            )
         if self.loss == "poisson" and np.min(y) < 0:
             raise ValueError(
                 f"loss='poisson' needs y >= 0 (counts or rates); the smallest y is {np.min(y):g}."
             )
-        Y = np.asarray(y, dtype=np.float32).reshape(len(y), -1)
+        Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
         if continuing and Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} targets, but the fitted network predicts {self.n_outputs_}."
             )
         self.n_outputs_ = Y.shape[1]
-        return Y
+        target = self._fitted.target if continuing else self._target_scale(Y)
+        if target is not None:
+            Y = target.apply(Y)
+        reach = float(np.abs(Y).max())
+        if reach > float(np.finfo(np.float32).max):
+            raise ValueError(
+                f"y reaches {reach:.3g}, beyond the range of float32 (3.4e+38), in which the "
+                f"network trains: {self._target_scaling()}."
+            )
+        return Y.astype(np.float32), target
+
+    def _target_scale(self, Y):
+        """How the network's targets are scaled: standardized for the squared error, divided
+        by their mean for the Poisson loss (whose targets must stay non-negative)."""
+        if not self.target_scaling:
+            return None
+        if self.loss == "poisson":
+            mean = Y.mean(axis=0)
+            return TargetScale(np.zeros_like(mean), np.where(mean > 0, mean, 1.0))
+        std = Y.std(axis=0)
+        return TargetScale(Y.mean(axis=0), np.where(std > 0, std, 1.0))
 
     def _target_scaling(self):
         if self.loss == "poisson":

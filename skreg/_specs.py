@@ -34,6 +34,44 @@ def child_seed(seeds: np.random.SeedSequence) -> int:
 
 
 @dataclass(frozen=True)
+class FrontSpec:
+    """The network's front for tables (``skreg._engine._front``): the input matrix is
+    ``n_numeric`` numeric columns, dense columns up to ``n_dense``, then one code column per
+    embedded categorical with ``levels`` codes each, embedded in ``embedding_dim`` numbers.
+    ``periodic`` adds ``periodic_dim`` periodic features per numeric column, ``scale`` a
+    learned scale per dense column."""
+
+    n_numeric: int
+    n_dense: int
+    levels: tuple[int, ...] = ()
+    embedding_dim: int = 8
+    periodic: bool = False
+    scale: bool = False
+    periodic_dim: int = 3
+
+    @property
+    def width(self) -> int:
+        """The number of values the front hands the first dense layer."""
+        periodic = self.n_numeric * self.periodic_dim if self.periodic else 0
+        return self.n_dense + periodic + len(self.levels) * self.embedding_dim
+
+    @property
+    def n_variables(self) -> int:
+        """How many trainable variables the front holds, ahead of the dense layers'."""
+        periodic = 4 if self.periodic and self.n_numeric else 0
+        return int(self.scale) + periodic + len(self.levels)
+
+    def sources(self) -> np.ndarray:
+        """For each value the front hands on, the input column it comes from."""
+        periodic = np.repeat(np.arange(self.n_numeric), self.periodic_dim) if self.periodic else []
+        codes = np.repeat(self.n_dense + np.arange(len(self.levels)), self.embedding_dim)
+        return np.concatenate([np.arange(self.n_dense), periodic, codes]).astype(np.int64)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True)
 class NetworkSpec:
     """Everything that defines the network's architecture (and so its compiled programs)."""
 
@@ -43,17 +81,19 @@ class NetworkSpec:
     activation: str = "relu"
     output_activation: str | None = None
     batch_normalization: bool = False
+    front: FrontSpec | None = None
 
     def step_flops(self, rows: int) -> float:
         """The arithmetic of one training step on ``rows`` rows, in floating-point
         operations: a multiply-add per weight and row forward, two backward."""
-        sizes = (self.n_features, *self.hidden_layer_sizes, self.n_outputs)
+        width = self.n_features if self.front is None else self.front.width
+        sizes = (width, *self.hidden_layer_sizes, self.n_outputs)
         return 6.0 * rows * sum(a * b for a, b in zip(sizes, sizes[1:]))
 
     def same_weights_as(self, other: NetworkSpec) -> bool:
         """Whether a network built from ``other`` has variables of the same shapes."""
         shapes = ("n_features", "n_outputs", "hidden_layer_sizes", "batch_normalization")
-        return all(getattr(self, name) == getattr(other, name) for name in shapes)
+        return all(getattr(self, name) == getattr(other, name) for name in (*shapes, "front"))
 
 
 @dataclass(frozen=True)
@@ -171,7 +211,7 @@ class EarlyStopping:
 
 
 # The learning-rate schedules, by the index a compiled program selects them with.
-SCHEDULES = ("constant", "invscaling", "adaptive", "cosine")
+SCHEDULES = ("constant", "invscaling", "adaptive", "cosine", "coslog4")
 
 
 class ScheduleClock(NamedTuple):
@@ -207,6 +247,9 @@ class LearningRateSchedule:
       training loss by ``tol``, as scikit-learn's ``learning_rate="adaptive"``.
     - ``"cosine"``: annealed from ``learning_rate`` towards 0 along half a cosine over
       ``horizon`` epochs, ``learning_rate * (1 + cos(pi * epoch / horizon)) / 2``.
+    - ``"coslog4"``: four warm-up-and-anneal cycles, each twice as long as the one before
+      (RealMLP's): ``learning_rate * (1 - cos(2 pi log2(1 + 15 t))) / 2`` at the middle of
+      each epoch, ``t = (epoch + 0.5) / horizon``.
     """
 
     name: str = "constant"
@@ -305,6 +348,11 @@ class TrainingRequest:
     # The training loss of the first epoch of the run this fit continues, for the divergence
     # check (None: this fit starts the run).
     reference_loss: float | None = None
+    # The optimizer's settings given at run time, by Keras' names (beta_1, beta_2, epsilon,
+    # rho, weight_decay); those the optimizer does not have are left out.
+    optimizer_settings: tuple[tuple[str, float], ...] = ()
+    # The classifier's label smoothing (0 for the regressor).
+    label_smoothing: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -341,3 +389,14 @@ class TrainingOutcome:
     optimizer: OptimizerState
     result: TrainingResult
     clock: ScheduleClock
+
+
+def hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
+    """``hidden_layer_sizes`` as a tuple of positive ints, or a clear error."""
+    sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
+    if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
+        raise ValueError(
+            "hidden_layer_sizes must be a positive integer or a sequence of positive integers; "
+            f"got {hidden_layer_sizes!r}."
+        )
+    return tuple(int(s) for s in sizes)

@@ -26,6 +26,7 @@ import warnings
 from typing import Any, Protocol
 
 import numpy as np
+from sklearn.model_selection import train_test_split
 
 from ._specs import (
     Batches,
@@ -241,3 +242,47 @@ def _print_epoch(epoch: int, epochs: int, loss: float, metrics: dict[str, float]
     parts = [f"Epoch {epoch}/{epochs}", f"loss = {loss:.6f}"]
     parts += [f"{name} = {value:.6f}" for name, value in metrics.items()]
     print(", ".join(parts), flush=True)
+
+
+def split_rows(y, strata, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
+    """Early stopping's seeded split of the rows into training and validation indices.
+
+    Stratified by ``strata`` (the classifier's labels) when every class can have a row on
+    both sides; otherwise (many classes, few rows) a plain random split, as scikit-learn's
+    MLPClassifier always does for more than two classes.
+    """
+    n_validation = math.ceil(fraction * len(y))
+    if n_validation < 2 or n_validation >= len(y):
+        side = "the validation set" if n_validation < 2 else "the training set"
+        raise ValueError(
+            f"Early stopping cannot split {len(y)} rows with validation_fraction={fraction}: "
+            f"{side} would have {min(n_validation, len(y) - n_validation)} row(s) and needs "
+            f"at least {2 if n_validation < 2 else 1}. Change validation_fraction, give more "
+            "rows, or set early_stopping=False."
+        )
+    stratify = None
+    if strata is not None:
+        counts = np.unique(strata, return_counts=True)[1]
+        if counts.min() >= 2 and len(counts) <= min(n_validation, len(y) - n_validation):
+            stratify = strata
+    return train_test_split(
+        np.arange(len(y)),
+        test_size=n_validation,
+        random_state=int(seeds.generate_state(1)[0]),
+        stratify=stratify,
+    )
+
+
+def scoring_error(estimator, error: Exception) -> ValueError:
+    """The error for a ``scoring`` that cannot score the estimator's predictions."""
+    return ValueError(
+        f"scoring={estimator.scoring!r} cannot score a {type(estimator).__name__}'s "
+        f"predictions for early stopping: {error}"
+    )
+
+
+def require_some_weight(weights: np.ndarray, what: str, why: str = "") -> None:
+    """Refuse weights that are all zero (nothing to train on)."""
+    if not np.any(weights > 0):
+        reason = f" {why}" if why else ""
+        raise ValueError(f"{what} must contain at least one non-zero number{reason}.")

@@ -7,6 +7,7 @@ rename touches one file.
 """
 
 from sklearn.base import _fit_context
+from sklearn.utils import _safe_indexing
 from sklearn.utils._param_validation import Interval, InvalidParameterError, StrOptions
 
 try:
@@ -27,4 +28,5 @@ __all__ = [
     "InvalidParameterError",
     "StrOptions",
     "_fit_context",
+    "_safe_indexing",
 ]

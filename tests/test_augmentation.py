@@ -3,6 +3,7 @@
 import keras
 import numpy as np
 import pytest
+from plain import plain
 from sklearn.base import clone
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
@@ -22,7 +23,7 @@ from skreg.augmentation import plan_augmentation
 
 def make(cls=RegularizedMLPClassifier, **params):
     defaults = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=8, random_state=0)
-    return cls(**{**defaults, **params})
+    return cls(**{**plain(cls), **defaults, **params})
 
 
 def augmenter(*augmentations, n_features, seed=0):

@@ -13,6 +13,7 @@ import joblib
 import keras
 import numpy as np
 import pytest
+from plain import plain
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
@@ -32,7 +33,7 @@ def case(request, classification_data, regression_data):
 
 def make(cls, **params):
     defaults = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=10, random_state=0)
-    return cls(**{**defaults, **params})
+    return cls(**{**plain(cls), **defaults, **params})
 
 
 def test_same_random_state_same_predictions_without_global_seeding(case):

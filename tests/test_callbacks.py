@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from plain import plain
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from skreg import GaussianNoise, RegularizedMLPClassifier, RegularizedMLPRegressor
@@ -13,7 +14,13 @@ pytestmark = pytest.mark.skipif(
 
 
 def small(**params):
-    return RegularizedMLPClassifier((8,), learning_rate=1e-2, random_state=0, **params)
+    params = {
+        **plain(RegularizedMLPClassifier),
+        "learning_rate": 1e-2,
+        "random_state": 0,
+        **params,
+    }
+    return RegularizedMLPClassifier((8,), **params)
 
 
 def epoch_rows(log):

@@ -7,6 +7,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+from plain import plain  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -22,7 +23,7 @@ from skreg.inspection import (  # noqa: E402
 
 def make(**params):
     defaults = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=12, random_state=0)
-    return RegularizedMLPClassifier(**{**defaults, **params})
+    return RegularizedMLPClassifier(**{**plain(RegularizedMLPClassifier), **defaults, **params})
 
 
 @pytest.fixture(autouse=True)

@@ -6,6 +6,7 @@ import inspect
 import numpy as np
 import pytest
 import sklearn
+from plain import plain
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
 from sklearn.metrics import accuracy_score, make_scorer, mean_poisson_deviance
@@ -68,7 +69,8 @@ def softmax(z):
 
 def test_coefs_and_intercepts_have_scikit_learns_layout_and_give_the_predictions():
     X, y = load_iris(return_X_y=True)
-    clf = RegularizedMLPClassifier((6, 4), max_iter=5, random_state=0).fit(X, y)
+    plain_clf = RegularizedMLPClassifier(**plain(RegularizedMLPClassifier))
+    clf = plain_clf.set_params(hidden_layer_sizes=(6, 4), max_iter=5, random_state=0).fit(X, y)
     reference = MLPClassifier((6, 4), max_iter=1).fit(X, y)
     assert [c.shape for c in clf.coefs_] == [c.shape for c in reference.coefs_]
     assert [b.shape for b in clf.intercepts_] == [b.shape for b in reference.intercepts_]
@@ -113,7 +115,8 @@ def test_the_poisson_regressor_fits_counts_better_than_squared_error():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(600, 3))
     counts = rng.poisson(np.exp(0.8 * X[:, 0] - 0.5 * X[:, 1] + 0.3))
-    params = dict(hidden_layer_sizes=(16,), learning_rate=1e-2, max_iter=60, random_state=0)
+    params = dict(plain(RegularizedMLPRegressor), hidden_layer_sizes=(16,), learning_rate=1e-2,
+                  max_iter=60, random_state=0)  # fmt: skip
     poisson = RegularizedMLPRegressor(loss="poisson", **params).fit(X[:400], counts[:400])
     squared = RegularizedMLPRegressor(**params).fit(X[:400], counts[:400])
     predicted = poisson.predict(X[400:])

@@ -1,6 +1,7 @@
 """RegularizedMLPRegressor: target shapes and regression quality."""
 
 import pytest
+from plain import plain
 from sklearn.base import is_regressor
 from sklearn.model_selection import KFold, check_cv, cross_val_score
 
@@ -9,7 +10,7 @@ from skreg import RegularizedMLPRegressor
 
 def small(**params):
     defaults = dict(hidden_layer_sizes=(32,), learning_rate=1e-2, max_iter=60, random_state=0)
-    return RegularizedMLPRegressor(**{**defaults, **params})
+    return RegularizedMLPRegressor(**{**plain(RegularizedMLPRegressor), **defaults, **params})
 
 
 def test_is_regressor_and_cross_validates(regression_data):

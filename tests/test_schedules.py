@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+from plain import plain
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GridSearchCV
 from sklearn.neural_network import MLPClassifier
@@ -15,7 +16,13 @@ from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
 
 
 def small(**params):
-    return RegularizedMLPClassifier((8,), learning_rate=1e-2, random_state=0, **params)
+    params = {
+        **plain(RegularizedMLPClassifier),
+        "learning_rate": 1e-2,
+        "random_state": 0,
+        **params,
+    }
+    return RegularizedMLPClassifier((8,), **params)
 
 
 def test_invscaling_follows_scikit_learns_schedule_over_the_training_rows(iris):

@@ -75,7 +75,15 @@ def predict(key: ProgramKey, state: NetworkState, X: np.ndarray) -> np.ndarray:
         return program.predict(state.trainable, state.non_trainable, X)
 
 
-def loss(key: ProgramKey, state: NetworkState, X, Y, w, penalty: tuple[float, float]) -> float:
+def loss(
+    key: ProgramKey,
+    state: NetworkState,
+    X,
+    Y,
+    w,
+    penalty: tuple[float, float],
+    smoothing: float = 0.0,
+) -> float:
     """The training objective of ``state`` on the rows ``X, Y`` weighted by ``w``, in
     inference mode (no dropout): for a check on the host, such as divergence after a call's
     last step."""
@@ -83,7 +91,7 @@ def loss(key: ProgramKey, state: NetworkState, X, Y, w, penalty: tuple[float, fl
     from ._cache import PROGRAMS
 
     with PROGRAMS.lease(key) as program:
-        return program.evaluate(state, X, Y, w, penalty)
+        return program.evaluate(state, X, Y, w, penalty, smoothing)
 
 
 def export_model(

@@ -86,12 +86,13 @@ class JaxProgram(Program):
     def _forward(self, trainable, non_trainable, X):
         return self.call("forward", trainable, non_trainable, X)
 
-    def _train_step(self, state, x, y, w, penalty, host):
+    def _train_step(self, state, x, y, w, data, host):
         trainable, non_trainable, optimizer, augmenter = state
         if self.augmenter is not None:
             (x, y), augmenter = self.augmenter.stateless_call([], augmenter, x, y, *host)
         (loss, non_trainable), grads = jax.value_and_grad(
-            lambda t, n: objective(self, t, n, x, y, w, penalty), has_aux=True
+            lambda t, n: objective(self, t, n, x, y, w, data.penalty, smoothing=data.smoothing),
+            has_aux=True,
         )(trainable, non_trainable)
         trainable, optimizer = self.optimizer.stateless_apply(optimizer, grads, trainable)
         return (trainable, non_trainable, optimizer, augmenter), loss

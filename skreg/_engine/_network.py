@@ -19,6 +19,7 @@ import keras
 import numpy as np
 
 from .._specs import NetworkSpec, NetworkState, OptimizerState, child_seed
+from ._front import TableFront
 from ._penalty import kernel_penalty
 from ._random import drawn, uniform
 
@@ -62,7 +63,7 @@ def build_network(
         "kernel_regularizer": kernel_penalty(*penalty),
     }
     inputs = keras.Input(shape=(spec.n_features,), name="features")
-    x = inputs
+    x = inputs if spec.front is None else TableFront(spec.front, name="front")(inputs)
     for i, (units, rate) in enumerate(zip(spec.hidden_layer_sizes, rates)):
         x = keras.layers.Dense(units, **dense, name=f"hidden_{i}")(x)
         if spec.batch_normalization:
@@ -89,12 +90,15 @@ def initial_state(
     """Fresh weights for ``network``: Glorot-uniform kernels, zero biases, unit BN scales.
 
     Each kernel and each dropout layer gets its own seed from ``seeds``, so the state is a
-    deterministic function of the architecture, the rates and the seed sequence.
+    deterministic function of the architecture, the rates and the seed sequence. A table
+    front (:mod:`._front`) draws its own values from a third stream.
     """
     rates = iter(dropout)
     values: dict[int, np.ndarray] = {}
     kernel_seeds, dropout_seeds = seeds.spawn(2)
     for layer in network.layers:
+        if isinstance(layer, TableFront):
+            values.update(layer.initial_values(np.random.default_rng(seeds.spawn(1)[0])))
         if isinstance(layer, keras.layers.Dense):
             fan_in, fan_out = layer.kernel.shape
             limit = np.sqrt(6.0 / (fan_in + fan_out))
@@ -166,15 +170,40 @@ def export_model(
         if isinstance(layer, Dropout):  # the config shows the rate its float32 variable holds
             rate = keras.ops.convert_to_numpy(keras.ops.copy(layer.rate_variable))
             layer.rate = float(str(np.float32(rate)))  # 0.1, not 0.10000000149011612
-    model.compile(optimizer=make_optimizer(optimizer.name, 1e-3), loss=loss)
+    # The trained optimizer: its run-time settings as numbers, its slots as trained.
+    trained = make_optimizer(optimizer.name, 1e-3)
+    trained.build(model.trainable_variables)
+    names = [v.name for v in trained.variables]
+    settings = {
+        n: float(np.asarray(v)) for n, v in zip(names, optimizer.values) if n in RUN_TIME_SETTINGS
+    }
+    learning_rate = float(np.asarray(optimizer.values[names.index("learning_rate")]))
+    model.compile(optimizer=make_optimizer(optimizer.name, learning_rate, settings), loss=loss)
     model.optimizer.build(model.trainable_variables)
-    for variable, value in zip(model.optimizer.variables, optimizer.values, strict=True):
+    values = [v for n, v in zip(names, optimizer.values) if n not in RUN_TIME_SETTINGS]
+    for variable, value in zip(model.optimizer.variables, values, strict=True):
         variable.assign(_as_dtype(value, variable))
     return model
 
 
-def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimizer:
+# The optimizer's settings a fit gives at run time, by Keras' attribute names: variables of the
+# optimizer in training programs (so a grid over them compiles nothing new), numbers in an
+# exported model (whose configuration must serialize).
+RUN_TIME_SETTINGS = ("beta_1", "beta_2", "epsilon", "rho", "weight_decay")
+# Weight decay applies to the dense kernels only (as RealMLP: not to biases, normalization,
+# scales or embeddings): the variables whose names hold these are left out.
+_NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "scale", "frequency", "phase", "projection",
+                    "offset", "embedding"]  # fmt: skip
+
+
+def make_optimizer(
+    name: str, learning_rate: float, settings: dict[str, float] | None = None
+) -> keras.optimizers.Optimizer:
     """Instantiate a Keras optimizer by name with the given learning rate.
+
+    Without ``settings``, its :data:`RUN_TIME_SETTINGS` that it has become variables (weight
+    decay always, 0 when the optimizer has none); with them, they are numbers set from
+    ``settings``, as an exported model needs.
 
     Its slot variables (moments, accumulators) are filled on the host: Keras fills them on the
     device, which on JAX compiles one small program per new variable shape (measured: Adam's
@@ -183,10 +212,20 @@ def make_optimizer(name: str, learning_rate: float) -> keras.optimizers.Optimize
     # Keras numbers a process's optimizers ("adam", "adam_1", ...) and the name reaches the
     # traced program's operation names; one fixed name keeps the program, and the key of its
     # entry in TensorFlow's compilation cache, the same whatever was built before it. (Built
-    # from its name and these two settings, not from a template's get_config, which reads
-    # the learning-rate variable through a NumPy call that NumPy 2 deprecates.)
-    config = {"learning_rate": learning_rate, "name": name.lower()}
+    # from its name and settings, not from a template's get_config, which reads the
+    # learning-rate variable through a NumPy call that NumPy 2 deprecates.)
+    config = {"learning_rate": learning_rate, "name": name.lower(), **(settings or {})}
     optimizer = keras.optimizers.get({"class_name": name, "config": config})
+    if settings is None:
+        for setting in RUN_TIME_SETTINGS:
+            value = getattr(optimizer, setting, None)
+            if setting == "weight_decay":
+                value = value or 0.0
+            if isinstance(value, float | int) and not isinstance(value, bool):
+                setattr(optimizer, setting, optimizer.add_variable(
+                    shape=(), initializer=_HostFill(float(value)), name=setting
+                ))  # fmt: skip
+    optimizer.exclude_from_weight_decay(var_names=_NO_WEIGHT_DECAY)
     add_slot = optimizer.add_variable_from_reference
 
     def add_host_filled_slot(reference_variable, name=None, initializer="zeros"):

@@ -37,6 +37,7 @@ from .._specs import (
 from ._augmenters import build_augmenter
 from ._network import (
     LOSSES,
+    RUN_TIME_SETTINGS,
     build_network,
     initial_state,
     kernels,
@@ -60,11 +61,15 @@ PREDICT_CHUNK = 512
 ADAPTIVE_FACTOR = 0.2
 
 
-def objective(program: Program, trainable, non_trainable, x, y, w, penalty, training=True):
+def objective(
+    program: Program, trainable, non_trainable, x, y, w, penalty, training=True, smoothing=0.0
+):
     """A batch's loss: the weighted mean data loss plus ``l1 * sum|W| + l2 * sum W**2``.
 
     The data loss is computed from the output layer's linear predictor (for the classifier,
-    the logits), see :data:`skreg._engine._network.LOSSES`.
+    the logits), see :data:`skreg._engine._network.LOSSES`. The classifier's targets are
+    smoothed by ``smoothing``: ``(1 - smoothing) * y + smoothing / n_classes``, as Keras'
+    ``label_smoothing``.
 
     The one definition of what skreg minimizes, on every backend. Returns the loss and the
     network's updated non-trainable state (batch statistics, random-generator states).
@@ -73,6 +78,8 @@ def objective(program: Program, trainable, non_trainable, x, y, w, penalty, trai
     y_pred, non_trainable = program.linear.stateless_call(
         trainable, non_trainable, x, training=training
     )
+    if program.key.loss == "categorical_crossentropy":
+        y = y * (1.0 - smoothing) + smoothing / y.shape[-1]
     data_loss = ops.sum(program.loss(y, y_pred) * w) / ops.maximum(ops.sum(w), 1e-12)
     weights = kernels(program.network, trainable)
     return data_loss + Penalty(penalty[0], penalty[1]).total(weights), non_trainable
@@ -86,7 +93,10 @@ def scheduled_rate(clock: ScheduleClock, inputs: tuple) -> Any:
     invscaling = ops.power(clock.samples + 1.0, -power_t)
     epoch = ops.minimum(ops.cast(clock.epoch, "float32"), horizon - 1.0)
     cosine = 0.5 * (1.0 + ops.cos(np.float32(np.pi) * epoch / horizon))
-    multiplier = ops.where(kind == 3, cosine, 1.0)
+    cycles = ops.log2(1.0 + 15.0 * (epoch + 0.5) / horizon)
+    coslog4 = 0.5 * (1.0 - ops.cos(np.float32(2 * np.pi) * cycles))
+    multiplier = ops.where(kind == 4, coslog4, 1.0)
+    multiplier = ops.where(kind == 3, cosine, multiplier)
     multiplier = ops.where(kind == 2, clock.factor, multiplier)
     multiplier = ops.where(kind == 1, invscaling, multiplier)
     return learning_rate * multiplier
@@ -117,6 +127,7 @@ class Data(NamedTuple):
     Y: Any
     validation: tuple[Any, Any, Any]  # order, weights, n_batches
     penalty: Any
+    smoothing: Any  # the classifier's label smoothing
     patience: Any  # int32; the early-stopping patience, huge when not stopping
     tol: Any
     schedule: tuple  # the learning-rate schedule, LearningRateSchedule.inputs()
@@ -176,14 +187,21 @@ class Program:
         return (
             cast_all(network.trainable, self.network.trainable_variables),
             cast_all(network.non_trainable, self.network.non_trainable_variables),
-            self.optimizer_state(optimizer, request.learning_rate),
+            self.optimizer_state(optimizer, request.learning_rate, request.optimizer_settings),
             list(augmenter),
         )
 
-    def optimizer_state(self, state: OptimizerState | None, learning_rate: float) -> list:
-        """Optimizer values for a fit: ``state`` (or a fresh optimizer's) at ``learning_rate``."""
+    def optimizer_state(
+        self, state: OptimizerState | None, learning_rate: float, settings: tuple = ()
+    ) -> list:
+        """Optimizer values for a fit: ``state`` (or a fresh optimizer's) at ``learning_rate``
+        and with the run-time ``settings`` (``(name, value)`` pairs) it has."""
         values = list(self.fresh_optimizer if state is None else state.values)
         values[self.learning_rate_index] = np.asarray(learning_rate, dtype=np.float32)
+        names = [v.name for v in self.optimizer.variables]
+        for name, value in settings:
+            if name in RUN_TIME_SETTINGS and name in names:
+                values[names.index(name)] = np.asarray(value, dtype=np.float32)
         return cast_all(values, self.optimizer.variables)
 
     def predict(self, trainable: Sequence, non_trainable: Sequence, X: np.ndarray) -> np.ndarray:
@@ -200,14 +218,16 @@ class Program:
             chunks.append(keras.ops.convert_to_numpy(outputs)[:n_rows])
         return np.concatenate(chunks).astype(np.float64, copy=False)
 
-    def evaluate(self, state: NetworkState, X, Y, w, penalty: tuple[float, float]) -> float:
+    def evaluate(
+        self, state: NetworkState, X, Y, w, penalty: tuple[float, float], smoothing: float = 0.0
+    ) -> float:
         """:func:`objective` of ``state`` on ``X, Y`` weighted by ``w``, in inference mode,
         run eagerly (a check on the host, not worth a compiled function)."""
         value, _ = objective(
             self, cast_all(state.trainable, self.network.trainable_variables),
             cast_all(state.non_trainable, self.network.non_trainable_variables),
             np.asarray(X, np.float32), np.asarray(Y, np.float32), np.asarray(w, np.float32),
-            np.asarray(penalty, np.float32), training=False,
+            np.asarray(penalty, np.float32), training=False, smoothing=np.float32(smoothing),
         )  # fmt: skip
         return float(keras.ops.convert_to_numpy(value))
 
@@ -312,6 +332,7 @@ class Program:
             loss, _ = objective(
                 self, trainable, non_trainable, ops.take(data.X, order[i], axis=0),
                 ops.take(data.Y, order[i], axis=0), weights[i], data.penalty, training=False,
+                smoothing=data.smoothing,
             )  # fmt: skip
             return total + loss * ops.sum(weights[i])
 
@@ -325,7 +346,7 @@ class Program:
             state, total = carry
             x = ops.take(data.X, order[i], axis=0)
             y = ops.take(data.Y, order[i], axis=0)
-            state, loss = self._train_step(state, x, y, weights[i], data.penalty,
+            state, loss = self._train_step(state, x, y, weights[i], data,
                                            tuple(a[i] for a in host))  # fmt: skip
             return state, total + loss * ops.sum(weights[i])
 
@@ -339,8 +360,9 @@ class Program:
 
     # Inside the compiled functions: by backend.
 
-    def _train_step(self, state, x, y, w, penalty, host):
-        """Augment the batch, take the gradient of :func:`objective` and apply it."""
+    def _train_step(self, state, x, y, w, data, host):
+        """Augment the batch, take the gradient of :func:`objective` (with ``data``'s penalty
+        and label smoothing) and apply it."""
         raise NotImplementedError
 
     def _keep_best(self, improved, state, best_weights):

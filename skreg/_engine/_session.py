@@ -73,6 +73,7 @@ class Session:
             Y=_padded(request.Y, rows),
             validation=self._validation_layout(),
             penalty=np.asarray(request.penalty, dtype=np.float32),
+            smoothing=np.float32(request.label_smoothing),
             patience=np.int32(stopping.patience) if stopping else _NEVER,
             tol=np.float32(stopping.tol if stopping else 0.0),
             schedule=schedule.learning_rate.inputs(),

@@ -216,14 +216,15 @@ class TensorFlowProgram(Program):
         self.optimizer.variables[self.learning_rate_index].assign(rate)
         return state
 
-    def _train_step(self, state, x, y, w, penalty, host):
+    def _train_step(self, state, x, y, w, data, host):
         if self.augmenter is not None:
             x, y = self.augmenter(x, y, *host)
         trainable_variables, non_trainable_variables = self._variables[:2]
         with tf.GradientTape() as tape:
             loss, non_trainable = objective(
                 self, [v.value for v in trainable_variables],
-                [v.value for v in non_trainable_variables], x, y, w, penalty,
+                [v.value for v in non_trainable_variables], x, y, w, data.penalty,
+                smoothing=data.smoothing,
             )  # fmt: skip
         grads = tape.gradient(loss, trainable_variables)
         for variable, value in zip(non_trainable_variables, non_trainable):

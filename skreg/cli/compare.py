@@ -13,7 +13,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from sklearn.base import clone
-from sklearn.pipeline import Pipeline
 
 from .. import GaussianNoise, SwapNoise
 from .data import (
@@ -22,7 +21,6 @@ from .data import (
     check_early_stopping_split,
     cv_splitter,
     fitted_network,
-    is_wrapped,
     load_data,
     make_model,
     set_network_params,
@@ -59,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     check_backend(args.verbose)
     tried = variants(data, args.max_iter)
     # Every fit is one job: each variant's folds and its monitored fit, then the L2 path.
-    jobs: list[tuple[tuple[str, Any], Pipeline, Any]] = []
+    jobs: list[tuple[tuple[str, Any], Any, Any]] = []
     for name, params in tried.items():
         variant = set_network_params(clone(model), **params)
         jobs += [(("variant", name), variant, split) for split in splits]
@@ -141,7 +139,7 @@ def _dask_client(address: str) -> Any:
         raise DataError(f"cannot reach the Dask scheduler at {address}: {error}") from None
 
 
-def _run_job(model: Pipeline, data: Dataset, split: Any) -> Any:
+def _run_job(model: Any, data: Dataset, split: Any) -> Any:
     """One job of ``compare``: a fold's scores, or (without a split) the model fitted on all."""
     if split is None:
         return model.fit(data.X, data.y)
@@ -194,10 +192,10 @@ def _verdict(table: pd.DataFrame) -> str:
     return line
 
 
-def _monitored(model: Pipeline, max_iter: int) -> Pipeline:
+def _monitored(model: Any, max_iter: int) -> Any:
     """The model set to record the validation loss of every epoch, for the loss curves."""
     monitored = set_network_params(clone(model), validation_fraction=0.2)
-    network = monitored[-1].regressor if is_wrapped(monitored) else monitored[-1]
+    network = fitted_network(monitored)
     if not network.early_stopping:
         # Record every epoch: patience longer than training never stops it.
         set_network_params(monitored, early_stopping=True, n_iter_no_change=max_iter)
@@ -218,7 +216,7 @@ def _format_table(table: pd.DataFrame) -> str:
     return "\n".join(lines)
 
 
-def _save_figures(curves: dict[str, Pipeline], path: list[dict], score: str, out: Path) -> None:
+def _save_figures(curves: dict[str, Any], path: list[dict], score: str, out: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")

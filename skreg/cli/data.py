@@ -1,8 +1,4 @@
-"""The data the command line runs on, the pipeline it fits, and checks made before a fit.
-
-The CSV's preprocessing (imputation, scaling, one-hot encoding) sits inside the pipeline, so
-cross-validation stays honest.
-"""
+"""The data the command line runs on, the network it fits, and checks made before a fit."""
 
 from __future__ import annotations
 
@@ -12,12 +8,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.compose import ColumnTransformer, TransformedTargetRegressor
 from sklearn.datasets import load_digits
-from sklearn.impute import SimpleImputer
 from sklearn.model_selection import KFold, StratifiedKFold
-from sklearn.pipeline import Pipeline, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from .. import RegularizedMLPClassifier, RegularizedMLPRegressor, _engine
 from ..datasets import make_noisy_moons
@@ -105,49 +97,31 @@ def _noisy_moons() -> Dataset:
     )
 
 
-def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int) -> Pipeline:
-    """Preprocessing and the unregularized network, as one pipeline."""
-    transformers = []
-    if data.numeric:
-        # A column missing in every row of a training fold is kept (as zeros), not dropped.
-        numeric = make_pipeline(
-            SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()
-        )
-        transformers.append(("numeric", numeric, data.numeric))
-    if data.categorical:
-        categorical = make_pipeline(
-            SimpleImputer(strategy="constant", fill_value="missing", keep_empty_features=True),
-            OneHotEncoder(handle_unknown="ignore", sparse_output=False),
-        )
-        transformers.append(("categorical", categorical, data.categorical))
+def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int) -> Any:
+    """The network without regularization, on the raw columns: the estimator scales the
+    numeric ones, encodes the categorical ones and imputes missing values inside each fit,
+    so cross-validation stays honest (and the regressor standardizes its target)."""
+    params = dict(
+        max_iter=max_iter,
+        learning_rate=data.learning_rate,
+        learning_rate_schedule="constant",
+        dropout=0.0,
+        early_stopping=False,
+        random_state=seed,
+    )
     if data.task == "classification":
-        network = RegularizedMLPClassifier(
-            hidden, max_iter=max_iter, learning_rate=data.learning_rate, random_state=seed
-        )
-    else:
-        # Standardized targets: a network starts near 0 and takes an age to reach prices.
-        network = TransformedTargetRegressor(
-            RegularizedMLPRegressor(
-                hidden, max_iter=max_iter, learning_rate=data.learning_rate, random_state=seed
-            ),
-            transformer=StandardScaler(),
-        )
-    return Pipeline([("prepare", ColumnTransformer(transformers)), ("network", network)])
+        return RegularizedMLPClassifier(hidden, label_smoothing=0.0, **params)
+    return RegularizedMLPRegressor(hidden, **params)
 
 
-def set_network_params(model: Pipeline, **params: Any) -> Pipeline:
-    """Set parameters of the network in a pipeline from :func:`make_model`."""
-    prefix = "network__regressor__" if is_wrapped(model) else "network__"
-    return model.set_params(**{prefix + name: value for name, value in params.items()})
+def set_network_params(model: Any, **params: Any) -> Any:
+    """Set parameters of the network from :func:`make_model`."""
+    return model.set_params(**params)
 
 
-def fitted_network(model: Pipeline) -> Any:
-    """The fitted skreg estimator in a pipeline from :func:`make_model`."""
-    return model[-1].regressor_ if is_wrapped(model) else model[-1]
-
-
-def is_wrapped(model: Pipeline) -> bool:
-    return isinstance(model[-1], TransformedTargetRegressor)
+def fitted_network(model: Any) -> Any:
+    """The fitted skreg estimator from :func:`make_model`."""
+    return model
 
 
 def _read_csv(path: str, target: str | None) -> pd.DataFrame:

@@ -3,8 +3,10 @@
 import keras
 import numpy as np
 import pytest
+from plain import plain
 
 from skreg._engine._network import (
+    RUN_TIME_SETTINGS,
     Dropout,
     build_network,
     initial_state,
@@ -99,8 +101,10 @@ def test_optimizer_slots_start_as_keras_own(name):
     ours.build(network.trainable_variables)
     stock = keras.optimizers.get({"class_name": name, "config": {"learning_rate": 1e-2}})
     stock.build(network.trainable_variables)
-    assert [v.shape for v in ours.variables] == [v.shape for v in stock.variables]
-    for a, b in zip(ours.variables, stock.variables):
+    # Ours also holds the run-time settings (beta_1, ...) as variables, ahead of the slots.
+    slots = [v for v in ours.variables if v.name not in RUN_TIME_SETTINGS]
+    assert [v.shape for v in slots] == [v.shape for v in stock.variables]
+    for a, b in zip(slots, stock.variables):
         np.testing.assert_array_equal(keras.ops.convert_to_numpy(a), keras.ops.convert_to_numpy(b))
         assert a.dtype == b.dtype
 
@@ -110,6 +114,6 @@ def test_every_optimizer_lowers_the_training_loss(iris, name):
     from skreg import RegularizedMLPClassifier
 
     X, y = iris
-    clf = RegularizedMLPClassifier((8,), optimizer=name, learning_rate=1e-2, max_iter=20,
-                                   random_state=0).fit(X, y)  # fmt: skip
+    params = {**plain(RegularizedMLPClassifier), "learning_rate": 1e-2, "max_iter": 20}
+    clf = RegularizedMLPClassifier((8,), optimizer=name, random_state=0, **params).fit(X, y)
     assert clf.loss_curve_[-1] < 0.9 * clf.loss_curve_[0]

@@ -1,0 +1,106 @@
+"""From what the user passes to what the network sees: validation, the table's columns, the
+front of the network, and the regressor's target scale."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from sklearn.utils.validation import validate_data
+
+from ._specs import FrontSpec
+from ._tabular import Layout, TablePreprocessor
+
+
+@dataclass(frozen=True)
+class TargetScale:
+    """The regressor trains on ``(y - shift) / scale`` and predicts ``outputs * scale +
+    shift``, per target."""
+
+    shift: np.ndarray
+    scale: np.ndarray
+
+    def apply(self, y: np.ndarray) -> np.ndarray:
+        return (y - self.shift) / self.scale
+
+    def undo(self, outputs: np.ndarray) -> np.ndarray:
+        return outputs * self.scale + self.shift
+
+
+@dataclass(frozen=True)
+class FitData:
+    """A fit's data: the ``table`` as validated, its ``matrix`` for the network, the labels
+    ``y`` and the network's targets ``Y``, the row ``weights``, the fitted preprocessor
+    ``inputs`` and the regressor's target scale (None)."""
+
+    table: Any
+    matrix: np.ndarray
+    y: np.ndarray
+    Y: np.ndarray
+    weights: np.ndarray
+    inputs: Any
+    target: Any
+
+
+def is_table(X: Any) -> bool:
+    """Whether ``X`` is a DataFrame, whose column dtypes say which columns are categorical."""
+    return hasattr(X, "dtypes") and hasattr(X, "columns")
+
+
+def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_checks: Any):
+    """``X`` (and ``y``) checked by scikit-learn's own validation, with its messages: the
+    feature names and count, the rows, the finite values (NaN are imputed later); a
+    DataFrame is kept as it is, for its column dtypes, a NumPy array becomes float64."""
+    params = dict(reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+    if is_table(X):
+        # Numbers only: checked as numbers (infinity refused). With categorical columns, as
+        # objects, since scikit-learn would try to cast a frame of numbers and categories to
+        # float; the matrix the network reads is checked for infinity instead (matrix).
+        params["dtype"] = None if all(t.kind in "iuf" for t in X.dtypes) else object
+    if isinstance(y, str) and y == "no_validation":  # predicting: X alone
+        checked = validate_data(estimator, X, **params)
+        return X if is_table(X) else checked
+    checked, y = validate_data(estimator, X, y, **params, **y_checks)
+    return (X if is_table(X) else checked), y
+
+
+def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
+    """The network's float32 input for the rows of ``X``. An array passed to a model fitted on
+    a DataFrame (scikit-learn warned already) is read as the fitted columns, in order."""
+    names = getattr(preprocessor.columns_, "feature_names_in_", None)
+    if names is not None and not is_table(X):
+        import pandas as pd
+
+        X = pd.DataFrame(X, columns=names)
+    out = preprocessor.transform(X)
+    if not np.isfinite(out).all():
+        raise ValueError(
+            "Input X contains infinity or a value too large for dtype('float32'), in the "
+            "columns the network reads."
+        )
+    return out
+
+
+def front(estimator: Any, layout: Layout) -> FrontSpec | None:
+    """The network's front for a table laid out as ``layout``, or None when it has nothing to
+    do (no embedded column, no periodic embedding, no scale): the plain network."""
+    periodic = estimator.numeric_embedding == "periodic" and layout.n_numeric > 0
+    if not (layout.levels or periodic or estimator.scaling_layer):
+        return None
+    return FrontSpec(
+        n_numeric=layout.n_numeric,
+        n_dense=layout.n_dense,
+        levels=layout.levels,
+        embedding_dim=estimator.embedding_dim,
+        periodic=periodic,
+        scale=bool(estimator.scaling_layer),
+    )
+
+
+def preprocessor(estimator: Any) -> TablePreprocessor:
+    return TablePreprocessor(
+        numeric_scaling=estimator.numeric_scaling,
+        max_onehot_levels=estimator.max_onehot_levels,
+        missing_indicators=estimator.missing_indicators,
+    )

@@ -1,0 +1,223 @@
+"""What the estimators do to raw columns: a table in, one float32 matrix out. No Keras here.
+
+A DataFrame's columns are read by their dtype, as ``HistGradientBoosting*`` does with
+``categorical_features="from_dtype"``: ``category``, ``object``, string and ``bool`` columns
+are categorical, every other column numeric; a NumPy array is all numeric. Then:
+
+- **Numeric columns** are centred on their median, divided by their interquartile range (by
+  their range when that is 0) and clipped smoothly, ``x / sqrt(1 + (x / 3)**2)`` (RealMLP's
+  robust scaling and smooth clipping): an outlier keeps its side and order but cannot reach
+  beyond 3. Missing values take the median (0 after centring) and, for the columns that had
+  any in training, an indicator column says where they were.
+- **Categorical columns** with at most ``max_onehot_levels`` levels (a missing value
+  counting as one) are one-hot encoded; those with more become one integer code each, which
+  the network embeds (:class:`Layout`): 0 for a level unseen in training, 1 to ``L`` for
+  its ``L`` levels, ``L + 1`` for a missing value.
+
+The matrix comes in that order: numeric, indicators, one-hot, codes, described by
+:class:`Layout`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted
+
+# Smooth clipping's bound: |x| / sqrt(1 + (x / 3)**2) < 3.
+CLIP = 3.0
+
+
+@dataclass(frozen=True)
+class Layout:
+    """How the preprocessed matrix's columns are laid out: ``n_numeric`` scaled numeric
+    columns first, then the dense rest (indicators, one-hot) up to ``n_dense``, then one
+    code column per embedded categorical, with ``levels`` rows in its embedding table (codes
+    for unseen, the training levels and missing, rounded up to a multiple of 8)."""
+
+    n_numeric: int
+    n_dense: int
+    levels: tuple[int, ...] = ()
+
+
+def smooth_clip(x: np.ndarray) -> np.ndarray:
+    """``x / sqrt(1 + (x / 3)**2)``: the identity near 0, bounded by 3."""
+    return x / np.sqrt(1.0 + (x / CLIP) ** 2)
+
+
+class RobustSmoothScaler(TransformerMixin, BaseEstimator):
+    """Median-centre, scale by the interquartile range (or the range when it is 0), clip
+    smoothly. Columns may hold NaN, which stay NaN (the imputer after it fills them)."""
+
+    def fit(self, X, y=None):
+        X = np.asarray(X, dtype=np.float64)
+        with np.errstate(all="ignore"), _all_nan_ok():
+            self.center_ = np.nan_to_num(np.nanmedian(X, axis=0))
+            low, high = np.nanpercentile(X, [25, 75], axis=0)
+            spread = np.nan_to_num(high - low)
+            full = np.nan_to_num(np.nanmax(X, axis=0) - np.nanmin(X, axis=0))
+        scale = np.where(spread > 0, spread, np.where(full > 0, full, 1.0))
+        self.scale_ = scale
+        self.n_features_in_ = X.shape[1]
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        with np.errstate(invalid="ignore"):  # NaN stay NaN, for the imputer after
+            return smooth_clip((np.asarray(X, dtype=np.float64) - self.center_) / self.scale_)
+
+
+class TablePreprocessor(TransformerMixin, BaseEstimator):
+    """Raw columns to the network's float32 matrix (see the module docstring).
+
+    Parameters
+    ----------
+    numeric_scaling : {"robust", "standard"} or None, default="robust"
+        ``"robust"``: median, interquartile range and smooth clipping; ``"standard"``: mean
+        and standard deviation; None: the values as they are (missing ones still imputed).
+    max_onehot_levels : int or None, default=9
+        Categorical columns with more levels are embedded; None one-hot encodes them all.
+    missing_indicators : bool, default=True
+        Add a column per numeric column that had missing values in training.
+    """
+
+    def __init__(self, *, numeric_scaling="robust", max_onehot_levels=9, missing_indicators=True):
+        self.numeric_scaling = numeric_scaling
+        self.max_onehot_levels = max_onehot_levels
+        self.missing_indicators = missing_indicators
+
+    def fit(self, X, y=None):
+        numeric, categorical = _columns(X)
+        levels = {c: _n_levels(X, c) for c in categorical}
+        limit = self.max_onehot_levels
+        onehot = [c for c in categorical if limit is None or levels[c] <= limit]
+        embedded = [c for c in categorical if c not in onehot]
+        parts = []
+        if numeric:
+            parts.append(("numeric", _numeric_steps(self.numeric_scaling), numeric))
+            if self.missing_indicators:
+                parts.append(("missing", MissingIndicator(error_on_new=False), numeric))
+        if onehot:
+            encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
+            parts.append(("onehot", make_pipeline(_AsObject(), encoder), onehot))
+        if embedded:
+            codes = OrdinalEncoder(
+                handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2
+            )
+            parts.append(("codes", make_pipeline(_AsObject(), codes, _Shift()), embedded))
+        self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
+        width = self.columns_.transform(X[:1] if hasattr(X, "iloc") else np.asarray(X)[:1])
+        codes = self.columns_.named_transformers_["codes"][1] if embedded else None
+        self.layout_ = Layout(
+            n_numeric=len(numeric),
+            n_dense=width.shape[1] - len(embedded),
+            levels=tuple(_table_rows(len(c) + 2) for c in codes.categories_) if codes else (),
+        )
+        self.sources_ = self._sources(list(X.columns) if hasattr(X, "columns") else None)
+        return self
+
+    def transform(self, X):
+        check_is_fitted(self)
+        return np.asarray(self.columns_.transform(X), dtype=np.float32)
+
+    def _sources(self, names: list | None) -> np.ndarray:
+        """For each output column, the position of the input column it comes from."""
+        sources: list[int] = []
+        for name, transformer, columns in self.columns_.transformers_:
+            positions = [c if names is None else names.index(c) for c in columns]
+            if name in ("numeric", "codes"):
+                sources += positions
+            elif name == "missing":
+                sources += [positions[i] for i in transformer.features_]
+            elif name == "onehot":
+                categories = transformer[-1].categories_
+                sources += [i for i, levels in zip(positions, categories) for _ in levels]
+        return np.asarray(sources, dtype=np.int64)
+
+
+def _table_rows(codes: int) -> int:
+    """An embedding table's rows: its codes rounded up to a multiple of 8, so that folds
+    whose training rows miss a rare level share one compiled program (the extra rows are
+    never looked up)."""
+    return -(-codes // 8) * 8
+
+
+def _columns(X) -> tuple[list, list]:
+    """Numeric and categorical columns, by dtype (a NumPy array: all numeric)."""
+    if not hasattr(X, "dtypes"):
+        return list(range(np.shape(X)[1])), []
+    categorical = [
+        c for c, dtype in X.dtypes.items()
+        if dtype.kind in "OSUb" or str(dtype) in ("category", "string", "str")
+    ]  # fmt: skip
+    numeric = [c for c in X.columns if c not in categorical]
+    return numeric, categorical
+
+
+def _n_levels(X, column) -> int:
+    """A categorical column's levels in training, a missing value counting as one."""
+    values = X[column]
+    return int(values.nunique(dropna=True) + values.isna().any())
+
+
+def _numeric_steps(scaling):
+    impute = SimpleImputer(strategy="median", keep_empty_features=True)
+    if scaling == "robust":  # the median fills a missing value: 0 after centring
+        fill = SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)
+        return make_pipeline(RobustSmoothScaler(), fill)
+    if scaling == "standard":
+        return make_pipeline(impute, StandardScaler())
+    return impute
+
+
+class _AsObject(TransformerMixin, BaseEstimator):
+    """Categorical values as Python objects, missing ones as None: one level whatever the
+    column's dtype (``category``, ``bool``, strings with NaN)."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        values = np.array(X, dtype=object)  # a copy: the caller's table stays as it was
+        mask = np.asarray(_isna(X))
+        values[mask] = None
+        return values
+
+
+class _Shift(TransformerMixin, BaseEstimator):
+    """The ordinal encoder's codes as the embedding's indices: its unseen -1 becomes 0, its
+    levels 0..L-1 become 1..L, its missing -2 becomes L + 1."""
+
+    def fit(self, X, y=None):
+        self.n_levels_ = np.asarray(X).max(axis=0, initial=-1) + 1
+        return self
+
+    def transform(self, X):
+        X = np.asarray(X, dtype=np.float64)
+        return np.where(X == -2, self.n_levels_ + 1, X + 1)
+
+
+def _isna(X):
+    import pandas as pd
+
+    return pd.isna(X)
+
+
+class _all_nan_ok:
+    """NumPy's warnings for columns missing in every row (their statistics are NaN, then 0)."""
+
+    def __enter__(self):
+        import warnings
+
+        self._catch = warnings.catch_warnings()
+        self._catch.__enter__()
+        warnings.simplefilter("ignore", RuntimeWarning)
+
+    def __exit__(self, *exc):
+        return self._catch.__exit__(*exc)

@@ -1,0 +1,195 @@
+"""Raw tables and RealMLP's ingredients: each checked against its formula or Keras' own."""
+
+import math
+import pickle
+
+import keras
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import TransformedTargetRegressor
+from sklearn.model_selection import GridSearchCV
+from sklearn.preprocessing import StandardScaler
+
+import skreg
+from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg._tabular import RobustSmoothScaler, TablePreprocessor, smooth_clip
+
+
+def small(cls=RegularizedMLPClassifier, **params):
+    return cls((8,), **{"max_iter": 5, "random_state": 0, **params})
+
+
+@pytest.fixture
+def table():
+    rng = np.random.default_rng(0)
+    n = 120
+    frame = pd.DataFrame(
+        {
+            "size": rng.lognormal(3, 1, n),
+            "age": np.where(rng.random(n) < 0.2, np.nan, rng.normal(40, 10, n)),
+            "city": rng.choice(["paris", "lyon", "nice", None], n),
+            "zip": pd.Categorical(rng.choice([f"z{i}" for i in range(14)], n)),
+            "owner": rng.random(n) < 0.5,
+        }
+    )
+    y = (frame["size"] > 20).astype(int) + (frame["city"] == "paris")
+    return frame, y.to_numpy()
+
+
+def test_smooth_clipping_is_the_identity_near_zero_and_bounded_by_three():
+    x = np.array([-1e9, -30.0, -3.0, 0.0, 0.01, 3.0, 30.0, 1e9])
+    np.testing.assert_allclose(smooth_clip(x), x / np.sqrt(1 + (x / 3) ** 2))
+    assert np.all(np.abs(smooth_clip(x)) <= 3) and smooth_clip(0.01) == pytest.approx(0.01, 1e-4)
+    assert np.all(np.diff(smooth_clip(x)) > 0)  # order kept
+
+
+def test_robust_scaling_centres_on_the_median_and_falls_back_to_the_range():
+    X = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [50.0, 5.0], [4.0, 9.0]])
+    scaler = RobustSmoothScaler().fit(X)
+    q1, q3 = np.percentile(X[:, 0], [25, 75])
+    np.testing.assert_allclose(scaler.center_, [3.0, 5.0])
+    np.testing.assert_allclose(scaler.scale_, [q3 - q1, 4.0])  # IQR; range when IQR is 0
+    expected = smooth_clip((X - [3.0, 5.0]) / [q3 - q1, 4.0])
+    np.testing.assert_allclose(scaler.transform(X), expected)
+
+
+def test_columns_are_one_hot_below_the_level_count_and_embedded_above(table):
+    X, _ = table
+    prep = TablePreprocessor().fit(X)
+    layout = prep.layout_
+    assert layout.n_numeric == 2
+    # size, age, the age indicator, city (4 levels with missing), owner (2): one-hot
+    assert layout.n_dense == 2 + 1 + 4 + 2
+    assert layout.levels == (14 + 2,)  # zip: 14 levels, plus unseen and missing
+    out = prep.transform(X)
+    assert out.shape == (len(X), layout.n_dense + 1) and np.isfinite(out).all()
+    missing = X["age"].isna().to_numpy()
+    np.testing.assert_array_equal(out[:, 2], missing)  # the indicator
+    np.testing.assert_array_equal(out[missing, 1], 0.0)  # the median, after centring
+    assert set(out[:, -1]) <= set(range(1, 15))  # the known levels' codes
+    assert TablePreprocessor(max_onehot_levels=None).fit(X).layout_.levels == ()
+
+
+def test_a_dataframe_with_missing_values_and_unseen_levels_fits_and_predicts(table):
+    X, y = table
+    clf = small().fit(X, y)
+    new = X.iloc[:6].copy()
+    new["city"] = ["marseille", None, "paris", "lyon", "nice", "brest"]
+    new["zip"] = pd.Categorical(["z99", "z1", "z2", "z3", "z4", "z5"])
+    new.loc[new.index[0], "size"] = np.nan
+    proba = clf.predict_proba(new)
+    assert np.isfinite(proba).all() and np.allclose(proba.sum(axis=1), 1)
+    assert list(clf.feature_names_in_) == list(X.columns)
+    assert clf.feature_importances_.shape == (5,)
+    with pytest.raises(ValueError, match="infinity"):
+        clf.predict(X.assign(size=np.inf))
+
+
+def test_pickled_tabular_model_predicts_the_same(table):
+    X, y = table
+    clf = small().fit(X, y)
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(clf)).predict_proba(X),
+                                  clf.predict_proba(X))  # fmt: skip
+
+
+def test_label_smoothing_is_keras_own(iris):
+    from skreg._engine._cache import PROGRAMS
+    from skreg._engine._network import initial_state
+    from skreg._engine._program import objective
+    from skreg._specs import NetworkSpec, ProgramKey
+
+    spec = NetworkSpec(n_features=4, n_outputs=3, hidden_layer_sizes=(5,),
+                       output_activation="softmax")  # fmt: skip
+    X, labels = iris
+    x, y = X[:20].astype(np.float32), np.eye(3, dtype=np.float32)[labels[:20]]
+    w = np.ones(20, np.float32)
+    with PROGRAMS.lease(ProgramKey(spec, "adam", "categorical_crossentropy", ())) as program:
+        state = initial_state(program.network, (0.0,), np.random.SeedSequence(0))
+        ours, _ = objective(program, list(state.trainable), list(state.non_trainable), x, y, w,
+                            np.zeros(2, np.float32), training=False, smoothing=0.2)  # fmt: skip
+        logits, _ = program.linear.stateless_call(
+            list(state.trainable), list(state.non_trainable), x, training=False
+        )
+    keras_own = keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=0.2)
+    np.testing.assert_allclose(float(ours), float(keras_own(y, logits)), rtol=1e-5)
+
+
+def test_weight_decay_is_keras_adamw():
+    from skreg._engine._network import make_optimizer
+
+    kernel = keras.Variable(np.ones((3, 2), np.float32), name="kernel")
+    bias = keras.Variable(np.ones(2, np.float32), name="bias")
+    gradients = [np.full((3, 2), 0.5, np.float32), np.full(2, 0.5, np.float32)]
+    ours = make_optimizer("adam", 0.1)
+    ours.build([kernel, bias])
+    names = [v.name for v in ours.variables]
+    ours.variables[names.index("weight_decay")].assign(0.3)
+    ours.variables[names.index("beta_2")].assign(0.95)
+    ours.apply_gradients(zip(gradients, [kernel, bias]))
+    kernel2 = keras.Variable(np.ones((3, 2), np.float32), name="kernel")
+    bias2 = keras.Variable(np.ones(2, np.float32), name="bias")
+    adamw = keras.optimizers.AdamW(learning_rate=0.1, weight_decay=0.3, beta_2=0.95)
+    adamw.exclude_from_weight_decay(var_names=["bias"])
+    adamw.apply_gradients(zip(gradients, [kernel2, bias2]))
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(kernel),
+                               keras.ops.convert_to_numpy(kernel2), rtol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(bias),
+                               keras.ops.convert_to_numpy(bias2), rtol=1e-6)  # fmt: skip
+
+
+def test_coslog4_follows_its_formula(iris):
+    X, y = iris
+    clf = small(learning_rate_schedule="coslog4", learning_rate=0.01, max_iter=12).fit(X, y)
+    t = (np.arange(12) + 0.5) / 12
+    expected = 0.01 * 0.5 * (1 - np.cos(2 * math.pi * np.log2(1 + 15 * t)))
+    np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-4, atol=1e-9)
+
+
+def test_best_epoch_runs_the_whole_budget_and_keeps_the_best(iris):
+    X, y = iris
+    clf = small(early_stopping="best_epoch", max_iter=25, learning_rate=0.05).fit(X, y)
+    assert clf.n_iter_ == 25
+    assert clf.best_epoch_ == 1 + int(np.argmax(clf.validation_scores_))
+    assert clf.best_validation_score_ == max(clf.validation_scores_)
+
+
+def test_target_scaling_trains_on_the_standardized_target(regression_data):
+    X, y = regression_data
+    y = 1000 + 300 * y
+    ours = small(RegularizedMLPRegressor, max_iter=8).fit(X, y)
+    theirs = TransformedTargetRegressor(
+        small(RegularizedMLPRegressor, max_iter=8, target_scaling=False),
+        transformer=StandardScaler(),
+    ).fit(X, y)
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-4)
+    assert abs(ours.predict(X).mean() - y.mean()) < y.std()
+
+
+def test_a_grid_over_the_numeric_ingredients_compiles_once(iris):
+    X, y = iris
+    grid = {"label_smoothing": [0.0, 0.1], "beta_2": [0.95, 0.999], "weight_decay": [0.0, 0.01]}
+    skreg.clear_program_cache()  # an earlier test may have compiled this network
+    before = skreg.program_cache_info().epoch_compiles
+    GridSearchCV(small(max_iter=2), grid, cv=2).fit(X, y)  # 17 fits
+    assert skreg.program_cache_info().epoch_compiles - before == 1
+
+
+def test_the_periodic_features_are_their_formula():
+    from skreg._engine._front import PERIODIC_FACTOR, TableFront
+    from skreg._specs import FrontSpec
+
+    spec = FrontSpec(n_numeric=2, n_dense=3, periodic=True)
+    front = TableFront(spec)
+    front.build((None, 3))
+    values = front.initial_values(np.random.default_rng(0))
+    for variable in front.weights:
+        variable.assign(values[id(variable)].astype(np.float32))
+    x = np.array([[0.5, -1.0, 1.0], [2.0, 0.0, 0.0]], np.float32)
+    out = keras.ops.convert_to_numpy(front(x))
+    w, b, W, c = (PERIODIC_FACTOR * values[id(v)] for v in
+                  (front.frequencies, front.phases, front.projection, front.offsets))  # fmt: skip
+    waves = np.cos(2 * np.pi * x[:, :2, None] * w + b)
+    expected = np.einsum("bjk,jkd->bjd", waves, W) + c
+    np.testing.assert_allclose(out[:, :3], x, rtol=1e-6)  # the columns themselves
+    np.testing.assert_allclose(out[:, 3:], expected.reshape(2, -1), rtol=1e-5, atol=1e-6)
