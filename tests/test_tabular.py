@@ -154,6 +154,21 @@ def test_best_epoch_runs_the_whole_budget_and_keeps_the_best(iris):
     assert clf.best_validation_score_ == max(clf.validation_scores_)
 
 
+def test_auto_early_stopping_keeps_the_best_epoch_from_a_hundred_rows(iris):
+    from skreg._base import AUTO_BEST_EPOCH_ROWS
+
+    X, y = iris
+    rng = np.random.default_rng(0)
+    rows = rng.permutation(len(y))
+    few = rows[: AUTO_BEST_EPOCH_ROWS - 1]  # every row trains, every epoch, the last kept
+    assert small(max_iter=6).fit(X[few], y[few]).validation_scores_ is None
+    enough = rows[:AUTO_BEST_EPOCH_ROWS]  # a 10% validation split, the best of 6 epochs
+    clf = small(max_iter=6).fit(X[enough], y[enough])
+    assert clf.n_iter_ == 6 and len(clf.validation_scores_) == 6
+    assert clf.best_epoch_ == 1 + int(np.argmax(clf.validation_scores_))
+    assert small(max_iter=6, early_stopping=False).fit(X, y).validation_scores_ is None
+
+
 def test_target_scaling_trains_on_the_standardized_target(regression_data):
     X, y = regression_data
     y = 1000 + 300 * y
