@@ -22,7 +22,9 @@ __version__ = "0.1.0"
 # Public name -> the submodule that defines it.
 _LAZY = {
     "RegularizedMLPClassifier": "._classifier",
+    "RegularizedMLPClassifierCV": "._classifier_cv",
     "RegularizedMLPRegressor": "._regressor",
+    "RegularizedMLPRegressorCV": "._regressor_cv",
     "GaussianNoise": ".augmentation",
     "ImageAugmentation": ".augmentation",
     "Mixup": ".augmentation",
@@ -37,7 +39,9 @@ __all__ = [
     "ImageAugmentation",
     "Mixup",
     "RegularizedMLPClassifier",
+    "RegularizedMLPClassifierCV",
     "RegularizedMLPRegressor",
+    "RegularizedMLPRegressorCV",
     "SwapNoise",
     "ZCAWhitening",
     "__version__",
@@ -52,7 +56,9 @@ __all__ = [
 
 if TYPE_CHECKING:
     from ._classifier import RegularizedMLPClassifier
+    from ._classifier_cv import RegularizedMLPClassifierCV
     from ._regressor import RegularizedMLPRegressor
+    from ._regressor_cv import RegularizedMLPRegressorCV
     from .augmentation import GaussianNoise, ImageAugmentation, Mixup, SwapNoise
     from .preprocessing import ZCAWhitening
     from .regularizers import l2_from_sklearn_alpha, sklearn_alpha_from_l2

@@ -21,6 +21,22 @@ except ImportError:  # scikit-learn < 1.9: no callbacks, and no set_callbacks me
 
     HAS_CALLBACKS = False
 
+
+def scorer_accepts_sample_weight(scorer) -> bool:
+    """Whether ``scorer`` takes ``sample_weight``, as GridSearchCV decides it before it
+    passes the fit's weights to the scorer (a scorer object's private ``_accept_sample_weight``
+    on recent scikit-learn, else the callable's signature)."""
+    import inspect
+
+    accept = getattr(scorer, "_accept_sample_weight", None)
+    if accept is not None:
+        return bool(accept())
+    try:
+        return "sample_weight" in inspect.signature(scorer).parameters
+    except (TypeError, ValueError):
+        return False
+
+
 __all__ = [
     "HAS_CALLBACKS",
     "CallbackSupportMixin",
@@ -28,5 +44,6 @@ __all__ = [
     "InvalidParameterError",
     "StrOptions",
     "_fit_context",
+    "scorer_accepts_sample_weight",
     "_safe_indexing",
 ]

@@ -83,6 +83,21 @@ def test_a_cache_in_a_users_folder_leaves_the_users_files(tmp_path, run_python):
     assert (folder / _disk.MARKER).read_text().startswith("Signature: 8a477f59")
 
 
+def test_changed_code_never_reads_an_older_codes_entries(tmp_path):
+    # TensorFlow finds an entry by function name and shapes: an entry of an earlier skreg of
+    # the same version once broke a fit of the changed program. The folder names the code.
+    import shutil
+    from pathlib import Path
+
+    package = Path(skreg.__file__).parent
+    copy = tmp_path / "skreg"
+    shutil.copytree(package, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    assert _disk.code_fingerprint(copy) == _disk.code_fingerprint(package)
+    assert _disk.folder("tensorflow").endswith(_disk.code_fingerprint(package))
+    (copy / "_engine" / "_program.py").write_text("# changed\n", encoding="utf-8")
+    assert _disk.code_fingerprint(copy) != _disk.code_fingerprint(package)
+
+
 @pytest.mark.parametrize("value", ["", ".", "relative/folder"])
 def test_a_relative_or_empty_cache_folder_is_refused_or_means_off(value):
     if value == "":

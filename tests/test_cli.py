@@ -41,7 +41,7 @@ def test_compare_prints_every_variant_and_writes_figures(mixed_csv, tmp_path, ca
     assert main(argv) == 0
     printed = capsys.readouterr().out
     table = pd.read_csv(out / "compare.csv")
-    assert len(table) == 7
+    assert len(table) == 8 and table["variant"].iloc[-1].startswith("cross-validated")
     for variant in table["variant"]:
         assert variant in printed
     assert {"train", "cv_mean", "cv_std", "gap", "epochs", "fit_seconds"} <= set(table.columns)

@@ -8,6 +8,12 @@ A new process loads compiled programs from this cache instead of compiling them 
   per skreg, Keras and backend version and CPU, marks it with :data:`MARKER`, and prunes only
   folders so marked (in its own root in the user's cache directory, every ``skreg-*``
   folder, as versions before the marker left them).
+- **Serve another code's program.** TensorFlow finds an XLA entry by the compiled function's
+  name and argument shapes, not by its content, so an entry written by an earlier skreg of
+  the same version number (an install from the repository) was loaded for a program that
+  had changed, and the fit failed reading the weights it returned ("cannot reshape array of
+  size 0 into shape (4,3)"). The folder's name holds a fingerprint of skreg's code
+  (:func:`_code_fingerprint`), so changed code never meets an old entry.
 - **Break a fit.** A folder that cannot be made or written switches the cache off with one
   warning (:func:`usable`). A damaged entry (a full disk, a killed process, a partial copy)
   failed every later TensorFlow fit of its network; JAX compiled again in every process and
@@ -55,7 +61,7 @@ def folder(backend: str) -> str | None:
     packages = {"tensorflow": ("tensorflow",), "jax": ("jax", "jaxlib")}.get(backend, ())
     versions = [f"skreg-{__version__}", f"keras-{_version('keras')}"]
     versions += [f"{name}-{_version(name)}" for name in packages]
-    return str(Path(root) / "_".join([*versions, _cpu()]))
+    return str(Path(root) / "_".join([*versions, _cpu(), _code_fingerprint()]))
 
 
 def usable(cache: str | None) -> str | None:
@@ -230,6 +236,25 @@ def _entries(candidate: Path) -> list[tuple[float, int, Path]]:
             status = path.stat()
             entries.append((status.st_mtime, status.st_size, path))
     return entries
+
+
+def code_fingerprint(package: Path) -> str:
+    """A hash of the Python sources under ``package`` (skreg's: about 60 files, read in a
+    few milliseconds, once per process): the compiled programs are written by this code."""
+    digest = hashlib.sha256()
+    for path in sorted(package.rglob("*.py")):
+        digest.update(str(path.relative_to(package)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:10]
+
+
+_fingerprint: list[str] = []
+
+
+def _code_fingerprint() -> str:
+    if not _fingerprint:
+        _fingerprint.append(code_fingerprint(Path(__file__).resolve().parent.parent))
+    return _fingerprint[0]
 
 
 def _version(package: str) -> str:

@@ -52,8 +52,9 @@ def _parser() -> argparse.ArgumentParser:
         "compare",
         help="cross-validate the network with each regularizer",
         description="Fit the same network with no regularization, L2, L1, dropout, early "
-        "stopping, augmentation and a combination; cross-validate each; print a table and "
-        "save loss curves and the score along the L2 strength.",
+        "stopping, augmentation and a combination, and let one choose L2 and dropout by "
+        "inner cross-validation (RegularizedMLPClassifierCV); cross-validate each; print a "
+        "table and save loss curves and the score along the L2 strength.",
     )
     _data_arguments(compare_parser)
     compare_parser.add_argument("--cv", type=_at_least(2), default=5, help="folds (default 5)")

@@ -76,32 +76,35 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
     def from_estimator(
         cls,
         estimator: Any,
-        X: Any,
-        y: Any,
+        X: Any = None,
+        y: Any = None,
         *,
-        param_name: str,
-        param_range: Any,
+        param_name: str | None = None,
+        param_range: Any = None,
         cv: Any = None,
         scoring: Any = None,
         n_jobs: int | None = None,
         ax: Any = None,
         score_name: str | None = None,
     ):
-        """Cross-validate ``estimator`` at every value of ``param_name`` and plot the scores.
+        """Cross-validate ``estimator`` at every value of ``param_name`` and plot the scores;
+        or, given a fitted :class:`~skreg.RegularizedMLPClassifierCV` or
+        :class:`~skreg.RegularizedMLPRegressorCV` alone, plot the path it computed along
+        ``l2`` (or ``param_name="dropout"``) without fitting anything.
 
         Parameters
         ----------
         estimator : estimator
             The estimator or pipeline; ``param_name`` uses ``set_params`` syntax, such as
-            ``"regularizedmlpclassifier__l2"`` in a pipeline.
-        X : array-like of shape (n_samples, n_features)
-            Training data.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            Targets.
-        param_name : str
-            The parameter to vary.
-        param_range : array-like of shape (n_values,)
-            Its values.
+            ``"regularizedmlpclassifier__l2"`` in a pipeline. Or a fitted CV estimator.
+        X : array-like of shape (n_samples, n_features), default=None
+            Training data; None with a fitted CV estimator.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
+            Targets; None with a fitted CV estimator.
+        param_name : str, default=None
+            The parameter to vary; ``"l2"`` for a fitted CV estimator when None.
+        param_range : array-like of shape (n_values,), default=None
+            Its values; None with a fitted CV estimator.
         cv : int, cross-validation generator or iterable, default=None
             As in :func:`~sklearn.model_selection.validation_curve` (5-fold by default).
         scoring : str or callable, default=None
@@ -118,6 +121,15 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         display : RegularizationPathDisplay
             The plotted display.
         """
+        if X is None and hasattr(estimator, "cv_results_"):
+            return cls.from_cv_results(
+                estimator.cv_results_, param_name or "l2", ax=ax, score_name=score_name
+            )
+        if X is None or y is None or param_name is None or param_range is None:
+            raise ValueError(
+                "from_estimator needs X, y, param_name and param_range, unless the estimator "
+                "is a fitted RegularizedMLPClassifierCV or RegularizedMLPRegressorCV."
+            )
         return super().from_estimator(
             estimator,
             X,
@@ -138,7 +150,9 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         """Plot the scores a grid search recorded along one of its parameters.
 
         When the grid varies other parameters too, each value of ``param_name`` shows the
-        candidate with the best mean test score at that value. Values that are not numbers
+        candidate with the best mean test score at that value (the best rank, when the
+        search pruned candidates: a pruned candidate's missing folds are drawn at the mean
+        of the folds it ran). Values that are not numbers
         (``hidden_layer_sizes``, per-layer dropout lists, augmentation objects) are drawn as
         labelled categories, in the grid's order.
 
@@ -172,10 +186,14 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         has_train = all(k in cv_results for k in train_keys)
         train = np.column_stack([cv_results[k] for k in train_keys]) if has_train else None
         param_range, rows = [], []
+        means = np.nanmean(test, axis=1)
+        # Rank first: a candidate that ran every fold beats a pruned one with a lucky fold.
+        ranks = np.asarray(cv_results.get("rank_test_score", -means))
         for value in _unique_in_order(values):
             candidates = np.flatnonzero([_same(v, value) for v in values])
-            rows.append(candidates[np.argmax(test[candidates].mean(axis=1))])
+            rows.append(candidates[np.lexsort((-means[candidates], ranks[candidates]))[0]])
             param_range.append(value)
+        test = np.where(np.isnan(test), means[:, None], test)
         display = cls(
             param_name=param_name,
             param_range=_as_range(param_range),

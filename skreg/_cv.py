@@ -1,0 +1,304 @@
+"""The recipe shared by RegularizedMLPClassifierCV and RegularizedMLPRegressorCV: cross-validate
+the grid of penalties and dropout rates, prune by racing, then refit or keep the fold models."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from numbers import Integral, Real
+from typing import Any
+
+import numpy as np
+from joblib import Parallel, delayed
+from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.exceptions import NotFittedError
+from sklearn.metrics import check_scoring, get_scorer_names
+from sklearn.model_selection import check_cv
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+
+from . import _inputs, _search
+from ._base import _BaseRegularizedMLP
+from ._validation import (
+    Interval,
+    StrOptions,
+    _fit_context,
+    _safe_indexing,
+    scorer_accepts_sample_weight,
+)
+
+# Parameters of the CV estimators that the fold models do not take; every other one is
+# passed to them as it is.
+CV_PARAMETERS = ("l2s", "dropouts", "cv", "scoring", "refit", "pruning", "n_jobs")
+
+
+class _BaseRegularizedMLPCV(BaseEstimator):
+    """Cross-validated choice of ``l2`` and ``dropout`` for a regularized MLP.
+
+    Subclasses name the estimator they select (``_member_class``) and how the fold models'
+    predictions combine.
+    """
+
+    _parameter_constraints: dict = {
+        **{
+            k: v
+            for k, v in _BaseRegularizedMLP._parameter_constraints.items()
+            if k not in ("l2", "dropout", "scoring", "warm_start")
+        },
+        "l2s": [Interval(Integral, 1, None, closed="left"), "array-like"],
+        "dropouts": ["array-like"],
+        "cv": ["cv_object"],
+        "scoring": [StrOptions(set(get_scorer_names())), callable, None],
+        "refit": ["boolean", StrOptions({"ensemble"})],
+        "pruning": ["boolean"],
+        "n_jobs": [Integral, None],
+    }
+    _member_class: type
+
+    def __init__(
+        self,
+        hidden_layer_sizes=(100,),
+        *,
+        l2s=4,
+        dropouts=(0.0, 0.15),
+        cv=5,
+        scoring=None,
+        refit="ensemble",
+        pruning=True,
+        n_jobs=None,
+        activation="relu",
+        l1=0.0,
+        batch_normalization=False,
+        augmentation=None,
+        early_stopping="auto",
+        validation_fraction=0.1,
+        n_iter_no_change=10,
+        tol=0.002,
+        optimizer="adam",
+        learning_rate=0.002,
+        learning_rate_schedule="coslog4",
+        power_t=0.5,
+        batch_size="auto",
+        max_iter=200,
+        shuffle=True,
+        random_state=None,
+        verbose=0,
+        numeric_scaling="robust",
+        max_onehot_levels=9,
+        missing_indicators=True,
+        embedding_dim=8,
+        numeric_embedding="periodic",
+        scaling_layer=True,
+        beta_1=0.9,
+        beta_2=0.95,
+        epsilon=1e-07,
+        weight_decay=None,
+    ):
+        self.l2s = l2s
+        self.dropouts = dropouts
+        self.cv = cv
+        self.scoring = scoring
+        self.refit = refit
+        self.pruning = pruning
+        self.n_jobs = n_jobs
+        self.hidden_layer_sizes = hidden_layer_sizes
+        self.activation = activation
+        self.l1 = l1
+        self.batch_normalization = batch_normalization
+        self.augmentation = augmentation
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
+        self.n_iter_no_change = n_iter_no_change
+        self.tol = tol
+        self.optimizer = optimizer
+        self.learning_rate = learning_rate
+        self.learning_rate_schedule = learning_rate_schedule
+        self.power_t = power_t
+        self.batch_size = batch_size
+        self.max_iter = max_iter
+        self.shuffle = shuffle
+        self.random_state = random_state
+        self.verbose = verbose
+        self.numeric_scaling = numeric_scaling
+        self.max_onehot_levels = max_onehot_levels
+        self.missing_indicators = missing_indicators
+        self.embedding_dim = embedding_dim
+        self.numeric_embedding = numeric_embedding
+        self.scaling_layer = scaling_layer
+        self.beta_1 = beta_1
+        self.beta_2 = beta_2
+        self.epsilon = epsilon
+        self.weight_decay = weight_decay
+
+    @_fit_context(prefer_skip_nested_validation=False)  # the fold models check their own
+    def fit(self, X, y, sample_weight=None, groups=None):
+        """Cross-validate every ``(l2, dropout)`` candidate, choose the best, then refit it
+        on all the data or keep its fold models (``refit``).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Training data; a DataFrame may hold categorical columns and missing values.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            Targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Per-row weights of the fold models' losses (and of the refit), and of the
+            scorer when it takes them, as ``GridSearchCV.fit(X, y, sample_weight=...)``
+            passes them.
+        groups : array-like of shape (n_samples,), default=None
+            Group labels for a group-aware ``cv`` (``GroupKFold``).
+
+        Returns
+        -------
+        self : object
+            The fitted estimator.
+        """
+        with _restore_on_failure(self):
+            template = self._member()
+            X, y = _inputs.check(self, X, y, reset=True, **template._y_checks())
+            if sample_weight is not None:
+                sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
+            self._check_targets(y)
+            folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y, groups))
+            n_train = min(len(train) for train, _ in folds)
+            grid = _search.candidates(_search.l2_path(self.l2s, n_train), self._dropouts())
+            scorer = check_scoring(template, scoring=self.scoring)
+            # As GridSearchCV: the weights reach the scorer too when it takes them.
+            scorer_weights = sample_weight is not None and scorer_accepts_sample_weight(scorer)
+            data = (X, y, sample_weight, scorer_weights)
+            record, members = self._race(template, grid, folds, data, scorer)
+            self._store(record)
+            if self.refit == "ensemble":
+                self.estimators_ = [members[self.best_index_, k] for k in range(len(folds))]
+            elif self.refit:
+                best = clone(template).set_params(
+                    **self.best_params_, max_iter=self.best_epoch_, early_stopping=False
+                )
+                start = time.perf_counter()
+                self.best_estimator_ = best.fit(X, y, **_weights(sample_weight, slice(None)))
+                self.refit_time_ = time.perf_counter() - start
+        return self
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True  # missing values are imputed
+        tags.input_tags.categorical = True
+        tags.input_tags.string = True
+        tags.non_deterministic = self.random_state is None
+        return tags
+
+    # Private helpers, in call order.
+
+    def _member(self) -> _BaseRegularizedMLP:
+        """The estimator each candidate clones: every parameter but the search's."""
+        params = {k: v for k, v in self.get_params(deep=False).items() if k not in CV_PARAMETERS}
+        return self._member_class(**params)
+
+    def _check_targets(self, y) -> None:
+        """Subclasses check and record the targets (``classes_``)."""
+
+    def _dropouts(self) -> list[Any]:
+        dropouts = list(self.dropouts)
+        if not dropouts:
+            raise ValueError("dropouts must list at least one dropout rate; got an empty list.")
+        return dropouts
+
+    def _race(self, template, grid, folds, data, scorer):
+        """Fit and score the candidates fold by fold; with ``pruning``, keep the better half
+        after each fold until two remain (:func:`skreg._search.survivors`), then run the
+        remaining folds of the survivors in one batch."""
+        _check_l2s(grid)
+        record = _search.SearchRecord(grid, len(folds))
+        members: dict[tuple[int, int], Any] = {}
+        alive = list(range(len(grid)))
+        parallel = Parallel(n_jobs=self.n_jobs)
+        fold = 0
+        while fold < len(folds):
+            racing = self.pruning and len(alive) > 2
+            batch = [fold] if racing else list(range(fold, len(folds)))
+            tasks = [(c, k) for k in batch for c in alive]
+            outcomes = parallel(
+                delayed(_fit_and_score)(
+                    clone(template).set_params(**grid[c]), data, folds[k], scorer
+                )
+                for c, k in tasks
+            )
+            for (c, k), (member, outcome) in zip(tasks, outcomes):
+                record.add(c, k, outcome)
+                members[c, k] = member
+            fold = batch[-1] + 1
+            if racing and fold < len(folds):
+                alive = _search.survivors(alive, record.scores)
+                members = {key: m for key, m in members.items() if key[0] in alive}
+        return record, {key: m for key, m in members.items() if key[0] == record.best()}
+
+    def _store(self, record: _search.SearchRecord) -> None:
+        self.cv_results_ = record.cv_results()
+        self.best_index_ = record.best()
+        self.best_params_ = dict(record.params[self.best_index_])
+        self.best_score_ = float(self.cv_results_["mean_test_score"][self.best_index_])
+        self.l2_ = self.best_params_["l2"]
+        self.dropout_ = self.best_params_["dropout"]
+        self.best_epoch_ = max(
+            1, round(float(self.cv_results_["mean_best_epoch"][self.best_index_]))
+        )
+        self.n_iter_ = record.epochs
+        self.n_splits_ = record.n_folds
+
+    def _models(self) -> list[Any]:
+        """The fitted models whose predictions make the estimator's: the fold models, or
+        the refitted one."""
+        check_is_fitted(self, "cv_results_")
+        if not hasattr(self, "estimators_") and not hasattr(self, "best_estimator_"):
+            raise NotFittedError(
+                f"This {type(self).__name__} was fitted with refit=False: it chose "
+                "best_params_ but kept no model to predict with. Fit it with refit=True or "
+                "refit='ensemble'."
+            )
+        return getattr(self, "estimators_", None) or [self.best_estimator_]
+
+    def _checked(self, X):
+        """``X`` checked against the fitted columns, as the models will read it."""
+        check_is_fitted(self, "cv_results_")
+        return _inputs.check(self, X, reset=False)
+
+
+def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
+    """One candidate on one fold: trained on its training rows, scored on its test rows."""
+    X, y, sample_weight, scorer_weights = data
+    train, test = fold
+    start = time.perf_counter()
+    member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
+    fit_time = time.perf_counter() - start
+    test_weights = _weights(sample_weight, test) if scorer_weights else {}
+    score = scorer(member, _safe_indexing(X, test), y[test], **test_weights)
+    return member, {
+        "score": float(score),
+        "fit_time": fit_time,
+        "score_time": time.perf_counter() - start - fit_time,
+        "best_epoch": float(member.best_epoch_),
+        "n_iter": int(member.n_iter_),
+    }
+
+
+def _weights(sample_weight, rows) -> dict[str, Any]:
+    return {} if sample_weight is None else {"sample_weight": sample_weight[rows]}
+
+
+def _check_l2s(grid: list[dict[str, Any]]) -> None:
+    for l2 in {p["l2"] for p in grid}:
+        if not (isinstance(l2, Real) and np.isfinite(l2) and l2 >= 0):
+            raise ValueError(f"l2s must be finite, non-negative penalties; got {l2!r}.")
+
+
+@contextmanager
+def _restore_on_failure(estimator: Any) -> Iterator[None]:
+    """Put back the fitted attributes (every ``name_``) if the block raises."""
+    saved = {k: v for k, v in vars(estimator).items() if k.endswith("_")}
+    try:
+        yield
+    except BaseException:
+        for k in [k for k in vars(estimator) if k.endswith("_")]:
+            del estimator.__dict__[k]
+        estimator.__dict__.update(saved)
+        raise

@@ -1,0 +1,136 @@
+"""The model selection of the CV estimators, without estimators: the penalty path, the
+racing rule that prunes candidates between folds, and ``cv_results_`` in GridSearchCV's shape.
+
+Pure NumPy, so each rule is testable on made-up scores.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sklearn.model_selection import ParameterGrid
+
+# At 1,000 training rows or fewer an integer ``l2s`` spans these penalties: from strong (the
+# penalty of a Glorot-initialized (100,) network on ten features, about 0.2, is half its
+# initial cross-entropy) down to negligible. Beyond, the path moves down in proportion to
+# the rows, as a penalty on a sum over the rows would: more data needs less penalty.
+L2_PATH_TOP, L2_PATH_DECADES, L2_PATH_ROWS = 1e-2, 3.0, 1000
+
+
+def l2_path(l2s: int | Sequence[float], n_train: int) -> list[float]:
+    """The penalties to try: ``l2s`` itself, or ``l2s`` values log-spaced from
+    :data:`L2_PATH_TOP` (scaled down beyond :data:`L2_PATH_ROWS` training rows) down
+    :data:`L2_PATH_DECADES` decades, strongest first."""
+    if not isinstance(l2s, (int, np.integer)):
+        return [float(v) for v in l2s]
+    top = L2_PATH_TOP * min(1.0, L2_PATH_ROWS / max(n_train, 1))
+    return [float(v) for v in np.geomspace(top, top * 10**-L2_PATH_DECADES, int(l2s))]
+
+
+def candidates(l2s: Sequence[float], dropouts: Sequence[Any]) -> list[dict[str, Any]]:
+    """The grid, in GridSearchCV's order for ``{"l2": l2s, "dropout": dropouts}``."""
+    return list(ParameterGrid({"l2": list(l2s), "dropout": list(dropouts)}))
+
+
+def survivors(alive: Sequence[int], scores: np.ndarray) -> list[int]:
+    """Successive halving over folds: of the candidates ``alive`` (indices, in grid order),
+    the better half by their mean score over the folds run so far (``scores``: candidates x
+    folds, NaN where not run), never fewer than two; ties go to the earlier candidate, as
+    GridSearchCV's ``best_index_`` does. Returned in grid order."""
+    if len(alive) <= 2:
+        return list(alive)
+    means = [np.nanmean(scores[i]) for i in alive]
+    keep = max(2, math.ceil(len(alive) / 2))
+    order = sorted(range(len(alive)), key=lambda j: -means[j])  # stable: grid order on ties
+    return sorted(alive[j] for j in order[:keep])
+
+
+@dataclass
+class SearchRecord:
+    """What the search measured: per candidate and fold, the test score, the times and the
+    fitted member's epochs (NaN and 0 where racing pruned the candidate before that fold)."""
+
+    params: list[dict[str, Any]]
+    n_folds: int
+    scores: np.ndarray = field(init=False)
+    fit_times: np.ndarray = field(init=False)
+    score_times: np.ndarray = field(init=False)
+    best_epochs: np.ndarray = field(init=False)
+    epochs: np.ndarray = field(init=False)
+
+    def __post_init__(self) -> None:
+        shape = (len(self.params), self.n_folds)
+        self.scores = np.full(shape, np.nan)
+        self.fit_times = np.full(shape, np.nan)
+        self.score_times = np.full(shape, np.nan)
+        self.best_epochs = np.full(shape, np.nan)
+        self.epochs = np.zeros(shape, dtype=int)
+
+    def add(self, candidate: int, fold: int, outcome: dict[str, float]) -> None:
+        self.scores[candidate, fold] = outcome["score"]
+        self.fit_times[candidate, fold] = outcome["fit_time"]
+        self.score_times[candidate, fold] = outcome["score_time"]
+        self.best_epochs[candidate, fold] = outcome["best_epoch"]
+        self.epochs[candidate, fold] = outcome["n_iter"]
+
+    def ranks(self) -> np.ndarray:
+        """Ranks as GridSearchCV's (ties share the lowest), candidates that ran every fold
+        first; the pruned ones after them, by their mean over the folds they ran."""
+        complete = ~np.isnan(self.scores).any(axis=1)
+        means = np.where(np.isnan(self.means()), -np.inf, self.means())
+        order = np.lexsort((-means, ~complete))
+        ranks = np.empty(len(order), dtype=np.int32)
+        for position, i in enumerate(order):
+            previous = order[position - 1] if position else None
+            tied = (
+                previous is not None
+                and complete[previous] == complete[i]
+                and means[previous] == means[i]
+            )
+            ranks[i] = ranks[previous] if tied else position + 1
+        return ranks
+
+    def means(self) -> np.ndarray:
+        # Every candidate runs the first fold, so no mean is of an empty row.
+        return np.nanmean(self.scores, axis=1)
+
+    def best(self) -> int:
+        """The best candidate: rank 1, the first in grid order among ties (GridSearchCV's)."""
+        return int(np.flatnonzero(self.ranks() == 1)[0])
+
+    def cv_results(self) -> dict[str, Any]:
+        """``cv_results_`` with GridSearchCV's keys, plus ``mean_best_epoch`` and
+        ``n_folds_run`` (fewer than the folds where racing pruned the candidate)."""
+        results: dict[str, Any] = {
+            "mean_fit_time": np.nanmean(self.fit_times, axis=1),
+            "std_fit_time": np.nanstd(self.fit_times, axis=1),
+            "mean_score_time": np.nanmean(self.score_times, axis=1),
+            "std_score_time": np.nanstd(self.score_times, axis=1),
+        }
+        for name in sorted(self.params[0]):
+            values = [p[name] for p in self.params]
+            results[f"param_{name}"] = np.ma.MaskedArray(
+                _param_column(values), mask=np.zeros(len(values), dtype=bool)
+            )
+        results["params"] = [dict(p) for p in self.params]
+        for fold in range(self.n_folds):
+            results[f"split{fold}_test_score"] = self.scores[:, fold].copy()
+        results["mean_test_score"] = self.means()
+        results["std_test_score"] = np.nanstd(self.scores, axis=1)
+        results["rank_test_score"] = self.ranks()
+        results["mean_best_epoch"] = np.nanmean(self.best_epochs, axis=1)
+        results["n_folds_run"] = (~np.isnan(self.scores)).sum(axis=1)
+        return results
+
+
+def _param_column(values: list[Any]) -> np.ndarray:
+    """A parameter's values as GridSearchCV stores them: numbers as floats, others as objects."""
+    if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values):
+        return np.asarray(values, dtype=float)
+    column = np.empty(len(values), dtype=object)
+    column[:] = values
+    return column

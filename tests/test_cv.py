@@ -1,0 +1,260 @@
+"""RegularizedMLPClassifierCV and RegularizedMLPRegressorCV: the search GridSearchCV would run,
+racing, the fold ensemble, the refit, and the estimator's manners."""
+
+import pickle
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import sklearn
+from sklearn.base import clone
+from sklearn.datasets import make_classification
+from sklearn.exceptions import NotFittedError
+from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
+
+import skreg
+from skreg import (
+    RegularizedMLPClassifier,
+    RegularizedMLPClassifierCV,
+    RegularizedMLPRegressor,
+    RegularizedMLPRegressorCV,
+)
+from skreg._search import SearchRecord, l2_path, survivors
+from skreg.inspection import RegularizationPathDisplay
+
+matplotlib.use("Agg")
+
+SMALL = {
+    "hidden_layer_sizes": (8,),
+    "max_iter": 8,
+    "batch_size": 16,
+    "learning_rate": 1e-2,
+    "random_state": 0,
+}
+GRID = {"l2": [1e-4, 1e-2], "dropout": [0.0, 0.2]}
+
+
+def small_cv(cls=RegularizedMLPClassifierCV, **params):
+    return cls(**{**SMALL, "l2s": GRID["l2"], "dropouts": GRID["dropout"], "cv": 3, **params})
+
+
+def _numeric_results(results):
+    return {k: v for k, v in results.items() if "time" not in k and k != "params"}
+
+
+@pytest.mark.parametrize(
+    "cv_class, member_class",
+    [
+        (RegularizedMLPClassifierCV, RegularizedMLPClassifier),
+        (RegularizedMLPRegressorCV, RegularizedMLPRegressor),
+    ],
+)
+def test_without_pruning_the_results_are_grid_search_cvs(
+    cv_class, member_class, iris, regression_data
+):
+    X, y = iris if cv_class is RegularizedMLPClassifierCV else regression_data
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, len(y))
+    groups = np.arange(len(y)) % 4
+    ours = small_cv(cv_class, cv=GroupKFold(3), pruning=False)
+    ours.fit(X, y, sample_weight=weights, groups=groups)
+    search = GridSearchCV(member_class(**SMALL), GRID, cv=GroupKFold(3))
+    search.fit(X, y, sample_weight=weights, groups=groups)
+    theirs = search.cv_results_
+    assert ours.cv_results_["params"] == theirs["params"]
+    for key, value in _numeric_results(theirs).items():
+        np.testing.assert_allclose(
+            np.asarray(ours.cv_results_[key], dtype=float), np.asarray(value, dtype=float),
+            rtol=1e-6, err_msg=key,
+        )  # fmt: skip
+    assert ours.best_params_ == search.best_params_
+    assert ours.best_score_ == pytest.approx(search.best_score_)
+    frame = pd.DataFrame(ours.cv_results_)
+    assert len(frame) == 4 and frame["n_folds_run"].eq(3).all()
+
+
+def test_racing_halves_the_candidates_after_each_fold_until_two_remain(iris):
+    X, y = iris
+    l2s = [1e-5, 1e-4, 1e-3, 1e-2]
+    cv = small_cv(l2s=l2s, dropouts=[0.0, 0.3], cv=5).fit(X, y)
+    runs = cv.cv_results_["n_folds_run"]
+    assert sorted(runs) == [1, 1, 1, 1, 2, 2, 5, 5]  # 8 + 4 + 2 + 2 + 2 fold models
+    assert (cv.n_iter_ > 0).sum() == 18
+    # The best ran every fold, and every candidate that did ranks before every pruned one.
+    ranks = cv.cv_results_["rank_test_score"]
+    assert runs[cv.best_index_] == 5 and ranks[cv.best_index_] == 1
+    assert ranks[runs == 5].max() < ranks[runs < 5].min()
+    scores = np.column_stack([cv.cv_results_[f"split{k}_test_score"] for k in range(5)])
+    assert np.isnan(scores[runs == 1, 1:]).all() and not np.isnan(scores[runs == 5]).any()
+
+
+def test_survivors_are_the_better_half_with_ties_to_the_earlier_candidate():
+    scores = np.array([[0.5], [0.9], [0.7], [0.9], [0.1]])
+    assert survivors([0, 1, 2, 3, 4], scores) == [1, 2, 3]
+    assert survivors([0, 2, 4], np.array([[0.5], [0], [0.5], [0], [0.5]])) == [0, 2]
+    assert survivors([3, 4], scores) == [3, 4]
+
+
+def test_ranks_are_grid_search_ranks_with_ties_sharing_the_lowest():
+    record = SearchRecord([{"l2": v} for v in range(4)], n_folds=2)
+    for c, (a, b) in enumerate([(0.5, 0.7), (0.7, 0.5), (0.9, np.nan), (0.2, 0.4)]):
+        record.add(c, 0, dict(score=a, fit_time=1, score_time=0, best_epoch=1, n_iter=1))
+        if not np.isnan(b):
+            record.add(c, 1, dict(score=b, fit_time=1, score_time=0, best_epoch=1, n_iter=1))
+    # Candidate 2 has the best mean, but over one fold: it ranks after the complete ones.
+    np.testing.assert_array_equal(record.ranks(), [1, 1, 4, 3])
+    assert record.best() == 0
+
+
+def test_an_integer_path_spans_three_decades_and_moves_down_with_the_rows():
+    assert l2_path(4, 500) == pytest.approx([1e-2, 1e-3, 1e-4, 1e-5])
+    assert l2_path(2, 10_000) == pytest.approx([1e-3, 1e-6])
+    assert l2_path([0.0, 0.5], 10) == [0.0, 0.5]
+
+
+def test_the_ensemble_predicts_the_mean_of_its_fold_models(iris):
+    X, y = iris
+    cv = small_cv().fit(X, y)
+    assert len(cv.estimators_) == 3 and not hasattr(cv, "best_estimator_")
+    members = [m.predict_proba(X) for m in cv.estimators_]
+    np.testing.assert_allclose(cv.predict_proba(X), np.mean(members, axis=0))
+    assert all(m.l2 == cv.l2_ and m.dropout == cv.dropout_ for m in cv.estimators_)
+    reg = small_cv(RegularizedMLPRegressorCV).fit(X, y.astype(float))
+    np.testing.assert_allclose(
+        reg.predict(X), np.mean([m.predict(X) for m in reg.estimators_], axis=0)
+    )
+
+
+def test_the_refit_trains_the_best_candidate_for_its_best_epoch_count():
+    # Noisy labels and a constant learning rate: the fold models overfit after a few epochs.
+    X, y = make_classification(n_samples=300, n_features=10, flip_y=0.3, random_state=0)
+    params = dict(hidden_layer_sizes=(32,), learning_rate=2e-2, learning_rate_schedule="constant")
+    cv = small_cv(refit=True, max_iter=20, l2s=[1e-4], dropouts=[0.0], **params).fit(X, y)
+    fold_epochs = cv.cv_results_["mean_best_epoch"][cv.best_index_]
+    assert cv.best_epoch_ == max(1, round(fold_epochs)) and cv.best_epoch_ < 20
+    refit = cv.best_estimator_
+    assert refit.n_iter_ == cv.best_epoch_ and refit.early_stopping is False
+    expected = clone(refit).fit(X, y)
+    np.testing.assert_array_equal(cv.predict_proba(X), expected.predict_proba(X))
+    assert not hasattr(cv, "estimators_")
+
+
+def test_without_refit_it_chooses_and_keeps_no_model(iris):
+    X, y = iris
+    cv = small_cv(refit=False).fit(X, y)
+    assert cv.best_params_ and not hasattr(cv, "estimators_")
+    with pytest.raises(NotFittedError, match="refit=False"):
+        cv.predict(X)
+
+
+def test_a_fold_without_a_class_gives_that_class_no_probability():
+    X = np.arange(40, dtype=float).reshape(-1, 1) / 40
+    y = np.arange(40) % 2
+    y[0] = 2  # only the second fold model trains on a row of class 2
+    cv = small_cv(cv=KFold(2), l2s=[1e-3], dropouts=[0.0]).fit(X, y)
+    first, second = cv.estimators_
+    assert list(first.classes_) == [0, 1] and list(second.classes_) == [0, 1, 2]
+    proba = cv.predict_proba(X)
+    np.testing.assert_allclose(proba[:, 2], second.predict_proba(X)[:, 2] / 2)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
+
+
+def test_one_program_serves_every_candidate_and_fold(iris):
+    X, y = iris
+    cv = small_cv(hidden_layer_sizes=(7,), l2s=[0.0, 1e-3, 1e-2], dropouts=[0.0, 0.1, 0.3])
+    skreg.clear_program_cache()
+    before = skreg.program_cache_info()
+    cv.fit(X, y)  # 9 candidates x 3 folds of equal size, racing: 9 + 5 + 2 fold models
+    after = skreg.program_cache_info()
+    assert after.misses - before.misses == 1
+    assert after.epoch_compiles - before.epoch_compiles == 1
+
+
+def test_inside_a_pipeline_and_nested_cross_validation(iris):
+    X, y = iris
+    pipe = make_pipeline(StandardScaler(), small_cv(cv=2, l2s=[1e-3], dropouts=[0.0, 0.2]))
+    scores = cross_val_score(pipe, X, y, cv=2)
+    assert scores.shape == (2,) and (scores > 0.5).all()
+
+
+def test_sample_weight_and_groups_reach_it_through_metadata_routing(iris):
+    X, y = iris
+    weights = np.where(y == 0, 3.0, 1.0)
+    groups = np.arange(len(y)) % 3
+    with sklearn.config_context(enable_metadata_routing=True):
+        cv = small_cv(cv=GroupKFold(3), pruning=False).set_fit_request(
+            sample_weight=True, groups=True
+        )
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        scores = cross_val_score(
+            make_pipeline(scaler, cv), X, y, cv=2,
+            params={"sample_weight": weights, "groups": groups},
+        )  # fmt: skip
+        routed = clone(cv).fit(X, y, sample_weight=weights, groups=groups)
+    unweighted = clone(routed).fit(X, y, groups=groups)
+    assert scores.shape == (2,)
+    assert not np.allclose(routed.predict_proba(X), unweighted.predict_proba(X))
+
+
+def test_class_weight_reaches_every_fold_model(binary_data):
+    X, y = binary_data
+    cv = small_cv(class_weight={0: 1.0, 1: 5.0}, l2s=[1e-3], dropouts=[0.0]).fit(X, y)
+    plain = small_cv(l2s=[1e-3], dropouts=[0.0]).fit(X, y)
+    assert all(m.class_weight == {0: 1.0, 1: 5.0} for m in cv.estimators_)
+    assert (cv.predict(X) == 1).sum() > (plain.predict(X) == 1).sum()
+
+
+def test_the_same_random_state_gives_the_same_model_and_pickling_keeps_it(iris):
+    X, y = iris
+    first, second = small_cv().fit(X, y), small_cv().fit(X, y)
+    np.testing.assert_array_equal(first.predict_proba(X), second.predict_proba(X))
+    copy = pickle.loads(pickle.dumps(first))
+    np.testing.assert_array_equal(copy.predict_proba(X), first.predict_proba(X))
+    assert copy.best_params_ == first.best_params_
+
+
+def test_a_dataframe_with_categories_and_missing_values(iris):
+    X, y = iris
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(X, columns=["a", "b", "c", "d"])
+    frame.loc[rng.random(len(y)) < 0.1, "a"] = np.nan
+    frame["colour"] = pd.Categorical(rng.choice(["red", "blue"], len(y)))
+    cv = small_cv().fit(frame, y)
+    assert list(cv.feature_names_in_) == ["a", "b", "c", "d", "colour"]
+    assert cv.score(frame, y) > 0.6
+    with pytest.raises(ValueError, match="feature names"):
+        cv.predict(frame[["b", "a", "c", "d", "colour"]])
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"l2s": [1e-3, -1.0]}, "l2s must be finite, non-negative"),
+        ({"dropouts": []}, "dropouts must list at least one"),
+        ({"refit": "best"}, "'refit' parameter"),
+        ({"l2s": 0}, "'l2s' parameter"),
+    ],
+)
+def test_bad_settings_get_a_clear_error_and_keep_the_previous_fit(iris, params, message):
+    X, y = iris
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0]).fit(X, y)
+    before = cv.predict_proba(X)
+    with pytest.raises(ValueError, match=message):
+        cv.set_params(**params).fit(X, y)
+    np.testing.assert_array_equal(cv.predict_proba(X), before)
+    assert cv.best_params_ == {"dropout": 0.0, "l2": 1e-3}
+
+
+def test_the_path_display_draws_what_the_estimator_computed(iris):
+    X, y = iris
+    cv = small_cv(l2s=[1e-5, 1e-4, 1e-3, 1e-2], dropouts=[0.0, 0.3], cv=5).fit(X, y)
+    fits = cv.n_iter_.copy()
+    display = RegularizationPathDisplay.from_estimator(cv)
+    np.testing.assert_array_equal(display.param_range, [1e-5, 1e-4, 1e-3, 1e-2])
+    assert display.best_value_ == cv.l2_
+    best_row = list(display.param_range).index(cv.l2_)
+    assert np.nanmean(display.test_scores[best_row]) == pytest.approx(cv.best_score_)
+    assert np.isfinite(display.test_scores).all()  # pruned folds drawn at their mean
+    np.testing.assert_array_equal(cv.n_iter_, fits)
