@@ -98,7 +98,9 @@ class FittedWeightsMixin:
         front = fitted.key.network.front
         if front is not None:  # the matrix column of each value the first layer reads
             sources = sources[front.sources()]
-        norms = np.bincount(sources, weights=norms, minlength=self.n_features_in_)
+        # Padding columns have the source n_features_in_: counted, then left out.
+        n = self.n_features_in_
+        norms = np.bincount(sources, weights=norms, minlength=n + 1)[:n]
         total = norms.sum()
         return norms / total if total > 0 else norms
 

@@ -14,8 +14,9 @@ are categorical, every other column numeric; a NumPy array is all numeric. Then:
   the network embeds (:class:`Layout`): 0 for a level unseen in training, 1 to ``L`` for
   its ``L`` levels, ``L + 1`` for a missing value.
 
-The matrix comes in that order: numeric, indicators, one-hot, codes, described by
-:class:`Layout`.
+The matrix comes in that order: numeric, indicators, one-hot, zero columns that pad the
+indicators and one-hot columns to a round count (:func:`_padding`: folds that miss a level
+then share one compiled program), codes, described by :class:`Layout`.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ CLIP = 3.0
 @dataclass(frozen=True)
 class Layout:
     """How the preprocessed matrix's columns are laid out: ``n_numeric`` scaled numeric
-    columns first, then the dense rest (indicators, one-hot) up to ``n_dense``, then one
+    columns first, then the dense rest (indicators, one-hot, padding) up to ``n_dense``, then one
     code column per embedded categorical, with ``levels`` rows in its embedding table (codes
     for unseen, the training levels and missing, rounded up to a multiple of 8)."""
 
@@ -114,17 +115,29 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
         width = self.columns_.transform(X[:1] if hasattr(X, "iloc") else np.asarray(X)[:1])
         codes = self.columns_.named_transformers_["codes"][1] if embedded else None
+        n_dense = width.shape[1] - len(embedded)
+        self.n_padding_ = _padding(n_dense - len(numeric))
         self.layout_ = Layout(
             n_numeric=len(numeric),
-            n_dense=width.shape[1] - len(embedded),
+            n_dense=n_dense + self.n_padding_,
             levels=tuple(_table_rows(len(c) + 2) for c in codes.categories_) if codes else (),
         )
-        self.sources_ = self._sources(list(X.columns) if hasattr(X, "columns") else None)
+        sources = self._sources(list(X.columns) if hasattr(X, "columns") else None)
+        # Padding columns come from no input column: they count as one past the last.
+        self.sources_ = self._pad(sources, np.shape(X)[1])
         return self
 
     def transform(self, X):
         check_is_fitted(self)
-        return np.asarray(self.columns_.transform(X), dtype=np.float32)
+        return self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
+
+    def _pad(self, values: np.ndarray, fill) -> np.ndarray:
+        """``values`` (a matrix, or the sources of its columns) with the padding columns of
+        zeros inserted after the dense columns, ahead of the embedded codes."""
+        if not self.n_padding_:
+            return values
+        at = self.layout_.n_dense - self.n_padding_
+        return np.insert(values, [at] * self.n_padding_, fill, axis=values.ndim - 1)
 
     def _sources(self, names: list | None) -> np.ndarray:
         """For each output column, the position of the input column it comes from."""
@@ -139,6 +152,18 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                 categories = transformer[-1].categories_
                 sources += [i for i, levels in zip(positions, categories) for _ in levels]
         return np.asarray(sources, dtype=np.int64)
+
+
+def _padding(n_extra: int) -> int:
+    """Zero columns to add after the one-hot and missing-indicator columns: their count
+    rounded up to a multiple of 8 (of 16 from 64, of 32 from 128, ...), so that folds whose
+    training rows miss a level or a missing value share one compiled program. Numeric
+    columns alone get none (the plain network is unchanged). Measured on ames (40 string
+    columns): 23 programs for a 5 x 5-fold nested search before this."""
+    if n_extra <= 0:
+        return 0
+    step = max(8, 2 ** (int(np.log2(n_extra)) - 2))
+    return -(-n_extra // step) * step - n_extra
 
 
 def _table_rows(codes: int) -> int:

@@ -187,6 +187,7 @@ def test_sample_weight_and_groups_reach_it_through_metadata_routing(iris):
         cv = small_cv(cv=GroupKFold(3), pruning=False).set_fit_request(
             sample_weight=True, groups=True
         )
+        cv.set_score_request(sample_weight=True)
         scaler = StandardScaler().set_fit_request(sample_weight=False)
         scores = cross_val_score(
             make_pipeline(scaler, cv), X, y, cv=2,
@@ -194,7 +195,7 @@ def test_sample_weight_and_groups_reach_it_through_metadata_routing(iris):
         )  # fmt: skip
         routed = clone(cv).fit(X, y, sample_weight=weights, groups=groups)
     unweighted = clone(routed).fit(X, y, groups=groups)
-    assert scores.shape == (2,)
+    assert scores.shape == (2,) and np.isfinite(scores).all()
     assert not np.allclose(routed.predict_proba(X), unweighted.predict_proba(X))
 
 

@@ -7,6 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 import joblib
 import numpy as np
 import pytest
+from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.model_selection import GridSearchCV
 
@@ -103,3 +104,31 @@ def test_search_on_ray_matches_serial(classification_data, serial_search):
     finally:
         ray.shutdown()
     _assert_same_results(search, serial_search, X)
+
+
+def test_the_cv_estimator_in_loky_workers_and_on_dask_matches_serial(classification_data):
+    from skreg import RegularizedMLPClassifierCV
+
+    distributed = pytest.importorskip("dask.distributed")
+    X, y = classification_data
+    cv = RegularizedMLPClassifierCV(
+        (6,), l2s=[0.0, 1e-3, 1e-2], dropouts=[0.0, 0.2], cv=3, max_iter=3, random_state=0
+    )
+    serial = clone(cv).fit(X, y)
+    loky = clone(cv).set_params(n_jobs=2).fit(X, y)
+    with (
+        distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            host="127.0.0.1",
+            dashboard_address=None,
+        ) as cluster,
+        distributed.Client(cluster),
+        joblib.parallel_config(backend="dask"),
+    ):
+        dask = clone(cv).set_params(n_jobs=2).fit(X, y)
+    for parallel in (loky, dask):
+        for key in ("mean_test_score", "n_folds_run", "rank_test_score"):
+            np.testing.assert_array_equal(parallel.cv_results_[key], serial.cv_results_[key])
+        np.testing.assert_array_equal(parallel.predict_proba(X), serial.predict_proba(X))

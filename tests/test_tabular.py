@@ -59,16 +59,30 @@ def test_columns_are_one_hot_below_the_level_count_and_embedded_above(table):
     prep = TablePreprocessor().fit(X)
     layout = prep.layout_
     assert layout.n_numeric == 2
-    # size, age, the age indicator, city (4 levels with missing), owner (2): one-hot
-    assert layout.n_dense == 2 + 1 + 4 + 2
+    # size, age, the age indicator, city (4 levels with missing), owner (2): one-hot; the
+    # 7 indicator and one-hot columns are padded with a zero column to 8
+    assert layout.n_dense == 2 + 1 + 4 + 2 + 1 and prep.n_padding_ == 1
     assert layout.levels == (14 + 2,)  # zip: 14 levels, plus unseen and missing
     out = prep.transform(X)
     assert out.shape == (len(X), layout.n_dense + 1) and np.isfinite(out).all()
+    np.testing.assert_array_equal(out[:, layout.n_dense - 1], 0.0)
+    assert prep.sources_[layout.n_dense - 1] == X.shape[1]  # from no input column
     missing = X["age"].isna().to_numpy()
     np.testing.assert_array_equal(out[:, 2], missing)  # the indicator
     np.testing.assert_array_equal(out[missing, 1], 0.0)  # the median, after centring
     assert set(out[:, -1]) <= set(range(1, 15))  # the known levels' codes
     assert TablePreprocessor(max_onehot_levels=None).fit(X).layout_.levels == ()
+
+
+def test_folds_missing_a_level_or_a_missing_value_share_one_program(table):
+    X = table[0].drop(columns="zip")
+    widths, layouts = set(), set()
+    for seed in range(8):  # six rows each: some miss a city or a missing age
+        part = X.iloc[np.random.default_rng(seed).permutation(len(X))[:6]]
+        prep = TablePreprocessor().fit(part)
+        widths.add(prep.layout_.n_dense - prep.n_padding_)
+        layouts.add(prep.layout_)
+    assert len(widths) > 1 and len(layouts) == 1
 
 
 def test_a_dataframe_with_missing_values_and_unseen_levels_fits_and_predicts(table):
