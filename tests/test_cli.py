@@ -53,6 +53,22 @@ def test_compare_prints_every_variant_and_writes_figures(mixed_csv, tmp_path, ca
     assert (out / "l2_path.png").stat().st_size > 0
 
 
+def test_select_prints_the_path_and_the_choice(mixed_csv, tmp_path, capsys):
+    out = tmp_path / "out"
+    argv = ["select", "--data", str(mixed_csv), "--target", "label", "--cv", "3"]
+    argv += ["--max-iter", "3", "--hidden", "8", "--l2s", "1e-4,1e-3,1e-2", "--dropouts"]
+    argv += ["0,0.2", "--out", str(out)]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    table = pd.read_csv(out / "select.csv")
+    assert len(table) == 6 and table["rank"].iloc[0] == 1
+    # Racing: 6 candidates, then 3, then 2 on the last fold.
+    assert sorted(table["folds_run"]) == [1, 1, 1, 2, 3, 3]
+    best = table.iloc[0]
+    assert f"chosen: l2={best['l2']:.4g}, dropout={best['dropout']}" in printed
+    assert "11 fold models of 18" in printed
+
+
 def _compare_table(csv, out, *options):
     argv = ["compare", "--data", str(csv), "--target", "label", "--cv", "2", "--max-iter", "3"]
     assert main([*argv, "--hidden", "8", "--out", str(out), "--quiet", *options]) == 0
@@ -184,6 +200,8 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["diagnose", "--dropout", "1"], "--dropout: must be below 1"),
         (["diagnose", "--l2", "inf"], "--l2: must be a finite, non-negative number"),
         (["compare", "--seed", "-1"], "--seed: must be at least 0"),
+        (["select", "--l2s", "1e-3,-1"], "--l2s: must be a finite, non-negative number"),
+        (["select", "--dropouts", "0,1"], "--dropouts: must be below 1"),
         (["compare", "--seed", str(2**32)], "--seed: must be below 2**32"),
     ],
 )

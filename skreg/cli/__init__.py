@@ -1,7 +1,8 @@
-"""The command line: ``skreg compare`` and ``skreg diagnose``.
+"""The command line: ``skreg compare``, ``skreg select`` and ``skreg diagnose``.
 
 ``skreg compare`` fits one network with each regularizer, cross-validates every variant and
-prints one table; ``skreg diagnose`` gives the bias/variance verdict. Both run on
+prints one table; ``skreg select`` chooses L2 and dropout by cross-validation and prints the
+path; ``skreg diagnose`` gives the bias/variance verdict. Both run on
 scikit-learn's digits by default or on a CSV file (``--data file.csv --target column``).
 
 This module only parses arguments, so ``skreg --help`` and argument errors answer at once: the
@@ -73,6 +74,31 @@ def _parser() -> argparse.ArgumentParser:
         help="run the fits on the Dask cluster of this scheduler (tcp://host:8786); needs "
         "skreg[distributed]",
     )
+
+    select_parser = commands.add_parser(
+        "select",
+        help="choose L2 and dropout by cross-validation and print the path",
+        description="Cross-validate the network over a grid of L2 penalties and dropout "
+        "rates with RegularizedMLPClassifierCV (or RegressorCV): candidates race over the "
+        "folds, the better half going on after each fold. Print the path table and the "
+        "choice, and save it as select.csv.",
+    )
+    _data_arguments(select_parser)
+    select_parser.add_argument(
+        "--l2s",
+        type=_l2s,
+        default=4,
+        help="L2 penalties, 1e-4,1e-3,1e-2, or how many on the data-driven path (default 4)",
+    )
+    select_parser.add_argument(
+        "--dropouts", type=_rates, default=(0.0, 0.15), help="dropout rates (default 0,0.15)"
+    )
+    select_parser.add_argument("--cv", type=_at_least(2), default=5, help="folds (default 5)")
+    select_parser.add_argument(
+        "--no-pruning", action="store_true", help="run every candidate on every fold"
+    )
+    select_parser.add_argument("--n-jobs", type=_n_jobs, default=None, help="parallel fits")
+    select_parser.add_argument("--out", default="skreg-output", help="folder for select.csv")
 
     diagnose_parser = commands.add_parser(
         "diagnose",
@@ -155,6 +181,16 @@ def _n_jobs(text: str) -> int:
     if value == 0:
         raise argparse.ArgumentTypeError("must not be 0 (1 runs serially, -1 uses every core)")
     return value
+
+
+def _l2s(text: str) -> int | tuple[float, ...]:
+    if text.strip().isdigit():
+        return _at_least(1)(text)
+    return tuple(_non_negative(part) for part in text.split(","))
+
+
+def _rates(text: str) -> tuple[float, ...]:
+    return tuple(_rate(part) for part in text.split(","))
 
 
 def _seed(text: str) -> int:

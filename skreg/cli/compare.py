@@ -103,14 +103,15 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def cv_model(model: Any) -> Any:
-    """The CV estimator with ``model``'s settings, choosing ``l2`` and ``dropout`` itself."""
+def cv_model(model: Any, **grid: Any) -> Any:
+    """The CV estimator with ``model``'s settings, choosing ``l2`` and ``dropout`` itself
+    over ``grid`` (``l2s``, ``dropouts``, ``cv``, ...; compare's own by default)."""
     from .. import RegularizedMLPClassifierCV, RegularizedMLPRegressorCV
 
     cls = RegularizedMLPClassifierCV if is_classifier(model) else RegularizedMLPRegressorCV
     shared = set(cls().get_params()) - {"l2s", "dropouts", "cv", "scoring"}
     params = {k: v for k, v in model.get_params().items() if k in shared}
-    return cls(**params, **_CV_GRID)
+    return cls(**params, **(grid or _CV_GRID))
 
 
 def _output_folder(path: str) -> Path:

@@ -1,0 +1,60 @@
+"""``skreg select``: L2 and dropout chosen by cross-validation, with the path printed."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+import pandas as pd
+
+from .compare import _output_folder, cv_model
+from .data import check_backend, cv_splitter, load_data, make_model
+
+
+def run(args: argparse.Namespace) -> int:
+    """``skreg select``: cross-validate the grid, print the path table and the choice."""
+    data = load_data(args.data, args.target, args.task)
+    args.max_iter = args.max_iter or data.max_iter
+    out = _output_folder(args.out)
+    check_backend(args.verbose)
+    model = cv_model(
+        make_model(data, args.hidden, args.max_iter, args.seed),
+        l2s=args.l2s,
+        dropouts=args.dropouts,
+        cv=cv_splitter(data, args.cv, args.seed),
+        pruning=not args.no_pruning,
+        n_jobs=args.n_jobs,
+    )
+    model.fit(data.X, data.y)
+    table = path_table(model.cv_results_)
+    score = "accuracy" if data.task == "classification" else "R2"
+    print(
+        f"{data.name}: {data.task}, {len(data.X)} rows, {args.cv}-fold CV, {score}, network "
+        f"{args.hidden}, max_iter={args.max_iter}, racing {'off' if args.no_pruning else 'on'}"
+    )
+    print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    fits = int((model.n_iter_ > 0).sum())
+    print(
+        f"chosen: l2={model.l2_:.4g}, dropout={model.dropout_}, CV {score} "
+        f"{model.best_score_:.3f}, best epoch {model.best_epoch_} ({fits} fold models of "
+        f"{model.n_iter_.size})"
+    )
+    table.to_csv(out / "select.csv", index=False)
+    print(f"wrote {out / 'select.csv'}")
+    return 0
+
+
+def path_table(results: dict) -> pd.DataFrame:
+    """``cv_results_`` as the path: one row per candidate, best first."""
+    table = pd.DataFrame(
+        {
+            "l2": np.asarray(results["param_l2"], dtype=float),
+            "dropout": list(results["param_dropout"]),
+            "cv_mean": results["mean_test_score"],
+            "cv_std": results["std_test_score"],
+            "folds_run": results["n_folds_run"],
+            "best_epoch": results["mean_best_epoch"],
+            "rank": results["rank_test_score"],
+        }
+    )
+    return table.sort_values(["rank", "l2"]).reset_index(drop=True)
