@@ -131,4 +131,8 @@ def test_the_cv_estimator_in_loky_workers_and_on_dask_matches_serial(classificat
     for parallel in (loky, dask):
         for key in ("mean_test_score", "n_folds_run", "rank_test_score"):
             np.testing.assert_array_equal(parallel.cv_results_[key], serial.cv_results_[key])
-        np.testing.assert_array_equal(parallel.predict_proba(X), serial.predict_proba(X))
+        np.testing.assert_array_equal(parallel.predict(X), serial.predict(X))
+        # This process has compiled more networks than TensorFlow keeps XLA for (see
+        # set_config's program_cache_size), so here the fold models may run without XLA,
+        # which sums in another order than the workers: probabilities differ near 1e-8.
+        np.testing.assert_allclose(parallel.predict_proba(X), serial.predict_proba(X), rtol=1e-6)
