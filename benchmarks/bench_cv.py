@@ -7,6 +7,9 @@ every contender runs in its own process on one thread:
 - ``cv``: ``RegularizedMLPClassifierCV`` / ``RegularizedMLPRegressorCV`` with their defaults
   (4 penalties x 2 dropout rates, 5 folds, racing, the fold ensemble);
 - ``cv-refit``: the same with ``refit=True``;
+- ``cv-joint``: the same as ``cv`` with ``joint=True``: each racing round's fold models
+  trained as the lanes of one compiled program (JAX only: run with ``KERAS_BACKEND=jax``;
+  on TensorFlow it trains one by one);
 - ``grid``: ``GridSearchCV`` over the same grid and folds, around the base estimator;
 - ``mlp-grid``: ``GridSearchCV`` over an alpha grid of the same size (8 values) around
   scikit-learn's MLP in a StandardScaler/OneHotEncoder pipeline (target standardized);
@@ -18,6 +21,7 @@ contenders the fold models trained and the programs and epoch traces compiled
 
     python benchmarks/bench_cv.py                       # small sets + digits, 1 outer split
     python benchmarks/bench_cv.py --sets glass digits --outer 5
+    KERAS_BACKEND=jax python benchmarks/bench_cv.py --contenders cv cv-joint
 """
 
 from __future__ import annotations
@@ -33,7 +37,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_tabular import ONE_THREAD, SUITE, TASKS, error, folds, load  # noqa: E402
 
-CONTENDERS = ("cv", "cv-refit", "grid", "mlp-grid", "hgb")
+CONTENDERS = ("cv", "cv-refit", "cv-joint", "grid", "mlp-grid", "hgb")
+DEFAULT_CONTENDERS = ("cv", "cv-refit", "grid", "mlp-grid", "hgb")
 DEFAULT_SETS = ("glass", "ozone", "house_votes", "pima_diabetes", "digits")
 
 
@@ -70,9 +75,13 @@ def make(contender: str, task: str, X_train, y_train):
     from skreg._search import l2_path
 
     classification = task == "classification"
-    if contender in ("cv", "cv-refit"):
+    if contender in ("cv", "cv-refit", "cv-joint"):
         cls = RegularizedMLPClassifierCV if classification else RegularizedMLPRegressorCV
-        return cls(random_state=0, refit=True if contender == "cv-refit" else "ensemble")
+        return cls(
+            random_state=0,
+            refit=True if contender == "cv-refit" else "ensemble",
+            joint=True if contender == "cv-joint" else "auto",
+        )
     if contender == "grid":
         base = (RegularizedMLPClassifier if classification else RegularizedMLPRegressor)(
             random_state=0
@@ -140,7 +149,9 @@ def _cache_info():
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sets", nargs="+", default=list(DEFAULT_SETS))
-    parser.add_argument("--contenders", nargs="+", default=list(CONTENDERS), choices=CONTENDERS)
+    parser.add_argument(
+        "--contenders", nargs="+", default=list(DEFAULT_CONTENDERS), choices=CONTENDERS
+    )
     parser.add_argument("--outer", type=int, default=1, help="outer splits (of 5) to run")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -171,8 +182,10 @@ def main() -> None:
                 f"{r['programs']:>6}{r['traces']:>7}",
                 flush=True,
             )
-        for contender in ("cv", "cv-refit"):
-            for reference in ("grid", "mlp-grid"):
+        for contender in ("cv", "cv-refit", "cv-joint"):
+            for reference in ("cv", "grid", "mlp-grid"):
+                if contender == reference:
+                    continue
                 if contender in results and reference in results:
                     ratio = results[contender]["seconds"] / results[reference]["seconds"]
                     print(f"{'':<15}{contender} / {reference} time: {ratio:.2f}x")

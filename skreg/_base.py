@@ -71,7 +71,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
         "activation": [
             StrOptions(
-                {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}
+                {"relu", "prelu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}
                 | set(ACTIVATION_ALIASES)
             )
         ],
@@ -99,7 +99,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "max_onehot_levels": [Interval(Integral, 1, None, closed="left"), None],
         "missing_indicators": ["boolean"],
         "embedding_dim": [Interval(Integral, 1, None, closed="left")],
-        "numeric_embedding": [StrOptions({"periodic"}), None],
+        "numeric_embedding": [StrOptions({"periodic", "piecewise_linear"}), None],
         "scaling_layer": ["boolean"],
         "beta_1": [Interval(Real, 0, 1, closed="left")],
         "beta_2": [Interval(Real, 0, 1, closed="left")],

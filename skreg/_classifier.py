@@ -26,9 +26,11 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
     ----------
     hidden_layer_sizes : int or tuple of int, default=(100,)
         Units of each hidden layer. Fewer or smaller layers is the "smaller capacity" regularizer.
-    activation : {"relu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}, \
-            default="relu"
-        Activation of the hidden layers.
+    activation : {"relu", "prelu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", \
+"linear"}, default="relu"
+        Activation of the hidden layers. ``"prelu"`` is Keras' parametric ReLU
+        (``keras.layers.PReLU``): a slope for negative inputs learned per unit, starting at
+        0.25.
     l1 : float, default=0.0
         L1 penalty ``l1 * sum(|W|)`` on every dense kernel, added to each batch's loss (Keras
         semantics). Pushes weights toward zero (to near zero with gradient-based optimizers): a
@@ -119,11 +121,13 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         Add a 0/1 column for each numeric column that had missing values in training.
     embedding_dim : int, default=8
         Size of the learned embedding of a categorical column with many levels.
-    numeric_embedding : {"periodic"} or None, default="periodic"
+    numeric_embedding : {"periodic", "piecewise_linear"} or None, default="periodic"
         ``"periodic"`` also feeds each numeric column through learned periodic features
         (RealMLP's PBLD embeddings: ``W cos(2 pi (w x + b)) + c``, 16 frequencies, 3 numbers
-        per column), so that a threshold or a bump in one column is easy to learn; None feeds
-        the columns as they are.
+        per column), so that a threshold or a bump in one column is easy to learn;
+        ``"piecewise_linear"`` as 8 piecewise-linear columns over the quantile bins of its
+        training values instead, centred (Gorishniy et al. 2022; cheaper on wide tables);
+        None feeds the columns as they are. See the user guide for their measured effects.
     scaling_layer : bool, default=True
         Learn a scale per input column, starting at 1, before the first layer (RealMLP's
         scaling layer, learned 6 times faster than the other weights).

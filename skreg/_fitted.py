@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -85,10 +85,10 @@ class FittedWeightsMixin:
 
         The L1 norm of each feature's rows of the first dense kernel (all the weights leaving
         the values made from that column: its scaled value, its missing indicator, its one-hot
-        or embedded levels, its periodic features), normalized to sum to 1. A feature whose
-        outgoing weights are all zero has importance 0, so with ``l1`` the network selects
-        features, and :class:`~sklearn.feature_selection.SelectFromModel` keeps the ones it
-        uses. The numeric columns are scaled alike (``numeric_scaling``); with
+        or embedded levels, its piecewise-linear or periodic features), normalized to sum
+        to one. A feature whose outgoing weights are all zero has importance 0, so with ``l1``
+        the network selects features, and :class:`~sklearn.feature_selection.SelectFromModel`
+        keeps the ones it uses. The numeric columns are scaled alike (``numeric_scaling``); with
         ``numeric_scaling=None``, compare features only on a common scale.
         """
         check_is_fitted(self)
@@ -113,18 +113,20 @@ class FittedWeightsMixin:
 
 
 @contextmanager
-def restore_on_failure(estimator: Any) -> Iterator[None]:
-    """Put back the fitted attributes if the block raises.
+def restore_on_failure(
+    estimator: Any, fitted: Callable[[str], bool] = FITTED_ATTRIBUTES.__contains__
+) -> Iterator[None]:
+    """Put back the fitted attributes (the names ``fitted`` accepts) if the block raises.
 
     Training works on copies of the state and stores it only once it succeeded, so restoring
     the attributes leaves a previously fitted estimator as it was.
     """
-    saved = {k: estimator.__dict__[k] for k in FITTED_ATTRIBUTES if k in estimator.__dict__}
+    saved = {k: v for k, v in vars(estimator).items() if fitted(k)}
     try:
         yield
     except BaseException:
-        for k in FITTED_ATTRIBUTES:
-            estimator.__dict__.pop(k, None)
+        for k in [k for k in vars(estimator) if fitted(k)]:
+            del estimator.__dict__[k]
         estimator.__dict__.update(saved)
         raise
 

@@ -12,6 +12,10 @@ from sklearn.utils.validation import validate_data
 from ._specs import FrontSpec
 from ._tabular import Layout, TablePreprocessor
 
+# Bins of numeric_embedding="piecewise_linear": the same count for every table, so that folds
+# share one compiled program.
+PIECEWISE_BINS = 8
+
 
 @dataclass(frozen=True)
 class TargetScale:
@@ -99,8 +103,10 @@ def front(estimator: Any, layout: Layout) -> FrontSpec | None:
 
 
 def preprocessor(estimator: Any) -> TablePreprocessor:
+    piecewise = estimator.numeric_embedding == "piecewise_linear"
     return TablePreprocessor(
         numeric_scaling=estimator.numeric_scaling,
         max_onehot_levels=estimator.max_onehot_levels,
         missing_indicators=estimator.missing_indicators,
+        piecewise_bins=PIECEWISE_BINS if piecewise else 0,
     )

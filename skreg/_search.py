@@ -44,9 +44,32 @@ def survivors(alive: Sequence[int], scores: np.ndarray) -> list[int]:
     if len(alive) <= 2:
         return list(alive)
     means = [np.nanmean(scores[i]) for i in alive]
-    keep = max(2, math.ceil(len(alive) / 2))
+    keep = _kept(len(alive))
     order = sorted(range(len(alive)), key=lambda j: -means[j])  # stable: grid order on ties
     return sorted(alive[j] for j in order[:keep])
+
+
+def rounds(n_candidates: int, n_folds: int, pruning: bool) -> list[tuple[int, list[int]]]:
+    """The racing schedule: per round, how many candidates run and on which folds.
+
+    With ``pruning``, every candidate runs fold 1 and each later fold keeps the better half
+    (:func:`survivors`) until two remain, which run the remaining folds in one round;
+    without it, one round runs every candidate on every fold.
+    """
+    schedule = []
+    alive, fold = n_candidates, 0
+    while fold < n_folds:
+        racing = pruning and alive > 2
+        folds = [fold] if racing else list(range(fold, n_folds))
+        schedule.append((alive, folds))
+        fold = folds[-1] + 1
+        if racing:
+            alive = _kept(alive)
+    return schedule
+
+
+def _kept(n_alive: int) -> int:
+    return max(2, math.ceil(n_alive / 2))
 
 
 @dataclass

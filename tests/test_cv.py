@@ -22,7 +22,7 @@ from skreg import (
     RegularizedMLPRegressor,
     RegularizedMLPRegressorCV,
 )
-from skreg._search import SearchRecord, l2_path, survivors
+from skreg._search import SearchRecord, l2_path, rounds, survivors
 from skreg.inspection import RegularizationPathDisplay
 
 matplotlib.use("Agg")
@@ -97,6 +97,13 @@ def test_survivors_are_the_better_half_with_ties_to_the_earlier_candidate():
     assert survivors([3, 4], scores) == [3, 4]
 
 
+def test_the_racing_schedule_halves_to_two_then_runs_the_remaining_folds_at_once():
+    assert rounds(8, 5, pruning=True) == [(8, [0]), (4, [1]), (2, [2, 3, 4])]
+    assert rounds(3, 5, pruning=True) == [(3, [0]), (2, [1, 2, 3, 4])]
+    assert rounds(2, 3, pruning=True) == [(2, [0, 1, 2])]
+    assert rounds(8, 5, pruning=False) == [(8, [0, 1, 2, 3, 4])]
+
+
 def test_ranks_are_grid_search_ranks_with_ties_sharing_the_lowest():
     record = SearchRecord([{"l2": v} for v in range(4)], n_folds=2)
     for c, (a, b) in enumerate([(0.5, 0.7), (0.7, 0.5), (0.9, np.nan), (0.2, 0.4)]):
@@ -161,15 +168,46 @@ def test_a_fold_without_a_class_gives_that_class_no_probability():
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-6)
 
 
-def test_one_program_serves_every_candidate_and_fold(iris):
+@pytest.mark.parametrize("joint", [False, True])
+def test_one_program_serves_every_candidate_and_fold(iris, joint):
     X, y = iris
-    cv = small_cv(hidden_layer_sizes=(7,), l2s=[0.0, 1e-3, 1e-2], dropouts=[0.0, 0.1, 0.3])
+    cv = small_cv(
+        hidden_layer_sizes=(7,), l2s=[0.0, 1e-3, 1e-2], dropouts=[0.0, 0.1, 0.3], joint=joint
+    )
     skreg.clear_program_cache()
     before = skreg.program_cache_info()
     cv.fit(X, y)  # 9 candidates x 3 folds of equal size, racing: 9 + 5 + 2 fold models
     after = skreg.program_cache_info()
     assert after.misses - before.misses == 1
     assert after.epoch_compiles - before.epoch_compiles == 1
+
+
+@pytest.mark.parametrize("cls", [RegularizedMLPClassifierCV, RegularizedMLPRegressorCV])
+def test_joint_training_gives_each_fold_model_what_one_by_one_training_gives_it(iris, cls):
+    X, y = iris
+    if cls is RegularizedMLPRegressorCV:
+        X, y = X[:, 1:], X[:, 0]
+    # Dropout (each lane's own random stream), a penalty, best-epoch early stopping (each
+    # lane's own record and weights) and racing (rounds of 4 and 2 x 2 fits, one width).
+    params = {"l2s": [1e-4, 1e-2], "dropouts": [0.0, 0.3], "max_iter": 12}
+    alone = small_cv(cls, joint=False, **params).fit(X, y)
+    joint = small_cv(cls, joint=True, **params).fit(X, y)
+    assert alone.joint_lanes_ == 0
+    # Jointly on JAX; TensorFlow's programs keep a fit's state in variables: one by one.
+    assert joint.joint_lanes_ == (4 if skreg._engine.backend_name() == "jax" else 0)
+    for key, value in _numeric_results(alone.cv_results_).items():
+        np.testing.assert_allclose(joint.cv_results_[key], value, rtol=1e-5, err_msg=key)
+    assert joint.best_params_ == alone.best_params_
+    for a, b in zip(alone.estimators_, joint.estimators_, strict=True):
+        assert a.history_["loss"] == pytest.approx(b.history_["loss"], rel=1e-5)
+        np.testing.assert_allclose(b.predict(X), a.predict(X), rtol=1e-5, atol=1e-6)
+
+
+def test_a_failing_fold_model_ends_the_joint_search_with_its_error(iris):
+    X, y = iris
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0, 0.1, 1.5], joint=True)
+    with pytest.raises(ValueError, match="dropout"):
+        cv.fit(X, y)
 
 
 def test_inside_a_pipeline_and_nested_cross_validation(iris):
@@ -179,12 +217,13 @@ def test_inside_a_pipeline_and_nested_cross_validation(iris):
     assert scores.shape == (2,) and (scores > 0.5).all()
 
 
-def test_sample_weight_and_groups_reach_it_through_metadata_routing(iris):
+@pytest.mark.parametrize("joint", [False, True])
+def test_sample_weight_and_groups_reach_it_through_metadata_routing(iris, joint):
     X, y = iris
     weights = np.where(y == 0, 3.0, 1.0)
     groups = np.arange(len(y)) % 3
     with sklearn.config_context(enable_metadata_routing=True):
-        cv = small_cv(cv=GroupKFold(3), pruning=False).set_fit_request(
+        cv = small_cv(cv=GroupKFold(3), pruning=False, joint=joint).set_fit_request(
             sample_weight=True, groups=True
         )
         cv.set_score_request(sample_weight=True)

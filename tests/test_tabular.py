@@ -13,7 +13,12 @@ from sklearn.preprocessing import StandardScaler
 
 import skreg
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
-from skreg._tabular import RobustSmoothScaler, TablePreprocessor, smooth_clip
+from skreg._tabular import (
+    PiecewiseLinearEncoder,
+    RobustSmoothScaler,
+    TablePreprocessor,
+    smooth_clip,
+)
 
 
 def small(cls=RegularizedMLPClassifier, **params):
@@ -52,6 +57,40 @@ def test_robust_scaling_centres_on_the_median_and_falls_back_to_the_range():
     np.testing.assert_allclose(scaler.scale_, [q3 - q1, 4.0])  # IQR; range when IQR is 0
     expected = smooth_clip((X - [3.0, 5.0]) / [q3 - q1, 4.0])
     np.testing.assert_allclose(scaler.transform(X), expected)
+
+
+def test_piecewise_linear_encoding_is_its_formula():
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.normal(size=50), rng.integers(0, 3, 50)])  # the second: 3 values
+    encoder = PiecewiseLinearEncoder(n_bins=4).fit(X)
+
+    def ramps(rows):
+        out = np.zeros((len(rows), 2, 4))
+        for j in range(2):
+            edges = np.quantile(X[:, j], [0, 0.25, 0.5, 0.75, 1])
+            for i, x in enumerate(rows[:, j]):
+                for t in range(4):
+                    low, high = edges[t], edges[t + 1]
+                    if high > low:  # an empty bin stays 0
+                        out[i, j, t] = min(max((x - low) / (high - low), 0.0), 1.0)
+        return out.reshape(len(rows), 8)
+
+    new = np.array([[-9.0, 0.0], [0.1, 1.0], [9.0, 2.0], [X[7, 0], 1.5]])
+    centre = ramps(X).mean(axis=0)  # centred on the training rows
+    np.testing.assert_allclose(encoder.transform(new), ramps(new) - centre, atol=1e-12)
+    np.testing.assert_allclose(encoder.transform(X).mean(axis=0), 0.0, atol=1e-12)
+
+
+def test_piecewise_linear_columns_follow_the_numeric_ones_and_count_for_them(table):
+    X, y = table
+    plain = TablePreprocessor().fit(X)
+    piecewise = TablePreprocessor(piecewise_bins=8).fit(X)
+    assert piecewise.layout_.n_numeric == plain.layout_.n_numeric == 2
+    extra = piecewise.layout_.n_dense - plain.layout_.n_dense
+    assert extra == 2 * 8  # the padding of the other columns does not change
+    np.testing.assert_array_equal(piecewise.sources_[2:18], np.repeat([0, 1], 8))
+    clf = small(numeric_embedding="piecewise_linear").fit(X, y)
+    assert clf.feature_importances_.shape == (5,) and np.isfinite(clf.predict_proba(X)).all()
 
 
 def test_columns_are_one_hot_below_the_level_count_and_embedded_above(table):
@@ -222,3 +261,17 @@ def test_the_periodic_features_are_their_formula():
     expected = np.einsum("bjk,jkd->bjd", waves, W) + c
     np.testing.assert_allclose(out[:, :3], x, rtol=1e-6)  # the columns themselves
     np.testing.assert_allclose(out[:, 3:], expected.reshape(2, -1), rtol=1e-5, atol=1e-6)
+
+
+def test_prelu_is_relu_with_a_learned_slope_for_negative_inputs(iris):
+    X, y = iris
+    plain = {"numeric_scaling": None, "numeric_embedding": None, "scaling_layer": False}
+    clf = small(activation="prelu", max_iter=20, **plain).fit(X, y)
+    slopes = clf.model_.get_layer("activation_0").get_weights()[0]
+    assert slopes.shape == (8,) and not np.allclose(slopes, 0.25)  # learned from 0.25
+    (W1, W2), (b1, b2) = clf.coefs_, clf.intercepts_
+    z = X @ W1 + b1
+    logits = (np.maximum(z, 0) + slopes * np.minimum(z, 0)) @ W2 + b2
+    expected = np.exp(logits - logits.max(axis=1, keepdims=True))
+    expected /= expected.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-4, atol=1e-6)

@@ -42,10 +42,13 @@ if TYPE_CHECKING:
     )
 
 __all__ = [
+    "accelerator",
     "augment",
     "backend_name",
     "export_model",
     "fit",
+    "joint_batch",
+    "joint_supported",
     "load",
     "loaded",
     "loss",
@@ -60,10 +63,42 @@ def fit(request: TrainingRequest) -> TrainingOutcome:
     n_train = len(request.train_rows)
     load(request.key.network.step_flops(min(request.schedule.batch_size, n_train)))
     from ._cache import PROGRAMS
+    from ._joint import take
     from ._session import run
 
     with PROGRAMS.lease(request.key, exclusive=True) as program:
-        return run(program, request)
+        lane = take() if program.joint else None
+        try:
+            return run(program, request, lane)
+        finally:
+            if lane is not None:
+                lane.leave()
+
+
+def joint_batch(width: int) -> Any:
+    """A :class:`._joint.Batch`: tasks whose fits train jointly, where the backend can, in
+    calls of ``width`` lanes."""
+    from ._joint import Batch
+
+    return Batch(width)
+
+
+def joint_supported() -> bool:
+    """Whether this process's backend trains fits jointly (JAX); loads the backend."""
+    load()
+    return backend_name() == "jax"
+
+
+def accelerator() -> bool:
+    """Whether the backend's default device is an accelerator (GPU or TPU); loads it."""
+    load()
+    if backend_name() == "jax":
+        import jax
+
+        return jax.default_backend() != "cpu"
+    import tensorflow as tf
+
+    return bool(tf.config.list_logical_devices("GPU"))
 
 
 def predict(key: ProgramKey, state: NetworkState, X: np.ndarray) -> np.ndarray:

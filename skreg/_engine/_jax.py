@@ -30,8 +30,13 @@ class JaxProgram(Program):
         self._functions = {
             "epochs": jax.jit(self._trace_epochs),
             "forward": jax.jit(self._trace_forward),
+            # Several fits' epochs in one call, their values stacked on a leading model axis
+            # (:mod:`._joint`).
+            "joint_epochs": jax.jit(jax.vmap(self._trace_epochs)),
         }
         self._compiled: dict[tuple, Any] = {}
+
+    joint = True
 
     def enter(self, values: tuple) -> tuple:
         return tuple(list(group) for group in values)

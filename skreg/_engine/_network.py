@@ -38,6 +38,10 @@ LOSSES: dict[str, Callable[[Any, Any], Any]] = {
 }
 
 
+# The starting slope of activation="prelu" for negative inputs (He et al. 2015).
+PRELU_SLOPE = 0.25
+
+
 def build_network(
     spec: NetworkSpec,
     dropout: Sequence[float] | None = None,
@@ -68,7 +72,10 @@ def build_network(
         x = keras.layers.Dense(units, **dense, name=f"hidden_{i}")(x)
         if spec.batch_normalization:
             x = keras.layers.BatchNormalization(**_HOST_BATCH_NORM, name=f"batch_norm_{i}")(x)
-        x = keras.layers.Activation(spec.activation, name=f"activation_{i}")(x)
+        if spec.activation == "prelu":  # a learned slope for negative inputs, per unit
+            x = keras.layers.PReLU(alpha_initializer=_HostFill(0.0), name=f"activation_{i}")(x)
+        else:
+            x = keras.layers.Activation(spec.activation, name=f"activation_{i}")(x)
         x = Dropout(rate, name=f"dropout_{i}")(x)
     outputs = keras.layers.Dense(spec.n_outputs, **dense, name="output")(x)
     if spec.output_activation is not None:
@@ -89,7 +96,8 @@ def initial_state(
 ) -> NetworkState:
     """Fresh weights for ``network``: Glorot-uniform kernels, zero biases, unit BN scales.
 
-    Each kernel and each dropout layer gets its own seed from ``seeds``, so the state is a
+    PReLU slopes start at :data:`PRELU_SLOPE`. Each kernel and each dropout layer gets its
+    own seed from ``seeds``, so the state is a
     deterministic function of the architecture, the rates and the seed sequence. A table
     front (:mod:`._front`) draws its own values from a third stream.
     """
@@ -114,6 +122,8 @@ def initial_state(
             ):
                 variable = getattr(layer, name)
                 values[id(variable)] = np.full(variable.shape, fill)
+        elif isinstance(layer, keras.layers.PReLU):
+            values[id(layer.alpha)] = np.full(layer.alpha.shape, PRELU_SLOPE)
         elif isinstance(layer, Dropout):
             values[id(layer.rate_variable)] = np.asarray(next(rates))
             values[id(layer.seed_generator.state)] = np.array([child_seed(dropout_seeds), 0])

@@ -151,6 +151,11 @@ class Program:
     when its last user returns it (:mod:`._cache`).
     """
 
+    # Whether several fits can run as the lanes of one call (:mod:`._joint`): where a fit's
+    # state is values threaded through the compiled functions (JAX), not where the program's
+    # variables hold it (TensorFlow).
+    joint = False
+
     def __init__(self, key: ProgramKey, stats: Any) -> None:
         self.key = key
         self.stats = stats

@@ -29,11 +29,12 @@ from ._program import Data, Program, numpy
 _NEVER = np.int32(np.iinfo(np.int32).max)
 
 
-def run(program: Program, request: TrainingRequest) -> TrainingOutcome:
-    """Train as ``request`` says on ``program`` (leased for the fit by the caller)."""
+def run(program: Program, request: TrainingRequest, lane: Any = None) -> TrainingOutcome:
+    """Train as ``request`` says on ``program`` (leased for the fit by the caller); with
+    ``lane`` (a :class:`._joint.Lane`), jointly with the other lanes of its batch."""
     # The fit's second and third child streams: the ones every model so far was trained with.
     _, augmentation_seeds, shuffle_seeds, _ = request.seeds.spawn(4)
-    session = Session(program, request, augmentation_seeds)
+    session = Session(program, request, augmentation_seeds, lane)
     validation = None
     if request.make_validation is not None:
         validation = request.make_validation(session.network)
@@ -55,9 +56,14 @@ class Session:
     """A fit in progress (the :class:`skreg._training.Session` protocol)."""
 
     def __init__(
-        self, program: Program, request: TrainingRequest, seeds: np.random.SeedSequence
+        self,
+        program: Program,
+        request: TrainingRequest,
+        seeds: np.random.SeedSequence,
+        lane: Any = None,
     ) -> None:
         self.program = program
+        self.lane = lane
         self.request = request
         schedule = request.schedule
         n_train = len(request.train_rows)
@@ -90,9 +96,12 @@ class Session:
     ) -> list[EpochRecord]:
         arrays, n_batches, n_epochs, host = self.epoch_inputs(rng, epochs)
         data = self.data if stopping is not None else self.data._replace(patience=_NEVER)
-        self.state, self.best, clock, records = self.program.call(
-            "epochs", self.state, self.best, self.clock, data, arrays, n_batches, n_epochs, host
-        )
+        inputs = (self.state, self.best, self.clock, data, arrays, n_batches, n_epochs, host)
+        if self.lane is None:
+            outputs = self.program.call("epochs", *inputs)
+        else:  # with the other fits of its batch, in one call (:mod:`._joint`)
+            outputs = self.lane.call(self.program, inputs)
+        self.state, self.best, clock, records = outputs
         self.clock = ScheduleClock(*clock)
         return self.records(*records, stopping)
 
