@@ -14,6 +14,7 @@ process, at the first fit or predict).
   :func:`skreg.clear_program_cache`).
 
 Inside: :mod:`._program` (what a fit computes, written once), :mod:`._session` (one fit),
+:mod:`._joint` (fits trained together as the lanes of one call, :func:`joint_batch`),
 :mod:`._jax` and :mod:`._tensorflow` (what differs by backend), :mod:`._network`,
 :mod:`._penalty`, :mod:`._augmenters` and :mod:`._random` (the Keras pieces),
 :mod:`._tf_functions` and :mod:`._disk` (the on-disk compilation cache), :mod:`._imports`

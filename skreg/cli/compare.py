@@ -12,17 +12,19 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sklearn.base import clone, is_classifier
+from sklearn.base import clone
 
 from .. import GaussianNoise, SwapNoise
 from .data import (
     Dataset,
     check_backend,
     check_early_stopping_split,
+    cv_model,
     cv_splitter,
     fitted_network,
     load_data,
     make_model,
+    output_folder,
     set_network_params,
 )
 from .errors import DataError
@@ -54,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     """``skreg compare``: every regularizer by cross-validation, one table, two figures."""
     data = load_data(args.data, args.target, args.task)
     args.max_iter = args.max_iter or data.max_iter
-    out = _output_folder(args.out)
+    out = output_folder(args.out)
     model = make_model(data, args.hidden, args.max_iter, args.seed)
     splits = list(cv_splitter(data, args.cv, args.seed).split(data.X, data.y))
     check_early_stopping_split(len(data.y), args.cv)
@@ -69,7 +71,9 @@ def run(args: argparse.Namespace) -> int:
     for l2 in _L2_PATH:
         variant = set_network_params(clone(model), l2=l2)
         jobs += [(("path", l2), variant, split) for split in splits]
-    jobs += [(("variant", CROSS_VALIDATED), cv_model(model), split) for split in splits]
+    jobs += [
+        (("variant", CROSS_VALIDATED), cv_model(model, **_CV_GRID), split) for split in splits
+    ]
     from joblib import delayed
     from tqdm.auto import tqdm
 
@@ -101,29 +105,6 @@ def run(args: argparse.Namespace) -> int:
     _save_figures(curves, path, score, out)
     print(f"wrote {out / 'compare.csv'}, {out / 'loss_curves.png'}, {out / 'l2_path.png'}")
     return 0
-
-
-def cv_model(model: Any, **grid: Any) -> Any:
-    """The CV estimator with ``model``'s settings, choosing ``l2`` and ``dropout`` itself
-    over ``grid`` (``l2s``, ``dropouts``, ``cv``, ...; compare's own by default)."""
-    from .. import RegularizedMLPClassifierCV, RegularizedMLPRegressorCV
-
-    cls = RegularizedMLPClassifierCV if is_classifier(model) else RegularizedMLPRegressorCV
-    shared = set(cls().get_params()) - {"l2s", "dropouts", "cv", "scoring"}
-    params = {k: v for k, v in model.get_params().items() if k in shared}
-    return cls(**params, **(grid or _CV_GRID))
-
-
-def _output_folder(path: str) -> Path:
-    """The folder for the results, made before any fit so that no run is lost to it."""
-    out = Path(path)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except (FileExistsError, NotADirectoryError):
-        raise DataError(f"--out {path} exists and is not a folder; name a folder.") from None
-    except OSError as error:
-        raise DataError(f"cannot create the folder --out {path}: {error.strerror}.") from None
-    return out
 
 
 @contextmanager

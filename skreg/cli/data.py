@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from sklearn.base import is_classifier
 from sklearn.datasets import load_digits
 from sklearn.model_selection import KFold, StratifiedKFold
 
@@ -112,6 +113,29 @@ def make_model(data: Dataset, hidden: tuple[int, ...], max_iter: int, seed: int)
     if data.task == "classification":
         return RegularizedMLPClassifier(hidden, label_smoothing=0.0, **params)
     return RegularizedMLPRegressor(hidden, **params)
+
+
+def cv_model(model: Any, **grid: Any) -> Any:
+    """The CV estimator with ``model``'s settings, choosing ``l2`` and ``dropout`` itself
+    over ``grid`` (``l2s``, ``dropouts``, ``cv``, ...)."""
+    from .. import RegularizedMLPClassifierCV, RegularizedMLPRegressorCV
+
+    cls = RegularizedMLPClassifierCV if is_classifier(model) else RegularizedMLPRegressorCV
+    shared = set(cls().get_params()) - {"l2s", "dropouts", "cv", "scoring"}
+    params = {k: v for k, v in model.get_params().items() if k in shared}
+    return cls(**params, **grid)
+
+
+def output_folder(path: str) -> Path:
+    """The folder for the results, made before any fit so that no run is lost to it."""
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise DataError(f"--out {path} exists and is not a folder; name a folder.") from None
+    except OSError as error:
+        raise DataError(f"cannot create the folder --out {path}: {error.strerror}.") from None
+    return out
 
 
 def set_network_params(model: Any, **params: Any) -> Any:

@@ -7,15 +7,14 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from .compare import _output_folder, cv_model
-from .data import check_backend, cv_splitter, load_data, make_model
+from .data import check_backend, cv_model, cv_splitter, load_data, make_model, output_folder
 
 
 def run(args: argparse.Namespace) -> int:
     """``skreg select``: cross-validate the grid, print the path table and the choice."""
     data = load_data(args.data, args.target, args.task)
     args.max_iter = args.max_iter or data.max_iter
-    out = _output_folder(args.out)
+    out = output_folder(args.out)
     check_backend(args.verbose)
     model = cv_model(
         make_model(data, args.hidden, args.max_iter, args.seed),
