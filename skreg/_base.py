@@ -21,6 +21,7 @@ from ._divergence import check_trained, divergence_advice
 from ._fitted import Fitted, FittedWeightsMixin, restore_on_failure
 from ._migration import ACTIVATION_ALIASES, MigrationMixin
 from ._specs import (
+    ACTIVATIONS,
     SCHEDULES,
     Continue,
     EarlyStopping,
@@ -69,12 +70,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": ["array-like", Interval(Integral, 1, None, closed="left")],
-        "activation": [
-            StrOptions(
-                {"relu", "prelu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear"}
-                | set(ACTIVATION_ALIASES)
-            )
-        ],
+        "activation": [StrOptions(set(ACTIVATIONS) | set(ACTIVATION_ALIASES))],
         "l1": [Interval(Real, 0, None, closed="left")],
         "l2": [Interval(Real, 0, None, closed="left")],
         "dropout": ["array-like", Interval(Real, 0, 1, closed="left")],
@@ -105,6 +101,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "beta_2": [Interval(Real, 0, 1, closed="left")],
         "epsilon": [Interval(Real, 0, None, closed="neither")],
         "weight_decay": [Interval(Real, 0, None, closed="left"), None],
+        "regularization_schedule": [StrOptions({"constant", "flat_cosine"})],
     }
 
     _output_activation: str | None = None
@@ -145,6 +142,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         beta_2=0.95,
         epsilon=1e-7,
         weight_decay=None,
+        regularization_schedule="constant",
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -178,6 +176,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.weight_decay = weight_decay
+        self.regularization_schedule = regularization_schedule
 
     def _fit(self, X, y, sample_weight=None, *, incremental=False, classes=None):
         """Validate, describe the fit, train and, only once training succeeded, store."""
@@ -234,6 +233,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             reference_loss=self.history_["loss"][0] if continuing else None,
             optimizer_settings=self._optimizer_settings(),
             label_smoothing=float(getattr(self, "label_smoothing", 0.0)),
+            regularization_schedule=self.regularization_schedule,
         )
 
     def _predict_outputs(self, X) -> np.ndarray:

@@ -143,6 +143,11 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         W`` after each step (AdamW's, for any optimizer); None keeps the optimizer's own
         (0.004 for ``"adamw"``, none for the others). Unlike ``l2``, it does not pass
         through Adam's normalization.
+    regularization_schedule : {"constant", "flat_cosine"}, default="constant"
+        ``"flat_cosine"`` multiplies the dropout rates and the weight decay, epoch by epoch,
+        by RealMLP's flat-then-cosine schedule: 1 over the first half of ``max_iter``, then
+        half a cosine down to 0, ``(1 + cos(pi (2 t - 1))) / 2`` at ``t = epoch / max_iter``.
+        The fitted model keeps the rates given. ``l1`` and ``l2`` are not scheduled.
     label_smoothing : float, default=0.1
         Train on targets ``(1 - label_smoothing) * one_hot + label_smoothing / n_classes``:
         the network is not pushed to ever more confident logits.
@@ -253,6 +258,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         beta_2=0.95,
         epsilon=1e-7,
         weight_decay=None,
+        regularization_schedule="constant",
         class_weight=None,
         label_smoothing=0.1,
     ):
@@ -289,6 +295,7 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
             beta_2=beta_2,
             epsilon=epsilon,
             weight_decay=weight_decay,
+            regularization_schedule=regularization_schedule,
         )
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing

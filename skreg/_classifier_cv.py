@@ -57,7 +57,8 @@ class RegularizedMLPClassifierCV(ClassifierMixin, _BaseRegularizedMLPCV):
 validation_fraction, n_iter_no_change, tol, optimizer, learning_rate, \
 learning_rate_schedule, power_t, batch_size, max_iter, shuffle, random_state, verbose, \
 numeric_scaling, max_onehot_levels, missing_indicators, embedding_dim, numeric_embedding, \
-scaling_layer, beta_1, beta_2, epsilon, weight_decay, class_weight, label_smoothing : \
+scaling_layer, beta_1, beta_2, epsilon, weight_decay, regularization_schedule, \
+class_weight, label_smoothing : \
 see :class:`RegularizedMLPClassifier`
         Passed to every fold model as they are. ``random_state`` seeds each fold model
         alike, as GridSearchCV's clones are. (``warm_start`` is not taken: every fold model
@@ -168,6 +169,7 @@ see :class:`RegularizedMLPClassifier`
         beta_2=0.95,
         epsilon=1e-07,
         weight_decay=None,
+        regularization_schedule="constant",
         class_weight=None,
         label_smoothing=0.1,
     ):
@@ -208,6 +210,7 @@ see :class:`RegularizedMLPClassifier`
             beta_2=beta_2,
             epsilon=epsilon,
             weight_decay=weight_decay,
+            regularization_schedule=regularization_schedule,
         )
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing

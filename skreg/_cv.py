@@ -95,6 +95,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         beta_2=0.95,
         epsilon=1e-07,
         weight_decay=None,
+        regularization_schedule="constant",
     ):
         self.l2s = l2s
         self.dropouts = dropouts
@@ -132,6 +133,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         self.beta_2 = beta_2
         self.epsilon = epsilon
         self.weight_decay = weight_decay
+        self.regularization_schedule = regularization_schedule
 
     @_fit_context(prefer_skip_nested_validation=False)  # the fold models check their own
     def fit(self, X, y, sample_weight=None, groups=None):

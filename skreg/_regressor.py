@@ -132,6 +132,11 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         W`` after each step (AdamW's, for any optimizer); None keeps the optimizer's own
         (0.004 for ``"adamw"``, none for the others). Unlike ``l2``, it does not pass
         through Adam's normalization.
+    regularization_schedule : {"constant", "flat_cosine"}, default="constant"
+        ``"flat_cosine"`` multiplies the dropout rates and the weight decay, epoch by epoch,
+        by RealMLP's flat-then-cosine schedule: 1 over the first half of ``max_iter``, then
+        half a cosine down to 0, ``(1 + cos(pi (2 t - 1))) / 2`` at ``t = epoch / max_iter``.
+        The fitted model keeps the rates given. ``l1`` and ``l2`` are not scheduled.
     target_scaling : bool, default=True
         Train on the standardized target (for ``loss="poisson"``, divided by its mean) and
         scale predictions back: the network's outputs start near 0, whatever the target's
@@ -239,6 +244,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         beta_2=0.95,
         epsilon=1e-7,
         weight_decay=None,
+        regularization_schedule="constant",
         target_scaling=True,
     ):
         super().__init__(
@@ -274,6 +280,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             beta_2=beta_2,
             epsilon=epsilon,
             weight_decay=weight_decay,
+            regularization_schedule=regularization_schedule,
         )
         self.loss = loss
         self.target_scaling = target_scaling

@@ -55,7 +55,8 @@ class RegularizedMLPRegressorCV(RegressorMixin, _BaseRegularizedMLPCV):
 validation_fraction, n_iter_no_change, tol, optimizer, learning_rate, \
 learning_rate_schedule, power_t, batch_size, max_iter, shuffle, random_state, verbose, \
 numeric_scaling, max_onehot_levels, missing_indicators, embedding_dim, numeric_embedding, \
-scaling_layer, beta_1, beta_2, epsilon, weight_decay, loss, target_scaling : \
+scaling_layer, beta_1, beta_2, epsilon, weight_decay, regularization_schedule, \
+loss, target_scaling : \
 see :class:`RegularizedMLPRegressor`
         Passed to every fold model as they are. ``random_state`` seeds each fold model
         alike, as GridSearchCV's clones are. (``warm_start`` is not taken: every fold model
@@ -166,6 +167,7 @@ see :class:`RegularizedMLPRegressor`
         beta_2=0.95,
         epsilon=1e-07,
         weight_decay=None,
+        regularization_schedule="constant",
         loss="squared_error",
         target_scaling=True,
     ):
@@ -206,6 +208,7 @@ see :class:`RegularizedMLPRegressor`
             beta_2=beta_2,
             epsilon=epsilon,
             weight_decay=weight_decay,
+            regularization_schedule=regularization_schedule,
         )
         self.loss = loss
         self.target_scaling = target_scaling

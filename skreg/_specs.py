@@ -212,6 +212,8 @@ class EarlyStopping:
 
 # The learning-rate schedules, by the index a compiled program selects them with.
 SCHEDULES = ("constant", "invscaling", "adaptive", "cosine", "coslog4")
+# The hidden layers' activations: Keras' names, and "prelu" for keras.layers.PReLU.
+ACTIVATIONS = ("relu", "prelu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear")
 
 
 class ScheduleClock(NamedTuple):
@@ -353,6 +355,9 @@ class TrainingRequest:
     optimizer_settings: tuple[tuple[str, float], ...] = ()
     # The classifier's label smoothing (0 for the regressor).
     label_smoothing: float = 0.0
+    # "flat_cosine": the dropout rates and the weight decay follow RealMLP's flat-then-cosine
+    # schedule over the budget; "constant": they stay as given.
+    regularization_schedule: str = "constant"
 
 
 @dataclass(frozen=True)

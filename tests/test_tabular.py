@@ -199,6 +199,44 @@ def test_coslog4_follows_its_formula(iris):
     np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-4, atol=1e-9)
 
 
+def test_flat_cosine_is_its_formula():
+    from skreg._engine import load
+
+    load()
+    from skreg._engine._program import regularization_multiplier
+    from skreg._specs import ScheduleClock
+
+    horizon = 20
+    inputs = (0, 0.0, 0.0, 0, 0.0, np.float32(horizon), 0.0)  # LearningRateSchedule.inputs()
+    for epoch in range(horizon):
+        clock = ScheduleClock.start()._replace(epoch=np.int32(epoch))
+        t = epoch / horizon
+        expected = 1.0 if t < 0.5 else 0.5 * (1 + math.cos(math.pi * (2 * t - 1)))
+        flat_cosine = regularization_multiplier(clock, inputs, np.bool_(True))
+        constant = regularization_multiplier(clock, inputs, np.bool_(False))
+        assert float(keras.ops.convert_to_numpy(flat_cosine)) == pytest.approx(expected, abs=1e-6)
+        assert float(keras.ops.convert_to_numpy(constant)) == 1.0
+
+
+def test_flat_cosine_eases_dropout_and_weight_decay_late_and_keeps_the_rates_given(iris):
+    X, y = iris
+    plain = {"max_iter": 40, "early_stopping": False, "learning_rate": 1e-2}
+    dropout = {"dropout": 0.5, **plain}
+    constant = small(**dropout).fit(X, y)
+    eased = small(regularization_schedule="flat_cosine", **dropout).fit(X, y)
+    # The first half is the same fit; in the last epochs, less dropout: a lower training loss.
+    np.testing.assert_allclose(eased.history_["loss"][:20], constant.history_["loss"][:20],
+                               rtol=1e-5)  # fmt: skip
+    assert np.mean(eased.history_["loss"][-5:]) < np.mean(constant.history_["loss"][-5:])
+    rates = [v for v in eased.model_.non_trainable_weights if v.path.endswith("rate")]
+    assert [float(keras.ops.convert_to_numpy(v)) for v in rates] == [0.5]
+    decay = {"weight_decay": 0.2, "optimizer": "adam", **plain}
+    constant = small(**decay).fit(X, y)
+    eased = small(regularization_schedule="flat_cosine", **decay).fit(X, y)
+    norm = [sum(float((w**2).sum()) for w in m.coefs_) for m in (constant, eased)]
+    assert norm[1] > norm[0]  # less decay in the second half: larger weights
+
+
 def test_best_epoch_runs_the_whole_budget_and_keeps_the_best(iris):
     X, y = iris
     clf = small(early_stopping="best_epoch", max_iter=25, learning_rate=0.05).fit(X, y)
@@ -236,10 +274,15 @@ def test_target_scaling_trains_on_the_standardized_target(regression_data):
 
 def test_a_grid_over_the_numeric_ingredients_compiles_once(iris):
     X, y = iris
-    grid = {"label_smoothing": [0.0, 0.1], "beta_2": [0.95, 0.999], "weight_decay": [0.0, 0.01]}
+    grid = {
+        "label_smoothing": [0.0, 0.1],
+        "beta_2": [0.95, 0.999],
+        "weight_decay": [0.0, 0.01],
+        "regularization_schedule": ["constant", "flat_cosine"],
+    }
     skreg.clear_program_cache()  # an earlier test may have compiled this network
     before = skreg.program_cache_info().epoch_compiles
-    GridSearchCV(small(max_iter=2), grid, cv=2).fit(X, y)  # 17 fits
+    GridSearchCV(small(max_iter=2), grid, cv=2).fit(X, y)  # 33 fits
     assert skreg.program_cache_info().epoch_compiles - before == 1
 
 

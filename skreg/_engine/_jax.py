@@ -114,6 +114,18 @@ class JaxProgram(Program):
         optimizer[index] = keras.ops.cast(rate, optimizer[index].dtype)
         return trainable, non_trainable, optimizer, augmenter
 
+    def _set_regularization(self, state, dropout, weight_decay):
+        ops = keras.ops
+        trainable, non_trainable, optimizer, augmenter = state
+        non_trainable = list(non_trainable)
+        for i, position in enumerate(self.dropout_positions):
+            non_trainable[position] = ops.cast(dropout[i], non_trainable[position].dtype)
+        if self.weight_decay_index is not None:
+            optimizer = list(optimizer)
+            index = self.weight_decay_index
+            optimizer[index] = ops.cast(weight_decay, optimizer[index].dtype)
+        return trainable, non_trainable, optimizer, augmenter
+
     def _weights(self, state):
         return state[0], state[1]
 

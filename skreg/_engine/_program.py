@@ -38,6 +38,7 @@ from ._augmenters import build_augmenter
 from ._network import (
     LOSSES,
     RUN_TIME_SETTINGS,
+    Dropout,
     build_network,
     initial_state,
     kernels,
@@ -119,6 +120,18 @@ def advance_clock(clock: ScheduleClock, loss: Any, inputs: tuple) -> ScheduleClo
     )
 
 
+def regularization_multiplier(clock: ScheduleClock, inputs: tuple, flat_cosine: Any) -> Any:
+    """The factor on the dropout rates and the weight decay for the epoch about to run:
+    1, or with ``flat_cosine`` RealMLP's flat-then-cosine schedule, 1 over the first half of
+    the budget and then half a cosine down to 0: ``(1 + cos(pi (2 t - 1))) / 2`` at
+    ``t = epoch / horizon >= 1/2``, epochs counted from 0."""
+    ops = keras.ops
+    horizon = inputs[5]
+    t = ops.minimum(ops.cast(clock.epoch, "float32"), horizon - 1.0) / horizon
+    cosine = 0.5 * (1.0 + ops.cos(np.float32(np.pi) * (2.0 * t - 1.0)))
+    return ops.where(ops.logical_and(flat_cosine, t >= 0.5), cosine, 1.0)
+
+
 class Data(NamedTuple):
     """A fit's device inputs that do not change between calls: the padded data, the
     validation layout, the penalty and the early-stopping settings."""
@@ -131,6 +144,9 @@ class Data(NamedTuple):
     patience: Any  # int32; the early-stopping patience, huge when not stopping
     tol: Any
     schedule: tuple  # the learning-rate schedule, LearningRateSchedule.inputs()
+    # The regularization schedule: (flat_cosine, the dropout rates, the weight decay), the
+    # rates and decay the schedule multiplies at every epoch.
+    regularization: tuple
 
 
 class Best(NamedTuple):
@@ -173,6 +189,17 @@ class Program:
         )
         self.augmenter_variables = (
             self.augmenter.non_trainable_variables if self.augmenter is not None else []
+        )
+        # Where the scheduled values live: each hidden block's dropout rate among the
+        # network's non-trainable variables, the weight decay among the optimizer's.
+        non_trainable = self.network.non_trainable_variables
+        self.dropout_positions = [
+            next(i for i, v in enumerate(non_trainable) if v is layer.rate_variable)
+            for layer in self.network.layers
+            if isinstance(layer, Dropout)
+        ]
+        self.weight_decay_index = next(
+            (i for i, v in enumerate(self.optimizer.variables) if v.name == "weight_decay"), None
         )
 
     def start_values(self, request: TrainingRequest, seeds: np.random.SeedSequence) -> tuple:
@@ -297,6 +324,9 @@ class Program:
             state, best, clock, records, _ = carry
             rate = scheduled_rate(clock, data.schedule)
             state = self._set_learning_rate(state, rate)
+            flat_cosine, dropout, weight_decay = data.regularization
+            factor = regularization_multiplier(clock, data.schedule, flat_cosine)
+            state = self._set_regularization(state, dropout * factor, weight_decay * factor)
             state, loss = self._train_epoch(state, data, order[e], weights[e], n_batches,
                                             tuple(a[e] for a in host))  # fmt: skip
             clock = ScheduleClock(*advance_clock(clock, loss, data.schedule))
@@ -375,6 +405,11 @@ class Program:
         raise NotImplementedError
 
     def _set_learning_rate(self, state, rate):
+        raise NotImplementedError
+
+    def _set_regularization(self, state, dropout, weight_decay):
+        """``state`` with the hidden blocks' dropout rates ``dropout`` and, if the optimizer
+        has one, the weight decay ``weight_decay``."""
         raise NotImplementedError
 
     def _weights(self, state) -> tuple[list, list]:

@@ -42,11 +42,18 @@ def run(program: Program, request: TrainingRequest, lane: Any = None) -> Trainin
     rng = np.random.default_rng(shuffle_seeds)
     result = train(session, request.schedule, rng, validation, hooks, request.reference_loss)
     trainable, non_trainable, optimizer = (
-        tuple(numpy(v) for v in group) for group in program.read(session.state)
+        list(numpy(v) for v in group) for group in program.read(session.state)
     )
+    # The fitted state keeps the rates and decay the fit was given, not the schedule's last.
+    _, dropout, weight_decay = session.data.regularization
+    for i, position in enumerate(program.dropout_positions):
+        non_trainable[position] = numpy(dropout[i]).astype(non_trainable[position].dtype)
+    if program.weight_decay_index is not None:
+        index = program.weight_decay_index
+        optimizer[index] = numpy(weight_decay).astype(optimizer[index].dtype)
     return TrainingOutcome(
-        network=NetworkState(trainable, non_trainable),
-        optimizer=OptimizerState(program.key.optimizer, optimizer),
+        network=NetworkState(tuple(trainable), tuple(non_trainable)),
+        optimizer=OptimizerState(program.key.optimizer, tuple(optimizer)),
         result=result,
         clock=ScheduleClock(*(np.asarray(numpy(v)) for v in session.clock)),
     )
@@ -83,10 +90,19 @@ class Session:
             patience=np.int32(stopping.patience) if stopping else _NEVER,
             tol=np.float32(stopping.tol if stopping else 0.0),
             schedule=schedule.learning_rate.inputs(),
+            regularization=(),
         )
-        self.data = keras.tree.map_structure(keras.ops.convert_to_tensor, data)
         self.clock = ScheduleClock.start() if request.clock is None else request.clock
-        self.state = program.enter(program.start_values(request, seeds))
+        values = program.start_values(request, seeds)
+        # The schedule multiplies the rates and decay the fit starts with.
+        index = program.weight_decay_index
+        data = data._replace(regularization=(
+            np.bool_(request.regularization_schedule == "flat_cosine"),
+            np.asarray([values[1][i] for i in program.dropout_positions], np.float32),
+            np.float32(0.0 if index is None else values[2][index]),
+        ))  # fmt: skip
+        self.data = keras.tree.map_structure(keras.ops.convert_to_tensor, data)
+        self.state = program.enter(values)
         self.best = program.initial_best(self.state)
         self.n_validation = 0 if request.validation_rows is None else len(request.validation_rows)
         self._drawn: list[tuple] = []  # epochs drawn and not yet run

@@ -216,6 +216,14 @@ class TensorFlowProgram(Program):
         self.optimizer.variables[self.learning_rate_index].assign(rate)
         return state
 
+    def _set_regularization(self, state, dropout, weight_decay):
+        non_trainable = self._variables[1]
+        for i, position in enumerate(self.dropout_positions):
+            non_trainable[position].assign(dropout[i])
+        if self.weight_decay_index is not None:
+            self.optimizer.variables[self.weight_decay_index].assign(weight_decay)
+        return state
+
     def _train_step(self, state, x, y, w, data, host):
         if self.augmenter is not None:
             x, y = self.augmenter(x, y, *host)
