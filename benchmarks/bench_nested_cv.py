@@ -49,7 +49,7 @@ def load(name: str):
     return X, y, "regression" if name == "diabetes" else "classification"
 
 
-def run(library: str, dataset: str) -> dict:
+def run(library: str, dataset: str, skreg_params: dict | None = None) -> dict:
     """One library's nested CV on one data set, in this process."""
     import numpy as np
     from sklearn.compose import TransformedTargetRegressor
@@ -77,7 +77,8 @@ def run(library: str, dataset: str) -> dict:
             return self
 
     Recording.__name__ = base.__name__
-    model = Recording(early_stopping=True, max_iter=300, random_state=0)
+    extra = skreg_params or {} if library == "skreg" else {}
+    model = Recording(early_stopping=True, max_iter=300, random_state=0, **extra)
     inner_cv = (StratifiedKFold if task == "classification" else KFold)(
         3, shuffle=True, random_state=0
     )
@@ -109,42 +110,50 @@ def run(library: str, dataset: str) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS))
+    parser.add_argument(
+        "--skreg-params", default="{}", help="JSON of extra skreg parameters, e.g. an ablation"
+    )
+    parser.add_argument("--libraries", nargs="+", default=["sklearn", "skreg"])
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        print(json.dumps({dataset: run(args.worker, dataset) for dataset in args.datasets}))
+        params = json.loads(args.skreg_params)
+        print(json.dumps({d: run(args.worker, d, params) for d in args.datasets}))
         return
     env = {**os.environ, **THREADS}
     backend = env.get("KERAS_BACKEND", "tensorflow")
     results, wall = {}, {}
-    for library in ("sklearn", "skreg"):
+    for library in args.libraries:
         start = time.perf_counter()
         out = subprocess.run(
-            [sys.executable, __file__, "--worker", library, "--datasets", *args.datasets],
+            [sys.executable, __file__, "--worker", library, "--datasets", *args.datasets,
+             "--skreg-params", args.skreg_params],
             capture_output=True, text=True, env=env, check=True,
         )  # fmt: skip
         wall[library] = time.perf_counter() - start
         results[library] = json.loads(out.stdout.strip().splitlines()[-1])
     for dataset in args.datasets:
         print(_row(dataset, {lib: results[lib][dataset] for lib in results}))
-    scores = {
-        lib: sum(r["score"] for r in results[lib].values()) / len(args.datasets) for lib in results
-    }
     print(f"\nKeras backend: {backend}; one thread per library; one fresh process per library.")
-    print(
-        f"whole process: skreg {wall['skreg']:.1f} s, MLP {wall['sklearn']:.1f} s, ratio "
-        f"{wall['skreg'] / wall['sklearn']:.2f}; mean score skreg {scores['skreg']:.3f}, "
-        f"MLP {scores['sklearn']:.3f}"
-    )
+    parts = []
+    for lib in results:
+        score = sum(r["score"] for r in results[lib].values()) / len(args.datasets)
+        parts.append(f"{NAMES[lib]} {wall[lib]:.1f} s (mean score {score:.3f})")
+    ratio = f", ratio {wall['skreg'] / wall['sklearn']:.2f}" if len(wall) == 2 else ""
+    print(f"whole process: {', '.join(parts)}{ratio}")
+
+
+NAMES = {"skreg": "skreg", "sklearn": "MLP"}
 
 
 def _row(dataset: str, result: dict) -> str:
-    s, m = result["skreg"], result["sklearn"]
-    return (
-        f"{dataset:<14} skreg {s['seconds']:6.1f} s  score {s['score']:.3f}  epochs "
-        f"{s['epochs']:5.1f}  | MLP {m['seconds']:6.1f} s  score {m['score']:.3f}  epochs "
-        f"{m['epochs']:5.1f}  | time ratio {s['seconds'] / m['seconds']:.2f}"
-    )
+    cells = [
+        f"{NAMES[lib]} {r['seconds']:6.1f} s  score {r['score']:.3f}  epochs {r['epochs']:5.1f}"
+        for lib, r in sorted(result.items(), key=lambda item: item[0] != "skreg")
+    ]
+    if len(result) == 2:
+        cells.append(f"time ratio {result['skreg']['seconds'] / result['sklearn']['seconds']:.2f}")
+    return f"{dataset:<14} " + "  | ".join(cells)
 
 
 if __name__ == "__main__":

@@ -36,6 +36,7 @@ from ._specs import (
     Validation,
     dropout_rates,
     hidden_layer_sizes,
+    schedule_name,
     seed_sequence,
 )
 from ._training import require_some_weight, scoring_error, split_rows
@@ -83,7 +84,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "scoring": [StrOptions({"loss"} | set(get_scorer_names())), callable],
         "optimizer": [StrOptions(_OPTIMIZERS)],
         "learning_rate": [Interval(Real, 0, None, closed="neither")],
-        "learning_rate_schedule": [StrOptions(set(SCHEDULES))],
+        "learning_rate_schedule": [StrOptions({*SCHEDULES, "auto"})],
         "power_t": [Interval(Real, 0, None, closed="left")],
         "batch_size": [StrOptions({"auto"}), Interval(Integral, 1, None, closed="left")],
         "max_iter": [Interval(Integral, 1, None, closed="left")],
@@ -124,7 +125,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         scoring="loss",
         optimizer="adam",
         learning_rate=2e-3,
-        learning_rate_schedule="coslog4",
+        learning_rate_schedule="auto",
         power_t=0.5,
         batch_size="auto",
         max_iter=200,
@@ -347,7 +348,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         elif mode and not incremental:
             stopping = EarlyStopping(patience=self.n_iter_no_change, tol=self.tol)
         learning_rate = LearningRateSchedule(
-            name=self.learning_rate_schedule,
+            name=schedule_name(self.learning_rate_schedule, mode is True and not incremental),
             learning_rate=float(self.learning_rate),
             power_t=float(self.power_t),
             patience=self.n_iter_no_change,

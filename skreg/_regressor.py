@@ -69,11 +69,13 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         Keras optimizer.
     learning_rate : float, default=2e-3
         The optimizer's learning rate at the start (scikit-learn's ``learning_rate_init``).
-    learning_rate_schedule : {"constant", "invscaling", "adaptive", "cosine", "coslog4"}, \
-            default="coslog4"
+    learning_rate_schedule : {"auto", "constant", "invscaling", "adaptive", "cosine", \
+            "coslog4"}, default="auto"
         How the learning rate moves from epoch to epoch. ``"coslog4"`` (RealMLP's) runs four
         cycles over ``max_iter`` epochs, each twice as long as the one before, each rising
-        from 0 and annealing back. ``"invscaling"`` divides it by
+        from 0 and annealing back. ``"auto"`` is ``"coslog4"``, or ``"constant"`` with
+        ``early_stopping=True`` (a fit that may stop at any epoch, where coslog4's low points
+        would stop it). ``"invscaling"`` divides it by
         ``(t + 1) ** power_t``, ``t`` the training rows seen, and ``"adaptive"`` by 5 each
         time ``n_iter_no_change`` epochs in a row fail to lower the training loss by ``tol``,
         as scikit-learn's ``learning_rate`` schedules; ``"cosine"`` anneals it towards 0 over
@@ -226,7 +228,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         scoring="loss",
         optimizer="adam",
         learning_rate=2e-3,
-        learning_rate_schedule="coslog4",
+        learning_rate_schedule="auto",
         power_t=0.5,
         batch_size="auto",
         max_iter=200,

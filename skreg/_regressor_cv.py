@@ -150,7 +150,7 @@ see :class:`RegularizedMLPRegressor`
         tol=0.002,
         optimizer="adam",
         learning_rate=0.002,
-        learning_rate_schedule="coslog4",
+        learning_rate_schedule="auto",
         power_t=0.5,
         batch_size="auto",
         max_iter=200,

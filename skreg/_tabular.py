@@ -166,7 +166,10 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                 handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2
             )
             parts.append(("codes", make_pipeline(_AsObject(), codes, _Shift()), embedded))
-        self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
+        if categorical:
+            self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
+        else:
+            self.columns_ = _NumericColumns(parts).fit(X)
         width = self.columns_.transform(X[:1] if hasattr(X, "iloc") else np.asarray(X)[:1])
         codes = self.columns_.named_transformers_["codes"][1] if embedded else None
         n_dense = width.shape[1] - len(embedded)
@@ -210,6 +213,40 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                 categories = transformer[-1].categories_
                 sources += [i for i, levels in zip(positions, categories) for _ in levels]
         return np.asarray(sources, dtype=np.int64)
+
+
+class _NumericColumns:
+    """ColumnTransformer's work on a table of numeric columns only: each part's transformer
+    on its columns of one float64 array, side by side. The same matrix, without
+    ColumnTransformer's per-call cost (its dispatch and checks took about 10 ms a fit and
+    4 ms a transform, a third of a small network's fit in a grid search). Exposes the
+    attributes :class:`TablePreprocessor` reads: ``transformers_`` and, for a DataFrame,
+    ``feature_names_in_``."""
+
+    def __init__(self, parts: list) -> None:
+        self.parts = parts
+
+    def fit(self, X) -> _NumericColumns:
+        if hasattr(X, "columns"):
+            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
+        values = np.asarray(X, dtype=np.float64)
+        self.transformers_ = [
+            (name, transformer.fit(values[:, self._positions(columns)]), columns)
+            for name, transformer, columns in self.parts
+        ]  # fmt: skip
+        return self
+
+    def transform(self, X) -> np.ndarray:
+        values = np.asarray(X, dtype=np.float64)
+        outputs = [
+            np.asarray(transformer.transform(values[:, self._positions(columns)]))
+            for _, transformer, columns in self.transformers_
+        ]  # fmt: skip
+        return np.hstack(outputs) if len(outputs) > 1 else outputs[0]
+
+    def _positions(self, columns: list) -> list:
+        names = getattr(self, "feature_names_in_", None)
+        return columns if names is None else [list(names).index(c) for c in columns]
 
 
 def _padding(n_extra: int) -> int:

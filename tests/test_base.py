@@ -232,9 +232,13 @@ def test_warm_start_continues_and_keeps_weights_when_penalty_changes(case):
     assert int(est.model_.optimizer.iterations) == steps + 1
     for old, new in zip(before, _kernels(est.model_)):
         np.testing.assert_allclose(old, new, atol=1e-6)
-    est.set_params(hidden_layer_sizes=(4,))
-    with pytest.raises(ValueError, match="shapes of its weights"):
-        est.fit(X, y)
+    before, params = est.predict(X), est.get_params()
+    # New shapes (a parametric activation adds a slope per unit): refused, model kept.
+    for change in ({"hidden_layer_sizes": (4,)}, {"activation": "prelu"}):
+        with pytest.raises(ValueError, match="shapes of its weights"):
+            est.set_params(**change).fit(X, y)
+        est.set_params(**params)
+        np.testing.assert_array_equal(est.predict(X), before)
 
 
 def test_a_failed_warm_fit_leaves_the_learning_rate_and_state_as_they_were(case):

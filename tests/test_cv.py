@@ -210,6 +210,35 @@ def test_a_failing_fold_model_ends_the_joint_search_with_its_error(iris):
         cv.fit(X, y)
 
 
+def test_a_batch_runs_each_posted_call_once_whatever_its_group():
+    """Lanes whose calls share no group each run their call once (no backend: a program
+    that records its calls)."""
+    from skreg._engine._joint import Batch, take
+
+    class Program:
+        def __init__(self):
+            self.calls = []
+
+        def call(self, name, *inputs):
+            self.calls.append((name, inputs[0].shape))
+            return inputs[0]
+
+    program = Program()
+
+    def task(shapes):
+        def run():
+            lane = take()
+            return [lane.call(program, (np.zeros(shape),) * 7) for shape in shapes]
+
+        return run
+
+    # Lane 1's first call has a shape of its own, so lane 0's group holds lane 0 alone;
+    # lane 1's second call then joins that group as a call from outside it.
+    results = Batch(width=1).run([task([(2,), (2,)]), task([(3,), (2,)])])
+    assert [r.shape for r in results[0] + results[1]] == [(2,), (2,), (3,), (2,)]
+    assert sorted(program.calls) == sorted([("epochs", (2,))] * 3 + [("epochs", (3,))])
+
+
 def test_inside_a_pipeline_and_nested_cross_validation(iris):
     X, y = iris
     pipe = make_pipeline(StandardScaler(), small_cv(cv=2, l2s=[1e-3], dropouts=[0.0, 0.2]))

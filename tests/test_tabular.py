@@ -93,6 +93,30 @@ def test_piecewise_linear_columns_follow_the_numeric_ones_and_count_for_them(tab
     assert clf.feature_importances_.shape == (5,) and np.isfinite(clf.predict_proba(X)).all()
 
 
+@pytest.mark.parametrize("scaling", ["robust", "standard", None])
+@pytest.mark.parametrize("frame", [True, False], ids=["frame", "array"])
+def test_numeric_tables_skip_the_column_transformer_with_the_same_matrix(table, scaling, frame):
+    """A table of numbers only takes a path without ColumnTransformer (its per-call cost):
+    the same matrix, sources and layout as ColumnTransformer's, missing values and an
+    all-missing column included."""
+    from sklearn.compose import ColumnTransformer
+
+    X = table[0][["size", "age"]].assign(empty=np.nan, flat=1.0)
+    X = X if frame else X.to_numpy()
+    prep = TablePreprocessor(numeric_scaling=scaling, piecewise_bins=4).fit(X)
+    assert not isinstance(prep.columns_, ColumnTransformer)
+    reference = ColumnTransformer(prep.columns_.parts, sparse_threshold=0.0).fit(X)
+    new = X[::3]
+    expected = prep._pad(np.asarray(reference.transform(new), np.float32), 0.0)
+    np.testing.assert_array_equal(prep.transform(new), expected)
+    assert prep.layout_.n_numeric == 4 and len(prep.sources_) == expected.shape[1]
+    # size, age, empty, flat; 4 bins each; the age and empty indicators; padding to 8
+    np.testing.assert_array_equal(prep.sources_[:4], [0, 1, 2, 3])
+    np.testing.assert_array_equal(prep.sources_[20:22], [1, 2])
+    names = getattr(prep.columns_, "feature_names_in_", None)
+    assert (names is not None) == frame
+
+
 def test_columns_are_one_hot_below_the_level_count_and_embedded_above(table):
     X, _ = table
     prep = TablePreprocessor().fit(X)
@@ -197,6 +221,24 @@ def test_coslog4_follows_its_formula(iris):
     t = (np.arange(12) + 0.5) / 12
     expected = 0.01 * 0.5 * (1 - np.cos(2 * math.pi * np.log2(1 + 15 * t)))
     np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "early_stopping, expected",
+    [("auto", "coslog4"), ("best_epoch", "coslog4"), (False, "coslog4"), (True, "constant")],
+)
+def test_auto_schedule_is_coslog4_unless_a_patience_rule_may_stop_the_fit(
+    iris, early_stopping, expected
+):
+    X, y = iris
+    params = {"early_stopping": early_stopping, "max_iter": 12, "n_iter_no_change": 20}
+    auto = small(**params).fit(X, y)
+    named = small(**params, learning_rate_schedule=expected).fit(X, y)
+    assert auto.learning_rate_schedule == "auto"  # the parameter is left as given
+    np.testing.assert_array_equal(auto.history_["learning_rate"], named.history_["learning_rate"])
+    np.testing.assert_array_equal(auto.predict_proba(X), named.predict_proba(X))
+    rates = np.unique(auto.history_["learning_rate"])
+    assert (len(rates) == 1) == (expected == "constant")
 
 
 def test_flat_cosine_is_its_formula():

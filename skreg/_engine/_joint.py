@@ -164,7 +164,8 @@ class _Group:
         alone = {i: inputs for i, inputs in calls.items() if i not in self.fits}
         outputs = {i: self.program.call("epochs", *inputs) for i, inputs in alone.items()}
         if self.width == 1:
-            return outputs | {i: self.program.call("epochs", *calls[i]) for i in calls}
+            own = [i for i in self.fits if i in calls]
+            return outputs | {i: self.program.call("epochs", *calls[i]) for i in own}
         if not self.last:
             self.last = [calls[self.fits[0]]] * self.width
         lanes = []
