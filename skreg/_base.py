@@ -185,9 +185,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         given = (X, y, sample_weight)  # as the user passed them, for scikit-learn's callbacks
         with restore_on_failure(self):
             table, y = _inputs.check(self, X, y, reset=not continuing, **self._y_checks())
-            preprocessor = self._fitted.inputs if continuing else _inputs.preprocessor(self)
-            if not continuing:
-                preprocessor.fit(table)
+            preprocessor = _inputs.fitted(self, table, self._fitted.inputs if continuing else None)
             M = _inputs.matrix(preprocessor, table)
             Y, target = self._encode_targets(y, continuing=continuing, classes=classes)
             weights = self._sample_weight(M, y, sample_weight, incremental=incremental)
@@ -348,7 +346,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         elif mode and not incremental:
             stopping = EarlyStopping(patience=self.n_iter_no_change, tol=self.tol)
         learning_rate = LearningRateSchedule(
-            name=schedule_name(self.learning_rate_schedule, mode is True and not incremental),
+            name=schedule_name(self.learning_rate_schedule, incremental or mode is True),
             learning_rate=float(self.learning_rate),
             power_t=float(self.power_t),
             patience=self.n_iter_no_change,

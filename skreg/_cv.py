@@ -19,6 +19,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from . import _engine, _inputs, _search
 from ._base import _BaseRegularizedMLP
 from ._fitted import restore_on_failure
+from ._specs import schedule_name
 from ._validation import (
     Interval,
     StrOptions,
@@ -166,7 +167,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             self._check_targets(y)
             folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y, groups))
             n_train = min(len(train) for train, _ in folds)
-            grid = _search.candidates(_search.l2_path(self.l2s, n_train), self._dropouts())
+            grid = _search.candidates(_l2s(self.l2s, n_train), self._dropouts())
             scorer = check_scoring(template, scoring=self.scoring)
             # As GridSearchCV: the weights reach the scorer too when it takes them.
             scorer_weights = sample_weight is not None and scorer_accepts_sample_weight(scorer)
@@ -176,9 +177,13 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             if self.refit == "ensemble":
                 self.estimators_ = [members[self.best_index_, k] for k in range(len(folds))]
             elif self.refit:
+                # The fold models' schedule ("auto" resolves by their early stopping), over
+                # the refit's epochs.
+                schedule = schedule_name(self.learning_rate_schedule, self.early_stopping is True)
                 best = clone(template).set_params(
-                    **self.best_params_, max_iter=self.best_epoch_, early_stopping=False
-                )
+                    **self.best_params_, max_iter=self.best_epoch_, early_stopping=False,
+                    learning_rate_schedule=schedule,
+                )  # fmt: skip
                 start = time.perf_counter()
                 self.best_estimator_ = best.fit(X, y, **_weights(sample_weight, slice(None)))
                 self.refit_time_ = time.perf_counter() - start
@@ -203,16 +208,25 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         """Subclasses check and record the targets (``classes_``)."""
 
     def _dropouts(self) -> list[Any]:
+        """``dropouts``, each checked as the fold models check their ``dropout``, before any
+        fold model trains."""
         dropouts = list(self.dropouts)
         if not dropouts:
             raise ValueError("dropouts must list at least one dropout rate; got an empty list.")
+        for rate in dropouts:
+            try:
+                self._member_class(dropout=rate)._validate_params()
+            except ValueError as error:
+                raise ValueError(
+                    f"dropouts must hold dropout rates as {self._member_class.__name__}'s "
+                    f"dropout takes them; got {rate!r}. {error}"
+                ) from None
         return dropouts
 
     def _race(self, template, grid, folds, data, scorer):
         """Fit and score the candidates fold by fold; with ``pruning``, keep the better half
         after each fold until two remain (:func:`skreg._search.survivors`), then run the
         remaining folds of the survivors in one batch."""
-        _check_l2s(grid)
         record = _search.SearchRecord(grid, len(folds))
         members: dict[tuple[int, int], Any] = {}
         alive = list(range(len(grid)))
@@ -310,7 +324,14 @@ def _weights(sample_weight, rows) -> dict[str, Any]:
     return {} if sample_weight is None else {"sample_weight": sample_weight[rows]}
 
 
-def _check_l2s(grid: list[dict[str, Any]]) -> None:
-    for l2 in {p["l2"] for p in grid}:
-        if not (isinstance(l2, Real) and np.isfinite(l2) and l2 >= 0):
-            raise ValueError(f"l2s must be finite, non-negative penalties; got {l2!r}.")
+def _l2s(l2s, n_train: int) -> list[float]:
+    """The penalty path (:func:`skreg._search.l2_path`), each a finite, non-negative number."""
+    if not isinstance(l2s, Integral):
+        l2s = list(l2s)
+        if not l2s:
+            raise ValueError("l2s must list at least one penalty; got an empty list.")
+        for l2 in l2s:
+            real = isinstance(l2, Real) and not isinstance(l2, bool)
+            if not (real and np.isfinite(l2) and l2 >= 0):
+                raise ValueError(f"l2s must be finite, non-negative penalties; got {l2!r}.")
+    return _search.l2_path(l2s, n_train)

@@ -57,6 +57,10 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     feature names and count, the rows, the finite values (NaN are imputed later); a
     DataFrame is kept as it is, for its column dtypes, a NumPy array becomes float64."""
     params = dict(reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
+    if not reset and getattr(getattr(X, "dtype", None), "kind", None) == "O":
+        # An array of objects (strings beside numbers) for a model fitted on a DataFrame
+        # with categorical columns: read as its columns (matrix).
+        params["dtype"] = None
     if is_table(X):
         # Numbers only: checked as numbers (infinity refused). With categorical columns, as
         # objects, since scikit-learn would try to cast a frame of numbers and categories to
@@ -76,7 +80,8 @@ def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
     if names is not None and not is_table(X):
         import pandas as pd
 
-        X = pd.DataFrame(X, columns=names)
+        numeric = [names[i] for i in preprocessor.numeric_positions()]
+        X = pd.DataFrame(X, columns=names).astype(dict.fromkeys(numeric, np.float64))
     out = preprocessor.transform(X)
     if not np.isfinite(out).all():
         raise ValueError(
@@ -100,6 +105,24 @@ def front(estimator: Any, layout: Layout) -> FrontSpec | None:
         periodic=periodic,
         scale=bool(estimator.scaling_layer),
     )
+
+
+def fitted(estimator: Any, table: Any, kept: TablePreprocessor | None) -> TablePreprocessor:
+    """The preprocessor of a fit: fitted on ``table``, or the one a continued fit
+    (``warm_start``, ``partial_fit``) keeps, refused when the estimator's parameters now ask
+    for another one: the network was trained on the columns as ``kept`` prepares them."""
+    if kept is None:
+        return preprocessor(estimator).fit(table)
+    wanted, had = preprocessor(estimator).get_params(), kept.get_params()
+    changed = [name for name in wanted if wanted[name] != had[name]]
+    if changed:
+        raise ValueError(
+            "warm_start and partial_fit continue the fitted network on its input columns as "
+            f"they were prepared, but the new parameters change their preparation "
+            f"({', '.join(f'{n}: {had[n]!r} -> {wanted[n]!r}' for n in changed)}). Set "
+            "warm_start=False to train a new network."
+        )
+    return kept
 
 
 def preprocessor(estimator: Any) -> TablePreprocessor:

@@ -73,9 +73,9 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             "coslog4"}, default="auto"
         How the learning rate moves from epoch to epoch. ``"coslog4"`` (RealMLP's) runs four
         cycles over ``max_iter`` epochs, each twice as long as the one before, each rising
-        from 0 and annealing back. ``"auto"`` is ``"coslog4"``, or ``"constant"`` with
-        ``early_stopping=True`` (a fit that may stop at any epoch, where coslog4's low points
-        would stop it). ``"invscaling"`` divides it by
+        from 0 and annealing back. ``"auto"`` is ``"coslog4"``, or ``"constant"`` where the epochs
+        are not known in advance: with ``early_stopping=True`` (coslog4's low points would
+        stop the fit) and in ``partial_fit``. ``"invscaling"`` divides it by
         ``(t + 1) ** power_t``, ``t`` the training rows seen, and ``"adaptive"`` by 5 each
         time ``n_iter_no_change`` epochs in a row fail to lower the training loss by ``tol``,
         as scikit-learn's ``learning_rate`` schedules; ``"cosine"`` anneals it towards 0 over

@@ -62,7 +62,7 @@ class RobustSmoothScaler(TransformerMixin, BaseEstimator):
     smoothly. Columns may hold NaN, which stay NaN (the imputer after it fills them)."""
 
     def fit(self, X, y=None):
-        X = np.asarray(X, dtype=np.float64)
+        X = _floats(X)
         with np.errstate(all="ignore"), _all_nan_ok():
             self.center_ = np.nan_to_num(np.nanmedian(X, axis=0))
             low, high = np.nanpercentile(X, [25, 75], axis=0)
@@ -76,7 +76,7 @@ class RobustSmoothScaler(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self)
         with np.errstate(invalid="ignore"):  # NaN stay NaN, for the imputer after
-            return smooth_clip((np.asarray(X, dtype=np.float64) - self.center_) / self.scale_)
+            return smooth_clip((_floats(X) - self.center_) / self.scale_)
 
 
 class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
@@ -149,6 +149,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         limit = self.max_onehot_levels
         onehot = [c for c in categorical if limit is None or levels[c] <= limit]
         embedded = [c for c in categorical if c not in onehot]
+        # Columns by position: ColumnTransformer reads an integer as a position, also in a
+        # DataFrame whose column names are integers.
+        numeric, onehot, embedded = (_positions(X, c) for c in (numeric, onehot, embedded))
         parts = []
         if numeric:
             parts.append(("numeric", _numeric_steps(self.numeric_scaling), numeric))
@@ -181,7 +184,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             n_dense=n_dense + self.n_padding_,
             levels=tuple(_table_rows(len(c) + 2) for c in codes.categories_) if codes else (),
         )
-        sources = self._sources(list(X.columns) if hasattr(X, "columns") else None)
+        sources = self._sources()
         # Padding columns come from no input column: they count as one past the last.
         self.sources_ = self._pad(sources, np.shape(X)[1])
         return self
@@ -189,6 +192,11 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
     def transform(self, X):
         check_is_fitted(self)
         return self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
+
+    def numeric_positions(self) -> list[int]:
+        """The positions of the numeric input columns."""
+        check_is_fitted(self)
+        return [p for name, _, ps in self.columns_.transformers_ if name == "numeric" for p in ps]
 
     def _pad(self, values: np.ndarray, fill) -> np.ndarray:
         """``values`` (a matrix, or the sources of its columns) with the padding columns of
@@ -198,11 +206,10 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         at = self.layout_.n_dense - self.n_padding_
         return np.insert(values, [at] * self.n_padding_, fill, axis=values.ndim - 1)
 
-    def _sources(self, names: list | None) -> np.ndarray:
+    def _sources(self) -> np.ndarray:
         """For each output column, the position of the input column it comes from."""
         sources: list[int] = []
-        for name, transformer, columns in self.columns_.transformers_:
-            positions = [c if names is None else names.index(c) for c in columns]
+        for name, transformer, positions in self.columns_.transformers_:
             if name in ("numeric", "codes"):
                 sources += positions
             elif name == "piecewise":
@@ -229,24 +236,35 @@ class _NumericColumns:
     def fit(self, X) -> _NumericColumns:
         if hasattr(X, "columns"):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        values = np.asarray(X, dtype=np.float64)
+        values = _floats(X)
         self.transformers_ = [
-            (name, transformer.fit(values[:, self._positions(columns)]), columns)
-            for name, transformer, columns in self.parts
+            (name, transformer.fit(values[:, positions]), positions)
+            for name, transformer, positions in self.parts
         ]  # fmt: skip
         return self
 
     def transform(self, X) -> np.ndarray:
-        values = np.asarray(X, dtype=np.float64)
+        values = _floats(X)
         outputs = [
-            np.asarray(transformer.transform(values[:, self._positions(columns)]))
-            for _, transformer, columns in self.transformers_
+            np.asarray(transformer.transform(values[:, positions]))
+            for _, transformer, positions in self.transformers_
         ]  # fmt: skip
         return np.hstack(outputs) if len(outputs) > 1 else outputs[0]
 
-    def _positions(self, columns: list) -> list:
-        names = getattr(self, "feature_names_in_", None)
-        return columns if names is None else [list(names).index(c) for c in columns]
+
+def _floats(X) -> np.ndarray:
+    """A numeric table's values as float64, pandas' missing values (``pd.NA`` of the nullable
+    dtypes) as NaN."""
+    if hasattr(X, "to_numpy"):
+        return X.to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.asarray(X, dtype=np.float64)
+
+
+def _positions(X, columns: list) -> list[int]:
+    """The positions of ``columns`` (names of a DataFrame's columns, or positions already)."""
+    if not hasattr(X, "columns"):
+        return list(columns)
+    return [X.columns.get_loc(c) for c in columns]
 
 
 def _padding(n_extra: int) -> int:

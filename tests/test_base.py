@@ -239,6 +239,12 @@ def test_warm_start_continues_and_keeps_weights_when_penalty_changes(case):
             est.set_params(**change).fit(X, y)
         est.set_params(**params)
         np.testing.assert_array_equal(est.predict(X), before)
+    # New preparation of the columns the network reads: refused too, model kept.
+    for change in ({"numeric_embedding": "piecewise_linear"}, {"numeric_scaling": "standard"}):
+        with pytest.raises(ValueError, match="change their preparation"):
+            est.set_params(**change).fit(X, y)
+        est.set_params(**params)
+        np.testing.assert_array_equal(est.predict(X), before)
 
 
 def test_a_failed_warm_fit_leaves_the_learning_rate_and_state_as_they_were(case):

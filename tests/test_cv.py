@@ -148,6 +148,19 @@ def test_the_refit_trains_the_best_candidate_for_its_best_epoch_count():
     assert not hasattr(cv, "estimators_")
 
 
+@pytest.mark.parametrize("early_stopping, schedule", [(True, "constant"), ("auto", "coslog4")])
+def test_the_refit_runs_the_schedule_the_fold_models_ran(iris, early_stopping, schedule):
+    X, y = iris
+    cv = small_cv(
+        refit=True, max_iter=6, l2s=[1e-4], dropouts=[0.0], early_stopping=early_stopping
+    )
+    cv.fit(X, y)
+    assert cv.best_estimator_.learning_rate_schedule == schedule
+    member = cv._member().set_params(l2=1e-4, dropout=0.0)
+    rates = member.fit(X[:100], y[:100]).history_["learning_rate"]
+    assert (len(set(rates)) == 1) == (schedule == "constant")
+
+
 def test_without_refit_it_chooses_and_keeps_no_model(iris):
     X, y = iris
     cv = small_cv(refit=False).fit(X, y)
@@ -301,7 +314,10 @@ def test_a_dataframe_with_categories_and_missing_values(iris):
     "params, message",
     [
         ({"l2s": [1e-3, -1.0]}, "l2s must be finite, non-negative"),
+        ({"l2s": []}, "l2s must list at least one"),
+        ({"l2s": ["a"]}, "l2s must be finite, non-negative"),
         ({"dropouts": []}, "dropouts must list at least one"),
+        ({"dropouts": [0.0, 1.5]}, "dropouts must hold dropout rates"),
         ({"refit": "best"}, "'refit' parameter"),
         ({"l2s": 0}, "'l2s' parameter"),
     ],

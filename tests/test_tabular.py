@@ -117,6 +117,44 @@ def test_numeric_tables_skip_the_column_transformer_with_the_same_matrix(table, 
     assert (names is not None) == frame
 
 
+@pytest.mark.parametrize("with_categories", [False, True])
+def test_nullable_dtypes_missing_values_are_missing_values(table, with_categories):
+    """pandas' nullable Int64 / Float64 columns hold pd.NA: read as NaN (imputed, with an
+    indicator), with or without categorical columns beside them."""
+    X, y = table
+    columns = ["size", "age", "city"] if with_categories else ["size", "age"]
+    nullable = X[columns].astype({"size": "Float64", "age": "Float64"})
+    nullable["count"] = pd.array(np.where(X["age"].isna(), None, 3), dtype="Int64")
+    as_nan = nullable.astype({"size": float, "age": float, "count": float})
+    prep, reference = TablePreprocessor().fit(nullable), TablePreprocessor().fit(as_nan)
+    np.testing.assert_array_equal(prep.transform(nullable), reference.transform(as_nan))
+    clf = small().fit(nullable, y)
+    assert np.isfinite(clf.predict_proba(nullable)).all()
+
+
+def test_integer_column_names_are_names_not_positions(table):
+    """A DataFrame whose column names are integers, in another order than their positions,
+    beside a categorical column: each column is read by its name."""
+    X, y = table
+    frame = pd.DataFrame({1: X["size"], 0: X["age"], 2: X["city"]})
+    named = X[["size", "age", "city"]]
+    prep, reference = TablePreprocessor().fit(frame), TablePreprocessor().fit(named)
+    np.testing.assert_array_equal(prep.transform(frame), reference.transform(named))
+    np.testing.assert_array_equal(prep.sources_, reference.sources_)
+
+
+def test_an_array_after_a_dataframe_with_categories_is_read_as_its_columns(table):
+    X, y = table
+    clf = small().fit(X, y)
+    with pytest.warns(UserWarning, match="feature names"):
+        from_array = clf.predict_proba(X.to_numpy())
+    np.testing.assert_array_equal(from_array, clf.predict_proba(X))
+    bad = X.to_numpy()
+    bad[0, 0] = "large"  # a string in the numeric column "size"
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="size"):
+        clf.predict(bad)
+
+
 def test_columns_are_one_hot_below_the_level_count_and_embedded_above(table):
     X, _ = table
     prep = TablePreprocessor().fit(X)
@@ -239,6 +277,16 @@ def test_auto_schedule_is_coslog4_unless_a_patience_rule_may_stop_the_fit(
     np.testing.assert_array_equal(auto.predict_proba(X), named.predict_proba(X))
     rates = np.unique(auto.history_["learning_rate"])
     assert (len(rates) == 1) == (expected == "constant")
+
+
+def test_auto_schedule_is_constant_in_partial_fit(iris):
+    X, y = iris
+    auto, named = small(), small(learning_rate_schedule="constant")
+    for _ in range(3):
+        auto.partial_fit(X, y, classes=[0, 1, 2])
+        named.partial_fit(X, y, classes=[0, 1, 2])
+    assert auto.history_["learning_rate"] == named.history_["learning_rate"]
+    np.testing.assert_array_equal(auto.predict_proba(X), named.predict_proba(X))
 
 
 def test_flat_cosine_is_its_formula():
