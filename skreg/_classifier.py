@@ -15,7 +15,33 @@ from ._training import require_some_weight
 from ._validation import Interval, StrOptions, _fit_context
 
 
-class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
+class _Classifier(ClassifierMixin):
+    """What both classifiers add to scikit-learn's ClassifierMixin: log-probabilities and
+    single-label tags."""
+
+    def predict_log_proba(self, X):
+        """Logarithm of :meth:`predict_proba`.
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Input data.
+
+        Returns
+        -------
+        log_proba : ndarray of shape (n_samples, n_classes)
+            Log-probabilities in the order of ``classes_``.
+        """
+        with np.errstate(divide="ignore"):
+            return np.log(self.predict_proba(X))
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.classifier_tags.multi_label = False
+        return tags
+
+
+class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
     """Multilayer perceptron classifier trained by Keras, with L1/L2, dropout and early stopping.
 
     The network is ``hidden_layer_sizes`` dense layers with a softmax output over the classes,
@@ -377,27 +403,6 @@ class RegularizedMLPClassifier(ClassifierMixin, _BaseRegularizedMLP):
         """
         proba = self._predict_outputs(X)
         return proba / proba.sum(axis=1, keepdims=True)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities in the order of ``classes_``.
-        """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
-        return tags
 
     # Private helpers, in call order.
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
-from ._classifier import RegularizedMLPClassifier
+from ._classifier import RegularizedMLPClassifier, _Classifier
 from ._cv import _BaseRegularizedMLPCV
 
 
-class RegularizedMLPClassifierCV(ClassifierMixin, _BaseRegularizedMLPCV):
+class RegularizedMLPClassifierCV(_Classifier, _BaseRegularizedMLPCV):
     """:class:`RegularizedMLPClassifier` with ``l2`` and ``dropout`` chosen by cross-validation.
 
     What ``GridSearchCV(RegularizedMLPClassifier(...), {"l2": ..., "dropout": ...})`` does, in
@@ -253,27 +252,6 @@ see :class:`RegularizedMLPClassifier`
             columns = np.searchsorted(self.classes_, model.classes_)
             proba[:, columns] += model.predict_proba(X)
         return proba / len(models)
-
-    def predict_log_proba(self, X):
-        """Logarithm of :meth:`predict_proba`.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Input data.
-
-        Returns
-        -------
-        log_proba : ndarray of shape (n_samples, n_classes)
-            Log-probabilities in the order of ``classes_``.
-        """
-        with np.errstate(divide="ignore"):
-            return np.log(self.predict_proba(X))
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        tags.classifier_tags.multi_label = False
-        return tags
 
     # Private helpers, in call order.
 

@@ -310,7 +310,18 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
     fit_time = time.perf_counter() - start
     test_weights = _weights(sample_weight, test) if scorer_weights else {}
-    score = scorer(member, _safe_indexing(X, test), y[test], **test_weights)
+    try:
+        score = scorer(member, _safe_indexing(X, test), y[test], **test_weights)
+    except ValueError as error:
+        missing = np.setdiff1d(np.unique(y), y[test]) if is_classifier(member) else []
+        if not len(missing):
+            raise
+        # GridSearchCV scores such a fold NaN, then every candidate's mean: no choice left.
+        raise ValueError(
+            f"The scorer failed on a test fold without class(es) {missing.tolist()}: {error} "
+            "A class has fewer members than the number of folds; use fewer folds (cv) or a "
+            "scorer that does not need every class in each fold, such as 'accuracy'."
+        ) from error
     return member, {
         "score": float(score),
         "fit_time": fit_time,

@@ -182,6 +182,19 @@ def test_a_fold_without_a_class_gives_that_class_no_probability():
 
 
 @pytest.mark.parametrize("joint", [False, True])
+def test_a_class_too_rare_for_the_folds_names_itself_when_the_scorer_fails(iris, joint):
+    X, y = iris
+    y = y.copy()
+    y[-2:] = 3  # two members, three folds: one test fold has none
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0], joint=joint).fit(X, y % 3)
+    before = cv.predict_proba(X)
+    with pytest.warns(UserWarning, match="least populated class"):
+        with pytest.raises(ValueError, match=r"without class\(es\) \[3\]: .*use fewer folds"):
+            cv.set_params(scoring="neg_log_loss").fit(X, y)
+    np.testing.assert_array_equal(cv.predict_proba(X), before)  # the previous fit is kept
+
+
+@pytest.mark.parametrize("joint", [False, True])
 def test_one_program_serves_every_candidate_and_fold(iris, joint):
     X, y = iris
     cv = small_cv(

@@ -396,6 +396,16 @@ def test_the_periodic_features_are_their_formula():
     np.testing.assert_allclose(out[:, 3:], expected.reshape(2, -1), rtol=1e-5, atol=1e-6)
 
 
+def test_the_periodic_features_cosine_is_numpys_to_float32_rounding():
+    from skreg._engine._front import cos_of_turns
+
+    turns = np.linspace(-40.0, 40.0, 200_001).astype(np.float32)  # ~0.4 ms steps of a turn
+    out = keras.ops.convert_to_numpy(cos_of_turns(keras.ops.convert_to_tensor(turns)))
+    # float32 holds these turns to 4e-6 of a turn near +-40, so the cosine of the float32
+    # number is the reference (to float64), not the cosine of the decimal.
+    np.testing.assert_allclose(out, np.cos(2 * np.pi * turns.astype(np.float64)), atol=2e-6)
+
+
 def test_prelu_is_relu_with_a_learned_slope_for_negative_inputs(iris):
     X, y = iris
     plain = {"numeric_scaling": None, "numeric_embedding": None, "scaling_layer": False}

@@ -31,6 +31,28 @@ FREQUENCIES = 16
 FREQUENCY_SCALE = 0.1
 
 
+# cos(2 pi t) = sum_n COSINE[n] t**(2n), its Taylor series to the power 16: within 2e-7 of
+# the cosine for |t| <= 1/2 (pi**18 / 18!), about float32's own rounding there.
+COSINE = tuple((-1) ** n * (2 * math.pi) ** (2 * n) / math.factorial(2 * n) for n in range(9))
+
+
+def cos_of_turns(turns: Any) -> Any:
+    """``cos(2 pi turns)``, elementwise: whole turns dropped, then a polynomial.
+
+    XLA's CPU cosine (the compiled programs run on XLA) costs about six times as much as
+    these multiply-adds, which it fuses into one loop: on 667 rows of 64 columns x 16
+    frequencies, a training step's cosines and their gradient took 9.3 ms with ``cos`` and
+    1.6 ms with this, one thread, TensorFlow.
+    """
+    ops = keras.ops
+    fraction = turns - ops.round(turns)
+    square = fraction * fraction
+    value = COSINE[-1]
+    for coefficient in COSINE[-2::-1]:
+        value = value * square + coefficient
+    return value
+
+
 @keras.saving.register_keras_serializable(package="skreg")
 class TableFront(keras.layers.Layer):
     """The columns ``[numeric | other dense | codes]`` (``spec``) to the first layer's input.
@@ -71,8 +93,8 @@ class TableFront(keras.layers.Layer):
         parts = [dense]
         if spec.periodic and spec.n_numeric:
             numeric = dense[:, : spec.n_numeric, None]
-            angle = (2 * math.pi) * numeric * (PERIODIC_FACTOR * self.frequencies)
-            waves = ops.cos(angle + PERIODIC_FACTOR * self.phases)
+            turns = numeric * (PERIODIC_FACTOR * self.frequencies)
+            waves = cos_of_turns(turns + PERIODIC_FACTOR / (2 * math.pi) * self.phases)
             mixed = ops.einsum("bjk,jkd->bjd", waves, PERIODIC_FACTOR * self.projection)
             mixed = mixed + PERIODIC_FACTOR * self.offsets
             parts.append(ops.reshape(mixed, (-1, spec.n_numeric * spec.periodic_dim)))
