@@ -139,7 +139,8 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         their median, divides by the interquartile range (by the range when that is 0) and
         clips smoothly, ``x / sqrt(1 + (x / 3)**2)``; ``"standard"`` uses the mean and
         standard deviation; None leaves them as they are (for your own pipeline's scaling).
-        Missing values take the median either way.
+        Missing values take the median either way. The network computes in float32: a
+        scaled value beyond its range (about 3.4e38) raises a ValueError naming the column.
     max_onehot_levels : int or None, default=9
         Categorical columns (a DataFrame's ``category``, ``object``, string and ``bool``
         columns) with at most this many levels are one-hot encoded; those with more get a

@@ -171,7 +171,11 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             scorer = check_scoring(template, scoring=self.scoring)
             # As GridSearchCV: the weights reach the scorer too when it takes them.
             scorer_weights = sample_weight is not None and scorer_accepts_sample_weight(scorer)
-            data = (X, y, sample_weight, scorer_weights)
+            # Every fold model reads the columns as the whole data's preprocessor would:
+            # one network, so one compiled program, even when a column's level count
+            # crosses max_onehot_levels between folds.
+            like = _inputs.preprocessor(template).fit(X)
+            data = (X, y, sample_weight, scorer_weights, like)
             record, members = self._race(template, grid, folds, data, scorer)
             self._store(record)
             if self.refit == "ensemble":
@@ -304,10 +308,14 @@ class _BaseRegularizedMLPCV(BaseEstimator):
 
 def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     """One candidate on one fold: trained on its training rows, scored on its test rows."""
-    X, y, sample_weight, scorer_weights = data
+    X, y, sample_weight, scorer_weights, like = data
     train, test = fold
     start = time.perf_counter()
-    member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
+    member._table_like = like  # read by _inputs.fitted, not kept
+    try:
+        member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
+    finally:
+        del member._table_like
     fit_time = time.perf_counter() - start
     test_weights = _weights(sample_weight, test) if scorer_weights else {}
     try:

@@ -112,7 +112,8 @@ def fitted(estimator: Any, table: Any, kept: TablePreprocessor | None) -> TableP
     (``warm_start``, ``partial_fit``) keeps, refused when the estimator's parameters now ask
     for another one: the network was trained on the columns as ``kept`` prepares them."""
     if kept is None:
-        return preprocessor(estimator).fit(table)
+        # A search's fold models read their columns as its whole data's (``_cv``).
+        return preprocessor(estimator).fit(table, like=getattr(estimator, "_table_like", None))
     wanted, had = preprocessor(estimator).get_params(), kept.get_params()
     changed = [name for name in wanted if wanted[name] != had[name]]
     if changed:

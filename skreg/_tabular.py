@@ -143,15 +143,23 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         self.missing_indicators = missing_indicators
         self.piecewise_bins = piecewise_bins
 
-    def fit(self, X, y=None):
-        numeric, categorical = _columns(X)
-        levels = {c: _n_levels(X, c) for c in categorical}
-        limit = self.max_onehot_levels
-        onehot = [c for c in categorical if limit is None or levels[c] <= limit]
-        embedded = [c for c in categorical if c not in onehot]
+    def fit(self, X, y=None, like=None):
+        """Fit on ``X``; with ``like``, a preprocessor of these settings fitted on rows that
+        include ``X``'s (a search's whole training data), embed the columns it embeds and
+        pad to its layout, so that every fold's network is ``like``'s: one compiled program
+        for a search, also when a column's level count crosses ``max_onehot_levels``
+        between folds."""
         # Columns by position: ColumnTransformer reads an integer as a position, also in a
         # DataFrame whose column names are integers.
-        numeric, onehot, embedded = (_positions(X, c) for c in (numeric, onehot, embedded))
+        numeric, categorical = (_positions(X, c) for c in _columns(X))
+        if like is not None:
+            embedded = like._positions_of("codes")
+        else:
+            limit = self.max_onehot_levels
+            embedded = [
+                p for p in categorical if limit is not None and _n_levels(X, p) > limit
+            ]  # fmt: skip
+        onehot = [p for p in categorical if p not in embedded]
         parts = []
         if numeric:
             parts.append(("numeric", _numeric_steps(self.numeric_scaling), numeric))
@@ -179,10 +187,13 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         # The piecewise-linear columns' count is the same in every fold: not padded.
         n_piecewise = len(numeric) * self.piecewise_bins
         self.n_padding_ = _padding(n_dense - len(numeric) - n_piecewise)
+        levels = tuple(_table_rows(len(c) + 2) for c in codes.categories_) if codes else ()
+        if like is not None and n_dense <= like.layout_.n_dense:
+            # X's rows are some of like's: no more one-hot levels, indicators or codes.
+            self.n_padding_ = like.layout_.n_dense - n_dense
+            levels = tuple(map(max, levels, like.layout_.levels))
         self.layout_ = Layout(
-            n_numeric=len(numeric),
-            n_dense=n_dense + self.n_padding_,
-            levels=tuple(_table_rows(len(c) + 2) for c in codes.categories_) if codes else (),
+            n_numeric=len(numeric), n_dense=n_dense + self.n_padding_, levels=levels
         )
         sources = self._sources()
         # Padding columns come from no input column: they count as one past the last.
@@ -191,12 +202,29 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self)
-        return self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
+        with np.errstate(over="ignore"):  # said below, by column
+            out = self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
+        beyond = ~np.isfinite(out).all(axis=0)
+        if beyond.any():
+            positions = sorted(set(self.sources_[beyond].tolist()))
+            names = getattr(self.columns_, "feature_names_in_", None)
+            columns = [names[p] if names is not None else p for p in positions]
+            raise ValueError(
+                f"X's column(s) {columns} hold values beyond float32's range (about 3.4e38) "
+                f"after numeric_scaling={self.numeric_scaling!r}, and the network computes "
+                "in float32. Rescale them, or use numeric_scaling='robust', which bounds "
+                "every value."
+            )
+        return out
 
     def numeric_positions(self) -> list[int]:
         """The positions of the numeric input columns."""
+        return self._positions_of("numeric")
+
+    def _positions_of(self, part: str) -> list[int]:
+        """The positions of the input columns of ``part`` ("numeric", "codes", ...)."""
         check_is_fitted(self)
-        return [p for name, _, ps in self.columns_.transformers_ if name == "numeric" for p in ps]
+        return [p for name, _, ps in self.columns_.transformers_ if name == part for p in ps]
 
     def _pad(self, values: np.ndarray, fill) -> np.ndarray:
         """``values`` (a matrix, or the sources of its columns) with the padding columns of
@@ -298,9 +326,9 @@ def _columns(X) -> tuple[list, list]:
     return numeric, categorical
 
 
-def _n_levels(X, column) -> int:
-    """A categorical column's levels in training, a missing value counting as one."""
-    values = X[column]
+def _n_levels(X, column: int) -> int:
+    """A categorical column's (by position) levels in training, a missing value counting as one."""
+    values = X.iloc[:, column]
     return int(values.nunique(dropna=True) + values.isna().any())
 
 
@@ -310,8 +338,25 @@ def _numeric_steps(scaling):
         fill = SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)
         return make_pipeline(RobustSmoothScaler(), fill)
     if scaling == "standard":
-        return make_pipeline(impute, StandardScaler())
+        return make_pipeline(impute, _PowerOfTwo(), StandardScaler())
     return impute
+
+
+class _PowerOfTwo(TransformerMixin, BaseEstimator):
+    """Each column beyond about 1e77 divided by the power of two at its largest magnitude,
+    so that the standard scaling after it cannot overflow in its sum of squares (values
+    near 1e300), and gives the same scaled values (the division is exact; the other columns
+    are left as they are)."""
+
+    def fit(self, X, y=None):
+        with np.errstate(all="ignore"), _all_nan_ok():
+            top = np.nan_to_num(np.nanmax(np.abs(_floats(X)), axis=0))
+        exponent = np.frexp(top)[1]
+        self.exponent_ = np.where(exponent > 256, exponent, 0)
+        return self
+
+    def transform(self, X):
+        return np.ldexp(_floats(X), -self.exponent_)
 
 
 class _AsObject(TransformerMixin, BaseEstimator):

@@ -208,6 +208,24 @@ def test_one_program_serves_every_candidate_and_fold(iris, joint):
     assert after.epoch_compiles - before.epoch_compiles == 1
 
 
+def test_folds_where_a_column_crosses_max_onehot_levels_share_one_program():
+    # "shop" has 10 levels, one of them in a single row: the folds without that row see 9,
+    # which alone they would one-hot encode (a wider first layer and no embedding table).
+    rng = np.random.default_rng(0)
+    shops = np.array([f"s{i % 9}" for i in range(59)] + ["rare"], dtype=object)
+    X = pd.DataFrame({"shop": shops, "x": rng.normal(size=60)})
+    y = (X["x"] > 0).to_numpy().astype(int)
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0, 0.2], max_onehot_levels=9, cv=KFold(3))
+    skreg.clear_program_cache()
+    before = skreg.program_cache_info()
+    cv.fit(X, y)
+    assert skreg.program_cache_info().misses - before.misses == 1
+    layouts = {m._fitted.inputs.layout_ for m in cv.estimators_}
+    assert len(layouts) == 1 and len(layouts.pop().levels) == 1  # "shop" embedded in each
+    assert not hasattr(cv.estimators_[0], "_table_like")
+    assert np.isfinite(cv.predict_proba(X)).all()
+
+
 @pytest.mark.parametrize("cls", [RegularizedMLPClassifierCV, RegularizedMLPRegressorCV])
 def test_joint_training_gives_each_fold_model_what_one_by_one_training_gives_it(iris, cls):
     X, y = iris

@@ -2,6 +2,7 @@
 
 import math
 import pickle
+import warnings
 
 import keras
 import numpy as np
@@ -173,6 +174,24 @@ def test_columns_are_one_hot_below_the_level_count_and_embedded_above(table):
     np.testing.assert_array_equal(out[missing, 1], 0.0)  # the median, after centring
     assert set(out[:, -1]) <= set(range(1, 15))  # the known levels' codes
     assert TablePreprocessor(max_onehot_levels=None).fit(X).layout_.levels == ()
+
+
+def test_standard_scaling_of_values_near_1e300_is_their_standardized_values():
+    x = np.array([1e300, -1e300, 5e299, 0.0, 2e299])
+    X = np.column_stack([x, np.arange(5.0)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way
+        out = TablePreprocessor(numeric_scaling="standard").fit(X).transform(X)
+    expected = StandardScaler().fit_transform(X / [1e300, 1.0])
+    np.testing.assert_allclose(out, expected, rtol=1e-6)
+
+
+def test_values_beyond_float32_without_scaling_are_refused_by_column_name():
+    X = pd.DataFrame({"small": np.arange(6.0), "huge": [1e39, 0, 1, 2, 3, 4]})
+    y = np.array([0, 1] * 3)
+    with pytest.raises(ValueError, match=r"column\(s\) \['huge'\] hold values beyond float32"):
+        small(numeric_scaling=None).fit(X, y)
+    assert np.isfinite(small().fit(X, y).predict_proba(X)).all()  # robust scaling bounds them
 
 
 def test_folds_missing_a_level_or_a_missing_value_share_one_program(table):
