@@ -83,10 +83,13 @@ def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
         numeric = [names[i] for i in preprocessor.numeric_positions()]
         X = pd.DataFrame(X, columns=names).astype(dict.fromkeys(numeric, np.float64))
     out = preprocessor.transform(X)
-    if not np.isfinite(out).all():
+    beyond = ~np.isfinite(out).all(axis=0)
+    if beyond.any():
         raise ValueError(
-            "Input X contains infinity or a value too large for dtype('float32'), in the "
-            "columns the network reads."
+            "Input X contains infinity or a value too large for dtype('float32') (the "
+            f"network computes in float32) in column(s) {preprocessor.input_columns(beyond)} "
+            f"after numeric_scaling={preprocessor.numeric_scaling!r}. Rescale them, or use "
+            "numeric_scaling='robust', which bounds every value."
         )
     return out
 

@@ -32,7 +32,7 @@ import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import MissingIndicator, SimpleImputer
-from sklearn.pipeline import make_pipeline
+from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
@@ -162,11 +162,12 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         onehot = [p for p in categorical if p not in embedded]
         parts = []
         if numeric:
-            parts.append(("numeric", _numeric_steps(self.numeric_scaling), numeric))
-            if self.piecewise_bins:
-                steps = _numeric_steps(self.numeric_scaling)
+            steps = _numeric_steps(self.numeric_scaling)
+            if self.piecewise_bins:  # the scaled columns, then their encoding: scaled once
                 encoder = PiecewiseLinearEncoder(self.piecewise_bins)
-                parts.append(("piecewise", make_pipeline(steps, encoder), numeric))
+                pieces = FeatureUnion([("scaled", "passthrough"), ("piecewise", encoder)])
+                steps = make_pipeline(steps, pieces)
+            parts.append(("numeric", steps, numeric))
             if self.missing_indicators:
                 parts.append(("missing", MissingIndicator(error_on_new=False), numeric))
         if onehot:
@@ -181,9 +182,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
         else:
             self.columns_ = _NumericColumns(parts).fit(X)
-        width = self.columns_.transform(X[:1] if hasattr(X, "iloc") else np.asarray(X)[:1])
+        sources = self._sources()  # one per output column
         codes = self.columns_.named_transformers_["codes"][1] if embedded else None
-        n_dense = width.shape[1] - len(embedded)
+        n_dense = len(sources) - len(embedded)
         # The piecewise-linear columns' count is the same in every fold: not padded.
         n_piecewise = len(numeric) * self.piecewise_bins
         self.n_padding_ = _padding(n_dense - len(numeric) - n_piecewise)
@@ -195,27 +196,21 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         self.layout_ = Layout(
             n_numeric=len(numeric), n_dense=n_dense + self.n_padding_, levels=levels
         )
-        sources = self._sources()
         # Padding columns come from no input column: they count as one past the last.
         self.sources_ = self._pad(sources, np.shape(X)[1])
         return self
 
     def transform(self, X):
         check_is_fitted(self)
-        with np.errstate(over="ignore"):  # said below, by column
-            out = self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
-        beyond = ~np.isfinite(out).all(axis=0)
-        if beyond.any():
-            positions = sorted(set(self.sources_[beyond].tolist()))
-            names = getattr(self.columns_, "feature_names_in_", None)
-            columns = [names[p] if names is not None else p for p in positions]
-            raise ValueError(
-                f"X's column(s) {columns} hold values beyond float32's range (about 3.4e38) "
-                f"after numeric_scaling={self.numeric_scaling!r}, and the network computes "
-                "in float32. Rescale them, or use numeric_scaling='robust', which bounds "
-                "every value."
-            )
-        return out
+        with np.errstate(over="ignore"):  # beyond float32: the caller says where
+            return self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
+
+    def input_columns(self, outputs: np.ndarray) -> list:
+        """The input columns (names, or positions for an array) that the output columns
+        selected by the boolean mask ``outputs`` come from."""
+        positions = sorted(set(self.sources_[outputs].tolist()))
+        names = getattr(self.columns_, "feature_names_in_", None)
+        return [p if names is None else names[p] for p in positions]
 
     def numeric_positions(self) -> list[int]:
         """The positions of the numeric input columns."""
@@ -240,7 +235,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         for name, transformer, positions in self.columns_.transformers_:
             if name in ("numeric", "codes"):
                 sources += positions
-            elif name == "piecewise":
+            if name == "numeric":
                 sources += [p for p in positions for _ in range(self.piecewise_bins)]
             elif name == "missing":
                 sources += [positions[i] for i in transformer.features_]
