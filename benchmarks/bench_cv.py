@@ -16,8 +16,9 @@ every contender runs in its own process on one thread:
 - ``hgb``: ``HistGradientBoosting*`` defaults.
 
 It prints the test error (1 - accuracy, or RMSE), the seconds of fit + predict, and for skreg's
-contenders the fold models trained and the programs and epoch traces compiled
-(``skreg.program_cache_info()``). Run::
+contenders the fold models trained, the programs and epoch traces compiled
+(``skreg.program_cache_info()``) and the epochs the fold models ran (racing stops a fold
+model past its best before its budget). Run::
 
     python benchmarks/bench_cv.py                       # small sets + digits, 1 outer split
     python benchmarks/bench_cv.py --sets glass digits --outer 5
@@ -110,7 +111,7 @@ def child(contender: str, name: str, n_outer: int) -> dict:
 
     warnings.filterwarnings("ignore")
     X, y, task = data(name)
-    errors, seconds, fold_models, programs, traces = [], 0.0, 0, 0, 0
+    errors, seconds, fold_models, programs, traces, epochs = [], 0.0, 0, 0, 0, 0
     for train, test in outer_folds(name, X, y)[:n_outer]:
         model = make(contender, task, X.iloc[train], y[train])
         before = _cache_info()
@@ -122,6 +123,7 @@ def child(contender: str, name: str, n_outer: int) -> dict:
         errors.append(error(task, y[test], predicted))
         if contender.startswith("cv"):
             fold_models += int((model.n_iter_ > 0).sum()) + (contender == "cv-refit")
+            epochs += int(model.n_iter_.sum())  # the fold models' (racing stops some early)
         elif contender == "grid":
             fold_models += len(model.cv_results_["params"]) * 5 + 1
         if after is not None:
@@ -133,6 +135,7 @@ def child(contender: str, name: str, n_outer: int) -> dict:
         "fits": fold_models,
         "programs": programs,
         "traces": traces,
+        "epochs": epochs,
     }
 
 
@@ -162,6 +165,7 @@ def main() -> None:
     print(f"outer splits: {args.outer}; error = 1 - accuracy or RMSE; one thread per process")
     print(
         f"{'set':<15}{'contender':<10}{'error':>12}{'seconds':>9}{'fits':>6}{'progs':>6}{'traces':>7}"
+        f"{'epochs':>8}"
     )
     for name in args.sets:
         results = {}
@@ -179,7 +183,7 @@ def main() -> None:
             results[contender] = r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
                 f"{name:<15}{contender:<10}{r['error']:>12.4g}{r['seconds']:>9.1f}{r['fits']:>6}"
-                f"{r['programs']:>6}{r['traces']:>7}",
+                f"{r['programs']:>6}{r['traces']:>7}{r['epochs'] or '':>8}",
                 flush=True,
             )
         for contender in ("cv", "cv-refit", "cv-joint"):

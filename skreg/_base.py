@@ -361,6 +361,8 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             early_stopping=stopping,
             verbose=self.verbose,
             learning_rate=learning_rate,
+            # A racing search's fold model (``_cv``) stops past its best.
+            low_points=learning_rate.low_points() if getattr(self, "_prune_epochs", 0) else (),
         )
 
     def _start(self, key, seeds, continuing) -> Fresh | Continue:

@@ -175,7 +175,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             # one network, so one compiled program, even when a column's level count
             # crosses max_onehot_levels between folds.
             like = _inputs.preprocessor(template).fit(X)
-            data = (X, y, sample_weight, scorer_weights, like)
+            data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning))
             record, members = self._race(template, grid, folds, data, scorer)
             self._store(record)
             if self.refit == "ensemble":
@@ -308,14 +308,15 @@ class _BaseRegularizedMLPCV(BaseEstimator):
 
 def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     """One candidate on one fold: trained on its training rows, scored on its test rows."""
-    X, y, sample_weight, scorer_weights, like = data
+    X, y, sample_weight, scorer_weights, like, prune = data
     train, test = fold
     start = time.perf_counter()
-    member._table_like = like  # read by _inputs.fitted, not kept
+    # Read by the member's fit (_inputs.fitted, _base._schedule), not kept.
+    member._table_like, member._prune_epochs = like, prune
     try:
         member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
     finally:
-        del member._table_like
+        del member._table_like, member._prune_epochs
     fit_time = time.perf_counter() - start
     test_weights = _weights(sample_weight, test) if scorer_weights else {}
     try:

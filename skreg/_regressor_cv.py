@@ -41,8 +41,11 @@ class RegularizedMLPRegressorCV(RegressorMixin, _BaseRegularizedMLPCV):
         ``cv_results_`` only, as GridSearchCV's ``refit=False``.
     pruning : bool, default=True
         Race the candidates: after each fold, keep the better half by their mean test score
-        so far (never fewer than two), until two remain. False runs the full grid and gives
-        GridSearchCV's ``cv_results_`` over the same folds.
+        so far (never fewer than two), until two remain; and stop a fold model at the end
+        of a learning-rate cycle (coslog4's, the tabular default) whose validation score
+        is no better than at the previous cycle's end: past its best, it keeps its best
+        epoch. False runs the full grid and gives GridSearchCV's ``cv_results_`` over the
+        same folds.
     n_jobs : int, default=None
         Fold models trained in parallel (joblib; a Dask cluster through
         ``joblib.parallel_config(backend="dask")``).

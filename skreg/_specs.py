@@ -280,6 +280,15 @@ class LearningRateSchedule:
     horizon: int = 1
     n_train: int = 1
 
+    def low_points(self) -> tuple[int, ...]:
+        """The epoch counts, before the horizon, after which coslog4's rate was at a cycle's
+        lowest (the ends of its first three cycles: 14, 41 and 94 of 200 epochs); other
+        schedules have none."""
+        if self.name != "coslog4":
+            return ()
+        ends = (round((2**k - 1) * self.horizon / 15 - 0.5) + 1 for k in (1, 2, 3))
+        return tuple(sorted({end for end in ends if 1 <= end < self.horizon}))
+
     def inputs(self) -> tuple:
         """The schedule as a compiled program's run-time inputs."""
         return (np.int32(SCHEDULES.index(self.name)), np.float32(self.learning_rate),
@@ -289,7 +298,10 @@ class LearningRateSchedule:
 
 @dataclass(frozen=True)
 class TrainingSchedule:
-    """How long and how to train."""
+    """How long and how to train. With ``low_points`` (epoch counts), a fit with a validation
+    score stops at one of them when its score there is no better than at the previous one:
+    a whole cycle of the learning rate that ends lower did not help, the fit is past its
+    best (racing's pruning over epochs, :mod:`skreg._cv`)."""
 
     epochs: int
     batch_size: int
@@ -297,6 +309,7 @@ class TrainingSchedule:
     early_stopping: EarlyStopping | None = None
     verbose: int = 0
     learning_rate: LearningRateSchedule = LearningRateSchedule()
+    low_points: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -156,6 +156,9 @@ def train(
         chunk = schedule.epochs - result.n_epochs
         if (validation is not None and validation.uses_weights) or hooks is not None:
             chunk = 1
+        ahead = [point for point in schedule.low_points if point > result.n_epochs]
+        if ahead and validation is not None:  # return to the host at the next low point
+            chunk = min(chunk, ahead[0] - result.n_epochs)
         chunk = min(chunk, session.epochs_per_call)
         if hooks is not None:
             hooks.begin(result.n_epochs + 1)
@@ -191,6 +194,9 @@ def train(
             if hooks is not None:
                 stopped = hooks.end(epoch) or stopped
         stopped = stopped or len(records) < chunk  # the session stopped early by itself
+        if validation is not None and result.n_epochs in schedule.low_points[1:]:
+            previous = max(p for p in schedule.low_points if p < result.n_epochs)
+            stopped = stopped or result.scores[-1] <= result.scores[previous - 1]
     if stopping is not None:
         if on_host:
             session.restore(best)

@@ -226,6 +226,36 @@ def test_folds_where_a_column_crosses_max_onehot_levels_share_one_program():
     assert np.isfinite(cv.predict_proba(X)).all()
 
 
+def test_racing_stops_a_fold_model_at_a_cycle_end_no_better_than_the_last():
+    # Labels of pure noise: a (64,) network memorizes them and its validation loss rises.
+    rng = np.random.default_rng(0)
+    X, y = rng.normal(size=(120, 4)), rng.integers(0, 2, 120)
+    params = {
+        "hidden_layer_sizes": (64,),
+        "max_iter": 60,
+        "learning_rate": 1e-2,
+        "early_stopping": "best_epoch",
+    }
+    raced = small_cv(l2s=[0.0], dropouts=[0.0], **params).fit(X, y)
+    full = small_cv(l2s=[0.0], dropouts=[0.0], pruning=False, **params).fit(X, y)
+    points = (5, 13, 29)  # coslog4's ends of cycles over 60 epochs
+    assert (full.n_iter_ == 60).all()
+    assert set(raced.n_iter_.ravel()) <= {*points[1:], 60} and (raced.n_iter_ < 60).any()
+    for model, epochs in zip(raced.estimators_, raced.n_iter_[0], strict=True):
+        losses = model.history_["val_loss"]
+        assert len(losses) == epochs and model.best_epoch_ <= epochs
+        if epochs < 60:  # stopped: its loss at this cycle end was no lower than the last's
+            assert losses[epochs - 1] >= losses[points[points.index(epochs) - 1] - 1]
+        else:
+            assert all(
+                losses[b - 1] < losses[a - 1] for a, b in zip(points, points[1:])
+            )  # fmt: skip
+    # The epochs it ran are the full run's: stopping cuts the same fit short.
+    for short, whole in zip(raced.estimators_, full.estimators_, strict=True):
+        n = len(short.history_["loss"])
+        np.testing.assert_allclose(short.history_["loss"], whole.history_["loss"][:n], rtol=1e-6)
+
+
 @pytest.mark.parametrize("cls", [RegularizedMLPClassifierCV, RegularizedMLPRegressorCV])
 def test_joint_training_gives_each_fold_model_what_one_by_one_training_gives_it(iris, cls):
     X, y = iris

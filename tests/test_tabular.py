@@ -14,6 +14,7 @@ from sklearn.preprocessing import StandardScaler
 
 import skreg
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg._specs import LearningRateSchedule
 from skreg._tabular import (
     PiecewiseLinearEncoder,
     RobustSmoothScaler,
@@ -279,6 +280,20 @@ def test_coslog4_follows_its_formula(iris):
     t = (np.arange(12) + 0.5) / 12
     expected = 0.01 * 0.5 * (1 - np.cos(2 * math.pi * np.log2(1 + 15 * t)))
     np.testing.assert_allclose(clf.history_["learning_rate"], expected, rtol=1e-4, atol=1e-9)
+
+
+@pytest.mark.parametrize("horizon", [60, 200, 1000])
+def test_coslog4_low_points_follow_the_epochs_of_its_lowest_rates(horizon):
+    t = (np.arange(horizon) + 0.5) / horizon
+    rates = 0.5 * (1 - np.cos(2 * math.pi * np.log2(1 + 15 * t)))
+    points = LearningRateSchedule(name="coslog4", horizon=horizon).low_points()
+    assert len(points) == 3  # the ends of the first three of four cycles
+    for k, point in enumerate(points, start=1):
+        epoch = point - 1  # 0-based: the epoch just run
+        assert rates[epoch] <= min(rates[epoch - 1], rates[epoch + 1])  # a low point
+        assert abs((epoch + 0.5) - (2**k - 1) * horizon / 15) <= 0.5  # of cycle k's end
+    assert LearningRateSchedule(name="coslog4", horizon=200).low_points() == (14, 41, 94)
+    assert LearningRateSchedule(name="cosine", horizon=horizon).low_points() == ()
 
 
 @pytest.mark.parametrize(
