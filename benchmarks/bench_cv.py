@@ -131,6 +131,8 @@ def child(contender: str, name: str, n_outer: int) -> dict:
             traces += after.epoch_compiles - (before.epoch_compiles if before else 0)
     return {
         "error": float(np.mean(errors)),
+        # Standard error of the mean over the outer splits (0 with one split).
+        "se": float(np.std(errors, ddof=1) / np.sqrt(len(errors))) if len(errors) > 1 else 0.0,
         "seconds": seconds,
         "fits": fold_models,
         "programs": programs,
@@ -164,8 +166,8 @@ def main() -> None:
     env = {**os.environ, **ONE_THREAD}
     print(f"outer splits: {args.outer}; error = 1 - accuracy or RMSE; one thread per process")
     print(
-        f"{'set':<15}{'contender':<10}{'error':>12}{'seconds':>9}{'fits':>6}{'progs':>6}{'traces':>7}"
-        f"{'epochs':>8}"
+        f"{'set':<15}{'contender':<10}{'error':>12}{'± se':>10}{'seconds':>9}{'fits':>6}"
+        f"{'progs':>6}{'traces':>7}{'epochs':>8}"
     )
     for name in args.sets:
         results = {}
@@ -182,8 +184,8 @@ def main() -> None:
             out = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
             results[contender] = r = json.loads(out.stdout.strip().splitlines()[-1])
             print(
-                f"{name:<15}{contender:<10}{r['error']:>12.4g}{r['seconds']:>9.1f}{r['fits']:>6}"
-                f"{r['programs']:>6}{r['traces']:>7}{r['epochs'] or '':>8}",
+                f"{name:<15}{contender:<10}{r['error']:>12.4g}{r['se']:>10.3g}{r['seconds']:>9.1f}"
+                f"{r['fits']:>6}{r['programs']:>6}{r['traces']:>7}{r['epochs'] or '':>8}",
                 flush=True,
             )
         for contender in ("cv", "cv-refit", "cv-joint"):

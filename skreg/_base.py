@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import inspect
 import math
-import warnings
 from numbers import Integral, Real
 from typing import Any
 
@@ -39,7 +38,7 @@ from ._specs import (
     schedule_name,
     seed_sequence,
 )
-from ._training import require_some_weight, scoring_error, split_rows
+from ._training import require_some_weight, scorer_failure, scoring_error, split_rows
 from ._validation import (
     CallbackSupportMixin,
     Interval,
@@ -413,12 +412,8 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         network: a scorer that fails on it (``"accuracy"`` for a regressor, ``"roc_auc"`` for
         three classes) would fail at the first epoch.
         """
-        baseline = self._baseline().fit(X, y)
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                scorer(baseline, X_val, y_val)
-        except (ValueError, TypeError, AttributeError) as error:
+        error = scorer_failure(scorer, self._baseline().fit(X, y), X_val, y_val)
+        if error is not None:
             raise scoring_error(self, error) from None
 
     def _fitted_view(self, fitted: Fitted):

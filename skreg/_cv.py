@@ -20,6 +20,7 @@ from . import _engine, _inputs, _search
 from ._base import _BaseRegularizedMLP
 from ._fitted import restore_on_failure
 from ._specs import schedule_name
+from ._training import scorer_failure
 from ._validation import (
     Interval,
     StrOptions,
@@ -169,6 +170,13 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             n_train = min(len(train) for train, _ in folds)
             grid = _search.candidates(_l2s(self.l2s, n_train), self._dropouts())
             scorer = check_scoring(template, scoring=self.scoring)
+            if not callable(self.scoring):  # a named scorer that does not suit the task
+                error = scorer_failure(scorer, template._baseline().fit(X, y), X, y)
+                if error is not None:
+                    raise ValueError(
+                        f"scoring={self.scoring!r} cannot score a {type(self).__name__}'s "
+                        f"predictions: {error}"
+                    ) from None
             # As GridSearchCV: the weights reach the scorer too when it takes them.
             scorer_weights = sample_weight is not None and scorer_accepts_sample_weight(scorer)
             # Every fold model reads the columns as the whole data's preprocessor would:
@@ -178,6 +186,8 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning))
             record, members = self._race(template, grid, folds, data, scorer)
             self._store(record)
+            for name in ("estimators_", "best_estimator_", "refit_time_"):  # a previous refit's
+                self.__dict__.pop(name, None)
             if self.refit == "ensemble":
                 self.estimators_ = [members[self.best_index_, k] for k in range(len(folds))]
             elif self.refit:
@@ -241,7 +251,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         self.joint_lanes_ = 0
         for round_, (_, fold_batch) in enumerate(schedule):
             if round_ > 0:
-                alive = _search.survivors(alive, record.scores)
+                alive = _search.survivors(alive, record.means())
                 members = {key: m for key, m in members.items() if key[0] in alive}
             tasks = [(c, k) for k in fold_batch for c in alive]
             fits = [
@@ -322,14 +332,21 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     try:
         score = scorer(member, _safe_indexing(X, test), y[test], **test_weights)
     except ValueError as error:
-        missing = np.setdiff1d(np.unique(y), y[test]) if is_classifier(member) else []
-        if not len(missing):
+        # A class absent from the test rows, or from the training rows (the fold model then
+        # gives it no probability), fails scorers that need every class: GridSearchCV scores
+        # such a fold NaN, then every candidate's mean, and no choice is left.
+        classes = np.unique(y) if is_classifier(member) else np.array([])
+        lacking = [
+            f"{part} without class(es) {missing.tolist()}"
+            for part, rows in (("a test fold", test), ("a fold's training rows", train))
+            if len(missing := np.setdiff1d(classes, y[rows]))
+        ]
+        if not lacking:
             raise
-        # GridSearchCV scores such a fold NaN, then every candidate's mean: no choice left.
         raise ValueError(
-            f"The scorer failed on a test fold without class(es) {missing.tolist()}: {error} "
-            "A class has fewer members than the number of folds; use fewer folds (cv) or a "
-            "scorer that does not need every class in each fold, such as 'accuracy'."
+            f"The scorer failed on {' and '.join(lacking)}: {error} A class has fewer members "
+            "than the number of folds; use fewer folds (cv) or a scorer that does not need "
+            "every class in each fold, such as 'accuracy'."
         ) from error
     return member, {
         "score": float(score),

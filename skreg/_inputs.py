@@ -10,7 +10,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._specs import FrontSpec
-from ._tabular import Layout, TablePreprocessor
+from ._tabular import Layout, TablePreprocessor, without_pandas_na
 
 # Bins of numeric_embedding="piecewise_linear": the same count for every table, so that folds
 # share one compiled program.
@@ -62,6 +62,7 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
         # with categorical columns: read as its columns (matrix).
         params["dtype"] = None
     if is_table(X):
+        _refuse_unreadable_columns(X)
         # Numbers only: checked as numbers (infinity refused). With categorical columns, as
         # objects, since scikit-learn would try to cast a frame of numbers and categories to
         # float; the matrix the network reads is checked for infinity instead (matrix).
@@ -73,15 +74,38 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     return (X if is_table(X) else checked), y
 
 
+def _refuse_unreadable_columns(X: Any) -> None:
+    """Complex numbers, dates and durations have no reading here: the complex part would be
+    dropped, a date read as nanoseconds or refused deep in NumPy. Ask for a conversion."""
+    unreadable = {
+        name: str(dtype)
+        for name, dtype in X.dtypes.items()
+        if getattr(dtype, "kind", "O") in "cmM"
+    }
+    if unreadable:
+        raise ValueError(
+            f"Column(s) {list(unreadable)} hold {sorted(set(unreadable.values()))} values, "
+            "which skreg cannot read: it reads numbers, booleans, strings and categories. "
+            "Convert them first (a date to days since a reference date, a duration to "
+            "seconds, a complex number to its real and imaginary parts) or drop them."
+        )
+
+
 def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
     """The network's float32 input for the rows of ``X``. An array passed to a model fitted on
     a DataFrame (scikit-learn warned already) is read as the fitted columns, in order."""
     names = getattr(preprocessor.columns_, "feature_names_in_", None)
-    if names is not None and not is_table(X):
+    if names is not None:
         import pandas as pd
 
+        X = X if is_table(X) else pd.DataFrame(X, columns=names)
+        # Numeric columns held as objects (an array of numbers and strings, a frame cast to
+        # object) as float64, their pd.NA and None as NaN, as the fit read them.
         numeric = [names[i] for i in preprocessor.numeric_positions()]
-        X = pd.DataFrame(X, columns=names).astype(dict.fromkeys(numeric, np.float64))
+        objects = [name for name in numeric if X[name].dtype == object]
+        if objects:
+            X = X.copy()
+            X[objects] = without_pandas_na(X[objects]).astype(dict.fromkeys(objects, np.float64))
     out = preprocessor.transform(X)
     beyond = ~np.isfinite(out).all(axis=0)
     if beyond.any():

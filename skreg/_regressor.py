@@ -8,6 +8,7 @@ from sklearn.dummy import DummyRegressor
 
 from ._base import _BaseRegularizedMLP
 from ._inputs import TargetScale
+from ._tabular import large_exponents
 from ._validation import StrOptions, _fit_context
 
 
@@ -392,11 +393,15 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         by their mean for the Poisson loss (whose targets must stay non-negative)."""
         if not self.target_scaling:
             return None
+        # Moments of Y divided by a power of two (exact), so that targets near 1e300 do not
+        # overflow the sums (an infinite std made every target 0 and the predictions inf).
+        exponent = large_exponents(Y)
+        scaled = np.ldexp(Y, -exponent)
+        mean = np.ldexp(scaled.mean(axis=0), exponent)
         if self.loss == "poisson":
-            mean = Y.mean(axis=0)
             return TargetScale(np.zeros_like(mean), np.where(mean > 0, mean, 1.0))
-        std = Y.std(axis=0)
-        return TargetScale(Y.mean(axis=0), np.where(std > 0, std, 1.0))
+        std = np.ldexp(scaled.std(axis=0), exponent)
+        return TargetScale(mean, np.where(std > 0, std, 1.0))
 
     def _target_scaling(self):
         if self.loss == "poisson":

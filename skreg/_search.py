@@ -36,17 +36,18 @@ def candidates(l2s: Sequence[float], dropouts: Sequence[Any]) -> list[dict[str, 
     return list(ParameterGrid({"l2": list(l2s), "dropout": list(dropouts)}))
 
 
-def survivors(alive: Sequence[int], scores: np.ndarray) -> list[int]:
+def survivors(alive: Sequence[int], means: np.ndarray) -> list[int]:
     """Successive halving over folds: of the candidates ``alive`` (indices, in grid order),
-    the better half by their mean score over the folds run so far (``scores``: candidates x
-    folds, NaN where not run), never fewer than two; ties go to the earlier candidate, as
-    GridSearchCV's ``best_index_`` does. Returned in grid order."""
+    the better half by their mean score over the folds run so far (``means``, per
+    candidate; NaN, a fold the scorer could not score, counts as the worst), never fewer
+    than two; ties go to the earlier candidate, as GridSearchCV's ``best_index_`` does.
+    Returned in grid order."""
     if len(alive) <= 2:
         return list(alive)
-    means = [np.nanmean(scores[i]) for i in alive]
     keep = _kept(len(alive))
-    order = sorted(range(len(alive)), key=lambda j: -means[j])  # stable: grid order on ties
-    return sorted(alive[j] for j in order[:keep])
+    # Stable: grid order on ties.
+    order = sorted(alive, key=lambda i: (bool(np.isnan(means[i])), -means[i]))
+    return sorted(order[:keep])
 
 
 def rounds(n_candidates: int, n_folds: int, pruning: bool) -> list[tuple[int, list[int]]]:
@@ -100,10 +101,16 @@ class SearchRecord:
         self.best_epochs[candidate, fold] = outcome["best_epoch"]
         self.epochs[candidate, fold] = outcome["n_iter"]
 
+    def ran(self) -> np.ndarray:
+        """Candidates x folds: whether the candidate ran the fold (its score may be NaN, a
+        fold the scorer could not score)."""
+        return ~np.isnan(self.fit_times)
+
     def ranks(self) -> np.ndarray:
-        """Ranks as GridSearchCV's (ties share the lowest), candidates that ran every fold
-        first; the pruned ones after them, by their mean over the folds they ran."""
-        complete = ~np.isnan(self.scores).any(axis=1)
+        """Ranks as GridSearchCV's (ties share the lowest, NaN means last), candidates that
+        ran every fold first; the pruned ones after them, by their mean over the folds they
+        ran."""
+        complete = self.ran().all(axis=1)
         means = np.where(np.isnan(self.means()), -np.inf, self.means())
         order = np.lexsort((-means, ~complete))
         ranks = np.empty(len(order), dtype=np.int32)
@@ -118,8 +125,9 @@ class SearchRecord:
         return ranks
 
     def means(self) -> np.ndarray:
-        # Every candidate runs the first fold, so no mean is of an empty row.
-        return np.nanmean(self.scores, axis=1)
+        """Each candidate's mean score over the folds it ran: NaN if one scored NaN, as
+        GridSearchCV's mean (every candidate runs the first fold, so none is empty)."""
+        return np.array([row[ran].mean() for row, ran in zip(self.scores, self.ran())])
 
     def best(self) -> int:
         """The best candidate: rank 1, the first in grid order among ties (GridSearchCV's)."""
@@ -127,7 +135,8 @@ class SearchRecord:
 
     def cv_results(self) -> dict[str, Any]:
         """``cv_results_`` with GridSearchCV's keys, plus ``mean_best_epoch`` and
-        ``n_folds_run`` (fewer than the folds where racing pruned the candidate)."""
+        ``n_folds_run`` (fewer than the folds where racing pruned the candidate; a fold the
+        scorer scored NaN counts as run, and makes the candidate's mean NaN)."""
         results: dict[str, Any] = {
             "mean_fit_time": np.nanmean(self.fit_times, axis=1),
             "std_fit_time": np.nanstd(self.fit_times, axis=1),
@@ -143,10 +152,12 @@ class SearchRecord:
         for fold in range(self.n_folds):
             results[f"split{fold}_test_score"] = self.scores[:, fold].copy()
         results["mean_test_score"] = self.means()
-        results["std_test_score"] = np.nanstd(self.scores, axis=1)
+        results["std_test_score"] = np.array(
+            [row[ran].std() for row, ran in zip(self.scores, self.ran())]
+        )
         results["rank_test_score"] = self.ranks()
         results["mean_best_epoch"] = np.nanmean(self.best_epochs, axis=1)
-        results["n_folds_run"] = (~np.isnan(self.scores)).sum(axis=1)
+        results["n_folds_run"] = self.ran().sum(axis=1)
         return results
 
 

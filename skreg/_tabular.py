@@ -38,6 +38,8 @@ from sklearn.utils.validation import check_is_fitted
 
 # Smooth clipping's bound: |x| / sqrt(1 + (x / 3)**2) < 3.
 CLIP = 3.0
+# smooth_clip reads larger inputs as this one: its square still fits in float64.
+_CLIP_INPUT = 1e150
 
 
 @dataclass(frozen=True)
@@ -53,7 +55,13 @@ class Layout:
 
 
 def smooth_clip(x: np.ndarray) -> np.ndarray:
-    """``x / sqrt(1 + (x / 3)**2)``: the identity near 0, bounded by 3."""
+    """``x / sqrt(1 + (x / 3)**2)``: the identity near 0, bounded by 3.
+
+    Beyond 1e150 the square would overflow (to 0 for the whole, a huge value read as the
+    median), so larger values, infinities from scaling included, count as 1e150: the formula
+    gives 3 there to float64's precision. NaN stays NaN.
+    """
+    x = np.clip(x, -_CLIP_INPUT, _CLIP_INPUT)
     return x / np.sqrt(1.0 + (x / CLIP) ** 2)
 
 
@@ -75,7 +83,8 @@ class RobustSmoothScaler(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self)
-        with np.errstate(invalid="ignore"):  # NaN stay NaN, for the imputer after
+        # NaN stay NaN, for the imputer after; a value beyond float64 once centred clips to 3.
+        with np.errstate(invalid="ignore", over="ignore"):
             return smooth_clip((_floats(X) - self.center_) / self.scale_)
 
 
@@ -283,6 +292,12 @@ def _floats(X) -> np.ndarray:
     return np.asarray(X, dtype=np.float64)
 
 
+def without_pandas_na(X):
+    """A table of object columns with NaN where it held ``pd.NA`` or None, which float()
+    refuses (pandas' ``na_value`` does not reach inside object columns)."""
+    return X.where(X.notna(), np.nan)
+
+
 def _positions(X, columns: list) -> list[int]:
     """The positions of ``columns`` (names of a DataFrame's columns, or positions already)."""
     if not hasattr(X, "columns"):
@@ -337,6 +352,16 @@ def _numeric_steps(scaling):
     return impute
 
 
+def large_exponents(X: np.ndarray) -> np.ndarray:
+    """Per column, the power of two at its largest magnitude where that is beyond about
+    1e77, else 0: dividing by it (exactly, ``np.ldexp(X, -exponents)``) lets sums of
+    squares of values near 1e300 stay finite and leaves ordinary columns untouched."""
+    with np.errstate(all="ignore"), _all_nan_ok():
+        top = np.nan_to_num(np.nanmax(np.abs(X), axis=0))
+    exponent = np.frexp(top)[1]
+    return np.where(exponent > 256, exponent, 0)
+
+
 class _PowerOfTwo(TransformerMixin, BaseEstimator):
     """Each column beyond about 1e77 divided by the power of two at its largest magnitude,
     so that the standard scaling after it cannot overflow in its sum of squares (values
@@ -344,10 +369,7 @@ class _PowerOfTwo(TransformerMixin, BaseEstimator):
     are left as they are)."""
 
     def fit(self, X, y=None):
-        with np.errstate(all="ignore"), _all_nan_ok():
-            top = np.nan_to_num(np.nanmax(np.abs(_floats(X)), axis=0))
-        exponent = np.frexp(top)[1]
-        self.exponent_ = np.where(exponent > 256, exponent, 0)
+        self.exponent_ = large_exponents(_floats(X))
         return self
 
     def transform(self, X):

@@ -279,6 +279,19 @@ def split_rows(y, strata, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def scorer_failure(scorer, baseline, X, y) -> Exception | None:
+    """What ``scorer`` raises on the fitted constant ``baseline``'s predictions for ``X``
+    (None if it scores them): a scorer that does not suit the task fails there as it would
+    on the network's, so it can be refused before any training."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            scorer(baseline, X, y)
+    except (ValueError, TypeError, AttributeError) as error:
+        return error
+    return None
+
+
 def scoring_error(estimator, error: Exception) -> ValueError:
     """The error for a ``scoring`` that cannot score the estimator's predictions."""
     return ValueError(

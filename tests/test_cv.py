@@ -91,10 +91,12 @@ def test_racing_halves_the_candidates_after_each_fold_until_two_remain(iris):
 
 
 def test_survivors_are_the_better_half_with_ties_to_the_earlier_candidate():
-    scores = np.array([[0.5], [0.9], [0.7], [0.9], [0.1]])
-    assert survivors([0, 1, 2, 3, 4], scores) == [1, 2, 3]
-    assert survivors([0, 2, 4], np.array([[0.5], [0], [0.5], [0], [0.5]])) == [0, 2]
-    assert survivors([3, 4], scores) == [3, 4]
+    means = np.array([0.5, 0.9, 0.7, 0.9, 0.1])
+    assert survivors([0, 1, 2, 3, 4], means) == [1, 2, 3]
+    assert survivors([0, 2, 4], np.array([0.5, 0, 0.5, 0, 0.5])) == [0, 2]
+    assert survivors([3, 4], means) == [3, 4]
+    # A NaN mean (a fold the scorer could not score) is the worst, not an arbitrary place.
+    assert survivors([0, 1, 2, 3], np.array([np.nan, 0.1, np.nan, 0.2])) == [1, 3]
 
 
 def test_the_racing_schedule_halves_to_two_then_runs_the_remaining_folds_at_once():
@@ -113,6 +115,20 @@ def test_ranks_are_grid_search_ranks_with_ties_sharing_the_lowest():
     # Candidate 2 has the best mean, but over one fold: it ranks after the complete ones.
     np.testing.assert_array_equal(record.ranks(), [1, 1, 4, 3])
     assert record.best() == 0
+    np.testing.assert_array_equal(record.cv_results()["n_folds_run"], [2, 2, 1, 2])
+
+
+def test_a_fold_scored_nan_counts_as_run_and_makes_the_mean_nan_as_in_grid_search():
+    record = SearchRecord([{"l2": v} for v in range(3)], n_folds=2)
+    for c, (a, b) in enumerate([(0.5, np.nan), (0.2, 0.4), (0.1, 0.3)]):
+        for fold, score in enumerate((a, b)):
+            record.add(c, fold, dict(score=score, fit_time=1, score_time=0, best_epoch=1,
+                                     n_iter=1))  # fmt: skip
+    results = record.cv_results()
+    np.testing.assert_array_equal(results["n_folds_run"], [2, 2, 2])
+    assert np.isnan(results["mean_test_score"][0]) and np.isnan(results["std_test_score"][0])
+    np.testing.assert_array_equal(results["rank_test_score"], [3, 1, 2])  # NaN last
+    assert record.best() == 1
 
 
 def test_an_integer_path_spans_three_decades_and_moves_down_with_the_rows():
@@ -192,6 +208,30 @@ def test_a_class_too_rare_for_the_folds_names_itself_when_the_scorer_fails(iris,
         with pytest.raises(ValueError, match=r"without class\(es\) \[3\]: .*use fewer folds"):
             cv.set_params(scoring="neg_log_loss").fit(X, y)
     np.testing.assert_array_equal(cv.predict_proba(X), before)  # the previous fit is kept
+
+
+@pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc_ovr"])
+def test_a_class_absent_from_a_folds_training_rows_names_itself(scoring):
+    X = np.random.default_rng(0).normal(size=(40, 2))
+    y = np.r_[2, np.tile([0, 1], 19), 0]  # class 2: one row, in one fold's test rows
+    with pytest.warns(UserWarning, match="least populated class"):
+        with pytest.raises(ValueError, match=r"training rows without class\(es\) \[2\]: .*fewer"):
+            small_cv(l2s=[1e-3], dropouts=[0.0], scoring=scoring).fit(X, y)
+
+
+@pytest.mark.parametrize("refit", [True, False])
+def test_a_fit_with_another_refit_drops_the_previous_refits_models(iris, refit):
+    X, y = iris
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0]).fit(X, y)  # refit="ensemble": fold models
+    cv.set_params(refit=refit).fit(X, y)
+    assert not hasattr(cv, "estimators_")
+    if refit:
+        np.testing.assert_array_equal(cv.predict(X), cv.best_estimator_.predict(X))
+    else:
+        with pytest.raises(NotFittedError, match="refit=False"):
+            cv.predict(X)
+    cv.set_params(refit="ensemble").fit(X, y)
+    assert not hasattr(cv, "best_estimator_") and not hasattr(cv, "refit_time_")
 
 
 @pytest.mark.parametrize("joint", [False, True])

@@ -8,9 +8,16 @@ import warnings
 import numpy as np
 import pytest
 from plain import plain
+from sklearn.base import is_regressor
 from sklearn.neural_network import MLPClassifier
 
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+import skreg
+from skreg import (
+    RegularizedMLPClassifier,
+    RegularizedMLPClassifierCV,
+    RegularizedMLPRegressor,
+    RegularizedMLPRegressorCV,
+)
 
 
 def small(estimator=RegularizedMLPClassifier, **params):
@@ -137,17 +144,25 @@ def test_many_classes_of_two_rows_fit_with_early_stopping_as_in_scikit_learn():
     [
         (RegularizedMLPRegressor, "accuracy", "continuous is not supported"),
         (RegularizedMLPClassifier, "roc_auc", "multi_class"),
+        (RegularizedMLPRegressorCV, "accuracy", "continuous is not supported"),
+        (RegularizedMLPClassifierCV, "roc_auc", "multi_class"),
     ],
 )
 def test_a_scoring_that_does_not_fit_the_task_fails_before_training(
     iris, estimator, scoring, message
 ):
+    # The base estimators score for early stopping, the CV estimators to choose a candidate.
+    cv = estimator in (RegularizedMLPClassifierCV, RegularizedMLPRegressorCV)
+    model = estimator((8,), max_iter=5, random_state=0, scoring=scoring,
+                      **({"cv": 2} if cv else {"early_stopping": True}))  # fmt: skip
     X, y = iris
-    y = X[:, 0] if estimator is RegularizedMLPRegressor else y
-    model = small(estimator, early_stopping=True, scoring=scoring)
+    y = X[:, 0] if is_regressor(model) else y
+    before = skreg.program_cache_info()
     with pytest.raises(ValueError, match=f"scoring='{scoring}' cannot score.*{message}"):
         model.fit(X, y)
+    after = skreg.program_cache_info()  # nothing trained
     assert not hasattr(model, "n_iter_")
+    assert (after.hits, after.misses) == (before.hits, before.misses)
 
 
 def test_inputs_that_overflow_at_predict_time_raise_instead_of_a_nan_probability(iris):

@@ -51,6 +51,28 @@ def test_smooth_clipping_is_the_identity_near_zero_and_bounded_by_three():
     assert np.all(np.diff(smooth_clip(x)) > 0)  # order kept
 
 
+def test_smooth_clipping_keeps_values_beyond_1e150_at_the_bound_on_their_side():
+    huge = np.array([1e150, 1e160, 1e300, np.finfo(float).max, np.inf])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow on the way
+        np.testing.assert_allclose(smooth_clip(huge), 3.0, rtol=1e-15)
+        np.testing.assert_allclose(smooth_clip(-huge), -3.0, rtol=1e-15)
+    assert np.isnan(smooth_clip(np.array([np.nan])))[0]  # the imputer's to fill
+
+
+# scikit-learn's finiteness check sums the column, which overflows (its own warning).
+@pytest.mark.filterwarnings("ignore:invalid value encountered in reduce:RuntimeWarning")
+def test_huge_values_predict_as_the_largest_values_do():
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"a": rng.random(60)})
+    reg = small(RegularizedMLPRegressor, max_iter=20).fit(X, 10 * X["a"])
+    big = [1e100, 1e160, 1e300, np.finfo(float).max]
+    predicted = reg.predict(pd.DataFrame({"a": [*big, *-np.array(big)]}))
+    np.testing.assert_array_equal(predicted[:4], predicted[0])  # clipped to +3, not the median
+    np.testing.assert_array_equal(predicted[4:], predicted[4])
+    assert predicted[0] != predicted[4]
+
+
 def test_robust_scaling_centres_on_the_median_and_falls_back_to_the_range():
     X = np.array([[1.0, 5.0], [2.0, 5.0], [3.0, 5.0], [50.0, 5.0], [4.0, 9.0]])
     scaler = RobustSmoothScaler().fit(X)
@@ -155,6 +177,36 @@ def test_an_array_after_a_dataframe_with_categories_is_read_as_its_columns(table
     bad[0, 0] = "large"  # a string in the numeric column "size"
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="size"):
         clf.predict(bad)
+
+
+def test_pandas_na_in_numbers_held_as_objects_reads_as_missing():
+    X = pd.DataFrame(
+        {"n": pd.array([1, None, 3, 4, 2, 5, 1, 2], dtype="Int64"), "city": list("abababab")}
+    )
+    clf = small().fit(X, [0, 1] * 4)
+    expected = clf.predict_proba(X)
+    np.testing.assert_array_equal(clf.predict_proba(X.astype(object)), expected)
+    with pytest.warns(UserWarning, match="feature names"):
+        np.testing.assert_array_equal(clf.predict_proba(X.to_numpy()), expected)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        np.arange(8) + 1j,
+        pd.date_range("2020-01-01", periods=8),
+        pd.date_range("2020-01-01", periods=8, tz="UTC"),
+        pd.to_timedelta(np.arange(8), unit="D"),
+    ],
+    ids=["complex", "datetime", "datetime-tz", "timedelta"],
+)
+def test_columns_of_complex_numbers_dates_or_durations_are_refused_by_name(values):
+    X = pd.DataFrame({"a": np.arange(8.0), "when": values})
+    with pytest.raises(ValueError, match=r"Column\(s\) \['when'\] hold .*Convert them first"):
+        small().fit(X, [0, 1] * 4)
+    clf = small().fit(X.assign(when=np.arange(8.0)), [0, 1] * 4)
+    with pytest.raises(ValueError, match=r"\['when'\]"):
+        clf.predict(X)
 
 
 def test_columns_are_one_hot_below_the_level_count_and_embedded_above(table):
@@ -395,6 +447,18 @@ def test_target_scaling_trains_on_the_standardized_target(regression_data):
     ).fit(X, y)
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-4)
     assert abs(ours.predict(X).mean() - y.mean()) < y.std()
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_target_scaling_is_exact_for_targets_near_1e300(regression_data, loss):
+    X, y = regression_data
+    y = np.exp(y[:, 0] / 4) if loss == "poisson" else y[:, 0]
+    reg = small(RegularizedMLPRegressor, max_iter=8, loss=loss)
+    unit = reg.fit(X, y).predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow in the target's moments
+        huge = reg.fit(X, y * 2.0**990).predict(X)  # about 1e298
+    np.testing.assert_allclose(huge / 2.0**990, unit, rtol=1e-6)
 
 
 def test_a_grid_over_the_numeric_ingredients_compiles_once(iris):

@@ -212,10 +212,33 @@ def _malloc_for_reuse() -> None:
 
 
 def _before_tensorflow(cache: str) -> None:
-    # TensorFlow parses its XLA flags once, at its first compilation.
+    # TensorFlow parses its XLA flags once, when its first operation starts its runtime.
     prune(Path(cache), bounded_by_backend=False)
+    flags = os.environ.get("TF_XLA_FLAGS", "")
+    if _tensorflow_started() and "--tf_xla_persistent_cache_directory" not in flags:
+        warnings.warn(
+            "TensorFlow ran before skreg's first fit, so skreg's on-disk compilation cache "
+            "is off in this process: each new network compiles again (seconds) instead of "
+            "loading what an earlier process compiled. Fit or predict with skreg before "
+            "other TensorFlow work, or set TF_XLA_FLAGS="
+            f"--tf_xla_persistent_cache_directory={cache} before TensorFlow starts.",
+            RuntimeWarning,
+            stacklevel=4,
+        )
     flag = f"--tf_xla_persistent_cache_directory={cache}"
-    os.environ["TF_XLA_FLAGS"] = f"{os.environ.get('TF_XLA_FLAGS', '')} {flag}".strip()
+    os.environ["TF_XLA_FLAGS"] = f"{flags} {flag}".strip()
+
+
+def _tensorflow_started() -> bool:
+    """Whether TensorFlow's runtime has started in this process (an operation ran)."""
+    if "tensorflow" not in sys.modules:
+        return False
+    try:
+        from tensorflow.python.eager import context
+
+        return context.context()._context_handle is not None
+    except Exception:  # TensorFlow changed: assume it did not start
+        return False
 
 
 def _after_tensorflow(threads: int) -> None:

@@ -263,9 +263,9 @@ def test_processes_sharing_an_empty_cache_write_it_at_the_same_time(tmp_path):
 @pytest.mark.slow
 @pytest.mark.subprocess
 @pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's pools exist from its first op")
-def test_tensorflow_run_before_the_first_fit_warns_that_threads_are_not_set(tmp_path, python):
+def test_tensorflow_run_before_the_first_fit_warns_of_threads_and_cache(tmp_path, python):
     code = """
-        import json, warnings
+        import json, os, warnings
         import numpy as np
         import tensorflow as tf
         from skreg import RegularizedMLPClassifier
@@ -276,11 +276,36 @@ def test_tensorflow_run_before_the_first_fit_warns_that_threads_are_not_set(tmp_
             RegularizedMLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
         print(json.dumps([str(w.message) for w in caught if w.category is RuntimeWarning]))
         """
-    caught = python(code)
-    assert len(caught) == 1 and "could not set its thread pools to 1" in caught[0]
-    # Started with those counts: nothing to say.
+    caught = python(code, TF_XLA_FLAGS=None)  # not this process's, which names its cache
+    assert len(caught) == 2
+    assert "could not set its thread pools to 1" in caught[1]
+    # TensorFlow read its XLA flags when it started: no persistent cache in this process.
+    assert "on-disk compilation cache is off in this process" in caught[0]
+    assert f"--tf_xla_persistent_cache_directory={tmp_path / 'cache'}" in caught[0]
+    # The remedies each warning names: nothing left to say.
     same = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
-    assert python(code, **same) == []
+    assert python(code, **same, TF_XLA_FLAGS=None, SKREG_COMPILATION_CACHE_DIR="off") == []
+    flags = f"--tf_xla_persistent_cache_directory={tmp_path / 'own'}"
+    assert python(code, **same, TF_XLA_FLAGS=flags) == []
+
+
+@pytest.mark.slow
+@pytest.mark.subprocess
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="only TensorFlow fixes its flags at start")
+def test_tensorflow_imported_but_not_run_keeps_the_compilation_cache(tmp_path, python):
+    code = """
+        import json, os, warnings
+        import numpy as np
+        import tensorflow as tf  # imported by the user, no operation run yet
+        from skreg import RegularizedMLPClassifier
+        X, y = np.random.default_rng(0).normal(size=(40, 3)), np.arange(40) % 2
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            RegularizedMLPClassifier((4,), max_iter=1, random_state=0).fit(X, y)
+        print(json.dumps([str(w.message) for w in caught if w.category is RuntimeWarning]))
+        """
+    assert python(code, TF_XLA_FLAGS=None) == []
+    assert any((tmp_path / "cache").rglob("xla_compile_cache*"))
 
 
 @pytest.mark.parametrize(
