@@ -228,11 +228,15 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             make_validation=validation,
             make_hooks=callbacks.hooks(fitted),
             clock=self._clock(incremental, continuing),
-            reference_loss=self.history_["loss"][0] if continuing else None,
+            reference_loss=self._reference_loss(data, rows["train"]) if continuing else None,
             optimizer_settings=self._optimizer_settings(),
             label_smoothing=float(getattr(self, "label_smoothing", 0.0)),
             regularization_schedule=self.regularization_schedule,
         )
+
+    def _reference_loss(self, data, train_rows) -> float:
+        """The loss a continued fit's losses are checked against for divergence."""
+        return float(self.history_["loss"][0])
 
     def _predict_outputs(self, X) -> np.ndarray:
         check_is_fitted(self)

@@ -403,6 +403,17 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         std = np.ldexp(scaled.std(axis=0), exponent)
         return TargetScale(mean, np.where(std > 0, std, 1.0))
 
+    def _reference_loss(self, data, train_rows) -> float:
+        """The first epoch's loss, or, if larger, what predicting the first fit's mean (an
+        output of 0) loses on this call's targets: a later batch whose targets lie far from
+        the first's (rows arriving sorted, drift) starts with a large loss that is not a
+        divergence; a divergence exceeds both a thousandfold."""
+        first = super()._reference_loss(data, train_rows)
+        if self.loss == "poisson":
+            return first
+        Y, weights = data.Y[train_rows], data.weights[train_rows]
+        return max(first, float(np.average(np.mean(Y**2, axis=1), weights=weights)))
+
     def _target_scaling(self):
         if self.loss == "poisson":
             # A standardized target has negative values, which the Poisson loss refuses.

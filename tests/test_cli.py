@@ -164,6 +164,13 @@ def write(tmp_path, frame, name="bad.csv"):
             "remove or merge",
             ["--cv", "2"],
         ),
+        (
+            pd.DataFrame({"a": np.arange(20.0), "y": [0] + [1] * 19}),
+            "y",
+            "the smallest class, 0, has 1 rows; 5-fold cross-validation needs at least 5 "
+            "(lower --cv; or, if the target is a quantity, --task regression)",
+            [],
+        ),
     ],
     ids=[
         "missing-target",
@@ -177,6 +184,7 @@ def write(tmp_path, frame, name="bad.csv"):
         "huge-feature",
         "early-stopping-split-too-small",
         "class-below-minimum-cv",
+        "integer-target-read-as-classes",
     ],
 )
 def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message, cv):
@@ -203,6 +211,7 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["select", "--l2s", "1e-3,-1"], "--l2s: must be a finite, non-negative number"),
         (["select", "--dropouts", "0,1"], "--dropouts: must be below 1"),
         (["compare", "--seed", str(2**32)], "--seed: must be below 2**32"),
+        (["select", "--l2s", "0"], "a count of penalties and must be at least 1; to try l2=0"),
     ],
 )
 def test_bad_arguments_give_a_one_line_error(capsys, argv, message):
@@ -218,16 +227,17 @@ def test_bad_arguments_give_a_one_line_error(capsys, argv, message):
         ([0, 0, 1, 1, 2, 2, 3, 3, 4, 4], "too few to hold out"),
         ([0] * 9 + [1], "single row"),
         ([0, 0, 1], "single row"),
+        ([0.1, 0.5, 1.2, 3.3, 2.2], "at least 2 rows on each side"),  # R2 of one row
     ],
-    ids=["2-rows-per-class", "singleton-class", "3-rows"],
+    ids=["2-rows-per-class", "singleton-class", "3-rows", "regression-hold-out-of-one"],
 )
 def test_diagnose_checks_its_holdout_before_fitting(tmp_path, capsys, y, message):
     path = write(tmp_path, pd.DataFrame({"a": np.arange(len(y), dtype=float), "y": y}))
     with pytest.raises(SystemExit) as exit_info:
         main(["diagnose", "--data", path, "--target", "y"])
     assert exit_info.value.code == 2
-    error = capsys.readouterr().err.strip()
-    assert message in error and "\n" not in error
+    *notes, error = capsys.readouterr().err.strip().splitlines()  # one line, after any note
+    assert message in error and all(line.startswith("skreg: note:") for line in notes)
 
 
 @pytest.mark.slow
@@ -292,6 +302,66 @@ def test_many_small_classes_run_every_variant(tmp_path, capsys):
     out = tmp_path / "out"
     assert main([*argv, "--max-iter", "2", "--hidden", "4", "--quiet", "--out", str(out)]) == 0
     assert "L2 + dropout + early stopping" in capsys.readouterr().out
+
+
+def test_what_reading_the_data_did_to_the_target_is_noted(tmp_path, capsys):
+    regions = np.repeat(["NA", "EU", "AS"], 10)  # pandas reads "NA" as missing
+    path = write(tmp_path, pd.DataFrame({"a": np.arange(30.0), "region": regions}))
+    assert len(load_data(path, "region").y) == 20
+    assert "dropped 10 of 30 rows whose target 'region' is missing" in capsys.readouterr().err
+    path = write(tmp_path, pd.DataFrame({"a": np.arange(30.0), "y": np.arange(30) % 4}))
+    assert load_data(path, "y").task == "classification"
+    note = capsys.readouterr().err
+    assert "holds 4 distinct integers: read as classes; --task regression" in note
+    assert load_data(path, "y", task="regression").task == "regression"
+    assert capsys.readouterr().err == ""
+
+
+def test_select_grid_values_are_tried_once_each():
+    from skreg.cli import _parser
+
+    args = _parser().parse_args(["select", "--l2s", "1e-3,1e-3,0", "--dropouts", "0,0.2,0"])
+    assert args.l2s == (1e-3, 0.0) and args.dropouts == (0.0, 0.2)
+
+
+def test_a_semicolon_file_is_named_as_such(tmp_path, capsys):
+    path = tmp_path / "semi.csv"
+    pd.DataFrame({"a": np.arange(6.0), "y": [0, 1] * 3}).to_csv(path, index=False, sep=";")
+    with pytest.raises(SystemExit):
+        main(["select", "--data", str(path), "--target", "y"])
+    assert "separated by semicolons, and skreg reads commas" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compare_skips_the_cross_validated_row_when_its_inner_folds_cannot_split(tmp_path, capsys):
+    # 20 classes of 3 rows: each 3-fold training fold holds 2 rows of every class, too few
+    # for the cross-validated row's own 3-fold search; every other row runs.
+    frame = pd.DataFrame({"a": np.random.default_rng(1).normal(size=60)})
+    frame["y"] = np.repeat(np.arange(20), 3)
+    argv = ["compare", "--data", write(tmp_path, frame), "--target", "y", "--cv", "3"]
+    out = tmp_path / "out"
+    assert main([*argv, "--max-iter", "2", "--hidden", "4", "--quiet", "--out", str(out)]) == 0
+    printed = capsys.readouterr()
+    assert "L2 + dropout + early stopping" in printed.out
+    assert "cross-validated" not in printed.out
+    assert "no 'cross-validated (l2, dropout)' row" in printed.err
+
+
+@pytest.mark.subprocess
+def test_select_checks_its_folds_before_loading_the_backend(tmp_path, run_python):
+    path = write(tmp_path, pd.DataFrame({"a": np.arange(20.0), "y": [0] * 18 + [1] * 2}))
+    loaded = run_python(
+        f"""
+        import json, sys
+        from skreg.cli import main
+        try:
+            main(["select", "--data", {str(path)!r}, "--target", "y", "--quiet"])
+        except SystemExit as exit:
+            assert exit.code == 2
+        print(json.dumps([m for m in ("tensorflow", "jax", "keras") if m in sys.modules]))
+        """
+    )
+    assert loaded == []
 
 
 @pytest.mark.parametrize(

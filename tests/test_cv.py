@@ -444,3 +444,9 @@ def test_the_path_display_draws_what_the_estimator_computed(iris):
     assert np.nanmean(display.test_scores[best_row]) == pytest.approx(cv.best_score_)
     assert np.isfinite(display.test_scores).all()  # pruned folds drawn at their mean
     np.testing.assert_array_equal(cv.n_iter_, fits)
+    # The same path from a pipeline around it, or with the data given again: nothing fitted.
+    pipeline = make_pipeline(StandardScaler(), cv)
+    for again in (RegularizationPathDisplay.from_estimator(pipeline),
+                  RegularizationPathDisplay.from_estimator(cv, X, y)):  # fmt: skip
+        np.testing.assert_array_equal(again.test_scores, display.test_scores)
+    np.testing.assert_array_equal(cv.n_iter_, fits)

@@ -8,6 +8,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 from plain import plain  # noqa: E402
+from sklearn.metrics import get_scorer, log_loss, make_scorer  # noqa: E402
 from sklearn.model_selection import GridSearchCV  # noqa: E402
 from sklearn.pipeline import make_pipeline  # noqa: E402
 from sklearn.preprocessing import StandardScaler  # noqa: E402
@@ -207,3 +208,39 @@ def test_diagnose_estimator_uses_one_minus_the_score(classification_data):
     assert result.validation_error == pytest.approx(1 - clf.score(X[150:], y[150:]))
     negated = diagnose_estimator(clf, X[:150], y[:150], X[150:], y[150:], scoring="neg_log_loss")
     assert negated.train_error > 0
+
+
+@pytest.mark.parametrize(
+    "scorer",
+    [
+        get_scorer("neg_log_loss"),
+        make_scorer(log_loss, greater_is_better=False, response_method="predict_proba"),
+    ],
+)
+def test_diagnose_estimator_negates_a_scorer_object_as_its_name(classification_data, scorer):
+    X, y = classification_data
+    clf = make().fit(X[:150], y[:150])
+    named = diagnose_estimator(clf, X[:150], y[:150], X[150:], y[150:], scoring="neg_log_loss")
+    given = diagnose_estimator(clf, X[:150], y[:150], X[150:], y[150:], scoring=scorer)
+    assert given.train_error == pytest.approx(log_loss(y[:150], clf.predict_proba(X[:150])))
+    assert given.validation_error == pytest.approx(named.validation_error)
+    assert given.verdict == named.verdict
+
+
+def test_path_display_of_one_value_is_a_point(classification_data):
+    X, y = classification_data
+    display = RegularizationPathDisplay.from_estimator(
+        make(max_iter=2), X, y, param_name="l2", param_range=[1e-3], cv=2
+    )
+    assert display.best_value_ == 1e-3 and display.test_scores.shape == (1, 2)
+    np.testing.assert_array_equal(display.best_marker_.get_xdata(), [1e-3])
+
+
+def test_path_display_from_estimator_takes_tuples_as_values(classification_data):
+    X, y = classification_data
+    sizes = [(4,), (8, 8)]
+    display = RegularizationPathDisplay.from_estimator(
+        make(max_iter=2), X, y, param_name="hidden_layer_sizes", param_range=sizes, cv=2
+    )
+    assert [t.get_text() for t in display.ax_.get_xticklabels()] == ["(4,)", "(8, 8)"]
+    assert display.best_value_ in sizes and display.test_scores.shape == (2, 2)

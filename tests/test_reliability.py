@@ -318,6 +318,27 @@ def test_divergence_is_judged_across_the_calls_of_a_run(iris, how):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_later_batches_with_larger_targets_are_no_divergence(how):
+    # Rows arriving sorted by target: the target scaling is the first batch's, so a later
+    # batch starts with a loss hundreds of times the first epoch's, at any learning rate.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2))
+    y = np.exp(1.5 * X[:, 0]) * 10
+    reg = RegularizedMLPRegressor((8,), max_iter=1, warm_start=True, random_state=0)
+    chunks = np.array_split(np.argsort(y), 10)
+    for rows in chunks:
+        reg.partial_fit(X[rows], y[rows]) if how == "partial_fit" else reg.fit(X[rows], y[rows])
+    assert reg.n_iter_ == 10
+    assert max(reg.history_["loss"]) > 1e3 * reg.history_["loss"][0]
+    # A real divergence on the same batches is still caught.
+    reg = RegularizedMLPRegressor((8,), max_iter=1, random_state=0).partial_fit(X, y)
+    reg.set_params(learning_rate=1e6)
+    with pytest.raises(FloatingPointError, match="Training diverged"):
+        for _ in range(15):
+            reg.partial_fit(X[chunks[-1]], y[chunks[-1]])
+
+
 def test_a_single_step_that_diverges_raises(iris):
     X, y = iris
     clf = small(learning_rate=1e6, max_iter=1)

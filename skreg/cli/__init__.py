@@ -184,13 +184,19 @@ def _n_jobs(text: str) -> int:
 
 
 def _l2s(text: str) -> int | tuple[float, ...]:
-    if text.strip().isdigit():
+    if text.strip().isdigit():  # a count of penalties
+        if int(text) == 0:
+            raise argparse.ArgumentTypeError(
+                "an integer is a count of penalties and must be at least 1; to try l2=0, "
+                "write it as a number in a list, such as 0.0,1e-3"
+            )
         return _at_least(1)(text)
-    return tuple(_non_negative(part) for part in text.split(","))
+    values = (_non_negative(part) for part in text.split(","))
+    return tuple(dict.fromkeys(values))  # each penalty once, in the order given
 
 
 def _rates(text: str) -> tuple[float, ...]:
-    return tuple(_rate(part) for part in text.split(","))
+    return tuple(dict.fromkeys(_rate(part) for part in text.split(",")))
 
 
 def _seed(text: str) -> int:

@@ -24,6 +24,7 @@ from .data import (
     fitted_network,
     load_data,
     make_model,
+    note,
     output_folder,
     set_network_params,
 )
@@ -71,9 +72,23 @@ def run(args: argparse.Namespace) -> int:
     for l2 in _L2_PATH:
         variant = set_network_params(clone(model), l2=l2)
         jobs += [(("path", l2), variant, split) for split in splits]
-    jobs += [
-        (("variant", CROSS_VALIDATED), cv_model(model, **_CV_GRID), split) for split in splits
-    ]
+    # The cross-validated row searches inside each training fold; its inner folds need a
+    # class with a row in each (StratifiedKFold's rule), or the rows for KFold.
+    inner = [data.y.iloc[train] for train, _ in splits]
+    searchable = all(
+        (len(y) if data.task == "regression" else y.value_counts().max()) >= _CV_GRID["cv"]
+        for y in inner
+    )
+    if searchable:
+        jobs += [
+            (("variant", CROSS_VALIDATED), cv_model(model, **_CV_GRID), split) for split in splits
+        ]
+    else:
+        note(
+            f"no {CROSS_VALIDATED!r} row: its {_CV_GRID['cv']}-fold search inside each training "
+            f"fold needs a class with at least {_CV_GRID['cv']} rows there (give more rows per "
+            "class, or lower --cv)."
+        )
     from joblib import delayed
     from tqdm.auto import tqdm
 
@@ -88,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
             progress.update()
     rows = [
         {"variant": name, **_summary(results["variant", name])}
-        for name in [*tried, CROSS_VALIDATED]
+        for name in [*tried, *([CROSS_VALIDATED] if searchable else [])]
     ]
     curves = {name: results["curve", name][0] for name in tried}
     path = [_summary(results["path", l2]) for l2 in _L2_PATH]

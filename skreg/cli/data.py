@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,11 @@ def load_data(path: str | None, target: str | None, task: str = "auto") -> Datas
     present = y.notna().to_numpy()
     if not present.any():
         raise DataError(f"the target {target!r} is empty (missing in every row).")
+    if not present.all():
+        note(
+            f"dropped {int((~present).sum())} of {len(y)} rows whose target {target!r} is "
+            "missing (empty, or a word pandas reads as missing: NA, N/A, null, None, NaN)."
+        )
     frame, y = frame[present].reset_index(drop=True), y[present].reset_index(drop=True)
     if len(frame.columns) == 0:
         raise DataError(f"{path} has no feature columns besides the target {target!r}.")
@@ -162,7 +168,10 @@ def _read_csv(path: str, target: str | None) -> pd.DataFrame:
         raise DataError(f"cannot read {path} as CSV: {message}") from None
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:10]))
-        raise DataError(f"{path} has no column {target!r} (columns: {columns}).")
+        hint = ""
+        if len(frame.columns) == 1 and ";" in str(frame.columns[0]):
+            hint = "; it looks separated by semicolons, and skreg reads commas"
+        raise DataError(f"{path} has no column {target!r} (columns: {columns}){hint}.")
     if len(frame) == 0:
         raise DataError(f"{path} has no rows.")
     return frame
@@ -190,6 +199,16 @@ def _check_finite(name: str, values: pd.Series, *, is_target: bool) -> None:
         )
 
 
+def note(message: str) -> None:
+    """Tell the user, on the standard error, something done to their data."""
+    print(f"skreg: note: {message}", file=sys.stderr)
+
+
+def _plain(value: Any) -> Any:
+    """A NumPy scalar as the Python value it holds, for messages (0, not np.int64(0))."""
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def _task(y: pd.Series, task: str, target: str) -> str:
     if task != "auto":
         return task
@@ -198,6 +217,11 @@ def _task(y: pd.Series, task: str, target: str) -> str:
     values = y.to_numpy(dtype=float)
     integral = np.all(np.mod(values, 1) == 0)
     if integral and y.nunique() <= _MAX_CLASSES_FOR_INTEGER_TARGET:
+        if y.nunique() > 2:  # 0/1 labels need no note; a count with few values might
+            note(
+                f"the target {target!r} holds {y.nunique()} distinct integers: read as "
+                "classes; --task regression reads it as numbers."
+            )
         return "classification"
     return "regression"
 
@@ -210,8 +234,10 @@ def cv_splitter(data: Dataset, n_splits: int, seed: int) -> KFold | StratifiedKF
     counts = data.y.value_counts()
     if counts.min() < n_splits:
         remedy = "lower --cv" if n_splits > 2 else "remove or merge the smallest classes"
+        if pd.api.types.is_numeric_dtype(data.y) and not pd.api.types.is_bool_dtype(data.y):
+            remedy += "; or, if the target is a quantity, --task regression"
         raise DataError(
-            f"the smallest class, {counts.idxmin()!r}, has {counts.min()} rows; "
+            f"the smallest class, {_plain(counts.idxmin())!r}, has {counts.min()} rows; "
             f"{n_splits}-fold cross-validation needs at least {n_splits} ({remedy})."
         )
     return StratifiedKFold(n_splits, shuffle=True, random_state=seed)
@@ -233,14 +259,18 @@ def check_holdout(data: Dataset, fraction: float) -> None:
     """Check that ``diagnose``'s stratified hold-out split can be made."""
     held_out = -(-len(data.y) * fraction // 1)
     if data.task == "regression":
-        if len(data.y) < 4:
-            raise DataError(f"{len(data.y)} rows are too few to hold out a validation split.")
+        # R2 needs two rows on each side.
+        if held_out < 2 or len(data.y) - held_out < 2:
+            raise DataError(
+                f"{len(data.y)} rows are too few to hold out {fraction:.0%} with at least 2 "
+                "rows on each side (change --validation-fraction or give more rows)."
+            )
         return
     counts = data.y.value_counts()
     if counts.min() < 2:
         raise DataError(
-            f"the class {counts.idxmin()!r} has a single row; a stratified hold-out needs at "
-            "least 2 rows per class (remove or merge it)."
+            f"the class {_plain(counts.idxmin())!r} has a single row; a stratified hold-out "
+            "needs at least 2 rows per class (remove or merge it)."
         )
     if held_out < len(counts) or len(data.y) - held_out < len(counts):
         raise DataError(

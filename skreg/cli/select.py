@@ -15,12 +15,13 @@ def run(args: argparse.Namespace) -> int:
     data = load_data(args.data, args.target, args.task)
     args.max_iter = args.max_iter or data.max_iter
     out = output_folder(args.out)
+    folds = cv_splitter(data, args.cv, args.seed)  # checked before the backend loads
     check_backend(args.verbose)
     model = cv_model(
         make_model(data, args.hidden, args.max_iter, args.seed),
         l2s=args.l2s,
         dropouts=args.dropouts,
-        cv=cv_splitter(data, args.cv, args.seed),
+        cv=folds,
         pruning=not args.no_pruning,
         n_jobs=args.n_jobs,
     )

@@ -170,8 +170,8 @@ def diagnose_estimator(
     """:func:`diagnose` a fitted estimator on its training data and held-out data.
 
     The error is ``1 - score`` (for example ``1 - accuracy`` for classifiers, ``1 - R²`` for
-    regressors); for a ``neg_*`` scorer it is the negated score, such as the mean squared
-    error.
+    regressors); for a ``neg_*`` scorer, or one made with ``greater_is_better=False``, it is
+    the negated score, such as the mean squared error.
 
     Parameters
     ----------
@@ -206,7 +206,10 @@ def diagnose_estimator(
     0.0
     """
     scorer = check_scoring(estimator, scoring=scoring)
-    negated = isinstance(scoring, str) and scoring.startswith("neg_")
+    # A scorer object carries its sign (make_scorer(..., greater_is_better=False), the
+    # "neg_*" scorers); a plain callable's name is all there is to go on.
+    sign = getattr(scorer, "_sign", None)
+    negated = sign < 0 if sign is not None else str(scoring).startswith("neg_")
 
     def error(X, y):
         score = float(scorer(estimator, X, y))

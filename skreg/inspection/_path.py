@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from numbers import Real
 from typing import Any
 
 import numpy as np
 from sklearn.model_selection import ValidationCurveDisplay
+from sklearn.pipeline import Pipeline
 
 from ._plotting import require_matplotlib
 
@@ -121,9 +123,11 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         display : RegularizationPathDisplay
             The plotted display.
         """
-        if X is None and hasattr(estimator, "cv_results_"):
+        # A fitted CV estimator, alone or ending a pipeline, already holds its path.
+        final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
+        if param_range is None and hasattr(final, "cv_results_"):
             return cls.from_cv_results(
-                estimator.cv_results_, param_name or "l2", ax=ax, score_name=score_name
+                final.cv_results_, param_name or "l2", ax=ax, score_name=score_name
             )
         if X is None or y is None or param_name is None or param_range is None:
             raise ValueError(
@@ -135,7 +139,7 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
             X,
             y,
             param_name=param_name,
-            param_range=param_range,
+            param_range=_as_range(list(param_range)),  # tuples stay values, not rows
             cv=cv,
             scoring=scoring,
             n_jobs=n_jobs,
@@ -243,25 +247,37 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         if saved_train_scores is None:
             # scikit-learn negates both score arrays even when it draws only one.
             self.train_scores = np.full_like(np.asarray(self.test_scores, dtype=float), np.nan)
+        saved_test_scores = self.test_scores
         categorical = np.asarray(saved_range).dtype.kind not in "iuf"
         if categorical:  # drawn at 0, 1, 2, ... and labelled
             self.param_range = np.arange(len(saved_range))
+        if len(saved_range) == 1:
+            # scikit-learn chooses the axis scale from the values' spacing, which one value
+            # does not have: drawn twice at the same place, a point.
+            self.param_range = np.repeat(np.asarray(self.param_range, dtype=float), 2)
+            self.train_scores = np.repeat(np.asarray(self.train_scores, dtype=float), 2, axis=0)
+            self.test_scores = np.repeat(np.asarray(saved_test_scores, dtype=float), 2, axis=0)
+        # One value's spacing is 0 / 0 (a NumPy warning in scikit-learn, which then draws a
+        # linear axis, as wanted).
+        single = np.errstate(invalid="ignore") if len(saved_range) == 1 else nullcontext()
         try:
-            super().plot(
-                ax=ax,
-                negate_score=negate_score,
-                score_name=score_name,
-                score_type=score_type,
-                std_display_style=std_display_style,
-                line_kw=line_kw,
-                fill_between_kw=fill_between_kw,
-                errorbar_kw=errorbar_kw,
-            )
+            with single:
+                super().plot(
+                    ax=ax,
+                    negate_score=negate_score,
+                    score_name=score_name,
+                    score_type=score_type,
+                    std_display_style=std_display_style,
+                    line_kw=line_kw,
+                    fill_between_kw=fill_between_kw,
+                    errorbar_kw=errorbar_kw,
+                )
             x = self.param_range
         finally:
             self.train_scores, self.param_range = saved_train_scores, saved_range
+            self.test_scores = saved_test_scores
         if categorical:
-            self.ax_.set_xticks(x, [_label(v) for v in saved_range])
+            self.ax_.set_xticks(np.arange(len(saved_range)), [_label(v) for v in saved_range])
         means = np.asarray(self.test_scores, dtype=float).mean(axis=1)
         best = int(np.argmax(means))
         means = -means if negate_score else means
