@@ -102,7 +102,8 @@ def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
         # Numeric columns held as objects (an array of numbers and strings, a frame cast to
         # object) as float64, their pd.NA and None as NaN, as the fit read them.
         numeric = [names[i] for i in preprocessor.numeric_positions()]
-        objects = [name for name in numeric if X[name].dtype == object]
+        held_as_objects = set(X.select_dtypes(include=object).columns)  # one pass
+        objects = [name for name in numeric if name in held_as_objects]
         if objects:
             X = X.copy()
             X[objects] = without_pandas_na(X[objects]).astype(dict.fromkeys(objects, np.float64))
