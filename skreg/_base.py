@@ -77,7 +77,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "batch_normalization": ["boolean"],
         "augmentation": [None, Augmentation, list, tuple],
         "early_stopping": ["boolean", StrOptions({"best_epoch", "auto"})],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
         "scoring": [StrOptions({"loss"} | set(get_scorer_names())), callable],
@@ -184,11 +184,11 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         given = (X, y, sample_weight)  # as the user passed them, for scikit-learn's callbacks
         with restore_on_failure(self):
             table, y = _inputs.check(self, X, y, reset=not continuing, **self._y_checks())
-            preprocessor = _inputs.fitted(self, table, self._fitted.inputs if continuing else None)
+            w = self._sample_weight(table, y, sample_weight, incremental=incremental)
+            preprocessor = _inputs.fitted(self, table, continuing and self._fitted.inputs, w)
             M = _inputs.matrix(preprocessor, table)
-            Y, target = self._encode_targets(y, continuing=continuing, classes=classes)
-            weights = self._sample_weight(M, y, sample_weight, incremental=incremental)
-            data = _inputs.FitData(table, M, y, Y, weights, preprocessor, target)
+            Y, target = self._encode_targets(y, continuing=continuing, classes=classes, weights=w)
+            data = _inputs.FitData(table, M, y, Y, w, preprocessor, target)
             callbacks, request = self._describe(data, given, incremental, continuing)
             outcome = self._train(request)
             self._store_result(request, outcome, continuing, data)
@@ -199,7 +199,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         """The fit as a request to the engine, and scikit-learn's callbacks around it."""
         network_seeds, split_seeds, training_seeds = seed_sequence(self.random_state).spawn(3)
         X, y = data.matrix, data.y
-        augmentation = plan_augmentation(self.augmentation, X.shape[1])
+        augmentation = plan_augmentation(self.augmentation, X.shape[1], self.n_features_in_)
         spec = self._network_spec(X.shape[1], data.Y.shape[1], data.inputs.layout_)
         key = ProgramKey(spec, self.optimizer, self._loss, augmentation.kinds)
         rows = self._train_validation_rows(y, data.weights, split_seeds, incremental)
@@ -335,9 +335,10 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
 
     def _stopping(self, n_rows: int) -> bool | str:
         """``early_stopping`` for a fit on ``n_rows`` rows: "auto" is "best_epoch" from
-        :data:`AUTO_BEST_EPOCH_ROWS` rows, else False."""
+        :data:`AUTO_BEST_EPOCH_ROWS` rows with a validation split, else False."""
         if self.early_stopping == "auto":
-            return "best_epoch" if n_rows >= AUTO_BEST_EPOCH_ROWS else False
+            enough = self.validation_fraction > 0 and n_rows >= AUTO_BEST_EPOCH_ROWS
+            return "best_epoch" if enough else False
         return self.early_stopping
 
     def _schedule(self, incremental, n_train, n_rows) -> TrainingSchedule:

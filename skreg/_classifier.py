@@ -89,7 +89,8 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         ``max_iter`` epochs on every row and keep the last.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping; it must come to at least 2
-        rows.
+        rows. 0 holds out nothing, as scikit-learn's MLPs allow without early stopping:
+        ``"auto"`` is then False.
     n_iter_no_change : int, default=10
         Epochs without improvement before early stopping.
     tol : float, default=2e-3
@@ -353,6 +354,10 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on ``(X, y)``, continuing from the current weights.
 
+        The first call fixes how the columns are prepared (their scaling, the categorical
+        levels, the target scaling): a level it did not see reads as unseen later, with a
+        warning.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -407,7 +412,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
 
     # Private helpers, in call order.
 
-    def _encode_targets(self, y, *, continuing, classes):
+    def _encode_targets(self, y, *, continuing, classes, weights):
         check_classification_targets(y)
         if continuing:
             known = self.classes_
@@ -435,6 +440,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         sample_weight = super()._sample_weight(X, y, sample_weight, incremental=incremental)
         if self.class_weight is None:
             return sample_weight
+        check_classification_targets(y)  # before the class weights read the labels
         if incremental and self.class_weight == "balanced":
             raise ValueError(
                 "class_weight='balanced' is not supported by partial_fit, which sees one batch "

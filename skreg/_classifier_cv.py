@@ -100,6 +100,10 @@ see :class:`RegularizedMLPClassifier`
         The refitted model (``refit=True``).
     refit_time_ : float
         Seconds the refit took (``refit=True``).
+    feature_importances_ : ndarray of shape (`n_features_in_`,)
+        The mean of the predicting models' ``feature_importances_`` (see
+        :class:`RegularizedMLPClassifier`), for
+        :class:`~sklearn.feature_selection.SelectFromModel`.
     n_features_in_ : int
         Number of features seen during fit.
     feature_names_in_ : ndarray of shape (`n_features_in_`,)

@@ -167,6 +167,12 @@ class _BaseRegularizedMLPCV(BaseEstimator):
                 sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
             self._check_targets(y)
             folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y, groups))
+            if not folds:
+                raise ValueError(
+                    f"cv={self.cv!r} gave no split, so there is nothing to cross-validate (an "
+                    "empty list, or a generator that an earlier fit used up). Pass the number "
+                    "of folds, a splitter such as KFold, or a list of (train, test) pairs."
+                )
             n_train = min(len(train) for train, _ in folds)
             grid = _search.candidates(_l2s(self.l2s, n_train), self._dropouts())
             scorer = check_scoring(template, scoring=self.scoring)
@@ -182,7 +188,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             # Every fold model reads the columns as the whole data's preprocessor would:
             # one network, so one compiled program, even when a column's level count
             # crosses max_onehot_levels between folds.
-            like = _inputs.preprocessor(template).fit(X)
+            like = _inputs.preprocessor(template).fit(_inputs.weighted_rows(X, sample_weight))
             data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning))
             record, members = self._race(template, grid, folds, data, scorer)
             self._store(record)
@@ -310,10 +316,26 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             )
         return getattr(self, "estimators_", None) or [self.best_estimator_]
 
+    @property
+    def feature_importances_(self) -> np.ndarray:
+        """Importance of each input feature: the mean over the models that predict (the fold
+        models, or the refitted one) of their ``feature_importances_``, which sum to one
+        each, so :class:`~sklearn.feature_selection.SelectFromModel` takes the CV
+        estimators too."""
+        return np.mean([model.feature_importances_ for model in self._models()], axis=0)
+
     def _checked(self, X):
-        """``X`` checked against the fitted columns, as the models will read it."""
+        """``X`` checked against the fitted columns, as the models will read it: an array
+        given to an estimator fitted on a DataFrame (scikit-learn has warned, once) as a
+        table with the fitted names, so that each model does not warn again."""
         check_is_fitted(self, "cv_results_")
-        return _inputs.check(self, X, reset=False)
+        X = _inputs.check(self, X, reset=False)
+        names = getattr(self, "feature_names_in_", None)
+        if names is not None and not _inputs.is_table(X):
+            import pandas as pd
+
+            X = pd.DataFrame(X, columns=names)
+        return X
 
 
 def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:

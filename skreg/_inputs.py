@@ -3,6 +3,7 @@ front of the network, and the regressor's target scale."""
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -102,7 +103,11 @@ def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
         # Numeric columns held as objects (an array of numbers and strings, a frame cast to
         # object) as float64, their pd.NA and None as NaN, as the fit read them.
         numeric = [names[i] for i in preprocessor.numeric_positions()]
-        held_as_objects = set(X.select_dtypes(include=object).columns)  # one pass
+        held_as_objects = {  # one pass over the dtypes; strings too (pandas 3's "str")
+            c
+            for c, dtype in X.dtypes.items()
+            if dtype == np.dtype(object) or isinstance(dtype, pd.StringDtype)
+        }
         objects = [name for name in numeric if name in held_as_objects]
         if objects:
             X = X.copy()
@@ -135,13 +140,19 @@ def front(estimator: Any, layout: Layout) -> FrontSpec | None:
     )
 
 
-def fitted(estimator: Any, table: Any, kept: TablePreprocessor | None) -> TablePreprocessor:
-    """The preprocessor of a fit: fitted on ``table``, or the one a continued fit
-    (``warm_start``, ``partial_fit``) keeps, refused when the estimator's parameters now ask
-    for another one: the network was trained on the columns as ``kept`` prepares them."""
-    if kept is None:
+def fitted(
+    estimator: Any, table: Any, kept: TablePreprocessor | bool | None, weights: Any = None
+) -> TablePreprocessor:
+    """The preprocessor of a fit: fitted on the rows of ``table`` whose weight is not 0 (a
+    row of weight 0 has no say in the model, also through the scaling or the levels), or
+    the one a continued fit (``warm_start``, ``partial_fit``) keeps, refused when the
+    estimator's parameters now ask for another one: the network was trained on the columns
+    as ``kept`` prepares them. A continued fit warns of categorical levels ``kept`` did not
+    see, which it reads as unseen."""
+    if not kept:  # None or False: a fit that starts anew
         # A search's fold models read their columns as its whole data's (``_cv``).
-        return preprocessor(estimator).fit(table, like=getattr(estimator, "_table_like", None))
+        like = getattr(estimator, "_table_like", None)
+        return preprocessor(estimator).fit(weighted_rows(table, weights), like=like)
     wanted, had = preprocessor(estimator).get_params(), kept.get_params()
     changed = [name for name in wanted if wanted[name] != had[name]]
     if changed:
@@ -151,7 +162,27 @@ def fitted(estimator: Any, table: Any, kept: TablePreprocessor | None) -> TableP
             f"({', '.join(f'{n}: {had[n]!r} -> {wanted[n]!r}' for n in changed)}). Set "
             "warm_start=False to train a new network."
         )
+    unseen = kept.unseen_levels(weighted_rows(table, weights))
+    if unseen:
+        warnings.warn(
+            f"Column(s) {unseen} hold categorical levels that the first fit did not see. A "
+            "continued fit (partial_fit, warm_start) keeps the first fit's preparation of "
+            "the columns (their levels and scaling), so these levels read as unseen and "
+            "the network cannot learn them apart. Start with a batch that holds every "
+            "level, or encode the columns yourself.",
+            UserWarning,
+            stacklevel=5,
+        )
     return kept
+
+
+def weighted_rows(table: Any, weights: np.ndarray | None) -> Any:
+    """The rows of ``table`` whose weight is not 0: those whose columns' statistics (medians,
+    quantiles, levels) the preprocessor learns, as only they train the network."""
+    if weights is None or np.all(weights > 0):
+        return table
+    rows = np.flatnonzero(weights > 0)
+    return table.iloc[rows] if hasattr(table, "iloc") else table[rows]
 
 
 def preprocessor(estimator: Any) -> TablePreprocessor:

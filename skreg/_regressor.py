@@ -57,7 +57,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         When False, train for ``max_iter`` epochs on every row and keep the last.
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping; it must come to at least 2
-        rows.
+        rows. 0 holds out nothing, as scikit-learn's MLPs allow without early stopping:
+        ``"auto"`` is then False.
     n_iter_no_change : int, default=10
         Epochs without improvement before early stopping.
     tol : float, default=2e-3
@@ -322,6 +323,10 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     def partial_fit(self, X, y, sample_weight=None):
         """Train for one epoch on ``(X, y)``, continuing from the current weights.
 
+        The first call fixes how the columns are prepared (their scaling, the categorical
+        levels, the target scaling): a level it did not see reads as unseen later, with a
+        warning.
+
         Parameters
         ----------
         X : array-like of shape (n_samples, n_features)
@@ -366,7 +371,7 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     def _y_checks(self):
         return {"multi_output": True, "y_numeric": True}
 
-    def _encode_targets(self, y, *, continuing, classes):
+    def _encode_targets(self, y, *, continuing, classes, weights):
         if self.loss == "poisson" and np.min(y) < 0:
             raise ValueError(
                 f"loss='poisson' needs y >= 0 (counts or rates); the smallest y is {np.min(y):g}."
@@ -377,9 +382,10 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
                 f"y has {Y.shape[1]} targets, but the fitted network predicts {self.n_outputs_}."
             )
         self.n_outputs_ = Y.shape[1]
-        target = self._fitted.target if continuing else self._target_scale(Y)
+        target = self._fitted.target if continuing else self._target_scale(Y, weights)
         if target is not None:
             Y = target.apply(Y)
+        Y = np.where(weights[:, None] > 0, Y, 0.0)  # rows that do not train: a finite loss
         reach = float(np.abs(Y).max())
         if reach > float(np.finfo(np.float32).max):
             raise ValueError(
@@ -388,19 +394,27 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             )
         return Y.astype(np.float32), target
 
-    def _target_scale(self, Y):
+    def _target_scale(self, Y, weights):
         """How the network's targets are scaled: standardized for the squared error, divided
-        by their mean for the Poisson loss (whose targets must stay non-negative)."""
+        by their mean for the Poisson loss (whose targets must stay non-negative). The mean
+        and standard deviation are weighted by the fit's weights, as the loss is: a row of
+        weight 0 does not move them, and an integer weight counts as repeated rows."""
         if not self.target_scaling:
             return None
         # Moments of Y divided by a power of two (exact), so that targets near 1e300 do not
         # overflow the sums (an infinite std made every target 0 and the predictions inf).
+        Y, weights = Y[weights > 0], weights[weights > 0]
         exponent = large_exponents(Y)
         scaled = np.ldexp(Y, -exponent)
-        mean = np.ldexp(scaled.mean(axis=0), exponent)
+        if np.ptp(weights) == 0:  # equal weights: the plain moments
+            mean, spread = scaled.mean(axis=0), scaled.std(axis=0)
+        else:
+            mean = np.average(scaled, axis=0, weights=weights)
+            spread = np.sqrt(np.average((scaled - mean) ** 2, axis=0, weights=weights))
+        mean = np.ldexp(mean, exponent)
         if self.loss == "poisson":
             return TargetScale(np.zeros_like(mean), np.where(mean > 0, mean, 1.0))
-        std = np.ldexp(scaled.std(axis=0), exponent)
+        std = np.ldexp(spread, exponent)
         return TargetScale(mean, np.where(std > 0, std, 1.0))
 
     def _reference_loss(self, data, train_rows) -> float:

@@ -161,6 +161,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         # Columns by position: ColumnTransformer reads an integer as a position, also in a
         # DataFrame whose column names are integers.
         numeric, categorical = (_positions(X, c) for c in _columns(X))
+        # A numeric column missing in every training row tells nothing: at transform its
+        # values are read as missing too, as they were in training (SimpleImputer drops it).
+        self.empty_ = [p for p in numeric if np.asarray(_isna(_safe_columns(X, [p]))).all()]
         if like is not None:
             embedded = like._positions_of("codes")
         else:
@@ -187,10 +190,11 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                 handle_unknown="use_encoded_value", unknown_value=-1, encoded_missing_value=-2
             )
             parts.append(("codes", make_pipeline(_AsObject(), codes, _Shift()), embedded))
-        if categorical:
-            self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
-        else:
-            self.columns_ = _NumericColumns(parts).fit(X)
+        with _arrays():
+            if categorical:
+                self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
+            else:
+                self.columns_ = _NumericColumns(parts).fit(X)
         sources = self._sources()  # one per output column
         codes = self.columns_.named_transformers_["codes"][1] if embedded else None
         n_dense = len(sources) - len(embedded)
@@ -211,8 +215,24 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self)
-        with np.errstate(over="ignore"):  # beyond float32: the caller says where
+        X = self._forget_empty(X)
+        with np.errstate(over="ignore"), _arrays():  # beyond float32: the caller says where
             return self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
+
+    def _forget_empty(self, X):
+        """``X`` with the columns that were missing in every training row missing (a copy)."""
+        empty = getattr(self, "empty_", [])  # absent from models pickled before it
+        if not empty:
+            return X
+        if hasattr(X, "iloc"):
+            X = X.copy()
+            for p in empty:
+                X[X.columns[p]] = np.nan
+            return X
+        X = np.asarray(X)
+        X = X.astype(object if X.dtype == object else np.float64)  # a copy
+        X[:, empty] = np.nan
+        return X
 
     def input_columns(self, outputs: np.ndarray) -> list:
         """The input columns (names, or positions for an array) that the output columns
@@ -220,6 +240,22 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         positions = sorted(set(self.sources_[outputs].tolist()))
         names = getattr(self.columns_, "feature_names_in_", None)
         return [p if names is None else names[p] for p in positions]
+
+    def unseen_levels(self, X) -> list:
+        """The categorical input columns (names, or positions) of ``X`` holding a level
+        that the fit did not see (a missing value is not a level here)."""
+        check_is_fitted(self)
+        unseen = []
+        for name, steps, positions in self.columns_.transformers_:
+            if name not in ("onehot", "codes"):
+                continue
+            values = steps[0].transform(_safe_columns(X, positions))
+            for j, levels in enumerate(steps[1].categories_):
+                seen = set(levels.tolist())
+                if any(v is not None and v not in seen for v in set(values[:, j].tolist())):
+                    unseen.append(positions[j])
+        names = getattr(self.columns_, "feature_names_in_", None)
+        return [p if names is None else names[p] for p in sorted(unseen)]
 
     def numeric_positions(self) -> list[int]:
         """The positions of the numeric input columns."""
@@ -282,6 +318,11 @@ class _NumericColumns:
             for _, transformer, positions in self.transformers_
         ]  # fmt: skip
         return np.hstack(outputs) if len(outputs) > 1 else outputs[0]
+
+
+def _safe_columns(X, positions: list[int]):
+    """The columns of ``X`` at ``positions``."""
+    return X.iloc[:, positions] if hasattr(X, "iloc") else np.asarray(X)[:, positions]
 
 
 def _floats(X) -> np.ndarray:
@@ -401,6 +442,15 @@ class _Shift(TransformerMixin, BaseEstimator):
     def transform(self, X):
         X = np.asarray(X, dtype=np.float64)
         return np.where(X == -2, self.n_levels_ + 1, X + 1)
+
+
+def _arrays():
+    """Arrays from the transformers inside, whatever the user's
+    ``set_config(transform_output=...)``: their outputs are stacked by position; as
+    DataFrames, ColumnTransformer would join them on a table's index (and fail on a fold's)."""
+    from sklearn import config_context
+
+    return config_context(transform_output="default")
 
 
 def _isna(X):

@@ -337,11 +337,29 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
     return X if y is None else (X, Y)
 
 
-def plan_augmentation(augmentation: Any, n_features: int) -> AugmentationPlan:
-    """Validate the ``augmentation`` parameter against X and plan its use (see the module)."""
+def plan_augmentation(
+    augmentation: Any, n_features: int, n_features_in: int | None = None
+) -> AugmentationPlan:
+    """Validate the ``augmentation`` parameter against X and plan its use (see the module).
+
+    ``n_features`` is the width of the matrix the network reads; ``n_features_in``, when
+    it differs, the number of the user's columns it was made from (an image layout that
+    does not fit then names the preprocessing's extra columns as the cause).
+    """
     active = []
     for item in as_augmentation_list(augmentation):
-        item._check_n_features(n_features)
+        try:
+            item._check_n_features(n_features)
+        except ValueError as error:
+            if n_features_in is None or n_features_in == n_features:
+                raise
+            raise ValueError(
+                f"{error} The network reads {n_features} columns made from X's "
+                f"{n_features_in} features: the tabular preprocessing added missing-value "
+                "indicators, one-hot or piecewise-linear columns, which no image layout "
+                "follows. Pass pixel columns without missing values (or set "
+                "missing_indicators=False) and no categorical column."
+            ) from None
         kind = item._kind(n_features)
         if kind is not None:
             active.append((kind, item))
@@ -380,7 +398,7 @@ def _image_shape(image_shape: Any, n_features: int) -> tuple[int, int, int]:
         if side * side != n_features:
             raise ValueError(
                 f"ImageAugmentation without image_shape reads rows as square grayscale images, "
-                f"but X has {n_features} features, not a square number. Pass image_shape="
+                f"but there are {n_features} input columns, not a square number. Pass image_shape="
                 "(height, width) or (height, width, channels)."
             )
         return side, side, 1
@@ -395,7 +413,7 @@ def _image_shape(image_shape: Any, n_features: int) -> tuple[int, int, int]:
     shape = (*shape, 1) if len(shape) == 2 else shape
     if math.prod(shape) != n_features:
         raise ValueError(
-            f"image_shape {tuple(image_shape)} has {math.prod(shape)} values per image, but X "
-            f"has {n_features} features."
+            f"image_shape {tuple(image_shape)} has {math.prod(shape)} values per image, but "
+            f"there are {n_features} input columns."
         )
     return tuple(int(s) for s in shape)

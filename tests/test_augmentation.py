@@ -261,7 +261,7 @@ def test_rotation_keeps_the_image_mostly_in_place():
 @pytest.mark.parametrize(
     ("augmentation", "error", "match"),
     [
-        (ImageAugmentation((3, 3)), ValueError, "has 9 values per image, but X has 8"),
+        (ImageAugmentation((3, 3)), ValueError, "has 9 values per image, but there are 8 "),
         (ImageAugmentation(), ValueError, "not a square number"),
         (ImageAugmentation((2, 0)), ValueError, "positive integers"),
         (GaussianNoise(std=-1.0), ValueError, "'std' parameter of GaussianNoise"),
@@ -277,6 +277,15 @@ def test_bad_augmentation_raises_before_training(classification_data, augmentati
     with pytest.raises(error, match=match):
         clf.set_params(augmentation=augmentation).fit(X, y)
     np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+def test_an_image_layout_broken_by_the_preprocessing_names_its_columns():
+    X = np.random.default_rng(0).random((40, 64))
+    X[0, 10] = np.nan  # a missing pixel: the preprocessing adds its indicator column
+    with pytest.raises(ValueError, match=r"reads 72 columns made from X's 64 features: the"):
+        make(missing_indicators=True).set_params(augmentation=ImageAugmentation((8, 8))).fit(
+            X, np.arange(40) % 2
+        )
 
 
 def test_augment_refuses_targets_of_another_length():

@@ -219,6 +219,36 @@ def test_sample_weight_equals_repetition(case):
     )
 
 
+def test_rows_of_weight_zero_have_no_say_in_the_model(case):
+    # Placeholder values in rows of weight zero (shifted columns, a new level, missing
+    # values, huge targets) must not move the model through the columns' scaling, the
+    # levels or the target scaling: the tabular defaults on a DataFrame.
+    import pandas as pd
+
+    cls, X, y, method = case
+    table = pd.DataFrame(X[:80], columns=[f"x{i}" for i in range(X.shape[1])])
+    table["kind"] = np.where(np.arange(80) % 2, "u", "v")
+    y = y[:80]
+    weights = np.ones(80)
+    weights[:20] = 0
+    placeholders = table.copy()
+    placeholders.iloc[:20, 0] = np.nan
+    placeholders.iloc[:20, 1] += 100.0
+    placeholders.loc[:19, "kind"] = "only in rows of weight zero"
+    y_placeholders = y.copy()
+    y_placeholders[:20] = 1e5 if cls is RegularizedMLPRegressor else y[20:40]
+    params = dict(hidden_layer_sizes=(8,), max_iter=5, random_state=0)
+    clean = getattr(cls(**params).fit(table, y, sample_weight=weights), method)(table[20:])
+    fitted = cls(**params).fit(placeholders, y_placeholders, sample_weight=weights)
+    np.testing.assert_array_equal(getattr(fitted, method)(table[20:]), clean)
+    if cls is RegularizedMLPRegressor:  # the weighted moments: a weight of 2 counts twice
+        twice = np.r_[np.ones(40), 2 * np.ones(40)]
+        scale = cls(**{**params, "max_iter": 1}).fit(table, y, sample_weight=twice)._fitted.target
+        repeated = np.r_[y, y[40:]]
+        np.testing.assert_allclose(scale.shift, repeated.mean(axis=0), rtol=1e-12)
+        np.testing.assert_allclose(scale.scale, repeated.std(axis=0), rtol=1e-12)
+
+
 def test_warm_start_continues_and_keeps_weights_when_penalty_changes(case):
     cls, X, y, _ = case
     est = make(cls, warm_start=True, max_iter=5).fit(X, y)

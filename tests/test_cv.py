@@ -409,6 +409,25 @@ def test_a_dataframe_with_categories_and_missing_values(iris):
     assert cv.score(frame, y) > 0.6
     with pytest.raises(ValueError, match="feature names"):
         cv.predict(frame[["b", "a", "c", "d", "colour"]])
+    # An array: scikit-learn's warning once (not once more per fold model), the same answer.
+    with pytest.warns(UserWarning, match="valid feature names") as caught:
+        from_array = cv.predict_proba(frame.to_numpy())
+    assert len(caught) == 1
+    np.testing.assert_allclose(from_array, cv.predict_proba(frame), rtol=1e-6)
+
+
+@pytest.mark.parametrize("refit", ["ensemble", True])
+def test_feature_importances_are_the_predicting_models_mean_for_select_from_model(iris, refit):
+    from sklearn.feature_selection import SelectFromModel
+
+    X, y = iris
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0], refit=refit).fit(X, y)
+    models = cv.estimators_ if refit == "ensemble" else [cv.best_estimator_]
+    expected = np.mean([m.feature_importances_ for m in models], axis=0)
+    np.testing.assert_allclose(cv.feature_importances_, expected)
+    assert np.isclose(cv.feature_importances_.sum(), 1.0)
+    kept = SelectFromModel(cv, threshold="mean", prefit=True).get_support()
+    np.testing.assert_array_equal(kept, expected >= expected.mean())
 
 
 @pytest.mark.parametrize(
@@ -421,6 +440,7 @@ def test_a_dataframe_with_categories_and_missing_values(iris):
         ({"dropouts": [0.0, 1.5]}, "dropouts must hold dropout rates"),
         ({"refit": "best"}, "'refit' parameter"),
         ({"l2s": 0}, "'l2s' parameter"),
+        ({"cv": []}, "gave no split"),
     ],
 )
 def test_bad_settings_get_a_clear_error_and_keep_the_previous_fit(iris, params, message):

@@ -38,7 +38,9 @@ ESTIMATORS = [
 
 # Every expected failure with its reason; keep this list as short as possible.
 _FLOAT32_WEIGHTS = (
-    "Keras trains in float32. Weighted rows and repeated rows give the same model up to "
+    "The tabular preprocessing learns its medians and quantiles from the rows, each counted "
+    "once whatever its weight (user guide, 'Rows of weight zero'), and Keras trains in "
+    "float32: without the scaling, weighted and repeated rows give the same model up to "
     "float32 rounding (relative differences near 1e-6, see test_sample_weight_equals_repetition), "
     "but this check demands rtol=1e-7, which only float64 training can meet."
 )

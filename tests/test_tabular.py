@@ -274,6 +274,48 @@ def test_a_dataframe_with_missing_values_and_unseen_levels_fits_and_predicts(tab
         clf.predict(X.assign(size=np.inf))
 
 
+def test_the_users_pandas_output_setting_changes_nothing(table):
+    # set_config(transform_output="pandas") made the inner ColumnTransformer join its parts
+    # on the rows' index: a table whose index is not 0..n-1 (any fold) failed to fit.
+    import sklearn
+
+    X, y = table
+    X = X.set_axis(np.arange(len(X)) + 1000)
+    expected = small().fit(X, y).predict_proba(X)
+    with sklearn.config_context(transform_output="pandas"):
+        got = small().fit(X, y).predict_proba(X)
+        search = skreg.RegularizedMLPClassifierCV((8,), l2s=1, dropouts=[0.0], cv=2, max_iter=2)
+        search.fit(X, y)
+    np.testing.assert_array_equal(got, expected)
+    assert search.predict(X).shape == (len(X),)
+
+
+def test_a_continued_fit_warns_of_levels_the_first_fit_did_not_see(table):
+    X, y = table
+    clf = small().partial_fit(X, y, classes=np.unique(y))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.partial_fit(X.iloc[:30], y[:30])  # known levels (and missing ones): no warning
+    new = X.iloc[:30].copy()
+    new["city"] = "marseille"
+    new["zip"] = pd.Categorical(["z99"] * 30)
+    with pytest.warns(UserWarning, match=r"\['city', 'zip'\] hold categorical levels"):
+        clf.partial_fit(new, y[:30])
+    with pytest.warns(UserWarning, match=r"\['city'\] hold categorical levels"):
+        clf.set_params(warm_start=True, max_iter=1).fit(new.assign(zip=X["zip"][:30]), y[:30])
+
+
+@pytest.mark.parametrize("frame", [True, False])
+def test_a_column_missing_in_every_training_row_is_ignored_at_predict(table, frame):
+    X, y = table
+    X = X[["size", "age"]].assign(empty=np.nan)
+    given = X.assign(empty=np.linspace(-50, 50, len(X)))
+    if not frame:
+        X, given = X.to_numpy(), given.to_numpy()
+    clf = small().fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(given), clf.predict_proba(X))
+
+
 def test_pickled_tabular_model_predicts_the_same(table):
     X, y = table
     clf = small().fit(X, y)
@@ -435,6 +477,11 @@ def test_auto_early_stopping_keeps_the_best_epoch_from_a_hundred_rows(iris):
     assert clf.n_iter_ == 6 and len(clf.validation_scores_) == 6
     assert clf.best_epoch_ == 1 + int(np.argmax(clf.validation_scores_))
     assert small(max_iter=6, early_stopping=False).fit(X, y).validation_scores_ is None
+    # validation_fraction=0, as scikit-learn's MLPs take it: "auto" holds out nothing.
+    clf = small(max_iter=6, validation_fraction=0.0).fit(X, y)
+    assert clf.validation_scores_ is None and clf.best_epoch_ == clf.n_iter_ == 6
+    with pytest.raises(ValueError, match="validation_fraction=0.0"):
+        small(max_iter=6, validation_fraction=0.0, early_stopping=True).fit(X, y)
 
 
 def test_target_scaling_trains_on_the_standardized_target(regression_data):
