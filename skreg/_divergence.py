@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from . import _engine
-from ._specs import TrainingOutcome, TrainingRequest
+from ._specs import PROBE_ROWS, TrainingOutcome, TrainingRequest
 from ._training import check_loss
 
 # Features or targets beyond this magnitude are named as the likely cause of a divergence:
@@ -18,8 +18,6 @@ _LARGE_VALUE = 10.0
 # loss (useful values lie between 1e-6 and 1e-1), and at l2=1e30 its gradient overflows
 # float32 (Adam's squared gradients reach 1e60) and the weights become NaN.
 _LARGE_PENALTY = 1.0
-# The divergence check after a one-epoch call looks at the loss on this many training rows.
-_PROBE_ROWS = 512
 
 
 def check_trained(request: TrainingRequest, outcome: TrainingOutcome) -> None:
@@ -36,11 +34,13 @@ def check_trained(request: TrainingRequest, outcome: TrainingOutcome) -> None:
     result = outcome.result
     if result.n_epochs != 1:
         return
-    rows = request.train_rows[:_PROBE_ROWS]
-    loss = _engine.loss(
-        request.key, state, request.X[rows], request.Y[rows],
-        request.train_weights[:_PROBE_ROWS], request.penalty, request.label_smoothing,
-    )  # fmt: skip
+    loss = outcome.probe_loss  # computed by the compiled program, when it could
+    if loss is None:  # a one-epoch call with a validation split
+        rows = request.train_rows[:PROBE_ROWS]
+        loss = _engine.loss(
+            request.key, state, request.X[rows], request.Y[rows],
+            request.train_weights[:PROBE_ROWS], request.penalty, request.label_smoothing,
+        )  # fmt: skip
     first = request.reference_loss
     if first is None:
         first = result.history["loss"][0]

@@ -425,6 +425,13 @@ class TrainingOutcome:
     optimizer: OptimizerState
     result: TrainingResult
     clock: ScheduleClock
+    # A call of one epoch without a validation split: the objective on its first
+    # ``PROBE_ROWS`` training rows after its last step, computed by the compiled program.
+    probe_loss: float | None = None
+
+
+# Rows on which a one-epoch call's loss after its last step is measured (divergence check).
+PROBE_ROWS = 512
 
 
 def hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:

@@ -163,7 +163,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         numeric, categorical = (_positions(X, c) for c in _columns(X))
         # A numeric column missing in every training row tells nothing: at transform its
         # values are read as missing too, as they were in training (SimpleImputer drops it).
-        self.empty_ = [p for p in numeric if np.asarray(_isna(_safe_columns(X, [p]))).all()]
+        missing = np.asarray(_isna(_safe_columns(X, numeric))).all(axis=0)
+        self.empty_ = [p for p, empty in zip(numeric, missing) if empty]
         if like is not None:
             embedded = like._positions_of("codes")
         else:

@@ -318,6 +318,36 @@ def test_divergence_is_judged_across_the_calls_of_a_run(iris, how):
     np.testing.assert_array_equal(clf.predict_proba(X), before)
 
 
+@pytest.mark.parametrize("cls", [RegularizedMLPClassifier, RegularizedMLPRegressor])
+def test_the_loss_after_a_one_epoch_calls_last_step_is_the_objective_on_its_first_rows(iris, cls):
+    # The compiled program computes it (it used to be computed eagerly, half of a small
+    # partial_fit call's time): the same objective, penalty and label smoothing included.
+    from skreg import _engine
+    from skreg._specs import PROBE_ROWS
+
+    X, y = iris
+    X = np.repeat(X, 5, axis=0)[: PROBE_ROWS + 100]  # more rows than the probe reads
+    y = np.repeat(y, 5)[: PROBE_ROWS + 100].astype(float)
+    est = cls((8,), max_iter=1, l2=1e-2, early_stopping=False, random_state=0)
+    seen = {}
+    original = skreg._base.check_trained
+
+    def record(request, outcome):
+        seen["request"], seen["outcome"] = request, outcome
+        return original(request, outcome)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(skreg._base, "check_trained", record)
+        est.fit(X, y)
+    request, outcome = seen["request"], seen["outcome"]
+    rows = request.train_rows[:PROBE_ROWS]
+    eager = _engine.loss(
+        request.key, outcome.network, request.X[rows], request.Y[rows],
+        request.train_weights[:PROBE_ROWS], request.penalty, request.label_smoothing,
+    )  # fmt: skip
+    assert outcome.probe_loss == pytest.approx(eager, rel=1e-5)
+
+
 @pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
 def test_later_batches_with_larger_targets_are_no_divergence(how):
     # Rows arriving sorted by target: the target scaling is the first batch's, so a later

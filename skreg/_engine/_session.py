@@ -13,6 +13,7 @@ import keras
 import numpy as np
 
 from .._specs import (
+    PROBE_ROWS,
     Batches,
     EarlyStopping,
     EpochRecord,
@@ -56,6 +57,7 @@ def run(program: Program, request: TrainingRequest, lane: Any = None) -> Trainin
         optimizer=OptimizerState(program.key.optimizer, tuple(optimizer)),
         result=result,
         clock=ScheduleClock(*(np.asarray(numpy(v)) for v in session.clock)),
+        probe_loss=session.probe_loss,
     )
 
 
@@ -105,6 +107,7 @@ class Session:
         self.state = program.enter(values)
         self.best = program.initial_best(self.state)
         self.n_validation = 0 if request.validation_rows is None else len(request.validation_rows)
+        self.probe_loss: float | None = None  # see _validation_layout
         self._drawn: list[tuple] = []  # epochs drawn and not yet run
 
     def run_epochs(
@@ -119,6 +122,8 @@ class Session:
             outputs = self.lane.call(self.program, inputs)
         self.state, self.best, clock, records = outputs
         self.clock = ScheduleClock(*clock)
+        if self._probing:  # the program's "validation" loss: on the probe rows
+            self.probe_loss = float(keras.ops.convert_to_numpy(records[1])[0])
         return self.records(*records, stopping)
 
     def snapshot(self) -> Any:
@@ -167,14 +172,21 @@ class Session:
         ]
 
     def _validation_layout(self) -> tuple[np.ndarray, np.ndarray, np.int32]:
+        """The rows the program's validation loss is computed on after each epoch: the
+        validation split's; for a call of one epoch without one (``partial_fit``,
+        ``max_iter=1``), the first :data:`PROBE_ROWS` training rows, whose loss after the
+        call's last step the divergence check reads (:attr:`probe_loss`); else none."""
         request = self.request
-        if request.validation_rows is None or len(request.validation_rows) == 0:
+        rows, weights = request.validation_rows, request.validation_weights
+        self._probing = rows is None and request.schedule.epochs == 1
+        if self._probing:
+            rows, weights = request.train_rows[:PROBE_ROWS], request.train_weights[:PROBE_ROWS]
+        if rows is None or len(rows) == 0:
             order = np.zeros((self.slots, self.step), np.int32)
             return order, order.astype(np.float32), np.int32(0)
         batches = epoch_batches(
-            request.validation_weights, self.step, None, False,
-            rows=request.validation_rows, step=self.step, slots=self.slots,
-        )  # fmt: skip
+            weights, self.step, None, False, rows=rows, step=self.step, slots=self.slots
+        )
         return batches.order, batches.weights, np.int32(batches.n_batches)
 
     def _draw_epochs(self, rng: np.random.Generator) -> list[tuple]:
