@@ -171,6 +171,9 @@ def test_path_display_from_estimator(regression_data):
         (0.02, 0.03, 0.01, "neither"),
         # Relative to a high human-level error, 15% training error is not a bias problem.
         (0.15, 0.16, 0.14, "neither"),
+        # Gaps equal to the tolerance (0.02) are not above it, float rounding aside.
+        (0.08, 0.10, 0.01, "high bias"),
+        (0.03, 0.05, 0.01, "neither"),
     ],
 )
 def test_diagnosis_verdicts(train, val, bayes, verdict):

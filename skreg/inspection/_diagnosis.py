@@ -129,7 +129,10 @@ def diagnose(
     bayes = float(numbers["bayes_error"])
     bias = float(train_error) - bayes
     variance = float(validation_error) - float(train_error)
-    high_bias, high_variance = bias > tolerance, variance > tolerance
+    # A gap exceeds the tolerance by more than float rounding: 0.10 - 0.08 is
+    # 0.020000000000000004, a gap equal to the default tolerance, not above it.
+    margin = tolerance + 1e-12
+    high_bias, high_variance = bias > margin, variance > margin
     if high_bias and high_variance:
         verdict = "high bias and high variance"
         first, second = (_BIAS_STEPS, _VARIANCE_STEPS)
