@@ -5,7 +5,10 @@ The predictions in ``tests/golden/`` were saved before the engine moved into its
 them. The cases run in a fresh process, as they were saved: on TensorFlow, whether a network
 runs on XLA depends on the networks the process compiled before. XLA chooses its CPU kernels
 by the processor's features, so on another kind of CPU the predictions agree only up to float
-rounding, and that is what is checked there.
+rounding, grown over the epochs of training, and that is what is checked there: on two x86-64
+machines with other CPU flags, every case agreed to 1e-4 but the 15 epochs with batch
+normalization and weights (3e-4 relative, 7e-5 absolute, on both backends), so the bound
+there is 1e-3 relative; a change of the numbers moves predictions by far more.
 """
 
 import os
@@ -40,4 +43,4 @@ def test_saved_fits_predict_the_same_bits(fitted, name):
     if str(saved["machine"]) == machine():
         np.testing.assert_array_equal(fitted[name], saved[name])
     else:
-        np.testing.assert_allclose(fitted[name], saved[name], rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(fitted[name], saved[name], rtol=1e-3, atol=1e-4)
