@@ -83,6 +83,9 @@ class Session:
         # Each call uploads its epochs' batch indices: about 1 MB per call at most.
         self.epochs_per_call = max(1, min(32, 2**17 // (self.slots * self.step)))
         stopping = schedule.early_stopping
+        # A call of one epoch without a validation split validates on its first training
+        # rows: the divergence check reads that loss (_validation_layout, probe_loss).
+        self._probing = request.validation_rows is None and schedule.epochs == 1
         data = Data(
             X=_padded(request.X, rows),
             Y=_padded(request.Y, rows),
@@ -178,7 +181,6 @@ class Session:
         call's last step the divergence check reads (:attr:`probe_loss`); else none."""
         request = self.request
         rows, weights = request.validation_rows, request.validation_weights
-        self._probing = rows is None and request.schedule.epochs == 1
         if self._probing:
             rows, weights = request.train_rows[:PROBE_ROWS], request.train_weights[:PROBE_ROWS]
         if rows is None or len(rows) == 0:
