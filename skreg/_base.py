@@ -192,7 +192,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             callbacks, request = self._describe(data, given, incremental, continuing)
             outcome = self._train(request)
             self._store_result(request, outcome, continuing, data)
-        callbacks.finish()
+            callbacks.finish()  # a callback raising here undoes the fit too
         return self
 
     def _describe(self, data, given, incremental, continuing):

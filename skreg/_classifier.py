@@ -428,7 +428,8 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
             raise ValueError(f"y contains labels not in classes_ {known!r}: {unseen!r}.")
         if len(known) < 2:
             raise ValueError(
-                f"The number of classes has to be greater than one; got 1 class: {known[0]!r}."
+                "The number of classes has to be greater than one; got 1 class: "
+                f"{known.tolist()[0]!r}."
             )
         self.classes_ = known
         # scikit-learn's meaning: one output for two classes (the network itself has a

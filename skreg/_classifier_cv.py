@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import numpy as np
+from sklearn.base import ClassifierMixin
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
 from ._classifier import RegularizedMLPClassifier, _Classifier
-from ._cv import _BaseRegularizedMLPCV
+from ._cv import _BaseRegularizedMLPCV, keeps_a_model
 
 
 class RegularizedMLPClassifierCV(_Classifier, _BaseRegularizedMLPCV):
@@ -55,6 +57,12 @@ class RegularizedMLPClassifierCV(_Classifier, _BaseRegularizedMLPCV):
         JAX backend, in this process; ``n_jobs`` then does not apply). ``"auto"`` does so
         on a GPU or TPU only: on a 2-core CPU it took 1.4x the time of one by one, for the
         same models (see the user guide). TensorFlow trains them one by one.
+    error_score : "raise" or float, default=np.nan
+        The score of a fold whose model fails to fit or to be scored (a diverging
+        penalty, say), as in :class:`~sklearn.model_selection.GridSearchCV`: the search
+        goes on, warns once (``FitFailedWarning``) and ranks a NaN candidate last;
+        ``"raise"`` raises the first error. A scorer that fails because a fold lacks a
+        class raises whatever this says, since every candidate would fail that fold.
     activation, l1, batch_normalization, augmentation, early_stopping, \
 validation_fraction, n_iter_no_change, tol, optimizer, learning_rate, \
 learning_rate_schedule, power_t, batch_size, max_iter, shuffle, random_state, verbose, \
@@ -148,6 +156,7 @@ see :class:`RegularizedMLPClassifier`
         pruning=True,
         n_jobs=None,
         joint="auto",
+        error_score=np.nan,
         activation="relu",
         l1=0.0,
         batch_normalization=False,
@@ -189,6 +198,7 @@ see :class:`RegularizedMLPClassifier`
             pruning=pruning,
             n_jobs=n_jobs,
             joint=joint,
+            error_score=error_score,
             activation=activation,
             l1=l1,
             batch_normalization=batch_normalization,
@@ -221,6 +231,7 @@ see :class:`RegularizedMLPClassifier`
         self.class_weight = class_weight
         self.label_smoothing = label_smoothing
 
+    @available_if(keeps_a_model)
     def predict(self, X):
         """Predict class labels: the most probable class of :meth:`predict_proba`.
 
@@ -237,6 +248,7 @@ see :class:`RegularizedMLPClassifier`
         proba = self.predict_proba(X)
         return self.classes_[np.argmax(proba, axis=1)]
 
+    @available_if(keeps_a_model)
     def predict_proba(self, X):
         """Class probabilities: the fold models' mean (``refit="ensemble"``), or the
         refitted model's.
@@ -260,6 +272,10 @@ see :class:`RegularizedMLPClassifier`
             proba[:, columns] += model.predict_proba(X)
         return proba / len(models)
 
+    # scikit-learn's own, absent with refit=False as the two methods above.
+    predict_log_proba = available_if(keeps_a_model)(_Classifier.predict_log_proba)
+    score = available_if(keeps_a_model)(ClassifierMixin.score)
+
     # Private helpers, in call order.
 
     def _check_targets(self, y):
@@ -267,6 +283,7 @@ see :class:`RegularizedMLPClassifier`
         classes = unique_labels(y)
         if len(classes) < 2:
             raise ValueError(
-                f"The number of classes has to be greater than one; got 1 class: {classes[0]!r}."
+                "The number of classes has to be greater than one; got 1 class: "
+                f"{classes.tolist()[0]!r}."
             )
         self.classes_ = classes

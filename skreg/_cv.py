@@ -4,6 +4,7 @@ the grid of penalties and dropout rates, prune by racing, then refit or keep the
 from __future__ import annotations
 
 import time
+import warnings
 from functools import partial
 from numbers import Integral, Real
 from typing import Any
@@ -11,7 +12,7 @@ from typing import Any
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -31,7 +32,9 @@ from ._validation import (
 
 # Parameters of the CV estimators that the fold models do not take; every other one is
 # passed to them as it is.
-CV_PARAMETERS = ("l2s", "dropouts", "cv", "scoring", "refit", "pruning", "n_jobs", "joint")
+CV_PARAMETERS = (
+    "l2s", "dropouts", "cv", "scoring", "refit", "pruning", "n_jobs", "joint", "error_score"
+)  # fmt: skip
 
 
 class _BaseRegularizedMLPCV(BaseEstimator):
@@ -55,6 +58,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         "pruning": ["boolean"],
         "n_jobs": [Integral, None],
         "joint": ["boolean", StrOptions({"auto"})],
+        "error_score": [StrOptions({"raise"}), Real],
     }
     _member_class: type
 
@@ -70,6 +74,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         pruning=True,
         n_jobs=None,
         joint="auto",
+        error_score=np.nan,
         activation="relu",
         l1=0.0,
         batch_normalization=False,
@@ -107,6 +112,7 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         self.pruning = pruning
         self.n_jobs = n_jobs
         self.joint = joint
+        self.error_score = error_score
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
         self.l1 = l1
@@ -190,12 +196,15 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             # crosses max_onehot_levels between folds.
             like = _inputs.preprocessor(template).fit(_inputs.weighted_rows(X, sample_weight))
             data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning))
+            data = (*data, self.error_score, len(folds))
             record, members = self._race(template, grid, folds, data, scorer)
+            _report_failures(record, self.error_score)
             self._store(record)
             for name in ("estimators_", "best_estimator_", "refit_time_"):  # a previous refit's
                 self.__dict__.pop(name, None)
-            if self.refit == "ensemble":
-                self.estimators_ = [members[self.best_index_, k] for k in range(len(folds))]
+            if self.refit == "ensemble":  # the fold models that trained (error_score)
+                fold_models = [members[self.best_index_, k] for k in range(len(folds))]
+                self.estimators_ = [m for m in fold_models if m is not None]
             elif self.refit:
                 # The fold models' schedule ("auto" resolves by their early stopping), over
                 # the refit's epochs.
@@ -338,15 +347,36 @@ class _BaseRegularizedMLPCV(BaseEstimator):
         return X
 
 
+def keeps_a_model(cv: _BaseRegularizedMLPCV) -> bool:
+    """``available_if``'s test of the prediction methods: absent with ``refit=False``, which
+    keeps no model, as GridSearchCV's are (``hasattr(cv, "predict")`` is False)."""
+    if not cv.refit:
+        raise AttributeError(
+            f"This {type(cv).__name__} has refit=False: it chooses best_params_ and keeps no "
+            "model to predict with. Fit it with refit=True or refit='ensemble'."
+        )
+    return True
+
+
 def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
-    """One candidate on one fold: trained on its training rows, scored on its test rows."""
-    X, y, sample_weight, scorer_weights, like, prune = data
+    """One candidate on one fold: trained on its training rows, scored on its test rows.
+
+    A fit or a score that fails gives the fold ``error_score`` with a ``FitFailedWarning``
+    and no member, as GridSearchCV does, or raises with ``error_score="raise"``; but a
+    scorer that fails because a fold lacks a class raises whatever ``error_score``, since
+    every candidate would fail that fold alike and leave no choice.
+    """
+    X, y, sample_weight, scorer_weights, like, prune, error_score, n_folds = data
     train, test = fold
     start = time.perf_counter()
     # Read by the member's fit (_inputs.fitted, _base._schedule), not kept.
     member._table_like, member._prune_epochs = like, prune
     try:
         member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
+    except Exception as error:
+        if error_score == "raise":
+            raise
+        return None, _failed(member, error, error_score, time.perf_counter() - start)
     finally:
         del member._table_like, member._prune_epochs
     fit_time = time.perf_counter() - start
@@ -357,19 +387,19 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
         # A class absent from the test rows, or from the training rows (the fold model then
         # gives it no probability), fails scorers that need every class: GridSearchCV scores
         # such a fold NaN, then every candidate's mean, and no choice is left.
-        classes = np.unique(y) if is_classifier(member) else np.array([])
-        lacking = [
-            f"{part} without class(es) {missing.tolist()}"
-            for part, rows in (("a test fold", test), ("a fold's training rows", train))
-            if len(missing := np.setdiff1d(classes, y[rows]))
-        ]
-        if not lacking:
+        lacking = _lacking_classes(member, y, train, test)
+        if lacking:
+            raise ValueError(
+                f"The scorer failed on {' and '.join(lacking)}: {error} "
+                f"{_class_advice(y, n_folds)}"
+            ) from error
+        if error_score == "raise":
             raise
-        raise ValueError(
-            f"The scorer failed on {' and '.join(lacking)}: {error} A class has fewer members "
-            "than the number of folds; use fewer folds (cv) or a scorer that does not need "
-            "every class in each fold, such as 'accuracy'."
-        ) from error
+        return None, _failed(member, error, error_score, fit_time)
+    except Exception as error:
+        if error_score == "raise":
+            raise
+        return None, _failed(member, error, error_score, fit_time)
     return member, {
         "score": float(score),
         "fit_time": fit_time,
@@ -377,6 +407,75 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
         "best_epoch": float(member.best_epoch_),
         "n_iter": int(member.n_iter_),
     }
+
+
+def _lacking_classes(member, y, train, test) -> list[str]:
+    """Which of a fold's parts lack a class of ``y`` (none for a regressor)."""
+    classes = np.unique(y) if is_classifier(member) else np.array([])
+    return [
+        f"{part} without class(es) {missing.tolist()}"
+        for part, rows in (("a test fold", test), ("a fold's training rows", train))
+        if len(missing := np.setdiff1d(classes, y[rows]))
+    ]
+
+
+def _class_advice(y, n_folds: int) -> str:
+    """Why a fold lacks a class, and what to do: too rare a class, or folds that are not
+    stratified (an unshuffled KFold over rows sorted by class)."""
+    _, counts = np.unique(y, return_counts=True)
+    if counts.min() < n_folds:
+        return (
+            f"A class has {counts.min()} member(s), fewer than the {n_folds} folds; use fewer "
+            "folds (cv) or a scorer that does not need every class in each fold, such as "
+            "'accuracy'."
+        )
+    return (
+        f"Every class has at least {n_folds} members, so the folds are not stratified: pass "
+        "cv as an int or StratifiedKFold(shuffle=True), which give each fold every class."
+    )
+
+
+def _failed(member, error, error_score, fit_time) -> dict[str, Any]:
+    """A failed fold's outcome: ``error_score``, and the error, which the search reports
+    (a warning raised here would be lost in a joblib worker process)."""
+    return {
+        "score": float(error_score),
+        "fit_time": fit_time,
+        "score_time": 0.0,
+        "best_epoch": np.nan,
+        "n_iter": 0,
+        "error": f"{type(error).__name__}: {error}",
+    }
+
+
+def _report_failures(record, error_score) -> None:
+    """GridSearchCV's manner: one ``FitFailedWarning`` naming the failed candidates and the
+    first error; a ``ValueError`` when every fold model failed, or every one of the best
+    candidate (``error_score`` a number that ranks failures high), since none is left to
+    predict with or to take epochs from."""
+    if not record.errors:
+        return
+    ran, failed = record.ran(), record.failed
+    first = record.errors[0][2]
+    if failed[ran].all():
+        raise ValueError(
+            f"Every one of the {ran.sum()} fold models failed. The first error: {first}"
+        )
+    best = record.best()
+    if failed[best][ran[best]].all():
+        raise ValueError(
+            f"Every fold model of the best candidate, {record.params[best]}, failed, so its "
+            f"rank comes from error_score={error_score} alone; set error_score=np.nan, which "
+            f"ranks failures last. The first error: {first}"
+        )
+    names = sorted({str(record.params[c]) for c, _, _ in record.errors})
+    warnings.warn(
+        f"{len(record.errors)} of the {ran.sum()} fold models failed (candidates "
+        f"{', '.join(names)}); their folds score error_score={error_score}. The first error: "
+        f"{first}",
+        FitFailedWarning,
+        stacklevel=3,
+    )
 
 
 def _weights(sample_weight, rows) -> dict[str, Any]:

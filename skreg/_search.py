@@ -22,11 +22,12 @@ L2_PATH_TOP, L2_PATH_DECADES, L2_PATH_ROWS = 1e-2, 3.0, 1000
 
 
 def l2_path(l2s: int | Sequence[float], n_train: int) -> list[float]:
-    """The penalties to try: ``l2s`` itself, or ``l2s`` values log-spaced from
-    :data:`L2_PATH_TOP` (scaled down beyond :data:`L2_PATH_ROWS` training rows) down
-    :data:`L2_PATH_DECADES` decades, strongest first."""
+    """The penalties to try: ``l2s`` itself (the values as given, as GridSearchCV keeps a
+    grid's), or ``l2s`` values log-spaced from :data:`L2_PATH_TOP` (scaled down beyond
+    :data:`L2_PATH_ROWS` training rows) down :data:`L2_PATH_DECADES` decades, strongest
+    first."""
     if not isinstance(l2s, (int, np.integer)):
-        return [float(v) for v in l2s]
+        return list(l2s)
     top = L2_PATH_TOP * min(1.0, L2_PATH_ROWS / max(n_train, 1))
     return [float(v) for v in np.geomspace(top, top * 10**-L2_PATH_DECADES, int(l2s))]
 
@@ -76,7 +77,8 @@ def _kept(n_alive: int) -> int:
 @dataclass
 class SearchRecord:
     """What the search measured: per candidate and fold, the test score, the times and the
-    fitted member's epochs (NaN and 0 where racing pruned the candidate before that fold)."""
+    fitted member's epochs (NaN and 0 where racing pruned the candidate before that fold),
+    and which fold models failed (``error_score``)."""
 
     params: list[dict[str, Any]]
     n_folds: int
@@ -85,6 +87,8 @@ class SearchRecord:
     score_times: np.ndarray = field(init=False)
     best_epochs: np.ndarray = field(init=False)
     epochs: np.ndarray = field(init=False)
+    failed: np.ndarray = field(init=False)
+    errors: list = field(init=False)  # (candidate, fold, message) of each failed fold model
 
     def __post_init__(self) -> None:
         shape = (len(self.params), self.n_folds)
@@ -93,6 +97,8 @@ class SearchRecord:
         self.score_times = np.full(shape, np.nan)
         self.best_epochs = np.full(shape, np.nan)
         self.epochs = np.zeros(shape, dtype=int)
+        self.failed = np.zeros(shape, dtype=bool)
+        self.errors = []
 
     def add(self, candidate: int, fold: int, outcome: dict[str, float]) -> None:
         self.scores[candidate, fold] = outcome["score"]
@@ -100,6 +106,9 @@ class SearchRecord:
         self.score_times[candidate, fold] = outcome["score_time"]
         self.best_epochs[candidate, fold] = outcome["best_epoch"]
         self.epochs[candidate, fold] = outcome["n_iter"]
+        if "error" in outcome:
+            self.failed[candidate, fold] = True
+            self.errors.append((candidate, fold, outcome["error"]))
 
     def ran(self) -> np.ndarray:
         """Candidates x folds: whether the candidate ran the fold (its score may be NaN, a
@@ -156,15 +165,19 @@ class SearchRecord:
             [row[ran].std() for row, ran in zip(self.scores, self.ran())]
         )
         results["rank_test_score"] = self.ranks()
-        results["mean_best_epoch"] = np.nanmean(self.best_epochs, axis=1)
+        trained = ~np.isnan(self.best_epochs)  # a failed fold model has no best epoch
+        total = np.where(trained, self.best_epochs, 0.0).sum(axis=1)
+        with np.errstate(invalid="ignore"):
+            results["mean_best_epoch"] = total / trained.sum(axis=1)
         results["n_folds_run"] = self.ran().sum(axis=1)
         return results
 
 
 def _param_column(values: list[Any]) -> np.ndarray:
-    """A parameter's values as GridSearchCV stores them: numbers as floats, others as objects."""
+    """A parameter's values as GridSearchCV stores them: numbers in their common NumPy
+    dtype (int64 for ints, float32 for float32s), others as objects."""
     if all(isinstance(v, (int, float, np.number)) and not isinstance(v, bool) for v in values):
-        return np.asarray(values, dtype=float)
+        return np.asarray(values)
     column = np.empty(len(values), dtype=object)
     column[:] = values
     return column

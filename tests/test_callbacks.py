@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 from plain import plain
+from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from skreg import GaussianNoise, RegularizedMLPClassifier, RegularizedMLPRegressor
@@ -68,17 +69,24 @@ def test_scoring_monitor_follows_grid_search_and_cross_validate(iris):
     assert [len(epoch_rows(run)) for run in runs] == [3, 3, 3]
 
 
+class Quiet:
+    """A callback that does nothing; the tests' callbacks override on_fit_task_end."""
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context):
+        pass
+
+
 def test_a_callback_can_stop_training(iris):
-    class StopAtThree:
-        def setup(self, estimator, context):
-            pass
-
-        def teardown(self, estimator, context):
-            pass
-
-        def on_fit_task_begin(self, estimator, context):
-            pass
-
+    class StopAtThree(Quiet):
         def on_fit_task_end(self, estimator, context):
             return context.task_name == "epoch" and context.task_id == 2
 
@@ -86,6 +94,28 @@ def test_a_callback_can_stop_training(iris):
     clf = small(max_iter=10).set_callbacks(StopAtThree()).fit(X, y)
     assert clf.n_iter_ == 3
     assert len(clf.history_["loss"]) == 3
+
+
+@pytest.mark.parametrize("warm_start", [False, True])
+def test_a_callback_raising_at_the_fits_end_undoes_the_fit(iris, warm_start):
+    class RaiseAtTheEnd(Quiet):
+        def on_fit_task_end(self, estimator, context):
+            if context.task_name == "fit":
+                raise RuntimeError("the callback failed")
+
+    X, y = iris
+    clf = small(max_iter=3, warm_start=warm_start)
+    if warm_start:
+        clf.fit(X, y)
+        before = (clf.predict_proba(X), clf.n_iter_, clf.t_, list(clf.loss_curve_))
+    with pytest.raises(RuntimeError, match="the callback failed"):
+        clf.set_callbacks(RaiseAtTheEnd()).fit(X, y)
+    if warm_start:  # the previous fit, untouched
+        np.testing.assert_array_equal(clf.predict_proba(X), before[0])
+        assert (clf.n_iter_, clf.t_, list(clf.loss_curve_)) == before[1:]
+    else:  # still unfitted
+        with pytest.raises(NotFittedError):
+            clf.predict(X)
 
 
 def test_progress_bar_shows_the_epochs(iris, capsys):

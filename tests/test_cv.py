@@ -2,6 +2,7 @@
 racing, the fold ensemble, the refit, and the estimator's manners."""
 
 import pickle
+import warnings
 
 import matplotlib
 import numpy as np
@@ -10,7 +11,7 @@ import pytest
 import sklearn
 from sklearn.base import clone
 from sklearn.datasets import make_classification
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -181,8 +182,14 @@ def test_without_refit_it_chooses_and_keeps_no_model(iris):
     X, y = iris
     cv = small_cv(refit=False).fit(X, y)
     assert cv.best_params_ and not hasattr(cv, "estimators_")
-    with pytest.raises(NotFittedError, match="refit=False"):
+    for method in ("predict", "predict_proba", "predict_log_proba", "score"):
+        assert not hasattr(cv, method)  # as GridSearchCV's, for duck typing
+    with pytest.raises(AttributeError, match="no attribute 'predict'") as raised:
         cv.predict(X)
+    assert "refit=False" in str(raised.value.__cause__)  # why, as GridSearchCV says it
+    regressor = small_cv(RegularizedMLPRegressorCV, refit=False, l2s=[1e-3], dropouts=[0.0])
+    assert not hasattr(regressor, "predict") and not hasattr(regressor, "score")
+    assert hasattr(regressor.set_params(refit=True), "predict")
 
 
 def test_a_fold_without_a_class_gives_that_class_no_probability():
@@ -228,8 +235,7 @@ def test_a_fit_with_another_refit_drops_the_previous_refits_models(iris, refit):
     if refit:
         np.testing.assert_array_equal(cv.predict(X), cv.best_estimator_.predict(X))
     else:
-        with pytest.raises(NotFittedError, match="refit=False"):
-            cv.predict(X)
+        assert not hasattr(cv, "predict")
     cv.set_params(refit="ensemble").fit(X, y)
     assert not hasattr(cv, "best_estimator_") and not hasattr(cv, "refit_time_")
 
@@ -317,11 +323,49 @@ def test_joint_training_gives_each_fold_model_what_one_by_one_training_gives_it(
         np.testing.assert_allclose(b.predict(X), a.predict(X), rtol=1e-5, atol=1e-6)
 
 
-def test_a_failing_fold_model_ends_the_joint_search_with_its_error(iris):
+@pytest.mark.parametrize("joint", [False, True])
+def test_a_failing_candidate_scores_error_score_and_the_others_still_choose(iris, joint):
+    # l2=30 under SGD at 0.1 diverges on every fold: GridSearchCV's manner, NaN and a warning.
     X, y = iris
-    cv = small_cv(l2s=[1e-3], dropouts=[0.0, 0.1, 1.5], joint=True)
-    with pytest.raises(ValueError, match="dropout"):
+    cv = small_cv(l2s=[1e-4, 30.0], dropouts=[0.0], joint=joint, optimizer="sgd",
+                  learning_rate=0.1)  # fmt: skip
+    with pytest.warns(FitFailedWarning, match=r"3 of the 6 fold models failed .*'l2': 30.0"):
         cv.fit(X, y)
+    results = cv.cv_results_
+    assert np.isnan(results["split0_test_score"][1]) and results["rank_test_score"][1] == 2
+    assert cv.l2_ == 1e-4 and len(cv.estimators_) == 3
+    before = cv.predict_proba(X)
+    with pytest.raises(FloatingPointError, match="diverged"):
+        cv.set_params(error_score="raise").fit(X, y)
+    with pytest.raises(ValueError, match="Every one of the 3 fold models failed"):
+        cv.set_params(error_score=np.nan, l2s=[30.0]).fit(X, y)
+    np.testing.assert_array_equal(cv.predict_proba(X), before)  # the previous fit is kept
+    with pytest.raises(ValueError, match="best candidate.*failed"):  # 1.0 beats any accuracy
+        cv.set_params(error_score=1.0, l2s=[1e-4, 30.0]).fit(X, y)
+
+
+def test_a_joint_search_leaves_the_warnings_machinery_as_it_found_it(iris):
+    # The lanes are threads, and their fits and compiles use warnings.catch_warnings, which
+    # is not thread-safe: left as a lane set it, later warnings went to that lane's record.
+    X, y = iris
+    before = (warnings.showwarning, list(warnings.filters))
+    small_cv(hidden_layer_sizes=(7,), joint=True).fit(X, y)  # a new network: compiles
+    assert (warnings.showwarning, list(warnings.filters)) == before
+
+
+def test_an_unstratified_split_that_leaves_a_class_out_says_so(iris):
+    X, y = iris  # sorted by class: an unshuffled KFold(3) tests each class alone
+    with pytest.raises(ValueError, match=r"without class\(es\).*folds are not stratified"):
+        small_cv(cv=KFold(3), scoring="neg_log_loss", l2s=[1e-3], dropouts=[0.0]).fit(X, y)
+
+
+def test_penalties_keep_their_type_as_in_grid_search(iris):
+    X, y = iris
+    cv = small_cv(l2s=[0, 1], dropouts=[0.0], pruning=False).fit(X, y)
+    search = GridSearchCV(RegularizedMLPClassifier(**SMALL), {"l2": [0, 1], "dropout": [0.0]},
+                          cv=3).fit(X, y)  # fmt: skip
+    assert cv.cv_results_["param_l2"].dtype == search.cv_results_["param_l2"].dtype == np.int64
+    assert type(cv.best_params_["l2"]) is type(search.best_params_["l2"]) is int
 
 
 def test_a_batch_runs_each_posted_call_once_whatever_its_group():
@@ -451,6 +495,59 @@ def test_bad_settings_get_a_clear_error_and_keep_the_previous_fit(iris, params, 
         cv.set_params(**params).fit(X, y)
     np.testing.assert_array_equal(cv.predict_proba(X), before)
     assert cv.best_params_ == {"dropout": 0.0, "l2": 1e-3}
+
+
+def _scores_by_fold(table):
+    """A scorer that gives each penalty a fixed score per fold, told apart by its size."""
+
+    def score(model, X, y):
+        return table[len(y)][model.l2]
+
+    return score
+
+
+def test_the_path_display_stars_the_estimators_choice_not_a_lucky_pruned_fold():
+    X = np.random.default_rng(0).normal(size=(63, 3))
+    y = np.arange(63) % 2
+    rows = np.arange(63)
+    folds = [(np.setdiff1d(rows, t), t) for t in (rows[:20], rows[20:41], rows[41:])]
+    table = {  # 1e-3, pruned after the first fold, has a better mean than the winner's
+        20: {1e-1: 0.9, 1e-2: 0.95, 1e-3: 0.85, 1e-4: np.nan},
+        21: {1e-1: 0.5, 1e-2: 0.6, 1e-3: 0.99, 1e-4: 0.99},
+        22: {1e-1: 0.5, 1e-2: 0.6, 1e-3: 0.99, 1e-4: 0.99},
+    }
+    cv = RegularizedMLPClassifierCV(
+        (4,), l2s=[1e-1, 1e-2, 1e-3, 1e-4], dropouts=[0.0], cv=folds, max_iter=2,
+        scoring=_scores_by_fold(table), random_state=0,
+    ).fit(X, y)  # fmt: skip
+    results = cv.cv_results_
+    assert list(results["n_folds_run"]) == [3, 3, 1, 1]  # 1e-3 and the NaN pruned
+    assert results["mean_test_score"][2] > results["mean_test_score"][1]
+    display = RegularizationPathDisplay.from_estimator(cv)
+    assert display.best_value_ == cv.l2_ == 1e-2
+    np.testing.assert_allclose(display.test_scores[2], 0.85)  # pruned: drawn at its fold
+    assert np.isnan(display.test_scores[3]).all()  # NaN: not drawn at any better value
+
+
+def test_a_nan_mean_is_never_the_best_value_of_a_grid_search(iris):
+    X, y = iris
+    search = GridSearchCV(
+        RegularizedMLPClassifier(**SMALL),
+        {"l2": [1e-4, 1e-3, 1e-2]},
+        cv=3,
+        scoring=_scores_by_fold({50: {1e-4: 0.5, 1e-3: 0.9, 1e-2: np.nan}}),
+    )
+    with pytest.warns(UserWarning, match="non-finite"):
+        search.fit(X, y)
+    display = RegularizationPathDisplay.from_cv_results(search.cv_results_, "l2")
+    assert display.best_value_ == 1e-3
+    display = RegularizationPathDisplay(
+        param_name="l2",
+        param_range=[1, 2],
+        train_scores=None,
+        test_scores=np.array([[0.5], [np.nan]]),
+    )
+    assert display.plot().best_value_ == 1
 
 
 def test_the_path_display_draws_what_the_estimator_computed(iris):

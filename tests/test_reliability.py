@@ -234,6 +234,14 @@ def test_a_failed_refit_leaves_the_fitted_estimator_unchanged(iris, case):
     assert (list(clf.loss_curve_), clf.n_iter_) == before[1:]
 
 
+def test_a_penalty_beyond_float32_diverges_without_numpy_warnings(iris):
+    X, y = iris
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # no "overflow encountered in cast"
+        with pytest.raises(FloatingPointError, match="diverged"):
+            small(l2=1e300).fit(X, y)
+
+
 def test_fits_in_threads_equal_fits_in_a_row(iris):
     # The programs are shared by threads: a TensorFlow program runs one fit at a time under
     # its lock, and JAX programs keep no state.

@@ -564,3 +564,28 @@ def test_prelu_is_relu_with_a_learned_slope_for_negative_inputs(iris):
     expected = np.exp(logits - logits.max(axis=1, keepdims=True))
     expected /= expected.sum(axis=1, keepdims=True)
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
+
+
+def test_adams_first_step_moves_each_embedding_weight_by_the_learning_rate():
+    # Adam's first step is lr * g / (|g| + eps): about lr for every weight with a gradient,
+    # the same on both backends. TensorFlow hands an embedding table's gradient over as one
+    # slice per row; squared before summing (Keras' sparse path), steps reached 2.4 lr.
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame(
+        {"x": rng.normal(size=120), "city": rng.choice([f"c{i}" for i in range(12)], 120)}
+    )
+    y = (frame["x"] > 0).to_numpy(int)
+
+    def tables(learning_rate):
+        model = RegularizedMLPClassifier(
+            (4,), max_iter=1, learning_rate=learning_rate, learning_rate_schedule="constant",
+            early_stopping=False, dropout=0.0, random_state=0,
+        ).fit(frame, y)  # fmt: skip
+        weights = model.model_.weights
+        return [keras.ops.convert_to_numpy(w) for w in weights if "embedding" in w.path]
+
+    (before,), (after,) = tables(1e-12), tables(1e-3)
+    steps = np.abs(after - before)[np.abs(after - before) > 1e-9] / 1e-3
+    assert steps.size >= 8 * 8  # the vectors of the levels seen moved
+    assert steps.max() <= 1 + 1e-4
+    assert np.mean(steps > 0.95) > 0.9

@@ -26,6 +26,7 @@ CPU they cost their share of the arithmetic.
 from __future__ import annotations
 
 import threading
+import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -101,8 +102,12 @@ class Batch:
                 _CURRENT.lane = None
                 self._leave(index)
 
-        with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
-            futures = [pool.submit(in_lane, i, task) for i, task in enumerate(tasks)]
+        # warnings.catch_warnings (a fit's, a compile's) is not thread-safe: lanes leaving
+        # theirs out of order can leave the process's filters and display as one lane set
+        # them (a later warning then vanishes). This one puts back the caller's.
+        with warnings.catch_warnings():
+            with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
+                futures = [pool.submit(in_lane, i, task) for i, task in enumerate(tasks)]
         return [future.result() for future in futures]
 
     def _post(self, index: int, program: Any, inputs: tuple) -> Any:

@@ -90,7 +90,8 @@ class Session:
             X=_padded(request.X, rows),
             Y=_padded(request.Y, rows),
             validation=self._validation_layout(),
-            penalty=np.asarray(request.penalty, dtype=np.float32),
+            # A penalty beyond float32's range is inf: the fit diverges, and says so.
+            penalty=_float32(request.penalty),
             smoothing=np.float32(request.label_smoothing),
             patience=np.int32(stopping.patience) if stopping else _NEVER,
             tol=np.float32(stopping.tol if stopping else 0.0),
@@ -205,6 +206,11 @@ class Session:
              request.augmentation.draw(rng, Batches(order, weights, batches.real_rows)))
             for order, weights in zip(batches.order, batches.weights)
         ]  # fmt: skip
+
+
+def _float32(values: Any) -> np.ndarray:
+    with np.errstate(over="ignore"):
+        return np.asarray(values, dtype=np.float32)
 
 
 def _padded(array: np.ndarray, rows: int) -> np.ndarray:

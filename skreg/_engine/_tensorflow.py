@@ -234,7 +234,11 @@ class TensorFlowProgram(Program):
                 [v.value for v in non_trainable_variables], x, y, w, data.penalty,
                 smoothing=data.smoothing,
             )  # fmt: skip
-        grads = tape.gradient(loss, trainable_variables)
+        # An embedding table's gradient comes as IndexedSlices, one slice per row of the
+        # batch, levels repeated; Keras' Adam squares those slices before summing them
+        # (sum of squares, not the square of the sum), so dense: the update JAX makes.
+        grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g
+                 for g in tape.gradient(loss, trainable_variables)]  # fmt: skip
         for variable, value in zip(non_trainable_variables, non_trainable):
             variable.assign(value)
         self.optimizer.apply_gradients(zip(grads, trainable_variables))

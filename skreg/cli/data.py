@@ -76,7 +76,7 @@ def load_data(path: str | None, target: str | None, task: str = "auto") -> Datas
     task = _task(y, task, target)
     if task == "classification":
         if y.nunique() < 2:
-            raise DataError(f"the target {target!r} has a single class, {y.iloc[0]!r}.")
+            raise DataError(f"the target {target!r} has a single class, {_plain(y.iloc[0])!r}.")
     elif not pd.api.types.is_numeric_dtype(y):
         raise DataError(f"--task regression needs a numeric target; {target!r} is not.")
     return Dataset(frame, y, task, Path(path).name, numeric, categorical)
@@ -166,6 +166,13 @@ def _read_csv(path: str, target: str | None) -> pd.DataFrame:
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else "empty file"
         raise DataError(f"cannot read {path} as CSV: {message}") from None
+    header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
+    repeated = sorted({name for name in header if header.count(name) > 1}, key=header.index)
+    if repeated:  # pandas renames the second "y" to "y.1", which would become a feature
+        raise DataError(
+            f"{path} repeats the column name(s) {', '.join(map(repr, repeated))}; give each "
+            "column its own name."
+        )
     if target not in frame.columns:
         columns = ", ".join(map(str, frame.columns[:10]))
         hint = ""

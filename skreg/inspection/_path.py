@@ -45,10 +45,11 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         The mean-score curves.
     fill_between_ : list of matplotlib PolyCollection
         The bands of one standard deviation.
-    best_marker_ : matplotlib Line2D
-        The marker at the best mean test score.
+    best_marker_ : matplotlib Line2D or None
+        The marker at the best value; None when every mean test score is NaN.
     best_value_ : object
-        The parameter value with the best mean test score.
+        The parameter value with the best mean test score (NaN means count as the worst);
+        from :meth:`from_cv_results`, the value of the search's best rank.
 
     Examples
     --------
@@ -154,9 +155,11 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         """Plot the scores a grid search recorded along one of its parameters.
 
         When the grid varies other parameters too, each value of ``param_name`` shows the
-        candidate with the best mean test score at that value (the best rank, when the
-        search pruned candidates: a pruned candidate's missing folds are drawn at the mean
-        of the folds it ran). Values that are not numbers
+        candidate with the best rank at that value, and the star marks the best rank
+        drawn: the search's choice. A candidate that racing pruned (a CV estimator's
+        ``n_folds_run``) has its folds that did not run drawn at the mean of those it ran; a
+        fold that ran and scored NaN (a failed fit) makes its candidate's mean NaN, the
+        worst, as in ``rank_test_score``. Values that are not numbers
         (``hidden_layer_sizes``, per-layer dropout lists, augmentation objects) are drawn as
         labelled categories, in the grid's order.
 
@@ -190,14 +193,18 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         has_train = all(k in cv_results for k in train_keys)
         train = np.column_stack([cv_results[k] for k in train_keys]) if has_train else None
         param_range, rows = [], []
-        means = np.nanmean(test, axis=1)
+        n_run = np.asarray(cv_results.get("n_folds_run", np.full(len(test), test.shape[1])))
+        skipped = np.arange(test.shape[1]) >= n_run[:, None]  # racing runs folds in order
+        means = np.array([row[~gone].mean() for row, gone in zip(test, skipped)])
         # Rank first: a candidate that ran every fold beats a pruned one with a lucky fold.
-        ranks = np.asarray(cv_results.get("rank_test_score", -means))
+        fallback = np.where(np.isnan(means), np.inf, -means)
+        ranks = np.asarray(cv_results.get("rank_test_score", fallback))
         for value in _unique_in_order(values):
             candidates = np.flatnonzero([_same(v, value) for v in values])
-            rows.append(candidates[np.lexsort((-means[candidates], ranks[candidates]))[0]])
+            order = np.lexsort((fallback[candidates], ranks[candidates]))
+            rows.append(candidates[order[0]])
             param_range.append(value)
-        test = np.where(np.isnan(test), means[:, None], test)
+        test = np.where(skipped, means[:, None], test)
         display = cls(
             param_name=param_name,
             param_range=_as_range(param_range),
@@ -205,6 +212,7 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
             test_scores=test[rows],
             score_name="Score" if score_name is None else score_name,
         )
+        display._best = int(np.argmin(ranks[rows]))  # the search's choice, by its rank
         return display.plot(ax=ax, score_type="both" if has_train else "test")
 
     def plot(
@@ -279,12 +287,16 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         if categorical:
             self.ax_.set_xticks(np.arange(len(saved_range)), [_label(v) for v in saved_range])
         means = np.asarray(self.test_scores, dtype=float).mean(axis=1)
-        best = int(np.argmax(means))
+        best = getattr(self, "_best", None)  # from_cv_results: the search's rank 1
+        if best is None and not np.isnan(means).all():
+            best = int(np.nanargmax(means))  # a NaN mean (a failed fit) is the worst
         means = -means if negate_score else means
-        self.best_value_ = saved_range[best]
-        (self.best_marker_,) = self.ax_.plot(
-            [x[best]], [means[best]], "k*", markersize=12, label="best"
-        )
+        self.best_value_ = None if best is None else saved_range[best]
+        self.best_marker_ = None
+        if best is not None:
+            (self.best_marker_,) = self.ax_.plot(
+                [x[best]], [means[best]], "k*", markersize=12, label="best"
+            )
         self.ax_.set_xlabel(self.param_name)
         self.ax_.legend()
         return self
