@@ -61,8 +61,9 @@ class RegularizedMLPClassifierCV(_Classifier, _BaseRegularizedMLPCV):
         The score of a fold whose model fails to fit or to be scored (a diverging
         penalty, say), as in :class:`~sklearn.model_selection.GridSearchCV`: the search
         goes on, warns once (``FitFailedWarning``) and ranks a NaN candidate last;
-        ``"raise"`` raises the first error. A scorer that fails because a fold lacks a
-        class raises whatever this says, since every candidate would fail that fold.
+        ``"raise"`` raises the first error, as does a search where every fold model
+        failed. A scorer that fails because a fold lacks a class raises whatever this
+        says, since every candidate would fail that fold.
     activation, l1, batch_normalization, augmentation, early_stopping, \
 validation_fraction, n_iter_no_change, tol, optimizer, learning_rate, \
 learning_rate_schedule, power_t, batch_size, max_iter, shuffle, random_state, verbose, \

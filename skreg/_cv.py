@@ -438,29 +438,31 @@ def _class_advice(y, n_folds: int) -> str:
 def _failed(member, error, error_score, fit_time) -> dict[str, Any]:
     """A failed fold's outcome: ``error_score``, and the error, which the search reports
     (a warning raised here would be lost in a joblib worker process)."""
+    error.__traceback__ = None  # goes back from a worker process as it is
     return {
         "score": float(error_score),
         "fit_time": fit_time,
         "score_time": 0.0,
         "best_epoch": np.nan,
         "n_iter": 0,
-        "error": f"{type(error).__name__}: {error}",
+        "error": error,
     }
 
 
 def _report_failures(record, error_score) -> None:
     """GridSearchCV's manner: one ``FitFailedWarning`` naming the failed candidates and the
-    first error; a ``ValueError`` when every fold model failed, or every one of the best
-    candidate (``error_score`` a number that ranks failures high), since none is left to
-    predict with or to take epochs from."""
+    first error. When every fold model failed, the first error itself (as with
+    ``error_score="raise"``, a diverging penalty's ``FloatingPointError`` says what to
+    change); a ``ValueError`` when every one of the best candidate did (``error_score`` a
+    number that ranks failures high), since none is left to predict with."""
     if not record.errors:
         return
     ran, failed = record.ran(), record.failed
-    first = record.errors[0][2]
+    error = record.errors[0][2]
+    first = f"{type(error).__name__}: {error}"
     if failed[ran].all():
-        raise ValueError(
-            f"Every one of the {ran.sum()} fold models failed. The first error: {first}"
-        )
+        error.add_note(f"Every one of the {ran.sum()} fold models failed; this is the first.")
+        raise error
     best = record.best()
     if failed[best][ran[best]].all():
         raise ValueError(
@@ -474,7 +476,7 @@ def _report_failures(record, error_score) -> None:
         f"{', '.join(names)}); their folds score error_score={error_score}. The first error: "
         f"{first}",
         FitFailedWarning,
-        stacklevel=3,
+        stacklevel=4,  # the caller of fit (fit, scikit-learn's wrapper of it, the caller)
     )
 
 

@@ -88,7 +88,7 @@ class SearchRecord:
     best_epochs: np.ndarray = field(init=False)
     epochs: np.ndarray = field(init=False)
     failed: np.ndarray = field(init=False)
-    errors: list = field(init=False)  # (candidate, fold, message) of each failed fold model
+    errors: list = field(init=False)  # (candidate, fold, exception) of each failed fold
 
     def __post_init__(self) -> None:
         shape = (len(self.params), self.n_folds)

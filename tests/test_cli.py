@@ -283,6 +283,30 @@ def test_compare_prints_nothing_but_its_table_unless_verbose(mixed_csv, tmp_path
     assert "variant" in result.stdout
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_a_candidate_whose_fits_fail_is_one_warning_line_and_all_failing_one_error(tmp_path):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 2))
+    path = write(tmp_path, pd.DataFrame(X, columns=["a", "b"]).assign(y=(X[:, 0] > 0) * 1))
+    argv = [sys.executable, "-m", "skreg", "select", "--data", path, "--target", "y"]
+    argv += ["--cv", "3", "--max-iter", "3", "--hidden", "4", "--out", str(tmp_path)]
+
+    def run(l2s):
+        return subprocess.run([*argv, "--l2s", l2s], capture_output=True, text=True)
+
+    some = run("1e300,1e-3")  # l2=1e300 diverges; 1e-3 is chosen
+    assert some.returncode == 0, some.stderr
+    (line,) = some.stderr.strip().splitlines()
+    assert line.startswith("skreg select: warning: 2 of the 8 fold models failed")  # racing
+    assert "'l2': 1e+300" in line and "diverged" in line
+    assert "chosen: l2=0.001" in some.stdout
+    every = run("1e300")
+    assert every.returncode == 1
+    (line,) = every.stderr.strip().splitlines()
+    assert line.startswith("skreg select: error: Training diverged")
+
+
 def test_a_categorical_column_missing_in_a_whole_training_fold_is_kept(tmp_path):
     from skreg.cli.data import make_model
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import warnings
 from collections.abc import Sequence
 
 from .errors import DataError
@@ -28,6 +29,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     # the command prints; --verbose shows it.
     if not getattr(args, "verbose", False):
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # A warning (a candidate whose fits failed, say) as one line, as the errors are.
+    formatwarning = warnings.formatwarning
+    warnings.formatwarning = lambda message, *_, **__: (
+        f"skreg {args.command}: warning: {message}\n"
+    )
+    try:
+        return _run(parser, args)
+    finally:
+        warnings.formatwarning = formatwarning
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         return importlib.import_module(f".{args.command}", __name__).run(args)
     except DataError as error:
