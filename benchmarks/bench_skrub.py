@@ -36,7 +36,8 @@ def seconds(make, X, repeats: int) -> float:
 def main() -> None:
     from skrub import SquashingScaler
 
-    from skreg._tabular import RobustSmoothScaler, TablePreprocessor
+    from skreg._scaling import RobustSmoothScaler
+    from skreg._tabular import TablePreprocessor
 
     print(f"{'set':<12}{'rows':>7}{'numeric':>9}{'same':>6}{'skreg ms':>10}{'skrub ms':>10}"
           f"{'table ms':>10}")  # fmt: skip

@@ -88,8 +88,10 @@ class FittedWeightsMixin:
         or embedded levels, its piecewise-linear or periodic features), normalized to sum
         to one. A feature whose outgoing weights are all zero has importance 0, so with ``l1``
         the network selects features, and :class:`~sklearn.feature_selection.SelectFromModel`
-        keeps the ones it uses. The numeric columns are scaled alike (``numeric_scaling``); with
-        ``numeric_scaling=None``, compare features only on a common scale.
+        keeps the ones it uses. So has a feature that held one value in every training row
+        (or was missing in every one): its weights only ever acted as a bias. The numeric
+        columns are scaled alike (``numeric_scaling``); with ``numeric_scaling=None``,
+        compare features only on a common scale.
         """
         check_is_fitted(self)
         fitted = self._fitted
@@ -101,6 +103,7 @@ class FittedWeightsMixin:
         # Padding columns have the source n_features_in_: counted, then left out.
         n = self.n_features_in_
         norms = np.bincount(sources, weights=norms, minlength=n + 1)[:n]
+        norms[getattr(fitted.inputs, "still_", [])] = 0.0  # absent before 2026-12-05's fix
         total = norms.sum()
         return norms / total if total > 0 else norms
 

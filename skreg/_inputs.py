@@ -78,11 +78,16 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
 def _refuse_unreadable_columns(X: Any) -> None:
     """Complex numbers, dates and durations have no reading here: the complex part would be
     dropped, a date read as nanoseconds or refused deep in NumPy. Ask for a conversion."""
+    from pandas.api.types import infer_dtype
+
     unreadable = {
         name: str(dtype)
         for name, dtype in X.dtypes.items()
         if getattr(dtype, "kind", "O") in "cmM"
     }
+    for (name, values), dtype in zip(X.items(), X.dtypes, strict=True):
+        if getattr(dtype, "kind", None) == "O" and infer_dtype(values, skipna=True) == "complex":
+            unreadable[name] = "complex (as objects)"
     if unreadable:
         raise ValueError(
             f"Column(s) {list(unreadable)} hold {sorted(set(unreadable.values()))} values, "
@@ -162,7 +167,8 @@ def fitted(
             f"({', '.join(f'{n}: {had[n]!r} -> {wanted[n]!r}' for n in changed)}). Set "
             "warm_start=False to train a new network."
         )
-    unseen = kept.unseen_levels(weighted_rows(table, weights))
+    rows = weighted_rows(table, weights)
+    unseen = kept.unseen_levels(rows)
     if unseen:
         warnings.warn(
             f"Column(s) {unseen} hold categorical levels that the first fit did not see. A "
@@ -170,6 +176,16 @@ def fitted(
             "the columns (their levels and scaling), so these levels read as unseen and "
             "the network cannot learn them apart. Start with a batch that holds every "
             "level, or encode the columns yourself.",
+            UserWarning,
+            stacklevel=5,
+        )
+    revived = kept.revived_columns(rows)
+    if revived:
+        warnings.warn(
+            f"Column(s) {revived} were missing in every row of the first fit and hold values "
+            "now. A continued fit (partial_fit, warm_start) keeps the first fit's "
+            "preparation of the columns, which reads them as missing: the network cannot "
+            "learn from them. Start with a batch where they have values, or fit anew.",
             UserWarning,
             stacklevel=5,
         )

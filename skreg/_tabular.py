@@ -36,10 +36,12 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
-# Smooth clipping's bound: |x| / sqrt(1 + (x / 3)**2) < 3.
-CLIP = 3.0
-# smooth_clip reads larger inputs as this one: its square still fits in float64.
-_CLIP_INPUT = 1e150
+from ._scaling import (
+    PiecewiseLinearEncoder,
+    RobustSmoothScaler,
+    all_nan_ok,
+    as_floats,
+)
 
 
 @dataclass(frozen=True)
@@ -52,74 +54,6 @@ class Layout:
     n_numeric: int
     n_dense: int
     levels: tuple[int, ...] = ()
-
-
-def smooth_clip(x: np.ndarray) -> np.ndarray:
-    """``x / sqrt(1 + (x / 3)**2)``: the identity near 0, bounded by 3.
-
-    Beyond 1e150 the square would overflow (to 0 for the whole, a huge value read as the
-    median), so larger values, infinities from scaling included, count as 1e150: the formula
-    gives 3 there to float64's precision. NaN stays NaN.
-    """
-    x = np.clip(x, -_CLIP_INPUT, _CLIP_INPUT)
-    return x / np.sqrt(1.0 + (x / CLIP) ** 2)
-
-
-class RobustSmoothScaler(TransformerMixin, BaseEstimator):
-    """Median-centre, scale by the interquartile range (or the range when it is 0), clip
-    smoothly. Columns may hold NaN, which stay NaN (the imputer after it fills them)."""
-
-    def fit(self, X, y=None):
-        X = _floats(X)
-        with np.errstate(all="ignore"), _all_nan_ok():
-            self.center_ = np.nan_to_num(np.nanmedian(X, axis=0))
-            low, high = np.nanpercentile(X, [25, 75], axis=0)
-            spread = np.nan_to_num(high - low)
-            full = np.nan_to_num(np.nanmax(X, axis=0) - np.nanmin(X, axis=0))
-        scale = np.where(spread > 0, spread, np.where(full > 0, full, 1.0))
-        self.scale_ = scale
-        self.n_features_in_ = X.shape[1]
-        return self
-
-    def transform(self, X):
-        check_is_fitted(self)
-        # NaN stay NaN, for the imputer after; a value beyond float64 once centred clips to 3.
-        with np.errstate(invalid="ignore", over="ignore"):
-            return smooth_clip((_floats(X) - self.center_) / self.scale_)
-
-
-class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
-    """Each column as ``n_bins`` values: bin ``t``, between the training values' quantiles
-    ``e[t]`` and ``e[t + 1]``, gives ``clip((x - e[t]) / (e[t + 1] - e[t]), 0, 1)``. A bin of
-    width 0 (quantiles that fall on one value: a column with few distinct values, or mostly
-    zeros) gives 0: its neighbours' ramps already meet at that value. Each value is then
-    centred on its mean over the training rows (``offsets_``), as the scaled numeric columns
-    are: a change of the first layer then moves its units by about as much as with scaled
-    columns, where uncentred values in [0, 1] add up (on digits' 64 pixels, a (32,) network
-    at ``learning_rate=1e-2`` lost every unit in its first epoch). Columns hold no NaN.
-    """
-
-    def __init__(self, n_bins=8):
-        self.n_bins = n_bins
-
-    def fit(self, X, y=None):
-        X = np.asarray(X, dtype=np.float64)
-        self.edges_ = np.quantile(X, np.linspace(0.0, 1.0, self.n_bins + 1), axis=0).T
-        self.n_features_in_ = X.shape[1]
-        self.offsets_ = self._ramps(X).mean(axis=0)
-        return self
-
-    def transform(self, X):
-        check_is_fitted(self)
-        return self._ramps(np.asarray(X, dtype=np.float64)) - self.offsets_
-
-    def _ramps(self, X: np.ndarray) -> np.ndarray:
-        x = X[:, :, None]
-        low, high = self.edges_[:, :-1], self.edges_[:, 1:]
-        width = high - low
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ramp = np.clip((x - low) / width, 0.0, 1.0)
-        return np.where(width > 0, ramp, 0.0).reshape(len(X), -1)
 
 
 class TablePreprocessor(TransformerMixin, BaseEstimator):
@@ -165,6 +99,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         # values are read as missing too, as they were in training (SimpleImputer drops it).
         missing = np.asarray(_isna(_safe_columns(X, numeric))).all(axis=0)
         self.empty_ = [p for p, empty in zip(numeric, missing) if empty]
+        # Columns holding one value in every training row, or none: the network learns
+        # nothing from them, whatever weights leave them (feature_importances_ gives 0).
+        self.still_ = _still(X, numeric, categorical)
         if like is not None:
             embedded = like._positions_of("codes")
         else:
@@ -242,6 +179,14 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         names = getattr(self.columns_, "feature_names_in_", None)
         return [p if names is None else names[p] for p in positions]
 
+    def revived_columns(self, X) -> list:
+        """The numeric input columns (names, or positions) that were missing in every
+        training row (``empty_``, read as missing at transform) and hold a value in ``X``."""
+        empty = getattr(self, "empty_", [])
+        present = ~np.asarray(_isna(_safe_columns(X, empty))).all(axis=0) if empty else []
+        names = getattr(self.columns_, "feature_names_in_", None)
+        return [p if names is None else names[p] for p, seen in zip(empty, present) if seen]
+
     def unseen_levels(self, X) -> list:
         """The categorical input columns (names, or positions) of ``X`` holding a level
         that the fit did not see (a missing value is not a level here)."""
@@ -305,7 +250,7 @@ class _NumericColumns:
     def fit(self, X) -> _NumericColumns:
         if hasattr(X, "columns"):
             self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        values = _floats(X)
+        values = as_floats(X)
         self.transformers_ = [
             (name, transformer.fit(values[:, positions]), positions)
             for name, transformer, positions in self.parts
@@ -313,7 +258,7 @@ class _NumericColumns:
         return self
 
     def transform(self, X) -> np.ndarray:
-        values = _floats(X)
+        values = as_floats(X)
         outputs = [
             np.asarray(transformer.transform(values[:, positions]))
             for _, transformer, positions in self.transformers_
@@ -324,14 +269,6 @@ class _NumericColumns:
 def _safe_columns(X, positions: list[int]):
     """The columns of ``X`` at ``positions``."""
     return X.iloc[:, positions] if hasattr(X, "iloc") else np.asarray(X)[:, positions]
-
-
-def _floats(X) -> np.ndarray:
-    """A numeric table's values as float64, pandas' missing values (``pd.NA`` of the nullable
-    dtypes) as NaN."""
-    if hasattr(X, "to_numpy"):
-        return X.to_numpy(dtype=np.float64, na_value=np.nan)
-    return np.asarray(X, dtype=np.float64)
 
 
 def without_pandas_na(X):
@@ -366,16 +303,41 @@ def _table_rows(codes: int) -> int:
     return -(-codes // 8) * 8
 
 
+# What pandas infers for an object column that holds numbers only (Decimal too): such a
+# column is numeric, as HistGradientBoosting reads it, not one level per value.
+NUMBERS = ("integer", "floating", "mixed-integer-float", "decimal")
+
+
 def _columns(X) -> tuple[list, list]:
-    """Numeric and categorical columns, by dtype (a NumPy array: all numeric)."""
+    """Numeric and categorical columns, by dtype (a NumPy array: all numeric); an object
+    column is categorical unless it holds numbers only (a frame built from an object array,
+    ``Decimal`` values from a database)."""
     if not hasattr(X, "dtypes"):
         return list(range(np.shape(X)[1])), []
+    from pandas.api.types import infer_dtype
+
     categorical = [
-        c for c, dtype in X.dtypes.items()
-        if dtype.kind in "OSUb" or str(dtype) in ("category", "string", "str")
+        c for (c, dtype), (_, values) in zip(X.dtypes.items(), X.items(), strict=True)
+        if (dtype.kind in "OSUb" or str(dtype) in ("category", "string", "str"))
+        and not (dtype.kind == "O" and infer_dtype(values, skipna=True) in NUMBERS)
     ]  # fmt: skip
     numeric = [c for c in X.columns if c not in categorical]
     return numeric, categorical
+
+
+def _still(X, numeric: list[int], categorical: list[int]) -> list[int]:
+    """The columns (positions) that hold one value in every row, or are missing in every
+    row; a column with some missing values varies (its missing indicator does)."""
+    still = []
+    if numeric:
+        values = as_floats(_safe_columns(X, numeric))
+        with np.errstate(invalid="ignore"), all_nan_ok():
+            spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+        missing = np.isnan(values)
+        one_value = (spread == 0) & ~missing.any(axis=0)
+        still += [p for p, s in zip(numeric, one_value | missing.all(axis=0)) if s]
+    still += [p for p in categorical if X.iloc[:, p].nunique(dropna=False) <= 1]
+    return sorted(still)
 
 
 def _n_levels(X, column: int) -> int:
@@ -398,7 +360,7 @@ def large_exponents(X: np.ndarray) -> np.ndarray:
     """Per column, the power of two at its largest magnitude where that is beyond about
     1e77, else 0: dividing by it (exactly, ``np.ldexp(X, -exponents)``) lets sums of
     squares of values near 1e300 stay finite and leaves ordinary columns untouched."""
-    with np.errstate(all="ignore"), _all_nan_ok():
+    with np.errstate(all="ignore"), all_nan_ok():
         top = np.nan_to_num(np.nanmax(np.abs(X), axis=0))
     exponent = np.frexp(top)[1]
     return np.where(exponent > 256, exponent, 0)
@@ -411,11 +373,11 @@ class _PowerOfTwo(TransformerMixin, BaseEstimator):
     are left as they are)."""
 
     def fit(self, X, y=None):
-        self.exponent_ = large_exponents(_floats(X))
+        self.exponent_ = large_exponents(as_floats(X))
         return self
 
     def transform(self, X):
-        return np.ldexp(_floats(X), -self.exponent_)
+        return np.ldexp(as_floats(X), -self.exponent_)
 
 
 class _AsObject(TransformerMixin, BaseEstimator):
@@ -458,17 +420,3 @@ def _isna(X):
     import pandas as pd
 
     return pd.isna(X)
-
-
-class _all_nan_ok:
-    """NumPy's warnings for columns missing in every row (their statistics are NaN, then 0)."""
-
-    def __enter__(self):
-        import warnings
-
-        self._catch = warnings.catch_warnings()
-        self._catch.__enter__()
-        warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc):
-        return self._catch.__exit__(*exc)

@@ -14,13 +14,9 @@ from sklearn.preprocessing import StandardScaler
 
 import skreg
 from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg._scaling import PiecewiseLinearEncoder, RobustSmoothScaler, smooth_clip
 from skreg._specs import LearningRateSchedule
-from skreg._tabular import (
-    PiecewiseLinearEncoder,
-    RobustSmoothScaler,
-    TablePreprocessor,
-    smooth_clip,
-)
+from skreg._tabular import TablePreprocessor
 
 
 def small(cls=RegularizedMLPClassifier, **params):
@@ -589,3 +585,49 @@ def test_adams_first_step_moves_each_embedding_weight_by_the_learning_rate():
     assert steps.size >= 8 * 8  # the vectors of the levels seen moved
     assert steps.max() <= 1 + 1e-4
     assert np.mean(steps > 0.95) > 0.9
+
+
+def test_an_object_column_of_numbers_is_numeric_as_gradient_boosting_reads_it():
+    from decimal import Decimal
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-3, 3, 120).round(3)
+    floats = pd.DataFrame({"x": x, "g": rng.choice(["u", "v"], 120)})
+    y = 2 * x + rng.normal(scale=0.1, size=120)
+    as_objects = floats.assign(x=floats["x"].astype(object))
+    as_decimals = floats.assign(x=[Decimal(str(v)) for v in x])
+    expected = small(RegularizedMLPRegressor).fit(floats, y).predict(floats)
+    for frame in (as_objects, as_decimals):  # not one level per value
+        predicted = small(RegularizedMLPRegressor).fit(frame, y).predict(frame)
+        np.testing.assert_array_equal(predicted, expected)
+    with pytest.raises(ValueError, match=r"\['x'\] hold \['complex \(as objects\)'\]"):
+        small(RegularizedMLPRegressor).fit(floats.assign(x=x.astype(object) + 1j), y)
+
+
+def test_a_column_that_never_varied_in_training_has_no_importance():
+    from sklearn.feature_selection import SelectFromModel
+
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=150)
+    frame = pd.DataFrame({
+        "signal": signal, "empty": np.nan, "constant": 3.0, "one_level": "a",
+        "noise": rng.normal(size=150),
+    })  # fmt: skip
+    y = (signal > 0).astype(int)
+    importances = small(max_iter=10).fit(frame, y).feature_importances_
+    np.testing.assert_array_equal(importances[1:4], 0.0)
+    assert importances.sum() == pytest.approx(1.0)
+    kept = SelectFromModel(small(max_iter=10)).fit(frame, y).get_feature_names_out()
+    assert set(kept) <= {"signal", "noise"}
+
+
+def test_a_continued_fit_warns_of_a_column_its_first_batch_had_missing_everywhere():
+    first = pd.DataFrame({"x": [np.nan] * 20, "z": np.arange(20.0)})
+    later = first.assign(x=np.arange(20.0))
+    y = np.arange(20) % 2
+    clf = small().partial_fit(first, y, classes=[0, 1])
+    with pytest.warns(UserWarning, match=r"Column\(s\) \['x'\] were missing in every row"):
+        clf.partial_fit(later, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.partial_fit(first, y)  # still missing: nothing to say
