@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.utils.validation import validate_data
 
 from ._specs import FrontSpec
-from ._tabular import Layout, TablePreprocessor, without_pandas_na
+from ._tabular import Layout, TablePreprocessor, holds_numbers, without_pandas_na
 
 # Bins of numeric_embedding="piecewise_linear": the same count for every table, so that folds
 # share one compiled program.
@@ -58,9 +58,12 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     feature names and count, the rows, the finite values (NaN are imputed later); a
     DataFrame is kept as it is, for its column dtypes, a NumPy array becomes float64."""
     params = dict(reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
-    if not reset and getattr(getattr(X, "dtype", None), "kind", None) == "O":
+    kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if not reset and kind in ("O", "U", "S"):
         # An array of objects (strings beside numbers) for a model fitted on a DataFrame
-        # with categorical columns: read as its columns (matrix).
+        # with categorical columns: read as its columns (matrix). NumPy makes such an
+        # array of strings ("<U32": the numbers as text), unless told dtype=object.
+        X = X if kind == "O" else np.asarray(X, dtype=object)
         params["dtype"] = None
     if is_table(X):
         _refuse_unreadable_columns(X)
@@ -85,9 +88,19 @@ def _refuse_unreadable_columns(X: Any) -> None:
         for name, dtype in X.dtypes.items()
         if getattr(dtype, "kind", "O") in "cmM"
     }
+    mixed = []
     for (name, values), dtype in zip(X.items(), X.dtypes, strict=True):
-        if getattr(dtype, "kind", None) == "O" and infer_dtype(values, skipna=True) == "complex":
+        held = infer_dtype(values, skipna=True) if getattr(dtype, "kind", None) == "O" else ""
+        if held == "complex":
             unreadable[name] = "complex (as objects)"
+        elif held in ("mixed", "mixed-integer") and not holds_numbers(values):
+            mixed.append(name)
+    if mixed:  # scikit-learn's encoders would refuse them without naming the column
+        raise ValueError(
+            f"Column(s) {mixed} mix numbers and strings, or hold values such as lists that "
+            "are not levels; a categorical column holds strings only, or numbers only. "
+            "Convert them first, for example with .astype(str)."
+        )
     if unreadable:
         raise ValueError(
             f"Column(s) {list(unreadable)} hold {sorted(set(unreadable.values()))} values, "

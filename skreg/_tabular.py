@@ -27,6 +27,7 @@ miss a level then share one compiled program), codes, described by :class:`Layou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from numbers import Number
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
@@ -314,15 +315,27 @@ def _columns(X) -> tuple[list, list]:
     ``Decimal`` values from a database)."""
     if not hasattr(X, "dtypes"):
         return list(range(np.shape(X)[1])), []
-    from pandas.api.types import infer_dtype
-
     categorical = [
         c for (c, dtype), (_, values) in zip(X.dtypes.items(), X.items(), strict=True)
         if (dtype.kind in "OSUb" or str(dtype) in ("category", "string", "str"))
-        and not (dtype.kind == "O" and infer_dtype(values, skipna=True) in NUMBERS)
+        and not (dtype == np.dtype(object) and holds_numbers(values))
     ]  # fmt: skip
     numeric = [c for c in X.columns if c not in categorical]
     return numeric, categorical
+
+
+def holds_numbers(values) -> bool:
+    """Whether an object column holds numbers only (``Decimal`` too, mixed with floats),
+    missing values aside."""
+    from pandas.api.types import infer_dtype
+
+    held = infer_dtype(values, skipna=True)
+    if held in ("mixed", "mixed-integer"):
+        return all(
+            isinstance(v, Number) and not isinstance(v, (bool, np.bool_, complex))
+            for v in values.dropna()
+        )
+    return held in NUMBERS
 
 
 def _still(X, numeric: list[int], categorical: list[int]) -> list[int]:

@@ -631,3 +631,26 @@ def test_a_continued_fit_warns_of_a_column_its_first_batch_had_missing_everywher
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         clf.partial_fit(first, y)  # still missing: nothing to say
+
+
+@pytest.mark.parametrize(
+    "values", [[[1, 2], [3]] * 30, [1, "a"] * 30], ids=["lists", "numbers-and-strings"]
+)
+def test_a_column_of_mixed_kinds_is_named(values):
+    frame = pd.DataFrame({"x": np.arange(60.0), "odd": pd.Series(values, dtype=object)})
+    with pytest.raises(ValueError, match=r"Column\(s\) \['odd'\] mix numbers and strings"):
+        small().fit(frame, np.arange(60) % 2)
+
+
+def test_numbers_mixed_with_decimals_are_numeric_and_an_array_of_text_reads_as_columns():
+    from decimal import Decimal
+
+    frame = pd.DataFrame({"x": np.arange(40.0) / 10, "city": ["a", "b"] * 20})
+    y = np.arange(40) % 2
+    mixed = frame.assign(x=[Decimal(str(v)) if i % 2 else v for i, v in enumerate(frame.x)])
+    clf = small().fit(frame, y)
+    np.testing.assert_array_equal(small().fit(mixed, y).predict_proba(frame),
+                                  clf.predict_proba(frame))  # fmt: skip
+    text = np.array([[0.3, "a"], [1.2, "b"]])  # NumPy's "<U32": the numbers as text
+    with pytest.warns(UserWarning, match="does not have valid feature names"):
+        np.testing.assert_array_equal(clf.predict(text), clf.predict(text.astype(object)))
