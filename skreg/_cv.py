@@ -195,8 +195,8 @@ class _BaseRegularizedMLPCV(BaseEstimator):
             # one network, so one compiled program, even when a column's level count
             # crosses max_onehot_levels between folds.
             like = _inputs.preprocessor(template).fit(_inputs.weighted_rows(X, sample_weight))
-            data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning))
-            data = (*data, self.error_score, len(folds))
+            data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning),
+                    self.error_score, len(folds))  # fmt: skip
             record, members = self._race(template, grid, folds, data, scorer)
             _report_failures(record, self.error_score)
             self._store(record)
@@ -361,10 +361,11 @@ def keeps_a_model(cv: _BaseRegularizedMLPCV) -> bool:
 def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     """One candidate on one fold: trained on its training rows, scored on its test rows.
 
-    A fit or a score that fails gives the fold ``error_score`` with a ``FitFailedWarning``
-    and no member, as GridSearchCV does, or raises with ``error_score="raise"``; but a
-    scorer that fails because a fold lacks a class raises whatever ``error_score``, since
-    every candidate would fail that fold alike and leave no choice.
+    A fit or a score that fails gives the fold ``error_score`` and no member (the search
+    reports it: :func:`_report_failures`), as GridSearchCV does, or raises with
+    ``error_score="raise"``; but a scorer that fails because a fold lacks a class raises
+    whatever ``error_score``, since every candidate would fail that fold alike and leave no
+    choice.
     """
     X, y, sample_weight, scorer_weights, like, prune, error_score, n_folds = data
     train, test = fold
@@ -461,7 +462,10 @@ def _report_failures(record, error_score) -> None:
     error = record.errors[0][2]
     first = f"{type(error).__name__}: {error}"
     if failed[ran].all():
-        error.add_note(f"Every one of the {ran.sum()} fold models failed; this is the first.")
+        error.add_note(
+            f"Every one of the {ran.sum()} fold models failed; this is the first "
+            "(error_score='raise' shows where it was raised)."
+        )
         raise error
     best = record.best()
     if failed[best][ran[best]].all():
