@@ -462,10 +462,7 @@ def _report_failures(record, error_score) -> None:
     error = record.errors[0][2]
     first = f"{type(error).__name__}: {error}"
     if failed[ran].all():
-        error.add_note(
-            f"Every one of the {ran.sum()} fold models failed; this is the first "
-            "(error_score='raise' shows where it was raised)."
-        )
+        error.add_note(f"All {ran.sum()} fold models failed; error_score='raise' shows where.")
         raise error
     best = record.best()
     if failed[best][ran[best]].all():
