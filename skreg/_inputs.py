@@ -90,7 +90,8 @@ def _refuse_unreadable_columns(X: Any) -> None:
     }
     mixed = []
     for (name, values), dtype in zip(X.items(), X.dtypes, strict=True):
-        held = infer_dtype(values, skipna=True) if getattr(dtype, "kind", None) == "O" else ""
+        # Only plain object columns can hold mixed kinds (a string dtype holds strings).
+        held = infer_dtype(values, skipna=True) if dtype == np.dtype(object) else ""
         if held == "complex":
             unreadable[name] = "complex (as objects)"
         elif held in ("mixed", "mixed-integer") and not holds_numbers(values):
