@@ -8,6 +8,7 @@ import keras
 import numpy as np
 import pandas as pd
 import pytest
+from sklearn.base import clone
 from sklearn.compose import TransformedTargetRegressor
 from sklearn.model_selection import GridSearchCV
 from sklearn.preprocessing import StandardScaler
@@ -536,6 +537,75 @@ def test_the_periodic_features_are_their_formula():
     expected = np.einsum("bjk,jkd->bjd", waves, W) + c
     np.testing.assert_allclose(out[:, :3], x, rtol=1e-6)  # the columns themselves
     np.testing.assert_allclose(out[:, 3:], expected.reshape(2, -1), rtol=1e-5, atol=1e-6)
+
+
+def test_training_steps_embed_each_distinct_value_once_with_the_same_numbers():
+    from skreg._engine._front import TableFront, level_codes, levels
+    from skreg._specs import FrontSpec
+
+    rng = np.random.default_rng(0)
+    spec = FrontSpec(n_numeric=3, n_dense=4, periodic=True, scale=True)
+    X = np.column_stack([rng.integers(0, 17, (300, 3)), rng.integers(0, 2, 300)])
+    X = (X / 3.0).astype(np.float32)  # 17 values (and -0.0) a column: a table of 32
+    X[4, 0] = -0.0  # a training row's -0.0 finds the 0.0 of the table
+    train = np.arange(0, 300, 2)
+    table, codes = level_codes(spec, X, train, step=128)
+    assert table.shape == (3, 32)
+    np.testing.assert_array_equal(np.take_along_axis(table, codes[train].T, 1).T, X[train, :3])
+    assert level_codes(spec, X, train, step=32) is None  # a table of 32 for 32-row steps
+    assert level_codes(spec, X, train[:100], step=128) is None  # values repeat too little
+    assert level_codes(FrontSpec(3, 4), X, train, step=128) is None  # no periodic features
+
+    front = TableFront(spec)
+    front.build((None, 4))
+    values = front.initial_values(np.random.default_rng(1))
+    for variable in front.weights:
+        variable.assign(values[id(variable)].astype(np.float32))
+    batch = X[train[:64]]
+
+    def run(table_and_codes):
+        with levels(*table_and_codes):
+            return front(keras.ops.convert_to_tensor(batch), training=True)
+
+    each_row = keras.ops.convert_to_numpy(run((None, None)))
+    from_table = keras.ops.convert_to_numpy(run((table, codes[train[:64]])))
+    # The same operations on each value; only the sum over the 16 frequencies may be
+    # ordered otherwise.
+    np.testing.assert_allclose(from_table, each_row, rtol=1e-6, atol=1e-7)
+    # Outside training (prediction, the validation loss) every row is embedded: values
+    # unseen in training have no place in the table.
+    with levels(table, codes[train[:64]]):
+        unseen = keras.ops.convert_to_numpy(front(batch + 0.5, training=False))
+    np.testing.assert_array_equal(unseen, keras.ops.convert_to_numpy(front(batch + 0.5)))
+
+
+@pytest.mark.parametrize("augmentation", [None, "noise"])
+def test_a_fit_through_the_table_of_distinct_values_trains_the_same_network(
+    augmentation, monkeypatch
+):
+    from skreg import GaussianNoise
+    from skreg._engine import _session
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 12, (240, 6)).astype(float)  # 12 values a column
+    y = (X[:, 0] + X[:, 1] > 11).astype(int)
+    noise = GaussianNoise(0.1) if augmentation else None
+    model = small(max_iter=3, early_stopping=False, augmentation=noise)
+    used, level_codes = [], _session.level_codes
+
+    def recording(*args):
+        used.append(level_codes(*args))
+        return used[-1]
+
+    monkeypatch.setattr(_session, "level_codes", recording)
+    through_table = clone(model).fit(X, y).predict_proba(X)
+    if augmentation:
+        assert used == []  # noise makes every value new: no table
+    else:
+        assert used[0] is not None and used[0][0].shape == (6, 16)
+    monkeypatch.setattr(_session, "level_codes", lambda *args: None)
+    each_row = clone(model).fit(X, y).predict_proba(X)
+    np.testing.assert_allclose(through_table, each_row, atol=1e-6)
 
 
 def test_the_periodic_features_cosine_is_numpys_to_float32_rounding():

@@ -12,11 +12,25 @@ dense layer (RealMLP's ingredients, Holzmueller et al. 2024, "Better by Default"
   function of one column, such as a threshold or a bump, is then one dense layer away.
 - **Embeddings of the coded categorical columns** (:mod:`skreg._tabular`): a learned vector
   of ``embedding_dim`` numbers per level, code 0 (a level unseen in training) included.
+
+**A training step computes the periodic embeddings once per distinct value** when the
+training rows' numeric columns hold few of them (:func:`level_codes`): on a table of
+counts, codes or pixel intensities, a batch of 200 rows repeats each column's 16 or 17
+values many times, and the embedding of a value is the same in every row that holds it. The
+step then embeds each column's distinct values (a table of ``K`` per column) and gathers
+each row's from it: the same numbers as embedding every row (the same operations on the
+same values), the gradient summed in another order. Measured on digits' 600 training rows
+(64 columns of 17 values, TensorFlow, one thread): 6.0 ms an epoch -> 3.1 ms (1.0 ms
+without the embeddings). Prediction and the validation loss embed every row, as a value
+not seen in training has no place in the table.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import keras
@@ -29,6 +43,16 @@ SCALE_FACTOR = 6.0
 PERIODIC_FACTOR = 0.1
 FREQUENCIES = 16
 FREQUENCY_SCALE = 0.1
+
+
+# A table of distinct values has a power of two rows, at least this many (fewer shapes to
+# compile). It is used when it has at most half a training step's rows (it then costs at
+# most half the embedding of the step's rows, plus a gather) and a quarter of the training
+# rows: where values repeat, as in counts, codes and pixels, not where each row holds its
+# own (a continuous column), so that the fits of a search on such data all use it or none.
+MIN_LEVELS = 8
+# The table and the batch's codes of the training step being traced (see :func:`levels`).
+_STEP = threading.local()
 
 
 # cos(2 pi t) = sum_n COSINE[n] t**(2n), its Taylor series to the power 16: within 2e-7 of
@@ -51,6 +75,45 @@ def cos_of_turns(turns: Any) -> Any:
     for coefficient in COSINE[-2::-1]:
         value = value * square + coefficient
     return value
+
+
+def level_codes(
+    spec: FrontSpec | None, X: np.ndarray, rows: np.ndarray, step: int
+) -> tuple[np.ndarray, np.ndarray] | None:
+    """The training rows' distinct numeric values and each row's place among them, for the
+    training steps' periodic embeddings (module docstring), or None where they would not
+    pay: ``(levels, codes)``, ``levels[j]`` column ``j``'s distinct values in the training
+    rows ``rows`` of ``X``, sorted, padded with the largest to ``K`` (a power of two), and
+    ``codes[i, j]`` the position of ``X[i, j]`` in ``levels[j]`` (for the training rows;
+    other rows get a code they never use). ``step``: the rows of one training step."""
+    if spec is None or not (spec.periodic and spec.n_numeric) or len(rows) == 0:
+        return None
+    n = spec.n_numeric
+    values = np.sort(X[rows, :n], axis=0)
+    distinct = 1 + np.count_nonzero(np.diff(values, axis=0), axis=0)
+    size = max(MIN_LEVELS, 1 << (int(distinct.max()) - 1).bit_length())
+    if 2 * size > step or 4 * size > len(rows):
+        return None
+    levels = np.empty((n, size), np.float32)
+    codes = np.empty((len(X), n), np.int32)
+    for j in range(n):
+        unique = np.unique(values[:, j])
+        levels[j, : len(unique)] = unique
+        levels[j, len(unique) :] = unique[-1]
+        codes[:, j] = np.minimum(np.searchsorted(unique, X[:, j]), len(unique) - 1)
+    return levels, codes
+
+
+@contextmanager
+def levels(table: Any, codes: Any) -> Iterator[None]:
+    """Within: the fronts called in training embed through ``table`` (a :func:`level_codes`
+    ``levels``) and the batch's ``codes``; None for every row's own (the default)."""
+    saved = getattr(_STEP, "value", None)
+    _STEP.value = None if table is None else (table, codes)
+    try:
+        yield
+    finally:
+        _STEP.value = saved
 
 
 @keras.saving.register_keras_serializable(package="skreg")
@@ -85,23 +148,42 @@ class TableFront(keras.layers.Layer):
             for i, levels in enumerate(spec.levels)
         ]  # fmt: skip
 
-    def call(self, x: Any) -> Any:
+    def call(self, x: Any, training: Any = None) -> Any:
         ops, spec = keras.ops, self.spec
         dense = x[:, : spec.n_dense]
         if spec.scale:
             dense = dense * (SCALE_FACTOR * self.scale)
         parts = [dense]
         if spec.periodic and spec.n_numeric:
-            numeric = dense[:, : spec.n_numeric, None]
-            turns = numeric * (PERIODIC_FACTOR * self.frequencies)
-            waves = cos_of_turns(turns + PERIODIC_FACTOR / (2 * math.pi) * self.phases)
-            mixed = ops.einsum("bjk,jkd->bjd", waves, PERIODIC_FACTOR * self.projection)
-            mixed = mixed + PERIODIC_FACTOR * self.offsets
+            step = getattr(_STEP, "value", None) if training else None
+            if step is None:
+                mixed = self._periodic(dense[:, : spec.n_numeric, None], 1)
+            else:  # each distinct value once, then each row's (module docstring)
+                table, codes = step
+                n, size = table.shape
+                values = table * (SCALE_FACTOR * self.scale[:n, None]) if spec.scale else table
+                mixed = ops.reshape(self._periodic(values[:, :, None], 2), (n * size, -1))
+                places = codes + ops.arange(n, dtype="int32") * size
+                mixed = ops.take(mixed, places, axis=0)
             parts.append(ops.reshape(mixed, (-1, spec.n_numeric * spec.periodic_dim)))
         for i, table in enumerate(self.tables):
             codes = ops.cast(x[:, spec.n_dense + i], "int32")
             parts.append(ops.take(table, codes, axis=0))
         return ops.concatenate(parts, axis=1) if len(parts) > 1 else parts[0]
+
+    def _periodic(self, values: Any, axis: int) -> Any:
+        """The periodic embeddings of ``values`` (numeric columns, their values along
+        ``axis``, 1 or 2, and a last axis of 1): ``W cos(2 pi (w x + b)) + c`` per column."""
+        ops = keras.ops
+        parameters = [PERIODIC_FACTOR * self.frequencies,
+                      PERIODIC_FACTOR / (2 * math.pi) * self.phases,
+                      PERIODIC_FACTOR * self.offsets]  # fmt: skip
+        if axis == 2:  # columns first: a values axis after theirs
+            parameters = [ops.expand_dims(p, 1) for p in parameters]
+        frequencies, phases, offsets = parameters
+        waves = cos_of_turns(values * frequencies + phases)
+        subscripts = "bjk,jkd->bjd" if axis == 1 else "jbk,jkd->jbd"
+        return ops.einsum(subscripts, waves, PERIODIC_FACTOR * self.projection) + offsets
 
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (input_shape[0], self.spec.width)

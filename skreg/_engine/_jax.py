@@ -91,12 +91,15 @@ class JaxProgram(Program):
     def _forward(self, trainable, non_trainable, X):
         return self.call("forward", trainable, non_trainable, X)
 
-    def _train_step(self, state, x, y, w, data, host):
+    def _train_step(self, state, x, y, w, data, host, codes):
         trainable, non_trainable, optimizer, augmenter = state
         if self.augmenter is not None:
             (x, y), augmenter = self.augmenter.stateless_call([], augmenter, x, y, *host)
+        levels = (data.levels, codes)
         (loss, non_trainable), grads = jax.value_and_grad(
-            lambda t, n: objective(self, t, n, x, y, w, data.penalty, smoothing=data.smoothing),
+            lambda t, n: objective(
+                self, t, n, x, y, w, data.penalty, smoothing=data.smoothing, levels=levels
+            ),
             has_aux=True,
         )(trainable, non_trainable)
         trainable, optimizer = self.optimizer.stateless_apply(optimizer, grads, trainable)

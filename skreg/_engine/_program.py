@@ -35,6 +35,7 @@ from .._specs import (
     TrainingRequest,
 )
 from ._augmenters import build_augmenter
+from ._front import levels as front_levels
 from ._network import (
     LOSSES,
     RUN_TIME_SETTINGS,
@@ -63,8 +64,9 @@ ADAPTIVE_FACTOR = 0.2
 
 
 def objective(
-    program: Program, trainable, non_trainable, x, y, w, penalty, training=True, smoothing=0.0
-):
+    program: Program, trainable, non_trainable, x, y, w, penalty, training=True, smoothing=0.0,
+    levels=None,
+):  # fmt: skip
     """A batch's loss: the weighted mean data loss plus ``l1 * sum|W| + l2 * sum W**2``.
 
     The data loss is computed from the output layer's linear predictor (for the classifier,
@@ -72,13 +74,19 @@ def objective(
     smoothed by ``smoothing``: ``(1 - smoothing) * y + smoothing / n_classes``, as Keras'
     ``label_smoothing``.
 
+    ``levels``: a training step's ``(table, codes)`` of distinct numeric values, for the
+    periodic embeddings (:func:`._front.level_codes`); a table with no values, or None,
+    embeds every row.
+
     The one definition of what skreg minimizes, on every backend. Returns the loss and the
     network's updated non-trainable state (batch statistics, random-generator states).
     """
     ops = keras.ops
-    y_pred, non_trainable = program.linear.stateless_call(
-        trainable, non_trainable, x, training=training
-    )
+    table, codes = (None, None) if levels is None or levels[0].shape[-1] == 0 else levels
+    with front_levels(table, codes):
+        y_pred, non_trainable = program.linear.stateless_call(
+            trainable, non_trainable, x, training=training
+        )
     if program.key.loss == "categorical_crossentropy":
         y = y * (1.0 - smoothing) + smoothing / y.shape[-1]
     data_loss = ops.sum(program.loss(y, y_pred) * w) / ops.maximum(ops.sum(w), 1e-12)
@@ -147,6 +155,10 @@ class Data(NamedTuple):
     # The regularization schedule: (flat_cosine, the dropout rates, the weight decay), the
     # rates and decay the schedule multiplies at every epoch.
     regularization: tuple
+    # The training rows' distinct numeric values and every row's place among them
+    # (:func:`._front.level_codes`), or arrays with no values: every row embedded.
+    levels: Any
+    codes: Any
 
 
 class Best(NamedTuple):
@@ -381,8 +393,9 @@ class Program:
             state, total = carry
             x = ops.take(data.X, order[i], axis=0)
             y = ops.take(data.Y, order[i], axis=0)
+            codes = ops.take(data.codes, order[i], axis=0)
             state, loss = self._train_step(state, x, y, weights[i], data,
-                                           tuple(a[i] for a in host))  # fmt: skip
+                                           tuple(a[i] for a in host), codes)  # fmt: skip
             return state, total + loss * ops.sum(weights[i])
 
         state, total = ops.fori_loop(0, n_batches, step, (state, ops.convert_to_tensor(0.0)))
@@ -395,9 +408,10 @@ class Program:
 
     # Inside the compiled functions: by backend.
 
-    def _train_step(self, state, x, y, w, data, host):
-        """Augment the batch, take the gradient of :func:`objective` (with ``data``'s penalty
-        and label smoothing) and apply it."""
+    def _train_step(self, state, x, y, w, data, host, codes):
+        """Augment the batch, take the gradient of :func:`objective` (with ``data``'s penalty,
+        label smoothing and table of distinct values, the batch's ``codes`` in it) and apply
+        it."""
         raise NotImplementedError
 
     def _keep_best(self, improved, state, best_weights):

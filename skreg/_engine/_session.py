@@ -24,6 +24,7 @@ from .._specs import (
     TrainingRequest,
 )
 from .._training import bucket_rows, epoch_batches, step_rows, train
+from ._front import level_codes
 from ._program import Data, Program, numpy
 
 # The patience of a call that does not stop early: longer than any run.
@@ -97,6 +98,7 @@ class Session:
             tol=np.float32(stopping.tol if stopping else 0.0),
             schedule=schedule.learning_rate.inputs(),
             regularization=(),
+            **_levels(program, request, rows, self.step),
         )
         self.clock = ScheduleClock.start() if request.clock is None else request.clock
         values = program.start_values(request, seeds)
@@ -206,6 +208,21 @@ class Session:
              request.augmentation.draw(rng, Batches(order, weights, batches.real_rows)))
             for order, weights in zip(batches.order, batches.weights)
         ]  # fmt: skip
+
+
+def _levels(program: Program, request: TrainingRequest, rows: int, step: int) -> dict:
+    """The fit's table of distinct numeric values and the rows' codes in it (``Data``'s
+    ``levels`` and ``codes``): none when the training steps augment their rows (noise
+    makes every value new) or when the table would not pay (:func:`._front.level_codes`)."""
+    front = program.key.network.front
+    found = None
+    if not program.key.augmentation:
+        found = level_codes(front, request.X, request.train_rows, step)
+    if found is None:
+        n = front.n_numeric if front is not None else 0
+        return {"levels": np.zeros((n, 0), np.float32), "codes": np.zeros((rows, 0), np.int32)}
+    table, codes = found
+    return {"levels": table, "codes": _padded(codes, rows).astype(np.int32)}
 
 
 def _float32(values: Any) -> np.ndarray:

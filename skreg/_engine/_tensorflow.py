@@ -224,7 +224,7 @@ class TensorFlowProgram(Program):
             self.optimizer.variables[self.weight_decay_index].assign(weight_decay)
         return state
 
-    def _train_step(self, state, x, y, w, data, host):
+    def _train_step(self, state, x, y, w, data, host, codes):
         if self.augmenter is not None:
             x, y = self.augmenter(x, y, *host)
         trainable_variables, non_trainable_variables = self._variables[:2]
@@ -232,7 +232,7 @@ class TensorFlowProgram(Program):
             loss, non_trainable = objective(
                 self, [v.value for v in trainable_variables],
                 [v.value for v in non_trainable_variables], x, y, w, data.penalty,
-                smoothing=data.smoothing,
+                smoothing=data.smoothing, levels=(data.levels, codes),
             )  # fmt: skip
         # An embedding table's gradient comes as IndexedSlices, one slice per row of the
         # batch, levels repeated; Keras' Adam squares those slices before summing them
