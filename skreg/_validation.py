@@ -25,9 +25,20 @@ except ImportError:  # scikit-learn < 1.9: no callbacks, and no set_callbacks me
 def scorer_accepts_sample_weight(scorer) -> bool:
     """Whether ``scorer`` takes ``sample_weight``, as GridSearchCV decides it before it
     passes the fit's weights to the scorer (a scorer object's private ``_accept_sample_weight``
-    on recent scikit-learn, else the callable's signature)."""
+    on recent scikit-learn, else the callable's signature). With metadata routing enabled,
+    a scorer's own request decides where it made one (``set_score_request(sample_weight=
+    True)`` or ``False``; GridSearchCV routes them so), and an unset request is read as
+    without routing."""
     import inspect
 
+    import sklearn
+
+    if sklearn.get_config().get("enable_metadata_routing") and hasattr(
+        scorer, "get_metadata_routing"
+    ):
+        request = scorer.get_metadata_routing().score.requests.get("sample_weight")
+        if request is not None:
+            return request is True or request == "sample_weight"
     accept = getattr(scorer, "_accept_sample_weight", None)
     if accept is not None:
         return bool(accept())

@@ -426,6 +426,35 @@ def test_sample_weight_and_groups_reach_it_through_metadata_routing(iris, joint)
     assert not np.allclose(routed.predict_proba(X), unweighted.predict_proba(X))
 
 
+@pytest.mark.parametrize("request_weights", [False, True])
+def test_the_scorers_own_request_decides_its_weights_under_metadata_routing(
+    binary_data, request_weights
+):
+    from sklearn.metrics import get_scorer
+
+    X, y = binary_data
+    weights = np.where(y == 1, 5.0, 0.2)
+    with sklearn.config_context(enable_metadata_routing=True):
+        scorer = get_scorer("accuracy").set_score_request(sample_weight=request_weights)
+        ours = small_cv(pruning=False, scoring=scorer, l2s=[1e-3], dropouts=[0.0])
+        ours.fit(X, y, sample_weight=weights)
+        member = RegularizedMLPClassifier(**SMALL).set_fit_request(sample_weight=True)
+        grid = {"l2": [1e-3], "dropout": [0.0]}
+        search = GridSearchCV(member, grid, cv=3, scoring=scorer)
+        search.fit(X, y, sample_weight=weights)
+    splits = [f"split{k}_test_score" for k in range(3)]
+    ours_scores = [ours.cv_results_[k][0] for k in splits]
+    theirs = [search.cv_results_[k][0] for k in splits]
+    np.testing.assert_allclose(ours_scores, theirs, rtol=1e-6)
+    # Weighted and unweighted accuracy differ on these folds: the test can tell them apart.
+    folds = list(sklearn.model_selection.StratifiedKFold(3).split(X, y))
+    other = [
+        m.score(X[test], y[test], sample_weight=None if request_weights else weights[test])
+        for m, (_, test) in zip(ours.estimators_, folds)
+    ]
+    assert not np.allclose(ours_scores, other)
+
+
 def test_class_weight_reaches_every_fold_model(binary_data):
     X, y = binary_data
     cv = small_cv(class_weight={0: 1.0, 1: 5.0}, l2s=[1e-3], dropouts=[0.0]).fit(X, y)
