@@ -38,7 +38,7 @@ from ._specs import (
     schedule_name,
     seed_sequence,
 )
-from ._training import require_some_weight, scorer_failure, scoring_error, split_rows
+from ._training import require_some_weight, scorer_failure, scoring_error, split_rows, unit_scale
 from ._validation import (
     CallbackSupportMixin,
     Interval,
@@ -184,7 +184,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         given = (X, y, sample_weight)  # as the user passed them, for scikit-learn's callbacks
         with restore_on_failure(self):
             table, y = _inputs.check(self, X, y, reset=not continuing, **self._y_checks())
-            w = self._sample_weight(table, y, sample_weight, incremental=incremental)
+            w = unit_scale(self._sample_weight(table, y, sample_weight, incremental=incremental))
             preprocessor = _inputs.fitted(self, table, continuing and self._fitted.inputs, w)
             M = _inputs.matrix(preprocessor, table)
             Y, target = self._encode_targets(y, continuing=continuing, classes=classes, weights=w)
@@ -291,7 +291,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
     def _sample_weight(self, X, y, sample_weight, *, incremental):
         # Negative weights would make training maximize those rows' loss.
         sample_weight = _check_sample_weight(
-            sample_weight, X, dtype=np.float32, ensure_non_negative=True, **_ZERO_WEIGHTS_OK
+            sample_weight, X, dtype=np.float64, ensure_non_negative=True, **_ZERO_WEIGHTS_OK
         )
         require_some_weight(sample_weight, "sample_weight")
         return sample_weight

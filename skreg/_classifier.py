@@ -453,7 +453,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
                 f"class_weight must give every class a finite, non-negative weight; got "
                 f"{self.class_weight!r}."
             )
-        sample_weight = (sample_weight * class_weights).astype(np.float32)
+        sample_weight = sample_weight * class_weights
         require_some_weight(sample_weight, "The weights (sample_weight times class_weight)")
         return sample_weight
 

@@ -300,6 +300,17 @@ def scoring_error(estimator, error: Exception) -> ValueError:
     )
 
 
+def unit_scale(weights: np.ndarray) -> np.ndarray:
+    """``weights`` as float32, multiplied by the power of two that brings the largest into
+    [0.5, 1). Only their ratios matter (each batch's loss is a weighted mean), and a power of
+    two changes no digit, so the weights train as before; but weights of any scale now fit
+    float32, where a batch whose weights summed below 1e-12 lost its loss (1e-20 per row)."""
+    top = float(np.max(weights, initial=0.0))
+    if top > 0:
+        weights = np.ldexp(weights, -np.frexp(top)[1])
+    return weights.astype(np.float32)
+
+
 def require_some_weight(weights: np.ndarray, what: str, why: str = "") -> None:
     """Refuse weights that are all zero (nothing to train on)."""
     if not np.any(weights > 0):

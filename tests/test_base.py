@@ -219,6 +219,20 @@ def test_sample_weight_equals_repetition(case):
     )
 
 
+@pytest.mark.parametrize("factor", [2.0**-70, 1e-30, 1e30])
+def test_weights_scaled_by_any_constant_train_the_same_model(case, factor):
+    # Each batch's loss is a weighted mean: only the weights' ratios matter, also where
+    # float32 cannot hold the weights themselves (a batch summing below 1e-12 lost its loss).
+    cls, X, y, method = case
+    weights = np.random.default_rng(0).uniform(0.5, 2.0, len(X))
+    params = dict(max_iter=4, early_stopping=False)
+    plain = getattr(make(cls, **params).fit(X, y, sample_weight=weights), method)(X)
+    scaled = getattr(make(cls, **params).fit(X, y, sample_weight=weights * factor), method)(X)
+    if factor == 2.0**-70:  # a power of two changes no digit: the same network, exactly
+        np.testing.assert_array_equal(scaled, plain)
+    np.testing.assert_allclose(scaled, plain, rtol=1e-4, atol=1e-5)
+
+
 def test_rows_of_weight_zero_have_no_say_in_the_model(case):
     # Placeholder values in rows of weight zero (shifted columns, a new level, missing
     # values, huge targets) must not move the model through the columns' scaling, the
