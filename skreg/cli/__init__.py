@@ -56,8 +56,16 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(1, f"skreg {args.command}: error: {error}\n")
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose errors are one line, as the commands' own (the usage it
+    would print first is one ``--help`` away)."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="skreg",
         description="Compare regularizers and diagnose bias and variance of a neural network.",
     )

@@ -93,10 +93,13 @@ def run(args: argparse.Namespace) -> int:
     from tqdm.auto import tqdm
 
     results: dict[tuple[str, Any], list] = {key: [] for key, _, _ in jobs}
-    progress = tqdm(
-        total=len(jobs), desc="fitting", unit="fit", disable=args.quiet, file=sys.stderr
-    )
-    with progress, _parallel(args) as parallel:
+    # The cluster first: a scheduler out of reach is one line, with no progress bar drawn.
+    with (
+        _parallel(args) as parallel,
+        tqdm(
+            total=len(jobs), desc="fitting", unit="fit", disable=args.quiet, file=sys.stderr
+        ) as progress,
+    ):
         tasks = (delayed(_run_job)(job_model, data, split) for _, job_model, split in jobs)
         for (key, _, _), result in zip(jobs, parallel(tasks)):
             results[key].append(result)
