@@ -88,16 +88,20 @@ def level_codes(
     other rows get a code they never use). ``step``: the rows of one training step."""
     if spec is None or not (spec.periodic and spec.n_numeric) or len(rows) == 0:
         return None
-    n = spec.n_numeric
-    values = np.sort(X[rows, :n], axis=0)
-    distinct = 1 + np.count_nonzero(np.diff(values, axis=0), axis=0)
-    size = max(MIN_LEVELS, 1 << (int(distinct.max()) - 1).bit_length())
-    if 2 * size > step or 4 * size > len(rows):
-        return None
+    n, limit = spec.n_numeric, min(step // 2, len(rows) // 4)
+    # A few steps' rows already show a column of too many values (a continuous one), without
+    # a sort of every training row.
+    for part in (rows[: 4 * step], rows) if len(rows) > 4 * step else (rows,):
+        values = np.sort(X[part, :n], axis=0)
+        distinct = 1 + int(np.count_nonzero(np.diff(values, axis=0), axis=0).max())
+        size = max(MIN_LEVELS, 1 << (distinct - 1).bit_length())
+        if size > limit:
+            return None
     levels = np.empty((n, size), np.float32)
     codes = np.empty((len(X), n), np.int32)
     for j in range(n):
-        unique = np.unique(values[:, j])
+        column = values[:, j]  # sorted
+        unique = column[np.r_[True, column[1:] != column[:-1]]]
         levels[j, : len(unique)] = unique
         levels[j, len(unique) :] = unique[-1]
         codes[:, j] = np.minimum(np.searchsorted(unique, X[:, j]), len(unique) - 1)
