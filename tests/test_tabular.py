@@ -552,7 +552,7 @@ def test_training_steps_embed_each_distinct_value_once_with_the_same_numbers():
     table, codes = level_codes(spec, X, train, step=128)
     assert table.shape == (3, 32)
     np.testing.assert_array_equal(np.take_along_axis(table, codes[train].T, 1).T, X[train, :3])
-    assert level_codes(spec, X, train, step=32) is None  # a table of 32 for 32-row steps
+    assert level_codes(spec, X, train, step=16) is None  # a table of 32 for 16-row steps
     assert level_codes(spec, X, train[:100], step=128) is None  # values repeat too little
     assert level_codes(FrontSpec(3, 4), X, train, step=128) is None  # no periodic features
 
