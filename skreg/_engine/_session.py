@@ -222,7 +222,7 @@ def _levels(program: Program, request: TrainingRequest, rows: int, step: int) ->
         n = front.n_numeric if front is not None else 0
         return {"levels": np.zeros((n, 0), np.float32), "codes": np.zeros((rows, 0), np.int32)}
     table, codes = found
-    return {"levels": table, "codes": _padded(codes, rows).astype(np.int32)}
+    return {"levels": table, "codes": _padded(codes, rows, np.int32)}
 
 
 def _float32(values: Any) -> np.ndarray:
@@ -230,7 +230,7 @@ def _float32(values: Any) -> np.ndarray:
         return np.asarray(values, dtype=np.float32)
 
 
-def _padded(array: np.ndarray, rows: int) -> np.ndarray:
-    out = np.zeros((rows, *array.shape[1:]), dtype=np.float32)
+def _padded(array: np.ndarray, rows: int, dtype: Any = np.float32) -> np.ndarray:
+    out = np.zeros((rows, *array.shape[1:]), dtype=dtype)
     out[: len(array)] = array
     return out
