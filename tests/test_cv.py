@@ -555,8 +555,9 @@ def test_the_path_display_stars_the_estimators_choice_not_a_lucky_pruned_fold():
     assert results["mean_test_score"][2] > results["mean_test_score"][1]
     display = RegularizationPathDisplay.from_estimator(cv)
     assert display.best_value_ == cv.l2_ == 1e-2
-    np.testing.assert_allclose(display.test_scores[2], 0.85)  # pruned: drawn at its fold
-    assert np.isnan(display.test_scores[3]).all()  # NaN: not drawn at any better value
+    row = list(display.param_range).index  # drawn in increasing order
+    np.testing.assert_allclose(display.test_scores[row(1e-3)], 0.85)  # pruned: at its fold
+    assert np.isnan(display.test_scores[row(1e-4)]).all()  # NaN: not drawn at a better value
 
 
 def test_a_nan_mean_is_never_the_best_value_of_a_grid_search(iris):

@@ -247,3 +247,127 @@ def test_path_display_from_estimator_takes_tuples_as_values(classification_data)
     )
     assert [t.get_text() for t in display.ax_.get_xticklabels()] == ["(4,)", "(8, 8)"]
     assert display.best_value_ in sizes and display.test_scores.shape == (2, 2)
+
+
+def test_path_display_draws_one_metric_of_a_multi_metric_search(classification_data):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = classification_data
+    grid = {"C": [0.01, 1.0, 100.0]}
+    scoring = {"acc": "accuracy", "nll": "neg_log_loss"}
+    search = GridSearchCV(LogisticRegression(), grid, cv=3, scoring=scoring, refit="nll")
+    results = search.fit(X, y).cv_results_
+    with pytest.raises(ValueError, match=r"several metrics \['acc', 'nll'\]: pass metric="):
+        RegularizationPathDisplay.from_cv_results(results, "C")
+    with pytest.raises(ValueError, match="no metric 'f1'"):
+        RegularizationPathDisplay.from_cv_results(results, "C", metric="f1")
+    display = RegularizationPathDisplay.from_cv_results(results, "C", metric="acc")
+    np.testing.assert_allclose(display.test_scores.mean(axis=1), results["mean_test_acc"])
+    assert display.ax_.get_ylabel() == "Acc"
+    # The search itself: its refit metric, negated into the log loss.
+    display = RegularizationPathDisplay.from_estimator(search, param_name="C", negate_score=True)
+    np.testing.assert_allclose(display.test_scores.mean(axis=1), results["mean_test_nll"])
+    assert display.best_value_ == search.best_params_["C"]
+    assert display.ax_.get_ylabel() == "Negative nll"
+    np.testing.assert_allclose(display.lines_[0].get_ydata(), -results["mean_test_nll"])
+
+
+def test_path_display_of_a_list_of_grids_draws_unset_candidates_at_the_default(
+    classification_data,
+):
+    from sklearn.linear_model import LogisticRegression
+
+    X, y = classification_data
+    grids = [{"C": [0.01, 100.0]}, {"fit_intercept": [False]}]  # the last one leaves C at 1
+    search = GridSearchCV(LogisticRegression(), grids, cv=3).fit(X, y)
+    results = search.cv_results_
+    alone = RegularizationPathDisplay.from_cv_results(results, "C")
+    np.testing.assert_array_equal(alone.param_range, [0.01, 100.0])  # no made-up value
+    np.testing.assert_allclose(alone.test_scores.mean(axis=1), results["mean_test_score"][:2])
+    whole = RegularizationPathDisplay.from_estimator(search, param_name="C")
+    np.testing.assert_array_equal(whole.param_range, [0.01, 1.0, 100.0])
+    np.testing.assert_allclose(whole.test_scores[1].mean(), results["mean_test_score"][2])
+
+
+def test_path_display_draws_a_randomized_search_in_increasing_order():
+    rng = np.random.default_rng(0)
+    values = np.array([4.7e-4, 7.6e-3, 1e-5, 1.6e-4, 3.9e-5])
+    folds = {f"split{i}_test_score": rng.uniform(size=5) for i in range(3)}
+    means = np.mean(list(folds.values()), axis=0)
+    ranks = 1 + np.argsort(np.argsort(-means))
+    results = {"param_l2": np.ma.MaskedArray(values, mask=False), **folds,
+               "mean_test_score": means, "rank_test_score": ranks}  # fmt: skip
+    display = RegularizationPathDisplay.from_cv_results(results, "l2")
+    order = np.argsort(values)
+    np.testing.assert_array_equal(display.lines_[0].get_xdata(), values[order])
+    np.testing.assert_allclose(display.lines_[0].get_ydata(), means[order])
+    assert display.best_value_ == values[np.argmax(means)]
+
+
+def test_path_display_gives_each_decade_of_a_range_with_zero_its_place():
+    values = np.array([0.0, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1])
+    folds = {f"split{i}_test_score": np.linspace(0.5, 0.9, 6) + i / 100 for i in range(2)}
+    results = {"param_l2": np.ma.MaskedArray(values, mask=False), **folds,
+               "mean_test_score": np.linspace(0.5, 0.9, 6) + 0.005}  # fmt: skip
+    display = RegularizationPathDisplay.from_cv_results(results, "l2")
+    ax = display.ax_
+    assert ax.get_xscale() == "symlog"
+    places = ax.transData.transform(np.c_[values, np.full(6, 0.7)])[:, 0]
+    gaps = np.diff(places)
+    assert gaps.min() > 0.5 * gaps.max()  # not squeezed against 0 (linear below 2)
+
+
+def test_path_display_names_negated_scores(regression_data):
+    X, y = regression_data
+    reg = RegularizedMLPRegressor((4,), max_iter=2, random_state=0)
+    display = RegularizationPathDisplay.from_estimator(
+        reg, X, y[:, 0], param_name="l2", param_range=[0.0, 1e-2], cv=2,
+        scoring="neg_mean_squared_error", std_display_style="errorbar",
+    )  # fmt: skip
+    assert display.ax_.get_ylabel() == "Negative mean squared error"
+    assert display.lines_ is None and len(display.errorbar_) == 2
+    display.plot(ax=plt.subplots()[1], negate_score=True)
+    assert display.ax_.get_ylabel() == "Mean squared error"
+    np.testing.assert_allclose(
+        display.lines_[1].get_ydata(), -display.test_scores.mean(axis=1), rtol=1e-6
+    )
+
+
+def test_displays_say_what_they_were_given_instead(classification_data):
+    X, y = classification_data
+    search = GridSearchCV(make(max_iter=1), {"l2": [0.0]}, cv=2)
+    with pytest.raises(TypeError, match="got GridSearchCV. Pass search.cv_results_"):
+        RegularizationPathDisplay.from_cv_results(search, "l2")
+    with pytest.raises(ValueError, match=r"under 'loss'.*\['val_loss'\]"):
+        TrainingHistoryDisplay(history={"val_loss": [1.0, 0.5]}).plot()
+    with pytest.raises(ValueError, match="scoring must name one metric"):
+        diagnose_estimator(make(max_iter=1).fit(X, y), X, y, X, y, scoring=["accuracy"])
+
+
+def test_history_display_drawn_again_reuses_its_score_axis(classification_data):
+    X, y = classification_data
+    clf = make(early_stopping=True, scoring="accuracy", validation_fraction=0.3).fit(X, y)
+    display = TrainingHistoryDisplay.from_estimator(clf)
+    display.plot(ax=display.ax_)
+    assert len(display.figure_.axes) == 2
+    assert display.score_ax_ is display.figure_.axes[1]
+
+
+def test_history_display_points_a_fold_ensemble_at_its_fold_models(classification_data):
+    from skreg import RegularizedMLPClassifierCV
+
+    X, y = classification_data
+    cv = RegularizedMLPClassifierCV(
+        (4,), l2s=[0.0, 1e-3], dropouts=[0.0], cv=2, max_iter=2, random_state=0
+    ).fit(X, y)
+    with pytest.raises(TypeError, match=r"averages 2 fold models.*estimators_\[0\]"):
+        TrainingHistoryDisplay.from_estimator(cv)
+    display = TrainingHistoryDisplay.from_estimator(cv.estimators_[0])
+    assert len(display.lines_["loss"].get_ydata()) == cv.estimators_[0].n_iter_
+
+
+def test_diagnosis_of_both_gaps_never_advises_opposites():
+    for train, val in [(0.10, 0.40), (0.30, 0.34)]:
+        steps = " ".join(diagnose(train, val, bayes_error=0.0).recommendations)
+        assert "smaller network" not in steps and "weaken" not in steps
+        assert "strengthen" not in steps and "tune the regularization" in steps

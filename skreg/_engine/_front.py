@@ -20,8 +20,8 @@ values many times, and the embedding of a value is the same in every row that ho
 step then embeds each column's distinct values (a table of ``K`` per column) and gathers
 each row's from it: the same numbers as embedding every row (the same operations on the
 same values), the gradient summed in another order. Measured on digits' 600 training rows
-(64 columns of 17 values, TensorFlow, one thread): 6.0 ms an epoch -> 3.1 ms (1.0 ms
-without the embeddings). Prediction and the validation loss embed every row, as a value
+(64 columns of 17 values, TensorFlow, one thread): 5.7-5.9 ms an epoch -> 3.1-3.3 ms
+(1.0 ms without the embeddings). Prediction and the validation loss embed every row, as a value
 not seen in training has no place in the table.
 """
 

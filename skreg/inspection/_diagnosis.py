@@ -76,6 +76,7 @@ _VARIANCE_STEPS = (
     "strengthen the regularization (raise l2 or dropout, turn on early_stopping)",
     "try a smaller network",
 )
+_BOTH_STEP = "then tune the regularization (l2, dropout) on the validation error"
 
 
 def diagnose(
@@ -90,7 +91,9 @@ def diagnose(
     Avoidable bias is ``train_error - bayes_error``; variance is
     ``validation_error - train_error``. Each is "high" when it exceeds ``tolerance``. High
     bias calls for a bigger network or longer training, high variance for more data or
-    more regularization; with both, the larger gap comes first.
+    more regularization; with both, the steps that narrow both gaps (a bigger network,
+    longer training, more data), the larger gap's first, then tuning the regularization,
+    which pulls the two gaps apart.
 
     Parameters
     ----------
@@ -135,10 +138,12 @@ def diagnose(
     high_bias, high_variance = bias > margin, variance > margin
     if high_bias and high_variance:
         verdict = "high bias and high variance"
-        first, second = (_BIAS_STEPS, _VARIANCE_STEPS)
+        # The steps that serve both: a bigger network, longer training and more data; the
+        # regularization's strength and the network's size pull the two gaps apart.
+        first, second = (_BIAS_STEPS[:2], _VARIANCE_STEPS[:1])
         if variance > bias:
             first, second = second, first
-        steps = first + second
+        steps = first + second + (_BOTH_STEP,)
     elif high_bias:
         verdict, steps = "high bias", _BIAS_STEPS
     elif high_variance:
@@ -189,7 +194,9 @@ def diagnose_estimator(
     bayes_error : float or None, default=None
         Human-level or best achievable error on the same scale.
     tolerance : float, default=0.02
-        The gap that counts as high.
+        The gap that counts as high, in the error's units: with
+        ``scoring="neg_mean_squared_error"`` a squared target's, so choose it (and
+        ``bayes_error``) on that scale.
 
     Returns
     -------
@@ -208,6 +215,10 @@ def diagnose_estimator(
     >>> diagnose_estimator(model, X_train, y_train, X_val, y_val).train_error
     0.0
     """
+    if isinstance(scoring, (list, tuple, set, dict)):
+        raise ValueError(
+            f"scoring must name one metric (a string or a callable); got {scoring!r}."
+        )
     scorer = check_scoring(estimator, scoring=scoring)
     # A scorer object carries its sign (make_scorer(..., greater_is_better=False), the
     # "neg_*" scorers); a plain callable's name is all there is to go on.

@@ -107,6 +107,11 @@ class TrainingHistoryDisplay:
         require_matplotlib(f"{type(self).__name__}.plot")
         import matplotlib.pyplot as plt
 
+        if "loss" not in self.history:
+            raise ValueError(
+                "history needs the training loss per epoch under 'loss' (a fitted "
+                f"estimator's history_); it has {sorted(self.history)}."
+            )
         if ax is None:
             _, ax = plt.subplots()
         epochs = np.arange(1, len(self.history["loss"]) + 1)
@@ -118,7 +123,9 @@ class TrainingHistoryDisplay:
         self.score_ax_ = None
         scores = [k for k in self.history if k.startswith("val_") and k != "val_loss"]
         if scores:
-            self.score_ax_ = ax.twinx()
+            # Drawn again on the same axes: on the twin axes made the first time.
+            again = getattr(self, "ax_", None) is ax and getattr(self, "_twin", None)
+            self.score_ax_ = self._twin = again or ax.twinx()
             key = scores[0]
             (self.lines_[key],) = self.score_ax_.plot(
                 epochs, self.history[key], color="tab:green", label=f"validation {key[4:]}"
@@ -163,6 +170,13 @@ def _trained_network(estimator: Any) -> Any:
     else:
         return current
     check_is_fitted(current)  # an unfitted wrapper or skreg estimator says so
+    models = getattr(current, "estimators_", None)
+    if models and hasattr(models[0], "history_"):  # a CV estimator's fold ensemble
+        raise TypeError(
+            f"{type(current).__name__}(refit='ensemble') averages {len(models)} fold models "
+            "and has no training history of its own: pass one of them, such as "
+            "estimators_[0], or fit it with refit=True."
+        )
     raise TypeError(
         f"{type(current).__name__} has no training history: pass a fitted skreg estimator, "
         "or a Pipeline, TransformedTargetRegressor or search that holds one."

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import nullcontext
 from numbers import Real
 from typing import Any
 
 import numpy as np
-from sklearn.model_selection import ValidationCurveDisplay
+from sklearn.model_selection import ValidationCurveDisplay, validation_curve
 from sklearn.pipeline import Pipeline
 
 from ._plotting import require_matplotlib
@@ -19,8 +20,9 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
     scikit-learn's :class:`~sklearn.model_selection.ValidationCurveDisplay`, which draws
     the mean training and test scores with one standard deviation around them, plus a
     marker at the best mean test score and :meth:`from_cv_results` to plot a finished
-    :class:`~sklearn.model_selection.GridSearchCV`. A zero penalty is drawn on a symmetric
-    log scale.
+    :class:`~sklearn.model_selection.GridSearchCV`. A range holding 0 and values spread over
+    decades (``[0, 1e-4, 1e-3, 1e-2]``) is drawn on a symmetric log scale, linear between 0
+    and the smallest positive value, so that every value has its own place.
 
     Parameters
     ----------
@@ -41,10 +43,12 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         Axes with the curves.
     figure_ : matplotlib Figure
         Figure containing the curves.
-    lines_ : list of matplotlib Line2D
-        The mean-score curves.
-    fill_between_ : list of matplotlib PolyCollection
-        The bands of one standard deviation.
+    lines_ : list of matplotlib Line2D or None
+        The mean-score curves; None with ``std_display_style="errorbar"``.
+    errorbar_ : list of matplotlib ErrorbarContainer or None
+        The curves with their error bars, with ``std_display_style="errorbar"``; else None.
+    fill_between_ : list of matplotlib PolyCollection or None
+        The bands of one standard deviation, with ``std_display_style="fill_between"``.
     best_marker_ : matplotlib Line2D or None
         The marker at the best value; None when every mean test score is NaN.
     best_value_ : object
@@ -84,84 +88,125 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         *,
         param_name: str | None = None,
         param_range: Any = None,
+        groups: Any = None,
         cv: Any = None,
         scoring: Any = None,
         n_jobs: int | None = None,
+        pre_dispatch: Any = "all",
+        verbose: int = 0,
+        error_score: Any = np.nan,
+        fit_params: dict | None = None,
         ax: Any = None,
+        negate_score: bool = False,
         score_name: str | None = None,
+        score_type: str = "both",
+        std_display_style: str | None = "fill_between",
+        line_kw: dict | None = None,
+        fill_between_kw: dict | None = None,
+        errorbar_kw: dict | None = None,
     ):
         """Cross-validate ``estimator`` at every value of ``param_name`` and plot the scores;
-        or, given a fitted :class:`~skreg.RegularizedMLPClassifierCV` or
+        or, given a fitted search or a fitted :class:`~skreg.RegularizedMLPClassifierCV` or
         :class:`~skreg.RegularizedMLPRegressorCV` alone, plot the path it computed along
-        ``l2`` (or ``param_name="dropout"``) without fitting anything.
+        ``l2`` (or ``param_name``) without fitting anything (:meth:`from_cv_results`).
 
         Parameters
         ----------
         estimator : estimator
             The estimator or pipeline; ``param_name`` uses ``set_params`` syntax, such as
-            ``"regularizedmlpclassifier__l2"`` in a pipeline. Or a fitted CV estimator.
+            ``"regularizedmlpclassifier__l2"`` in a pipeline. Or a fitted CV estimator or
+            search (the metric of a multi-metric search: its ``refit``).
         X : array-like of shape (n_samples, n_features), default=None
-            Training data; None with a fitted CV estimator.
+            Training data; None with a fitted CV estimator or search.
         y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
-            Targets; None with a fitted CV estimator.
+            Targets; None with a fitted CV estimator or search.
         param_name : str, default=None
-            The parameter to vary; ``"l2"`` for a fitted CV estimator when None.
+            The parameter to vary; ``"l2"`` for a fitted CV estimator or search when None.
         param_range : array-like of shape (n_values,), default=None
-            Its values; None with a fitted CV estimator.
-        cv : int, cross-validation generator or iterable, default=None
-            As in :func:`~sklearn.model_selection.validation_curve` (5-fold by default).
-        scoring : str or callable, default=None
-            Scorer; the estimator's ``score`` when None.
-        n_jobs : int, default=None
-            Parallel fits.
+            Its values; None with a fitted CV estimator or search.
+        groups, cv, scoring, n_jobs, pre_dispatch, verbose, error_score, fit_params
+            As in :func:`~sklearn.model_selection.validation_curve` (5-fold by default; the
+            estimator's ``score`` when ``scoring`` is None; ``fit_params`` is its
+            ``params``).
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
-        score_name : str, default=None
-            Label of the score axis.
+        negate_score, score_name, score_type, std_display_style, line_kw, \
+fill_between_kw, errorbar_kw
+            As in :meth:`plot`; the score axis is named after ``scoring`` (``"neg_log_loss"``:
+            "Negative log loss", or "Log loss" with ``negate_score=True``) when
+            ``score_name`` is None.
 
         Returns
         -------
         display : RegularizationPathDisplay
             The plotted display.
         """
-        # A fitted CV estimator, alone or ending a pipeline, already holds its path.
+        require_matplotlib(f"{cls.__name__}.from_estimator")
+        style = dict(
+            ax=ax, negate_score=negate_score, std_display_style=std_display_style,
+            line_kw=line_kw, fill_between_kw=fill_between_kw, errorbar_kw=errorbar_kw,
+        )  # fmt: skip
+        # A fitted CV estimator or search, alone or ending a pipeline, already holds its path.
         final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
         if param_range is None and hasattr(final, "cv_results_"):
+            name = param_name or "l2"
+            results, metric = final.cv_results_, None
+            if hasattr(final, "estimator") and hasattr(final, "best_index_"):  # a search
+                results = _with_default(results, name, final.estimator)
+                metric = final.refit if getattr(final, "multimetric_", False) else None
             return cls.from_cv_results(
-                final.cv_results_, param_name or "l2", ax=ax, score_name=score_name
-            )
+                results, name, metric=metric, score_name=score_name, score_type=score_type,
+                **style,
+            )  # fmt: skip
         if X is None or y is None or param_name is None or param_range is None:
             raise ValueError(
                 "from_estimator needs X, y, param_name and param_range, unless the estimator "
-                "is a fitted RegularizedMLPClassifierCV or RegularizedMLPRegressorCV."
+                "is a fitted search, RegularizedMLPClassifierCV or RegularizedMLPRegressorCV."
             )
-        return super().from_estimator(
-            estimator,
-            X,
-            y,
+        param_range = _as_range(list(param_range))  # tuples stay values, not rows
+        train_scores, test_scores = validation_curve(
+            estimator, X, y, param_name=param_name, param_range=param_range, groups=groups,
+            cv=cv, scoring=scoring, n_jobs=n_jobs, pre_dispatch=pre_dispatch, verbose=verbose,
+            error_score=error_score, params=fit_params,
+        )  # fmt: skip
+        display = cls(
             param_name=param_name,
-            param_range=_as_range(list(param_range)),  # tuples stay values, not rows
-            cv=cv,
-            scoring=scoring,
-            n_jobs=n_jobs,
-            ax=ax,
-            score_name=score_name,
+            param_range=param_range,
+            train_scores=train_scores,
+            test_scores=test_scores,
+            score_name=_score_name(scoring) if score_name is None else score_name,
         )
+        return display.plot(score_name=score_name, score_type=score_type, **style)
 
     @classmethod
     def from_cv_results(
-        cls, cv_results: dict, param_name: str, *, ax: Any = None, score_name: str | None = None
+        cls,
+        cv_results: dict,
+        param_name: str,
+        *,
+        metric: str | None = None,
+        ax: Any = None,
+        negate_score: bool = False,
+        score_name: str | None = None,
+        score_type: str | None = None,
+        std_display_style: str | None = "fill_between",
+        line_kw: dict | None = None,
+        fill_between_kw: dict | None = None,
+        errorbar_kw: dict | None = None,
     ):
         """Plot the scores a grid search recorded along one of its parameters.
 
         When the grid varies other parameters too, each value of ``param_name`` shows the
         candidate with the best rank at that value, and the star marks the best rank
-        drawn: the search's choice. A candidate that racing pruned (a CV estimator's
-        ``n_folds_run``) has its folds that did not run drawn at the mean of those it ran; a
-        fold that ran and scored NaN (a failed fit) makes its candidate's mean NaN, the
-        worst, as in ``rank_test_score``. Values that are not numbers
-        (``hidden_layer_sizes``, per-layer dropout lists, augmentation objects) are drawn as
-        labelled categories, in the grid's order.
+        drawn: the search's choice. Numbers are drawn in increasing order (a randomized
+        search's draws too). Candidates of a list of grids that leave ``param_name`` unset
+        are left out here (their value, the estimator's default, is not in ``cv_results``);
+        :meth:`from_estimator` given the fitted search draws them at that default. A
+        candidate that racing pruned (a CV estimator's ``n_folds_run``) has its folds that
+        did not run drawn at the mean of those it ran; a fold that ran and scored NaN (a
+        failed fit) makes its candidate's mean NaN, the worst, as in ``rank_test_score``.
+        Values that are not numbers (``hidden_layer_sizes``, per-layer dropout lists,
+        augmentation objects) are drawn as labelled categories, in the grid's order.
 
         Parameters
         ----------
@@ -170,10 +215,20 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
             with ``return_train_score=True``.
         param_name : str
             The searched parameter, as in the grid (``"regularizedmlpclassifier__l2"``).
+        metric : str, default=None
+            The metric to draw from a multi-metric search (a key of its ``scoring``);
+            None for a search of one metric.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
+        negate_score : bool, default=False
+            Draw the negated scores, such as the errors of a ``neg_*`` scorer.
         score_name : str, default=None
-            Label of the score axis; "Score" when None.
+            Label of the score axis; ``metric`` (or "Score") when None.
+        score_type : {"test", "train", "both"}, default=None
+            Which scores to draw; "both" when the search recorded training scores, else
+            "test".
+        std_display_style, line_kw, fill_between_kw, errorbar_kw
+            As in :meth:`plot`.
 
         Returns
         -------
@@ -181,12 +236,21 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
             The plotted display.
         """
         require_matplotlib(f"{cls.__name__}.from_cv_results")
+        if not isinstance(cv_results, Mapping):
+            raise TypeError(
+                f"cv_results must be a fitted search's cv_results_ (a dict); got "
+                f"{type(cv_results).__name__}. Pass search.cv_results_, or pass the fitted "
+                "search to from_estimator."
+            )
         key = f"param_{param_name}"
         if key not in cv_results:
             raise ValueError(f"cv_results has no parameter {param_name!r}.")
-        values = np.asarray(cv_results[key], dtype=object)
+        suffix = _metric_suffix(cv_results, metric)
+        column = cv_results[key]
+        set_here = ~np.ma.getmaskarray(column)  # a list of grids leaves some unset
+        values = np.asarray(np.ma.getdata(column), dtype=object)
         folds = sorted(
-            k for k in cv_results if k.startswith("split") and k.endswith("_test_score")
+            k for k in cv_results if k.startswith("split") and k.endswith(f"_test_{suffix}")
         )
         test = np.column_stack([cv_results[k] for k in folds])
         train_keys = [k.replace("_test_", "_train_") for k in folds]
@@ -198,22 +262,36 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         means = np.array([row[~gone].mean() for row, gone in zip(test, skipped)])
         # Rank first: a candidate that ran every fold beats a pruned one with a lucky fold.
         fallback = np.where(np.isnan(means), np.inf, -means)
-        ranks = np.asarray(cv_results.get("rank_test_score", fallback))
-        for value in _unique_in_order(values):
-            candidates = np.flatnonzero([_same(v, value) for v in values])
+        ranks = np.asarray(cv_results.get(f"rank_test_{suffix}", fallback))
+        for value in _unique_in_order(values[set_here]):
+            candidates = np.flatnonzero([s and _same(v, value) for v, s in zip(values, set_here)])
             order = np.lexsort((fallback[candidates], ranks[candidates]))
             rows.append(candidates[order[0]])
             param_range.append(value)
+        if all(isinstance(v, Real) and not isinstance(v, bool) for v in param_range):
+            order = np.argsort(np.asarray(param_range, dtype=float), kind="stable")
+            param_range, rows = [param_range[i] for i in order], [rows[i] for i in order]
         test = np.where(skipped, means[:, None], test)
         display = cls(
             param_name=param_name,
             param_range=_as_range(param_range),
             train_scores=train[rows] if has_train else None,
             test_scores=test[rows],
-            score_name="Score" if score_name is None else score_name,
+            score_name=_score_name(None if suffix == "score" else suffix)
+            if score_name is None
+            else score_name,
         )
         display._best = int(np.argmin(ranks[rows]))  # the search's choice, by its rank
-        return display.plot(ax=ax, score_type="both" if has_train else "test")
+        return display.plot(
+            ax=ax,
+            negate_score=negate_score,
+            score_name=score_name,
+            score_type=score_type or ("both" if has_train else "test"),
+            std_display_style=std_display_style,
+            line_kw=line_kw,
+            fill_between_kw=fill_between_kw,
+            errorbar_kw=errorbar_kw,
+        )
 
     def plot(
         self,
@@ -236,7 +314,8 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         negate_score : bool, default=False
             Negate the scores (to show errors from ``neg_*`` scorers).
         score_name : str, default=None
-            Label of the score axis.
+            Label of the score axis; ``score_name`` the display was made with when None,
+            negated with the scores ("Negative log loss" becomes "Log loss").
         score_type : {"test", "train", "both"}, default="both"
             Which scores to draw; "test" when there are no training scores.
         std_display_style : {"fill_between", "errorbar"} or None, default="fill_between"
@@ -249,6 +328,9 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         display : RegularizationPathDisplay
             This display.
         """
+        require_matplotlib(f"{type(self).__name__}.plot")
+        if score_name is None:
+            score_name = _negated(self.score_name) if negate_score else self.score_name
         if self.train_scores is None:
             score_type = "test"
         saved_train_scores, saved_range = self.train_scores, self.param_range
@@ -286,6 +368,11 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
             self.test_scores = saved_test_scores
         if categorical:
             self.ax_.set_xticks(np.arange(len(saved_range)), [_label(v) for v in saved_range])
+        elif self.ax_.get_xscale() == "symlog" and np.min(saved_range) == 0:
+            # scikit-learn's symmetric log scale is linear below 2, where penalties are:
+            # linear only up to the smallest positive value, each decade in its own place.
+            positive = np.asarray(saved_range, dtype=float)
+            self.ax_.set_xscale("symlog", linthresh=positive[positive > 0].min())
         means = np.asarray(self.test_scores, dtype=float).mean(axis=1)
         best = getattr(self, "_best", None)  # from_cv_results: the search's rank 1
         if best is None and not np.isnan(means).all():
@@ -332,3 +419,54 @@ def _as_range(values: list[Any]) -> np.ndarray:
 
 def _label(value: Any) -> str:
     return str(value) if isinstance(value, (tuple, list)) else repr(value)
+
+
+def _score_name(scoring: Any) -> str:
+    """The score axis's label for ``scoring`` (scikit-learn's rule): "Score" for None,
+    ``"neg_log_loss"`` as "Negative log loss"."""
+    name = getattr(scoring, "__name__", None) if callable(scoring) else scoring
+    if not isinstance(name, str):
+        return "Score"
+    if name.startswith("neg_"):
+        name = f"Negative {name[4:]}"
+    return name.replace("_", " ").capitalize()
+
+
+def _negated(name: str | None) -> str | None:
+    """The label of negated scores: "Negative log loss" -> "Log loss", "Score" ->
+    "Negative score"."""
+    if name is None:
+        return None
+    if name.startswith("Negative "):
+        rest = name[len("Negative ") :]
+        return rest[:1].upper() + rest[1:]
+    return f"Negative {name[:1].lower()}{name[1:]}"
+
+
+def _metric_suffix(cv_results: Mapping, metric: str | None) -> str:
+    """The key suffix of ``metric``'s scores in ``cv_results`` (``split0_test_<suffix>``)."""
+    metrics = sorted(k[len("mean_test_") :] for k in cv_results if k.startswith("mean_test_"))
+    if metric is not None:
+        if metric not in metrics:
+            raise ValueError(f"cv_results has no metric {metric!r}; it has {metrics}.")
+        return metric
+    if "score" in metrics or len(metrics) == 1:
+        return "score" if "score" in metrics else metrics[0]
+    raise ValueError(
+        f"cv_results holds the scores of several metrics {metrics}: pass metric= one of them."
+    )
+
+
+def _with_default(cv_results: Mapping, param_name: str, estimator: Any) -> Mapping:
+    """``cv_results`` with the candidates that left ``param_name`` unset (a list of grids)
+    given ``estimator``'s value, the one they were fitted with."""
+    key = f"param_{param_name}"
+    column = cv_results.get(key)
+    params = estimator.get_params(deep=True)
+    if column is None or not np.ma.is_masked(column) or param_name not in params:
+        return cv_results
+    filled = np.empty(len(column), dtype=object)
+    filled[:] = list(np.ma.getdata(column))
+    for i in np.flatnonzero(np.ma.getmaskarray(column)):
+        filled[i] = params[param_name]
+    return {**cv_results, key: filled}
