@@ -80,6 +80,9 @@ class GaussianNoise(Augmentation):
     The noise has the same standard deviation for all features, so scale them first (for
     example with :class:`~sklearn.preprocessing.StandardScaler` in the pipeline). Training
     with input noise is, to first order, an L2-type penalty on the network's input gradient.
+    A table's categorical columns with learned embeddings (more levels than
+    ``max_onehot_levels``) get no noise: they enter as level codes, which noise would turn
+    into other levels.
 
     Parameters
     ----------
@@ -149,7 +152,9 @@ class Mixup(Augmentation):
     ``x = lam * x_i + (1 - lam) * x_j`` and ``y = lam * y_i + (1 - lam) * y_j`` with
     ``lam ~ Beta(alpha, alpha)``, drawn afresh for every row and epoch. The classifier mixes
     one-hot targets, so it trains on soft targets; the regressor mixes the target values.
-    The row keeps its own sample weight.
+    The row keeps its own sample weight. A table's categorical column with learned
+    embeddings takes the level of the row that weighs more (``lam >= 0.5``: row ``i``'s),
+    as a level code cannot be mixed.
 
     Parameters
     ----------

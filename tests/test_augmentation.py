@@ -26,9 +26,9 @@ def make(cls=RegularizedMLPClassifier, **params):
     return cls(**{**plain(cls), **defaults, **params})
 
 
-def augmenter(*augmentations, n_features, seed=0):
+def augmenter(*augmentations, n_features, seed=0, n_codes=0):
     plan = plan_augmentation(list(augmentations), n_features)
-    layer = build_augmenter(plan.kinds)
+    layer = build_augmenter(plan.kinds, n_codes)
     state = layer.initial_state(plan.strengths, np.random.SeedSequence(seed))
     for variable, value in zip(layer.non_trainable_variables, state):
         variable.assign(value)
@@ -215,6 +215,39 @@ def test_gaussian_noise_has_the_requested_standard_deviation():
     assert np.mean(np.abs(noise) < 0.3) == pytest.approx(0.683, abs=0.01)
     second, _ = augment(layer, x)
     assert not np.allclose(first, second), "every batch gets fresh noise"
+
+
+def test_noise_and_mixup_leave_category_codes_whole():
+    # A table's embedded categorical columns come last, as level codes: noise would make a
+    # row read a neighbouring level, and a mixed code names no level.
+    rng = np.random.default_rng(0)
+    values = rng.normal(size=(256, 2)).astype(np.float32)
+    codes = rng.integers(1, 24, size=(256, 2)).astype(np.float32)
+    x = np.hstack([values, codes])
+    noisy, _ = augment(augmenter(GaussianNoise(std=0.5), n_features=4, n_codes=2), x)
+    np.testing.assert_array_equal(noisy[:, 2:], codes)
+    assert np.std(noisy[:, :2] - values) == pytest.approx(0.5, rel=0.1)
+    batches = epoch_batches(np.ones(256, np.float32), 256, rng, shuffle=False)
+    partners, lam = (a[0] for a in Mixup(0.4)._host_draws(rng, batches))
+    mixed, _ = augment(augmenter(Mixup(0.4), n_features=4, n_codes=2), x, None, (partners, lam))
+    heavier = np.where(lam[:, None] >= 0.5, codes, codes[partners])
+    np.testing.assert_array_equal(mixed[:, 2:], heavier)
+    lam = lam[:, None]
+    np.testing.assert_allclose(mixed[:, :2], lam * values + (1 - lam) * values[partners], 1e-5)
+
+
+@pytest.mark.parametrize("augmentation", [GaussianNoise(std=0.3), Mixup(alpha=0.2)])
+def test_augmentation_keeps_a_many_level_category_learnable(augmentation):
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+    level = rng.integers(0, 24, size=300)
+    X = pd.DataFrame({"x": rng.normal(size=300), "c": pd.Categorical(level.astype(str))})
+    y = level % 2  # only the category tells the class
+    params = dict(hidden_layer_sizes=(8,), max_iter=20, early_stopping=False, dropout=0.0,
+                  learning_rate=0.03, random_state=0)  # fmt: skip
+    clf = RegularizedMLPClassifier(augmentation=augmentation, **params).fit(X, y)
+    assert clf.score(X, y) == 1.0  # 0.57 when the codes were noised or mixed
 
 
 def test_swap_noise_swaps_entries_for_values_of_the_same_column():

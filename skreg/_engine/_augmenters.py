@@ -18,13 +18,18 @@ from .._specs import child_seed
 from ._random import randint, uniform
 
 
-def build_augmenter(kinds: Sequence[tuple[type, Any]]) -> _Augmenter | None:
+def build_augmenter(kinds: Sequence[tuple[type, Any]], n_codes: int = 0) -> _Augmenter | None:
     """The Keras layer applying the augmentation ``kinds`` in order, or None without any.
+
+    ``n_codes``: the input's last columns that are categorical codes (embedded columns of a
+    table, :class:`skreg._specs.FrontSpec`). A code names a level, so noise never touches
+    it (the front would read a neighbouring level) and Mixup gives a mixed row the code of
+    the row that weighs more; swap noise swaps codes as it swaps values.
 
     Its strengths and random-generator states are placeholders; every fit gives them values
     (:meth:`_Augmenter.initial_state`).
     """
-    steps = [_LAYERS[name](structure) for name, structure in kinds]
+    steps = [_LAYERS[name](structure, n_codes) for name, structure in kinds]
     return _Augmenter(steps) if steps else None
 
 
@@ -73,8 +78,11 @@ class _Step(keras.layers.Layer):
 
     n_host_arrays = 0
 
-    def __init__(self, strengths: Sequence[str] = (), random: bool = True, **kwargs: Any):
+    def __init__(
+        self, strengths: Sequence[str] = (), random: bool = True, n_codes: int = 0, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
+        self.n_codes = n_codes  # the last columns: categorical codes (build_augmenter)
         self.strength_variables = [
             self.add_weight(shape=(), initializer="zeros", trainable=False, name=name)
             for name in strengths
@@ -95,9 +103,14 @@ class _MixLayer(_Step):
     def call(self, x: Any, y: Any, partners: Any, lambdas: Any) -> tuple[Any, Any]:
         ops = keras.ops
         lam = ops.expand_dims(lambdas, 1)
-        x = lam * x + (1.0 - lam) * ops.take(x, partners, axis=0)
+        partner = ops.take(x, partners, axis=0)
+        mixed = lam * x + (1.0 - lam) * partner
+        if self.n_codes:  # a code is one level or the other: the heavier row's
+            k = self.n_codes
+            codes = ops.where(lam >= 0.5, x[:, -k:], partner[:, -k:])
+            mixed = ops.concatenate([mixed[:, :-k], codes], axis=1)
         y = lam * y + (1.0 - lam) * ops.take(y, partners, axis=0)
-        return x, y
+        return mixed, y
 
 
 class _GaussianNoiseLayer(_Step):
@@ -113,11 +126,14 @@ class _GaussianNoiseLayer(_Step):
 
     def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
-        shape = ops.shape(x)
+        k = self.n_codes
+        values = x[:, :-k] if k else x  # codes stay (build_augmenter)
+        shape = ops.shape(values)
         # 1 - U lies in (0, 1], so the logarithm is finite.
         radius = ops.sqrt(-2.0 * ops.log(1.0 - uniform(shape, self.seed_generator)))
         angle = (2.0 * math.pi) * uniform(shape, self.seed_generator)
-        return x + self.strength_variables[0] * radius * ops.cos(angle), y
+        noisy = values + self.strength_variables[0] * radius * ops.cos(angle)
+        return (ops.concatenate([noisy, x[:, -k:]], axis=1) if k else noisy), y
 
 
 class _SwapNoiseLayer(_Step):
@@ -205,8 +221,10 @@ class _ImageLayer(_Step):
 
 # Each augmentation kind's layer, given the structure part of its kind.
 _LAYERS = {
-    "gaussian_noise": lambda structure: _GaussianNoiseLayer(name="gaussian_noise"),
-    "swap_noise": lambda structure: _SwapNoiseLayer(name="swap_noise"),
-    "mixup": lambda structure: _MixLayer(name="mixup"),
-    "image": lambda structure: _ImageLayer(*structure, name="image"),
+    "gaussian_noise": lambda structure, n_codes: _GaussianNoiseLayer(
+        name="gaussian_noise", n_codes=n_codes
+    ),
+    "swap_noise": lambda structure, n_codes: _SwapNoiseLayer(name="swap_noise", n_codes=n_codes),
+    "mixup": lambda structure, n_codes: _MixLayer(name="mixup", n_codes=n_codes),
+    "image": lambda structure, n_codes: _ImageLayer(*structure, name="image", n_codes=n_codes),
 }

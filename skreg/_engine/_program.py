@@ -193,7 +193,8 @@ class Program:
         self.linear = linear_outputs(self.network)
         self.optimizer = make_optimizer(key.optimizer, 1e-3)
         self.optimizer.build(self.network.trainable_variables)
-        self.augmenter = build_augmenter(key.augmentation)
+        front = key.network.front
+        self.augmenter = build_augmenter(key.augmentation, len(front.levels) if front else 0)
         self.loss = LOSSES[key.loss]
         self.fresh_optimizer = tuple(numpy(v) for v in self.optimizer.variables)
         self.learning_rate_index = next(
