@@ -8,8 +8,10 @@ plus augmentation, plus ZCA whitening in front of the plain network for comparis
 variant is scored by 5-fold cross-validation; the script prints a table and saves a grid of
 augmented digits to ``skreg-output/augmented_digits.png``.
 
-The pixels are divided by 16 (their maximum) rather than standardized column by column:
-image transforms move pixels around, so every pixel must be on the same scale.
+The pixels are divided by 16 (their maximum), and ``numeric_scaling=None`` keeps the
+estimator from scaling each pixel column on its own: image transforms move pixels around,
+so every pixel must be on the same scale (the estimator refuses an ``ImageAugmentation``
+otherwise).
 
 Run: ``python examples/plot_augmentation_digits.py`` (about a minute on 2 cores).
 """
@@ -34,7 +36,9 @@ from skreg.augmentation import augment  # noqa: E402
 X, y = load_digits(return_X_y=True)
 X = X / 16.0
 images = ImageAugmentation((8, 8), rotation=12, translation=0.1, zoom=0.1)
-network = dict(hidden_layer_sizes=(256, 256), max_iter=60, batch_size=64, random_state=0)
+network = dict(
+    hidden_layer_sizes=(256, 256), max_iter=60, batch_size=64, numeric_scaling=None, random_state=0
+)
 variants = {
     "none": RegularizedMLPClassifier(**network),
     "ZCA whitening": make_pipeline(ZCAWhitening(), RegularizedMLPClassifier(**network)),

@@ -199,7 +199,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         """The fit as a request to the engine, and scikit-learn's callbacks around it."""
         network_seeds, split_seeds, training_seeds = seed_sequence(self.random_state).spawn(3)
         X, y = data.matrix, data.y
-        augmentation = plan_augmentation(self.augmentation, X.shape[1], self.n_features_in_)
+        augmentation = plan_augmentation(self.augmentation, X.shape[1], self)
         spec = self._network_spec(X.shape[1], data.Y.shape[1], data.inputs.layout_)
         key = ProgramKey(spec, self.optimizer, self._loss, augmentation.kinds)
         rows = self._train_validation_rows(y, data.weights, split_seeds, incremental)

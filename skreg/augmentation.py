@@ -203,7 +203,9 @@ class ImageAugmentation(Augmentation):
     (flips, the affine transform, contrast) is part of the program.
 
     The transforms assume every pixel is on the same scale: scale images globally (for
-    example divide by the maximum intensity), not pixel by pixel. On TensorFlow, the affine
+    example divide by the maximum intensity), not pixel by pixel, and set the estimator's
+    ``numeric_scaling=None``, without which it refuses the augmentation (its default scales
+    each column on its own). On TensorFlow, the affine
     transform cannot be compiled by XLA, so fits that rotate, shift or zoom run the slower
     non-XLA graph.
 
@@ -232,7 +234,7 @@ class ImageAugmentation(Augmentation):
     --------
     >>> from skreg import ImageAugmentation, RegularizedMLPClassifier
     >>> aug = ImageAugmentation((8, 8), rotation=10, translation=0.1)
-    >>> clf = RegularizedMLPClassifier(augmentation=aug)
+    >>> clf = RegularizedMLPClassifier(augmentation=aug, numeric_scaling=None)
     >>> clf.get_params()["augmentation__rotation"]
     10
     """
@@ -343,14 +345,17 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
 
 
 def plan_augmentation(
-    augmentation: Any, n_features: int, n_features_in: int | None = None
+    augmentation: Any, n_features: int, estimator: Any = None
 ) -> AugmentationPlan:
     """Validate the ``augmentation`` parameter against X and plan its use (see the module).
 
-    ``n_features`` is the width of the matrix the network reads; ``n_features_in``, when
-    it differs, the number of the user's columns it was made from (an image layout that
-    does not fit then names the preprocessing's extra columns as the cause).
+    ``n_features`` is the width of the matrix the network reads; ``estimator``, the fitted
+    estimator it comes from: when its width differs from its ``n_features_in_``, an image
+    layout that does not fit names the preprocessing's extra columns as the cause, and an
+    image augmentation needs its ``numeric_scaling`` off.
     """
+    n_features_in = getattr(estimator, "n_features_in_", None)
+    scaling = getattr(estimator, "numeric_scaling", None)
     active = []
     for item in as_augmentation_list(augmentation):
         try:
@@ -363,9 +368,17 @@ def plan_augmentation(
                 f"{n_features_in} features: the tabular preprocessing added missing-value "
                 "indicators, one-hot or piecewise-linear columns, which no image layout "
                 "follows. Pass pixel columns without missing values (or set "
-                "missing_indicators=False) and no categorical column."
+                "missing_indicators=False) and no categorical column, and leave "
+                "numeric_embedding other than 'piecewise_linear'."
             ) from None
         kind = item._kind(n_features)
+        if kind is not None and kind[0] == "image" and scaling is not None:
+            raise ValueError(
+                f"ImageAugmentation moves pixels between columns, so every pixel must be on "
+                f"one scale, but numeric_scaling={scaling!r} scales each column on its own. "
+                "Set numeric_scaling=None and scale the images as a whole (for example "
+                "X / X.max())."
+            )
         if kind is not None:
             active.append((kind, item))
     return AugmentationPlan(

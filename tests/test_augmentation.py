@@ -321,6 +321,17 @@ def test_an_image_layout_broken_by_the_preprocessing_names_its_columns():
         )
 
 
+@pytest.mark.parametrize("scaling", ["robust", "standard"])
+def test_image_augmentation_refuses_pixels_scaled_column_by_column(scaling):
+    # Each pixel column on its own scale: a flip would move values between scales.
+    X = np.random.default_rng(0).random((40, 16))
+    clf = make(numeric_scaling=scaling, augmentation=ImageAugmentation(horizontal_flip=True))
+    with pytest.raises(ValueError, match=f"numeric_scaling='{scaling}' scales each column"):
+        clf.fit(X, np.arange(40) % 2)
+    clf.set_params(numeric_scaling=None).fit(X, np.arange(40) % 2)  # one scale: trains
+    assert clf.n_iter_ > 0
+
+
 def test_augment_refuses_targets_of_another_length():
     from skreg.augmentation import augment as augment_rows
 
