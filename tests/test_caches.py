@@ -83,6 +83,16 @@ def test_a_cache_in_a_users_folder_leaves_the_users_files(tmp_path, run_python):
     assert (folder / _disk.MARKER).read_text().startswith("Signature: 8a477f59")
 
 
+def test_a_cache_folder_with_a_space_keeps_the_entries_inside(tmp_path, run_python):
+    # TensorFlow splits its XLA flags at spaces: the entries once went to the path cut there.
+    (tmp_path / "my").mkdir()
+    (tmp_path / "my" / "notes.txt").write_text("the user's")
+    run_python(FIT, SKREG_COMPILATION_CACHE_DIR=str(tmp_path / "my cache"))
+    (folder,) = (tmp_path / "my cache").glob("skreg-*")
+    assert _entries(folder)
+    assert [p.name for p in (tmp_path / "my").iterdir()] == ["notes.txt"]
+
+
 def test_changed_code_never_reads_an_older_codes_entries(tmp_path):
     # TensorFlow finds an entry by function name and shapes: an entry of an earlier skreg of
     # the same version once broke a fit of the changed program. The folder names the code.

@@ -215,17 +215,18 @@ def _before_tensorflow(cache: str) -> None:
     # TensorFlow parses its XLA flags once, when its first operation starts its runtime.
     prune(Path(cache), bounded_by_backend=False)
     flags = os.environ.get("TF_XLA_FLAGS", "")
+    # TensorFlow splits its flags at spaces, except within double quotes: unquoted, a folder
+    # "/home/a b/cache" was "/home/a", where XLA wrote (or failed on a file of that name).
+    flag = f'--tf_xla_persistent_cache_directory="{cache}"'
     if _tensorflow_started() and "--tf_xla_persistent_cache_directory" not in flags:
         warnings.warn(
             "TensorFlow ran before skreg's first fit, so skreg's on-disk compilation cache "
             "is off in this process: each new network compiles again (seconds) instead of "
             "loading what an earlier process compiled. Fit or predict with skreg before "
-            "other TensorFlow work, or set TF_XLA_FLAGS="
-            f"--tf_xla_persistent_cache_directory={cache} before TensorFlow starts.",
+            f"other TensorFlow work, or set TF_XLA_FLAGS='{flag}' before TensorFlow starts.",
             RuntimeWarning,
             stacklevel=4,
         )
-    flag = f"--tf_xla_persistent_cache_directory={cache}"
     os.environ["TF_XLA_FLAGS"] = f"{flags} {flag}".strip()
 
 

@@ -281,7 +281,8 @@ def test_tensorflow_run_before_the_first_fit_warns_of_threads_and_cache(tmp_path
     assert "could not set its thread pools to 1" in caught[1]
     # TensorFlow read its XLA flags when it started: no persistent cache in this process.
     assert "on-disk compilation cache is off in this process" in caught[0]
-    assert f"--tf_xla_persistent_cache_directory={tmp_path / 'cache'}" in caught[0]
+    cache = tmp_path / "cache"
+    assert f'--tf_xla_persistent_cache_directory="{cache}' in caught[0]
     # The remedies each warning names: nothing left to say.
     same = {"TF_NUM_INTRAOP_THREADS": "1", "TF_NUM_INTEROP_THREADS": "1"}
     assert python(code, **same, TF_XLA_FLAGS=None, SKREG_COMPILATION_CACHE_DIR="off") == []
