@@ -21,6 +21,13 @@ from typing import Any, NamedTuple
 _OFF = {"", "0", "off", "false", "no", "none"}
 
 
+# The settings that environment variables set, and so reach worker processes.
+_VARIABLES = {
+    "SKREG_COMPILATION_CACHE_DIR": "compilation_cache_dir",
+    "SKREG_NUM_THREADS": "n_threads",
+}
+
+
 def _defaults() -> dict[str, Any]:
     """The settings from the environment; a value that does not parse warns and is ignored."""
     config: dict[str, Any] = {"program_cache_size": 6, "compilation_cache_dir": "auto"}
@@ -153,12 +160,14 @@ def set_config(
         absolute path puts the cache there (a relative one is refused); False, or one of
         ``"off"``, ``"false"``, ``"no"``, ``"none"``, ``"0"`` and ``""``, switches it off.
         skreg writes only into a subfolder of its own per skreg, Keras and backend version
-        and CPU (named ``skreg-<version>_...`` and marked by a ``.skreg-cache`` file), and
+        and CPU (named ``skreg-<version>_...`` and marked by a ``CACHEDIR.TAG`` file), and
         bounds those subfolders together to 1 GB, dropping their oldest entries first; it
         never deletes anything else under the path. A folder that cannot be created or
         written switches the cache off with a warning. The environment variable
-        ``SKREG_COMPILATION_CACHE_DIR`` sets the default, with the same spellings. Read when
-        the backend loads (the process's first fit or predict).
+        ``SKREG_COMPILATION_CACHE_DIR`` sets the default, with the same spellings, and
+        ``set_config`` sets it in turn, so that the worker processes a search starts
+        afterwards use the same folder. Read when the backend loads (the process's first
+        fit or predict).
     n_threads : int or "auto", default=None
         Threads the backend's thread pools use in this process (``"auto"`` by default).
         With ``"auto"``, the process's first fit decides: a network whose training step is
@@ -171,8 +180,9 @@ def set_config(
         the same model wherever it gets the same number of threads. A count fixes the
         threads whatever the network: ``n_threads=1`` makes every fit, large or small, give
         the same bits everywhere. The environment variable ``SKREG_NUM_THREADS`` sets the
-        default, with the same spellings (``"2"``, ``"auto"`` in any case). Read when the
-        backend loads (the process's first fit or predict).
+        default, with the same spellings (``"2"``, ``"auto"`` in any case), and
+        ``set_config`` sets it in turn, for the worker processes started afterwards. Read
+        when the backend loads (the process's first fit or predict).
 
     Examples
     --------
@@ -198,6 +208,12 @@ def _apply(changes: dict[str, Any], stacklevel: int) -> None:
     with _LOCK:
         late = [k for k in read if k in changes and changes[k] != _CONFIG[k]]
         _CONFIG.update(changes)
+        # Into the environment too, which the workers a search starts next inherit: a
+        # setting made for the search reaches its loky, Dask or Ray worker processes.
+        for variable, name in _VARIABLES.items():
+            if name in changes:
+                value = changes[name]
+                os.environ[variable] = "off" if value is False else str(value)
     if late:
         warnings.warn(
             f"{', '.join(late)} is read when the backend loads, and this process loaded it at "

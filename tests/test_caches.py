@@ -93,6 +93,64 @@ def test_a_cache_folder_with_a_space_keeps_the_entries_inside(tmp_path, run_pyth
     assert [p.name for p in (tmp_path / "my").iterdir()] == ["notes.txt"]
 
 
+@pytest.mark.subprocess
+def test_a_full_disk_never_fails_a_fit_nor_stays_full(tmp_path):
+    # The cache on a full disk failed every TensorFlow fit ("No space left on device") and
+    # left partial files that kept it full; JAX warned and went on. A 300 kB file system of
+    # its own (a private mount namespace: root and unshare(1) needed) holds the cache.
+    import json
+    import shutil
+    import subprocess
+    import sys
+    import textwrap
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
+    env.update(KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3",
+               SKREG_COMPILATION_CACHE_DIR=str(cache))  # fmt: skip
+    mount = f"mount -t tmpfs -o size=300k tmpfs '{cache}'"
+    script = f"{mount} && '{sys.executable}' -c \"$CODE\" && '{sys.executable}' -c \"$CODE\""
+    if (
+        shutil.which("unshare") is None
+        or subprocess.run(["unshare", "-m", "sh", "-c", mount], capture_output=True).returncode
+    ):
+        pytest.skip("needs unshare and mount (root) for a small file system of its own")
+    out = subprocess.run(
+        ["unshare", "-m", "sh", "-c", script + f"; df -k '{cache}'; ls -aR '{cache}'"],
+        capture_output=True, text=True, env={**env, "CODE": textwrap.dedent(FIT)}, timeout=600,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr[-3000:]
+    runs = [json.loads(line) for line in out.stdout.splitlines() if line.startswith("{")]
+    assert len(runs) == 2
+    np.testing.assert_allclose(runs[0]["proba"], runs[1]["proba"], rtol=1e-6)
+    assert not any(".part" in line or ".tmp" in line for line in out.stdout.splitlines())
+    if BACKEND == "tensorflow":
+        assert all("trains without XLA compilation" in " ".join(r["said"]) for r in runs)
+        assert "(No space left on device)" in runs[0]["said"][0]
+
+
+@pytest.mark.subprocess
+def test_set_config_reaches_the_worker_processes_of_a_search(tmp_path, run_python):
+    code = f"""
+        import json, os
+        from joblib import Parallel, delayed
+        import skreg
+        skreg.set_config(compilation_cache_dir={str(tmp_path)!r}, n_threads=1)
+        workers = Parallel(n_jobs=2, backend="loky")(
+            delayed(skreg.get_config)() for _ in range(2))
+        with skreg.config_context(compilation_cache_dir=False):
+            inside = os.environ["SKREG_COMPILATION_CACHE_DIR"]
+        after = os.environ["SKREG_COMPILATION_CACHE_DIR"]
+        print(json.dumps({{"workers": workers, "inside": inside, "after": after}}))
+        """
+    out = run_python(code)
+    for config in out["workers"]:
+        assert config["compilation_cache_dir"] == str(tmp_path)
+        assert config["n_threads"] == 1
+    assert (out["inside"], out["after"]) == ("off", str(tmp_path))
+
+
 def test_changed_code_never_reads_an_older_codes_entries(tmp_path):
     # TensorFlow finds an entry by function name and shapes: an entry of an earlier skreg of
     # the same version once broke a fit of the changed program. The folder names the code.

@@ -47,6 +47,7 @@ JAX_READ_ERROR = "Error reading persistent compilation cache entry for '"
 
 _LOCK = threading.Lock()
 _warned = False  # a repair warns once per process
+_write_warned = False  # so does a failed write (xla_write_failed)
 
 
 def folder(backend: str) -> str | None:
@@ -143,6 +144,34 @@ def repair_xla_entries(cache: str, message: str) -> bool:
             broken.append(path)
     _delete(cache, broken, "XLA")
     return bool(broken)
+
+
+def xla_write_failed(cache: str, message: str) -> bool:
+    """Whether a call failed with ``message`` because TensorFlow could not write its XLA
+    entry in ``cache`` (a full disk, a file where a folder should be). Then its partial
+    files there (``*.tmp``: they would keep the disk full) are deleted and a warning says
+    that this process trains without XLA from now on; TensorFlow writes an entry for every
+    XLA compilation, and cannot be told to stop once started."""
+    global _write_warned
+    if cache not in message:
+        return False
+    for path in Path(cache).glob("xla_compile_cache*.tmp"):
+        with contextlib.suppress(OSError):
+            path.unlink()
+    with _LOCK:
+        warn, _write_warned = not _write_warned, True
+    if warn:
+        # "...xla_compile_cache...tmp; No space left on device [Op:...]": the system's words.
+        reason = message.strip().splitlines()[0].split(" [Op:")[0].split("; ")[-1][-200:]
+        warnings.warn(
+            f"skreg cannot write its compilation cache in {cache} ({reason}), so this process "
+            "trains without XLA compilation from now on: about 1.5x slower per epoch, the same "
+            "results up to float rounding. Free some space, or point compilation_cache_dir "
+            "(or SKREG_COMPILATION_CACHE_DIR) at another folder, or set it to 'off'.",
+            RuntimeWarning,
+            stacklevel=5,
+        )
+    return True
 
 
 def repair_jax_entries(cache: str, message: str) -> None:

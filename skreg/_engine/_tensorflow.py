@@ -11,7 +11,9 @@ One fit at a time uses a program's variables (:meth:`TensorFlowProgram.claim`), 
 - Functions are registered under stable names (:mod:`._tf_functions`), so that XLA's cache
   entries are found from any process, and saved so a new process need not trace them.
 - A damaged XLA cache entry fails the function for good in this process: the entry is
-  removed (:func:`._disk.repair_xla_entries`) and the function traced anew.
+  removed (:func:`._disk.repair_xla_entries`) and the function traced anew. An entry that
+  cannot be written (a full disk) fails every XLA compilation: the process then trains
+  without XLA (:func:`._disk.xla_write_failed`).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from .._specs import ProgramKey
-from ._disk import repair_xla_entries
+from ._disk import repair_xla_entries, xla_write_failed
 from ._loader import settings
 from ._program import Best, Program, objective
 from ._tf_functions import StableFunction, entry_path
@@ -39,6 +41,10 @@ _CLAIMS = threading.local()
 _COUNTED = {"epochs": "epoch_compiles", "forward": "forward_compiles"}
 
 
+# Set when TensorFlow could not write an XLA cache entry: new programs skip XLA.
+_UNWRITABLE = threading.Event()
+
+
 class TensorFlowProgram(Program):
     """The state lives in the program's variables; calls take the data and return records."""
 
@@ -47,7 +53,7 @@ class TensorFlowProgram(Program):
         self.lock = threading.Lock()
         # TensorFlow's affine image transform has no XLA kernel.
         xla_kernels = self.augmenter is None or self.augmenter.xla_compatible
-        self.xla = xla_kernels and stats.xla_allowed(key)
+        self.xla = xla_kernels and not _UNWRITABLE.is_set() and stats.xla_allowed(key)
         self._variables = (
             self.network.trainable_variables,
             self.network.non_trainable_variables,
@@ -145,6 +151,16 @@ class TensorFlowProgram(Program):
             # TensorFlow remembers the failure under the function's names: trace it anew.
             traced = self._trace(name, specs)
             result = traced(*args)
+        except (tf.errors.ResourceExhaustedError, tf.errors.FailedPreconditionError) as error:
+            failed = name == "epochs" and self.xla and cache is not None
+            if not failed or not xla_write_failed(cache, str(error)):
+                raise
+            _UNWRITABLE.set()
+            self.xla = False  # the function again, without XLA: nothing written
+            self._functions[name] = tf.function(
+                self._trace_epochs, jit_compile=False, autograph=False
+            )
+            return self.call(name, *args)
         self._concrete[signature] = traced
         return result
 

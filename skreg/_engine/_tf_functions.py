@@ -136,8 +136,12 @@ class StableFunction:
         # Written aside and renamed, so that a process reading at the same time sees either
         # no entry or a whole one.
         part = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.part")
-        part.write_text(json.dumps(entry))
-        os.replace(part, path)
+        try:
+            part.write_text(json.dumps(entry))
+            os.replace(part, path)
+        except OSError:  # a full disk: no partial file left to keep it full
+            part.unlink(missing_ok=True)
+            raise
 
     def __call__(self, *args: Any) -> Any:
         tf = self._tf
