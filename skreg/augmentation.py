@@ -61,7 +61,10 @@ class Augmentation(BaseEstimator):
     _parameter_constraints: dict = {}
 
     def _kind(self, n_features: int) -> Hashable | None:
-        raise NotImplementedError
+        raise NotImplementedError(
+            f"{type(self).__name__} is the base class of skreg's augmentations, which does "
+            "nothing itself: pass GaussianNoise, SwapNoise, Mixup or ImageAugmentation."
+        )
 
     def _strengths(self) -> tuple[float, ...]:
         return ()

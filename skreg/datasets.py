@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from numbers import Integral, Real
+
 import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.utils import check_random_state
+from sklearn.utils._param_validation import Interval, validate_params
 
 __all__ = ["make_noisy_moons"]
 
 
+@validate_params(
+    {
+        "n_samples": [Interval(Integral, 1, None, closed="left")],
+        "noise": [Interval(Real, 0, None, closed="left")],
+        "label_noise": [Interval(Real, 0, 1, closed="both")],
+        "random_state": ["random_state"],
+    },
+    prefer_skip_nested_validation=True,
+)
 def make_noisy_moons(
     n_samples: int = 300, *, noise: float = 0.3, label_noise: float = 0.1, random_state=None
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -43,8 +55,6 @@ def make_noisy_moons(
     >>> X.shape, sorted(set(y.tolist()))
     ((100, 2), [0, 1])
     """
-    if not 0.0 <= label_noise <= 1.0:
-        raise ValueError(f"label_noise must be in [0, 1]; got {label_noise!r}.")
     rng = check_random_state(random_state)
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=rng)
     flip = rng.uniform(size=n_samples) < label_noise

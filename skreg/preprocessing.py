@@ -55,6 +55,11 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def __init__(self, epsilon=0.1):
         self.epsilon = epsilon
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
         """Learn the mean and the whitening matrix from X.
@@ -96,7 +101,8 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return (X - self.mean_) @ self.whitening_
+        # Computed in float64, returned in X's float type (scikit-learn's preserves_dtype).
+        return ((X - self.mean_) @ self.whitening_).astype(X.dtype, copy=False)
 
     def inverse_transform(self, X):
         """Undo :meth:`transform`.
@@ -113,4 +119,5 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         """
         check_is_fitted(self)
         X = validate_data(self, X, reset=False, dtype=[np.float64, np.float32])
-        return X @ np.linalg.pinv(self.whitening_, hermitian=True) + self.mean_
+        original = X @ np.linalg.pinv(self.whitening_, hermitian=True) + self.mean_
+        return original.astype(X.dtype, copy=False)

@@ -21,7 +21,20 @@ module needs no backend.
 
 from __future__ import annotations
 
+from numbers import Integral, Real
 
+from sklearn.utils._param_validation import Interval, StrOptions, validate_params
+
+_CONVERSION = {
+    "batch_size": [Interval(Integral, 1, None, closed="left")],
+    "task": [StrOptions({"classification", "regression"})],
+}
+
+
+@validate_params(
+    {"alpha": [Interval(Real, 0, None, closed="left")], **_CONVERSION},
+    prefer_skip_nested_validation=True,
+)
 def l2_from_sklearn_alpha(alpha: float, batch_size: int, *, task: str = "classification") -> float:
     """Convert scikit-learn's MLP ``alpha`` into skreg's ``l2`` for the same objective.
 
@@ -49,11 +62,13 @@ def l2_from_sklearn_alpha(alpha: float, batch_size: int, *, task: str = "classif
     >>> l2_from_sklearn_alpha(1e-4, batch_size=200, task="regression")
     5e-07
     """
-    if alpha < 0:
-        raise ValueError(f"alpha must be >= 0; got {alpha}.")
     return alpha / _alpha_per_l2(batch_size, task)
 
 
+@validate_params(
+    {"l2": [Interval(Real, 0, None, closed="left")], **_CONVERSION},
+    prefer_skip_nested_validation=True,
+)
 def sklearn_alpha_from_l2(l2: float, batch_size: int, *, task: str = "classification") -> float:
     """Inverse of :func:`l2_from_sklearn_alpha`: the ``alpha`` matching an ``l2``.
 
@@ -77,14 +92,8 @@ def sklearn_alpha_from_l2(l2: float, batch_size: int, *, task: str = "classifica
     >>> sklearn_alpha_from_l2(1e-4, batch_size=50)
     0.01
     """
-    if l2 < 0:
-        raise ValueError(f"l2 must be >= 0; got {l2}.")
     return l2 * _alpha_per_l2(batch_size, task)
 
 
 def _alpha_per_l2(batch_size: int, task: str) -> int:
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1; got {batch_size}.")
-    if task not in ("classification", "regression"):
-        raise ValueError(f"task must be 'classification' or 'regression'; got {task!r}.")
     return 2 * batch_size if task == "classification" else batch_size

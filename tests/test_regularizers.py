@@ -69,3 +69,16 @@ def test_alpha_conversion_rejects_negative_values():
         sklearn_alpha_from_l2(1.0, 0)
     with pytest.raises(ValueError, match="task"):
         l2_from_sklearn_alpha(1.0, 10, task="ranking")
+
+
+@pytest.mark.parametrize(
+    ("alpha", "batch_size", "name"),
+    [(float("nan"), 10, "alpha"), (np.ones(2), 10, "alpha"), ("0.1", 10, "alpha"),
+     (None, 10, "alpha"), (1e-4, 2.5, "batch_size"), (1e-4, float("nan"), "batch_size")],
+)  # fmt: skip
+def test_alpha_conversion_names_the_argument_it_cannot_take(alpha, batch_size, name):
+    # NaN used to pass through, an array or a string failed inside a comparison.
+    with pytest.raises(ValueError, match=f"The '{name}' parameter of l2_from_sklearn_alpha"):
+        l2_from_sklearn_alpha(alpha, batch_size)
+    with pytest.raises(ValueError, match=f"'{name if name != 'alpha' else 'l2'}' parameter"):
+        sklearn_alpha_from_l2(alpha, batch_size)
