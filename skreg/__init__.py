@@ -30,6 +30,7 @@ _LAZY = {
     "Mixup": ".augmentation",
     "SwapNoise": ".augmentation",
     "ZCAWhitening": ".preprocessing",
+    "load_keras_model": "._engine",
     "l2_from_sklearn_alpha": ".regularizers",
     "sklearn_alpha_from_l2": ".regularizers",
 }
@@ -49,6 +50,7 @@ __all__ = [
     "config_context",
     "get_config",
     "l2_from_sklearn_alpha",
+    "load_keras_model",
     "program_cache_info",
     "set_config",
     "sklearn_alpha_from_l2",
@@ -57,6 +59,7 @@ __all__ = [
 if TYPE_CHECKING:
     from ._classifier import RegularizedMLPClassifier
     from ._classifier_cv import RegularizedMLPClassifierCV
+    from ._engine import load_keras_model
     from ._regressor import RegularizedMLPRegressor
     from ._regressor_cv import RegularizedMLPRegressorCV
     from .augmentation import GaussianNoise, ImageAugmentation, Mixup, SwapNoise

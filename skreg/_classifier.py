@@ -203,7 +203,9 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
     best_loss_ : float or None
         The lowest training loss of the fit; None with early stopping, as in scikit-learn.
     model_ : keras.Model
-        The trained network; it maps features to class probabilities.
+        The trained network: it maps :meth:`network_inputs` (the preprocessed features,
+        not ``X``) to class probabilities; save it with ``model_.save`` and load it with
+        :func:`skreg.load_keras_model`.
     history_ : dict of str to list of float
         Per-epoch ``"loss"`` (training loss, penalty included), ``"learning_rate"``, and with
         early stopping ``"val_loss"`` and ``"val_<scoring>"``.

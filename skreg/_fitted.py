@@ -71,8 +71,37 @@ class FittedWeightsMixin:
     @property
     def coefs_(self) -> list[np.ndarray]:
         """The dense layers' weight matrices, input layer first, each of shape
-        ``(n_in, n_out)``: scikit-learn's layout (read-only views of the fitted weights)."""
+        ``(n_in, n_out)``: scikit-learn's layout (read-only views of the fitted weights).
+
+        With the tabular front (periodic embeddings, the scaling layer, embedded categories:
+        the defaults), the first layer reads the front's outputs, so ``coefs_[0]`` has a row
+        per front output rather than per feature; ``model_.get_weights()`` holds the
+        front's weights too.
+        """
         return [kernel for kernel, _ in self._dense_weights()]
+
+    def network_inputs(self, X) -> np.ndarray:
+        """``X`` as the fitted network reads it: validated and preprocessed as ``predict``
+        does (imputation, numeric scaling, one-hot and indicator columns, category codes).
+
+        The input of ``model_``: ``model_.predict(est.network_inputs(X))`` gives the
+        classifier's ``predict_proba(X)``, and the regressor's targets in the units the
+        network learned (standardized unless ``target_scaling=False``).
+
+        Parameters
+        ----------
+        X : array-like of shape (n_samples, n_features)
+            Data, as for ``predict``.
+
+        Returns
+        -------
+        M : ndarray of shape (n_samples, n_network_inputs)
+            The network's input matrix (float32).
+        """
+        from . import _inputs
+
+        check_is_fitted(self)
+        return _inputs.matrix(self._fitted.inputs, _inputs.check(self, X, reset=False))
 
     @property
     def intercepts_(self) -> list[np.ndarray]:

@@ -165,7 +165,9 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     best_loss_ : float or None
         The lowest training loss of the fit; None with early stopping, as in scikit-learn.
     model_ : keras.Model
-        The trained network.
+        The trained network: it maps :meth:`network_inputs` (the preprocessed features,
+        not ``X``) to the targets in the units it learned (standardized unless
+        ``target_scaling=False``); load a saved one with :func:`skreg.load_keras_model`.
     history_ : dict of str to list of float
         Per-epoch ``"loss"``, ``"learning_rate"``, and with early stopping ``"val_loss"`` and
         ``"val_<scoring>"``.

@@ -724,3 +724,40 @@ def test_numbers_mixed_with_decimals_are_numeric_and_an_array_of_text_reads_as_c
     text = np.array([[0.3, "a"], [1.2, "b"]])  # NumPy's "<U32": the numbers as text
     with pytest.warns(UserWarning, match="does not have valid feature names"):
         np.testing.assert_array_equal(clf.predict(text), clf.predict(text.astype(object)))
+
+
+@pytest.mark.subprocess
+def test_a_saved_keras_model_loads_in_a_new_process_and_reads_network_inputs(
+    table, tmp_path, run_python
+):
+    # keras.models.load_model alone failed in a new process (skreg's layers unregistered),
+    # and model_ fed X gave other numbers than predict_proba, silently.
+    X, y = table
+    clf = RegularizedMLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
+    path = tmp_path / "model.keras"
+    clf.model_.save(path)
+    inputs = clf.network_inputs(X)
+    assert inputs.shape == (len(X), clf.model_.input_shape[1]) and inputs.dtype == np.float32
+    np.save(tmp_path / "inputs.npy", inputs)
+    code = f"""
+        import json
+        import numpy as np
+        import skreg
+        model = skreg.load_keras_model({str(path)!r})
+        outputs = model.predict(np.load({str(tmp_path / "inputs.npy")!r}), verbose=0)
+        print(json.dumps(outputs.tolist()))
+        """
+    loaded = np.array(run_python(code))
+    np.testing.assert_allclose(loaded, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+
+
+def test_the_regressors_keras_model_outputs_the_targets_it_learned(table):
+    X, y = table
+    target = 300.0 + 40.0 * X["size"].to_numpy()
+    reg = RegularizedMLPRegressor((8,), max_iter=3, random_state=0).fit(X, target)
+    scaled = reg.model_.predict(reg.network_inputs(X), verbose=0)[:, 0]
+    predicted = reg.predict(X)
+    # Standardized units: an affine map of predict's, far from the targets' own scale.
+    slope, intercept = np.polyfit(scaled, predicted, 1)
+    np.testing.assert_allclose(slope * scaled + intercept, predicted, rtol=1e-4)
+    assert np.abs(scaled).max() < 20 < target.min()

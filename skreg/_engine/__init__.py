@@ -51,6 +51,7 @@ __all__ = [
     "joint_batch",
     "joint_supported",
     "load",
+    "load_keras_model",
     "loaded",
     "loss",
     "predict",
@@ -138,6 +139,33 @@ def export_model(
     from ._network import export_model as build
 
     return build(key.network, state, penalty, key.loss, optimizer)
+
+
+def load_keras_model(filepath: Any, **kwargs: Any) -> Any:
+    """Load a fitted estimator's ``model_`` saved with ``model_.save(filepath)``, in any
+    process and on either backend: :func:`keras.models.load_model` with skreg's layers
+    (the tabular front, dropout, the penalty) registered, which ``import skreg`` alone does
+    not do (it does not import Keras). ``kwargs`` go to :func:`keras.models.load_model`.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from sklearn.datasets import load_iris
+    >>> import skreg
+    >>> X, y = load_iris(return_X_y=True)
+    >>> clf = skreg.RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    >>> path = os.path.join(tempfile.mkdtemp(), "iris.keras")
+    >>> clf.model_.save(path)
+    >>> model = skreg.load_keras_model(path)
+    >>> model.predict(clf.network_inputs(X[:2]), verbose=0).shape
+    (2, 3)
+    """
+    load()
+    import keras
+
+    from . import _front, _network, _penalty  # noqa: F401  (register skreg's layers)
+
+    return keras.models.load_model(filepath, **kwargs)
 
 
 def augment(
