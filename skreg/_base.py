@@ -38,7 +38,13 @@ from ._specs import (
     schedule_name,
     seed_sequence,
 )
-from ._training import require_some_weight, scorer_failure, scoring_error, split_rows, unit_scale
+from ._training import (
+    require_some_weight,
+    scorer_failure,
+    scoring_error,
+    split_weighted_rows,
+    unit_scale,
+)
 from ._validation import (
     CallbackSupportMixin,
     Interval,
@@ -203,7 +209,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         spec = self._network_spec(X.shape[1], data.Y.shape[1], data.inputs.layout_)
         key = ProgramKey(spec, self.optimizer, self._loss, augmentation.kinds)
         rows = self._train_validation_rows(y, data.weights, split_seeds, incremental)
-        schedule = self._schedule(incremental, len(rows["train"]), len(y))
+        schedule = self._schedule(incremental, len(rows["train"]), np.count_nonzero(data.weights))
         callbacks = FitCallbacks.start(self, *given, schedule.epochs, incremental)
 
         def fitted(network):  # the record a copy predicting with the weights in training has
@@ -310,23 +316,11 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
     def _train_validation_rows(self, y, sample_weight, seeds, incremental):
         """Indices of the training rows and, with early stopping, of the validation rows."""
         rows = np.arange(len(y))
-        if not self._stopping(len(y)) or incremental:
+        if not self._stopping(np.count_nonzero(sample_weight)) or incremental:
             return {"train": rows}
-        strata = y if self._stratify_validation else None
-        train, validation = split_rows(y, strata, self.validation_fraction, seeds)
-        require_some_weight(
-            sample_weight[train],
-            "The training rows' weights",
-            "(the non-zero weights all fell in the early-stopping validation split; change "
-            "validation_fraction or random_state)",
+        train, validation = split_weighted_rows(
+            y, sample_weight, self._stratify_validation, self.validation_fraction, seeds
         )
-        if self.scoring == "loss":
-            require_some_weight(
-                sample_weight[validation],
-                "The early-stopping validation rows' weights",
-                "(the validation loss is a weighted mean; change validation_fraction or "
-                "random_state, or monitor a scorer, which ignores weights)",
-            )
         return {
             "train": train,
             "validation": validation,

@@ -279,6 +279,19 @@ def split_rows(y, strata, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
     )
 
 
+def split_weighted_rows(y, weights, stratify, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`split_rows` over the rows of non-zero weight (stratified by ``y`` when
+    ``stratify``). A row weighted 0 counts for nothing, so it never validates: a bagging
+    ensemble's member, weighted by how often its bootstrap drew each row, held out only
+    undrawn rows at times and failed ("validation rows' weights must contain ..."). The rows
+    of zero weight go with the training rows, where they change nothing."""
+    drawn = np.flatnonzero(weights)
+    if len(drawn) == len(y):
+        return split_rows(y, y if stratify else None, fraction, seeds)
+    train, validation = split_rows(y[drawn], y[drawn] if stratify else None, fraction, seeds)
+    return np.concatenate([drawn[train], np.flatnonzero(weights == 0)]), drawn[validation]
+
+
 def scorer_failure(scorer, baseline, X, y) -> Exception | None:
     """What ``scorer`` raises on the fitted constant ``baseline``'s predictions for ``X``
     (None if it scores them): a scorer that does not suit the task fails there as it would

@@ -381,3 +381,23 @@ def test_l1_and_select_from_model_keep_the_informative_features():
     selected = np.flatnonzero(pipe[-1].get_support())
     assert set(range(3)) <= set(selected), selected
     assert len(selected) <= 6
+
+
+def test_rows_weighted_zero_never_hold_out_the_validation_split():
+    # Bagging weights each member's rows by how often its bootstrap drew them, most of them
+    # 0: early stopping held out undrawn rows only and the member failed, or "auto" split
+    # off a validation set from 30 drawn rows because 300 were passed.
+    from sklearn.datasets import make_classification
+    from sklearn.ensemble import BaggingClassifier
+
+    X, y = make_classification(300, 6, random_state=0)
+    member = RegularizedMLPClassifier((8,), max_iter=5, random_state=0)
+    bagging = BaggingClassifier(member, n_estimators=10, max_samples=0.1, random_state=0)
+    assert bagging.fit(X, y).score(X, y) > 0.5
+    weights = np.zeros(300)
+    weights[np.random.default_rng(1).choice(300, 30, replace=False)] = 1.0
+    auto = clone(member).fit(X, y, sample_weight=weights)
+    assert auto.validation_scores_ is None  # 30 weighted rows: under "auto"'s 100
+    weights[:200] = 1.0
+    stopped = clone(member).set_params(early_stopping=True).fit(X, y, sample_weight=weights)
+    assert len(stopped.validation_scores_) == stopped.n_iter_
