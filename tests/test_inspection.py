@@ -270,6 +270,10 @@ def test_path_display_draws_one_metric_of_a_multi_metric_search(classification_d
     assert display.best_value_ == search.best_params_["C"]
     assert display.ax_.get_ylabel() == "Negative nll"
     np.testing.assert_allclose(display.lines_[0].get_ydata(), -results["mean_test_nll"])
+    # Without a refit metric, the one asked for.
+    search.set_params(refit=False).fit(X, y)
+    display = RegularizationPathDisplay.from_estimator(search, param_name="C", metric="acc")
+    np.testing.assert_allclose(display.test_scores.mean(axis=1), results["mean_test_acc"])
 
 
 def test_path_display_of_a_list_of_grids_draws_unset_candidates_at_the_default(
@@ -279,7 +283,7 @@ def test_path_display_of_a_list_of_grids_draws_unset_candidates_at_the_default(
 
     X, y = classification_data
     grids = [{"C": [0.01, 100.0]}, {"fit_intercept": [False]}]  # the last one leaves C at 1
-    search = GridSearchCV(LogisticRegression(), grids, cv=3).fit(X, y)
+    search = GridSearchCV(LogisticRegression(), grids, cv=3, refit=False).fit(X, y)
     results = search.cv_results_
     alone = RegularizationPathDisplay.from_cv_results(results, "C")
     np.testing.assert_array_equal(alone.param_range, [0.01, 100.0])  # no made-up value

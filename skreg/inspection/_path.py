@@ -96,6 +96,7 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         verbose: int = 0,
         error_score: Any = np.nan,
         fit_params: dict | None = None,
+        metric: str | None = None,
         ax: Any = None,
         negate_score: bool = False,
         score_name: str | None = None,
@@ -128,6 +129,8 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
             As in :func:`~sklearn.model_selection.validation_curve` (5-fold by default; the
             estimator's ``score`` when ``scoring`` is None; ``fit_params`` is its
             ``params``).
+        metric : str, default=None
+            For a fitted multi-metric search: the metric to draw; its ``refit`` when None.
         ax : matplotlib Axes, default=None
             Axes to draw on; a new figure when None.
         negate_score, score_name, score_type, std_display_style, line_kw, \
@@ -150,10 +153,11 @@ fill_between_kw, errorbar_kw
         final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
         if param_range is None and hasattr(final, "cv_results_"):
             name = param_name or "l2"
-            results, metric = final.cv_results_, None
-            if hasattr(final, "estimator") and hasattr(final, "best_index_"):  # a search
+            results = final.cv_results_
+            if hasattr(final, "estimator") and hasattr(final, "multimetric_"):  # a search
                 results = _with_default(results, name, final.estimator)
-                metric = final.refit if getattr(final, "multimetric_", False) else None
+                if metric is None and final.multimetric_ and isinstance(final.refit, str):
+                    metric = final.refit
             return cls.from_cv_results(
                 results, name, metric=metric, score_name=score_name, score_type=score_type,
                 **style,
