@@ -250,7 +250,7 @@ def _print_epoch(epoch: int, epochs: int, loss: float, metrics: dict[str, float]
     print(", ".join(parts), flush=True)
 
 
-def split_rows(y, strata, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
+def split_rows(y, strata, fraction, seeds, what="rows") -> tuple[np.ndarray, np.ndarray]:
     """Early stopping's seeded split of the rows into training and validation indices.
 
     Stratified by ``strata`` (the classifier's labels) when every class can have a row on
@@ -261,7 +261,7 @@ def split_rows(y, strata, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
     if n_validation < 2 or n_validation >= len(y):
         side = "the validation set" if n_validation < 2 else "the training set"
         raise ValueError(
-            f"Early stopping cannot split {len(y)} rows with validation_fraction={fraction}: "
+            f"Early stopping cannot split {len(y)} {what} with validation_fraction={fraction}: "
             f"{side} would have {min(n_validation, len(y) - n_validation)} row(s) and needs "
             f"at least {2 if n_validation < 2 else 1}. Change validation_fraction, give more "
             "rows, or set early_stopping=False."
@@ -288,7 +288,8 @@ def split_weighted_rows(y, weights, stratify, fraction, seeds) -> tuple[np.ndarr
     drawn = np.flatnonzero(weights)
     if len(drawn) == len(y):
         return split_rows(y, y if stratify else None, fraction, seeds)
-    train, validation = split_rows(y[drawn], y[drawn] if stratify else None, fraction, seeds)
+    strata, what = (y[drawn] if stratify else None), "rows of non-zero weight"
+    train, validation = split_rows(y[drawn], strata, fraction, seeds, what)
     return np.concatenate([drawn[train], np.flatnonzero(weights == 0)]), drawn[validation]
 
 

@@ -473,3 +473,38 @@ def test_the_verdict_gives_the_gain_fold_by_fold_and_says_when_it_is_noise():
     noisy = _verdict(verdict_table([0.6, 0.7, 0.8], [0.8, 0.6, 0.8]))
     assert "+0.033 ± 0.125" in noisy and "within the noise of the folds" in noisy
     assert _verdict(verdict_table([0.9] * 3, [0.8] * 3)).startswith("best: none;")
+
+
+@pytest.mark.parametrize("command", ["compare", "select"])
+def test_a_refused_run_leaves_no_output_folder(tmp_path, monkeypatch, capsys, command):
+    # The folder was made before the checks: every refused run left an empty skreg-output/.
+    path = write(tmp_path, pd.DataFrame({"a": np.arange(20.0), "y": [0] * 17 + [1] * 3}))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--data", path, "--target", "y"])
+    assert exit_info.value.code == 2 and "smallest class" in capsys.readouterr().err
+    assert not (tmp_path / "skreg-output").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "fix"),
+    [(b"", "give a comma-separated text file"), (b"a,y\n\xe9t\xe9,1\n", "save it as UTF-8")],
+    ids=["empty", "latin-1"],
+)
+def test_an_unreadable_csv_names_the_fix(tmp_path, capsys, content, fix):
+    path = tmp_path / "data.csv"
+    path.write_bytes(content)
+    with pytest.raises(SystemExit):
+        main(["compare", "--data", str(path), "--target", "y", "--quiet"])
+    error = capsys.readouterr().err.strip()
+    assert "cannot read" in error and fix in error and "\n" not in error
+
+
+def test_diagnose_on_the_noisy_moons_counts_their_flipped_labels_as_bayes_error(capsys):
+    # With a Bayes error of 0, memorizing the 10% flipped labels read as "high bias" too.
+    assert main(["diagnose", "--max-iter", "3", "--hidden", "4"]) == 0
+    printed = capsys.readouterr().out
+    assert "bayes error 0.1 from the data's 10% flipped labels" in printed
+    assert "bayes error       0.1000" in printed
+    assert main(["diagnose", "--max-iter", "3", "--hidden", "4", "--bayes-error", "0"]) == 0
+    assert "bayes error       0.0000" in capsys.readouterr().out

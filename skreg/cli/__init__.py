@@ -2,8 +2,9 @@
 
 ``skreg compare`` fits one network with each regularizer, cross-validates every variant and
 prints one table; ``skreg select`` chooses L2 and dropout by cross-validation and prints the
-path; ``skreg diagnose`` gives the bias/variance verdict. Both run on
-scikit-learn's digits by default or on a CSV file (``--data file.csv --target column``).
+path; ``skreg diagnose`` gives the bias/variance verdict. They run on small noisy moons by
+default, on scikit-learn's digits (``--data digits``) or on a CSV file (``--data file.csv
+--target column``).
 
 This module only parses arguments, so ``skreg --help`` and argument errors answer at once: the
 commands themselves (:mod:`skreg.cli.compare`, :mod:`skreg.cli.diagnose`, over

@@ -34,6 +34,8 @@ class Dataset:
     # Training settings that suit the data, used unless the command line gives others.
     max_iter: int = 40
     learning_rate: float = 1e-3
+    # The lowest error a model can reach, where the data say (diagnose's default).
+    bayes_error: float | None = None
 
 
 def load_data(path: str | None, target: str | None, task: str = "auto") -> Dataset:
@@ -101,6 +103,7 @@ def _noisy_moons() -> Dataset:
         categorical=[],
         max_iter=300,
         learning_rate=1e-2,
+        bayes_error=0.1,  # the flipped labels: no model does better on average
     )
 
 
@@ -165,7 +168,12 @@ def _read_csv(path: str, target: str | None) -> pd.DataFrame:
         raise DataError(f"--data {path} is a folder; name a CSV file.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         message = str(error).strip().splitlines()[0] if str(error).strip() else "empty file"
-        raise DataError(f"cannot read {path} as CSV: {message}") from None
+        fix = (
+            "save it as UTF-8 text"
+            if isinstance(error, UnicodeDecodeError)
+            else "give a comma-separated text file with a header row naming the columns"
+        )
+        raise DataError(f"cannot read {path} as CSV ({message}): {fix}.") from None
     header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
     repeated = sorted({name for name in header if header.count(name) > 1}, key=header.index)
     if repeated:  # pandas renames the second "y" to "y.1", which would become a feature

@@ -43,14 +43,11 @@ def run(args: argparse.Namespace) -> int:
         print(
             f"{data.name}: error = {error}, validation = {args.validation_fraction:.0%} hold-out"
         )
+        bayes = data.bayes_error if args.bayes_error is None else args.bayes_error
+        if args.bayes_error is None and bayes is not None:
+            print(f"bayes error {bayes} from the data's {bayes:.0%} flipped labels")
         result = diagnose_estimator(
-            model,
-            X_train,
-            y_train,
-            X_val,
-            y_val,
-            bayes_error=args.bayes_error,
-            tolerance=args.tolerance,
+            model, X_train, y_train, X_val, y_val, bayes_error=bayes, tolerance=args.tolerance
         )
     print(result)
     return 0

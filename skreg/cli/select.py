@@ -14,9 +14,9 @@ def run(args: argparse.Namespace) -> int:
     """``skreg select``: cross-validate the grid, print the path table and the choice."""
     data = load_data(args.data, args.target, args.task)
     args.max_iter = args.max_iter or data.max_iter
-    out = output_folder(args.out)
     folds = cv_splitter(data, args.cv, args.seed)  # checked before the backend loads
     check_backend(args.verbose)
+    out = output_folder(args.out)  # after the checks: a refused run leaves no folder
     model = cv_model(
         make_model(data, args.hidden, args.max_iter, args.seed),
         l2s=args.l2s,
