@@ -21,20 +21,11 @@ from typing import Any, NamedTuple
 _OFF = {"", "0", "off", "false", "no", "none"}
 
 
-# The settings that environment variables set, and so reach worker processes.
-_VARIABLES = {
-    "SKREG_COMPILATION_CACHE_DIR": "compilation_cache_dir",
-    "SKREG_NUM_THREADS": "n_threads",
-}
-
-
 def _defaults() -> dict[str, Any]:
     """The settings from the environment; a value that does not parse warns and is ignored."""
     config: dict[str, Any] = {"program_cache_size": 6, "compilation_cache_dir": "auto"}
     config["n_threads"] = "auto"
-    readers = {"SKREG_COMPILATION_CACHE_DIR": ("compilation_cache_dir", _cache_dir),
-               "SKREG_NUM_THREADS": ("n_threads", _threads)}  # fmt: skip
-    for variable, (name, read) in readers.items():
+    for variable, (name, read) in _VARIABLES.items():
         if variable not in os.environ:
             continue
         try:
@@ -90,6 +81,12 @@ def _threads(value: Any) -> int | str:
     return value
 
 
+# The settings that environment variables set (each with its reader), and so reach worker
+# processes.
+_VARIABLES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "SKREG_COMPILATION_CACHE_DIR": ("compilation_cache_dir", _cache_dir),
+    "SKREG_NUM_THREADS": ("n_threads", _threads),
+}
 _CONFIG: dict[str, Any] = _defaults()
 _LOCK = threading.Lock()
 # What the engine tells the settings, registered by its modules once they have loaded (so a
@@ -210,7 +207,7 @@ def _apply(changes: dict[str, Any], stacklevel: int) -> None:
         _CONFIG.update(changes)
         # Into the environment too, which the workers a search starts next inherit: a
         # setting made for the search reaches its loky, Dask or Ray worker processes.
-        for variable, name in _VARIABLES.items():
+        for variable, (name, _) in _VARIABLES.items():
             if name in changes:
                 value = changes[name]
                 os.environ[variable] = "off" if value is False else str(value)
