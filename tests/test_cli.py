@@ -221,7 +221,12 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["select", "--dropouts", "0,1"], "--dropouts: must be below 1"),
         (["compare", "--seed", str(2**32)], "--seed: must be below 2**32"),
         (["select", "--l2s", "0"], "a count of penalties and must be at least 1; to try l2=0"),
-        (["compare", "--dropuot", "0.1"], "unrecognized arguments: --dropuot"),
+        (
+            ["compare", "--dropuot", "0.1"],
+            "skreg compare: error: unrecognized arguments: --dropuot 0.1 "
+            "(see skreg compare --help)",
+        ),
+        (["select", "--data", "a.csv", "x"], "skreg select: error: unrecognized arguments: x"),
         (["compar"], "invalid choice: 'compar'"),
     ],
 )

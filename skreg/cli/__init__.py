@@ -25,7 +25,9 @@ from .errors import DataError
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``skreg`` command line; return the exit status."""
     parser = _parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # the command's own parser says it, naming the command and its --help
+        parser.commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     # TensorFlow's C++ logging (GPU probes, CPU features, cache reads) buries the one line
     # the command prints; --verbose shows it.
     if not getattr(args, "verbose", False):
@@ -71,6 +73,7 @@ def _parser() -> argparse.ArgumentParser:
         description="Compare regularizers and diagnose bias and variance of a neural network.",
     )
     commands = parser.add_subparsers(dest="command", required=True)
+    parser.commands = commands
     compare_parser = commands.add_parser(
         "compare",
         help="cross-validate the network with each regularizer",
