@@ -64,6 +64,9 @@ def test_select_prints_the_path_and_the_choice(mixed_csv, tmp_path, capsys):
     assert len(table) == 6 and table["rank"].iloc[0] == 1
     # Racing: 6 candidates, then 3, then 2 on the last fold.
     assert sorted(table["folds_run"]) == [1, 1, 1, 2, 3, 3]
+    # One fold's spread is unknown, and the output says why those rank last.
+    assert table["cv_std"].isna().tolist() == (table["folds_run"] == 1).tolist()
+    assert "racing dropped the candidates with fewer folds_run" in printed
     best = table.iloc[0]
     assert f"chosen: l2={best['l2']:.4g}, dropout={best['dropout']}" in printed
     assert "11 fold models of 18" in printed

@@ -33,6 +33,11 @@ def run(args: argparse.Namespace) -> int:
         f"{args.hidden}, max_iter={args.max_iter}, racing {'off' if args.no_pruning else 'on'}"
     )
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    if (table["folds_run"] < table["folds_run"].max()).any():
+        print(
+            "racing dropped the candidates with fewer folds_run: they rank after those that "
+            "ran every fold, by their mean over the folds they ran (cv_std NaN: one fold)"
+        )
     fits = int((model.n_iter_ > 0).sum())
     print(
         f"chosen: l2={model.l2_:.4g}, dropout={model.dropout_}, CV {score} "
@@ -51,7 +56,8 @@ def path_table(results: dict) -> pd.DataFrame:
             "l2": np.asarray(results["param_l2"], dtype=float),
             "dropout": list(results["param_dropout"]),
             "cv_mean": results["mean_test_score"],
-            "cv_std": results["std_test_score"],
+            # The spread of one fold's score is unknown, not 0 (a candidate racing dropped).
+            "cv_std": np.where(results["n_folds_run"] > 1, results["std_test_score"], np.nan),
             "folds_run": results["n_folds_run"],
             "best_epoch": results["mean_best_epoch"],
             "rank": results["rank_test_score"],
