@@ -20,6 +20,7 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 from . import _engine, _inputs, _search
 from ._base import _BaseRegularizedMLP
 from ._fitted import restore_on_failure
+from ._migration import MigrationMixin
 from ._specs import schedule_name
 from ._training import scorer_failure
 from ._validation import (
@@ -37,7 +38,7 @@ CV_PARAMETERS = (
 )  # fmt: skip
 
 
-class _BaseRegularizedMLPCV(BaseEstimator):
+class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
     """Cross-validated choice of ``l2`` and ``dropout`` for a regularized MLP.
 
     Subclasses name the estimator they select (``_member_class``) and how the fold models'

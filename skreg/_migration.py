@@ -8,8 +8,8 @@ from typing import Any
 from ._validation import InvalidParameterError
 
 SKLEARN_ONLY = {
-    "alpha": "l2 (l2 = skreg.regularizers.l2_from_sklearn_alpha(alpha, batch_size, ...) gives "
-    "the same penalty)",
+    "alpha": "l2, or the CV estimators' l2s (l2 = skreg.regularizers.l2_from_sklearn_alpha("
+    "alpha, batch_size, ...) gives the same penalty)",
     "solver": "optimizer ('adam', 'sgd', 'rmsprop', ...; there is no 'lbfgs')",
     "learning_rate_init": "learning_rate, which is the step size itself",
     "momentum": "optimizer='sgd' (Keras' SGD, without momentum) or optimizer='adam'",
@@ -32,6 +32,7 @@ class MigrationMixin:
 
     def set_params(self, **params: Any):
         _refuse(type(self), params, ValueError)
+        _refuse_fields_in_a_list(self, params)
         return super().set_params(**params)
 
     def _validate_params(self) -> None:
@@ -44,6 +45,20 @@ class MigrationMixin:
                 f"{rate!r}."
             )
         super()._validate_params()
+
+
+def _refuse_fields_in_a_list(estimator: Any, params: dict) -> None:
+    """A ``<parameter>__<field>`` whose parameter holds a list (of augmentations, say):
+    scikit-learn's answer would be "'list' object has no attribute 'set_params'"."""
+    for name in params:
+        outer, _, field = name.partition("__")
+        held = getattr(estimator, outer, None) if field else None
+        if isinstance(held, list | tuple):
+            raise ValueError(
+                f"{name}: {outer} holds a list, whose items' fields a grid search cannot "
+                f"reach; search over whole lists instead, as in {{{outer!r}: [[...], [...]]}}, "
+                f"or pass a single object to search its {field!r}."
+            )
 
 
 def _refuse(cls: type, params: dict, error: type[Exception]) -> None:

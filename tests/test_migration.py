@@ -15,7 +15,13 @@ from sklearn.neural_network import MLPClassifier, MLPRegressor
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg import (
+    GaussianNoise,
+    RegularizedMLPClassifier,
+    RegularizedMLPClassifierCV,
+    RegularizedMLPRegressor,
+    RegularizedMLPRegressorCV,
+)
 from skreg._migration import SKLEARN_ONLY
 
 PAIRS = [(MLPClassifier, RegularizedMLPClassifier), (MLPRegressor, RegularizedMLPRegressor)]
@@ -48,6 +54,30 @@ def test_a_schedule_name_as_learning_rate_says_what_skreg_means_by_it(schedule):
         ValueError, match=f"learning_rate_init.*learning_rate_schedule='{schedule}'"
     ):
         RegularizedMLPClassifier(learning_rate=schedule).fit(X, y)
+
+
+@pytest.mark.parametrize("estimator", [RegularizedMLPClassifierCV, RegularizedMLPRegressorCV])
+def test_the_cv_estimators_answer_scikit_learns_arguments_alike(estimator):
+    with pytest.raises(TypeError, match="instead of alpha, use l2, or the CV estimators' l2s"):
+        estimator(alpha=1e-4)
+    with pytest.raises(ValueError, match="instead of solver, use optimizer"):
+        estimator().set_params(solver="adam")
+    X, y = load_iris(return_X_y=True)
+    with pytest.raises(ValueError, match="learning_rate_schedule='adaptive'"):
+        estimator(learning_rate="adaptive").fit(X, y)
+
+
+@pytest.mark.parametrize(
+    "estimator", [RegularizedMLPClassifier, RegularizedMLPClassifierCV, RegularizedMLPRegressor]
+)
+def test_a_field_inside_a_list_of_augmentations_names_the_search_that_works(estimator):
+    # scikit-learn's own answer: "'list' object has no attribute 'set_params'".
+    model = estimator(augmentation=[GaussianNoise(0.1)])
+    with pytest.raises(ValueError, match=r"augmentation holds a list.*search over whole lists"):
+        model.set_params(augmentation__std=0.2)
+    assert model.augmentation[0].std == 0.1
+    single = estimator(augmentation=GaussianNoise(0.1)).set_params(augmentation__std=0.2)
+    assert single.augmentation.std == 0.2
 
 
 @pytest.mark.parametrize(
