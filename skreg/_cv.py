@@ -203,8 +203,9 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             self._store(record)
             for name in ("estimators_", "best_estimator_", "refit_time_"):  # a previous refit's
                 self.__dict__.pop(name, None)
-            if self.refit == "ensemble":  # the fold models that trained (error_score)
-                fold_models = [members[self.best_index_, k] for k in range(len(folds))]
+            if self.refit == "ensemble":  # the fold models that trained and ran (error_score,
+                # racing: a pruned candidate is best where the finalists' means are NaN)
+                fold_models = [members.get((self.best_index_, k)) for k in range(len(folds))]
                 self.estimators_ = [m for m in fold_models if m is not None]
             elif self.refit:
                 # The fold models' schedule ("auto" resolves by their early stopping), over
@@ -226,6 +227,14 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         tags.input_tags.string = True
         tags.non_deterministic = self.random_state is None
         return tags
+
+    def _scored(self, X, y, sample_weight, default) -> float:
+        """GridSearchCV's ``score``: by ``scoring`` when given (what chose the candidate),
+        else by the mixin's ``default`` (accuracy, R²)."""
+        if self.scoring is None:
+            return default(self, X, y, sample_weight=sample_weight)
+        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
+        return check_scoring(self, scoring=self.scoring)(self, X, y, **weights)
 
     # Private helpers, in call order.
 
@@ -268,7 +277,6 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         for round_, (_, fold_batch) in enumerate(schedule):
             if round_ > 0:
                 alive = _search.survivors(alive, record.means())
-                members = {key: m for key, m in members.items() if key[0] in alive}
             tasks = [(c, k) for k in fold_batch for c in alive]
             fits = [
                 partial(
@@ -285,6 +293,8 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             for (c, k), (member, outcome) in zip(tasks, outcomes):
                 record.add(c, k, outcome)
                 members[c, k] = member
+        # A pruned candidate's fold models are kept until the end: it is the best when the
+        # finalists' means are NaN (their later folds failed).
         return record, {key: m for key, m in members.items() if key[0] == record.best()}
 
     def _joint(self) -> bool:

@@ -116,19 +116,19 @@ class SearchRecord:
         return ~np.isnan(self.fit_times)
 
     def ranks(self) -> np.ndarray:
-        """Ranks as GridSearchCV's (ties share the lowest, NaN means last), candidates that
-        ran every fold first; the pruned ones after them, by their mean over the folds they
-        ran."""
+        """Ranks as GridSearchCV's (ties share the lowest, NaN means last, tied), candidates
+        that ran every fold first; the pruned ones after them, by their mean over the folds
+        they ran; a NaN mean (a fold that failed) after every number, even a pruned one's."""
         complete = self.ran().all(axis=1)
-        means = np.where(np.isnan(self.means()), -np.inf, self.means())
-        order = np.lexsort((-means, ~complete))
+        failed = np.isnan(self.means())
+        means = np.where(failed, -np.inf, self.means())
+        order = np.lexsort((-means, ~complete, failed))
         ranks = np.empty(len(order), dtype=np.int32)
         for position, i in enumerate(order):
             previous = order[position - 1] if position else None
-            tied = (
-                previous is not None
-                and complete[previous] == complete[i]
-                and means[previous] == means[i]
+            tied = previous is not None and (
+                (failed[previous] and failed[i])
+                or (complete[previous] == complete[i] and means[previous] == means[i])
             )
             ranks[i] = ranks[previous] if tied else position + 1
         return ranks

@@ -12,6 +12,7 @@ import sklearn
 from sklearn.base import clone
 from sklearn.datasets import make_classification
 from sklearn.exceptions import FitFailedWarning
+from sklearn.metrics import accuracy_score, log_loss, mean_absolute_error
 from sklearn.model_selection import GridSearchCV, GroupKFold, KFold, cross_val_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
@@ -560,6 +561,26 @@ def test_the_path_display_stars_the_estimators_choice_not_a_lucky_pruned_fold():
     assert np.isnan(display.test_scores[row(1e-4)]).all()  # NaN: not drawn at a better value
 
 
+def test_finalists_whose_later_folds_failed_rank_after_every_scored_candidate():
+    # The two finalists of racing score NaN on the later folds (a failed scorer, or
+    # error_score=np.nan): their means are NaN, the worst, as GridSearchCV ranks them.
+    X = np.random.default_rng(0).normal(size=(63, 3))
+    y = np.arange(63) % 2
+    rows = np.arange(63)
+    folds = [(np.setdiff1d(rows, t), t) for t in (rows[:20], rows[20:41], rows[41:])]
+    later = {1e-1: 0.5, 1e-2: 0.6, 1e-3: np.nan, 1e-4: np.nan}
+    table = {20: {1e-1: 0.5, 1e-2: 0.6, 1e-3: 0.9, 1e-4: 0.95}, 21: later, 22: later}
+    cv = RegularizedMLPClassifierCV(
+        (4,), l2s=[1e-1, 1e-2, 1e-3, 1e-4], dropouts=[0.0], cv=folds, max_iter=2,
+        scoring=_scores_by_fold(table), random_state=0,
+    ).fit(X, y)  # fmt: skip
+    results = cv.cv_results_
+    assert list(results["n_folds_run"]) == [1, 1, 3, 3]
+    assert list(results["rank_test_score"]) == [2, 1, 3, 3]
+    assert cv.l2_ == 1e-2 and cv.best_score_ == pytest.approx(0.6)
+    assert len(cv.estimators_) == 1  # its one fold model predicts
+
+
 def test_a_nan_mean_is_never_the_best_value_of_a_grid_search(iris):
     X, y = iris
     search = GridSearchCV(
@@ -579,6 +600,40 @@ def test_a_nan_mean_is_never_the_best_value_of_a_grid_search(iris):
         test_scores=np.array([[0.5], [np.nan]]),
     )
     assert display.plot().best_value_ == 1
+
+
+@pytest.mark.parametrize("refit", [True, "ensemble"])
+def test_score_is_by_scoring_as_a_grid_searchs(iris, refit):
+    # cross_val_score(cv_estimator) and a search around it compare what chose the candidate.
+    X, y = iris
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0], scoring="neg_log_loss", refit=refit).fit(X, y)
+    assert cv.score(X, y) == pytest.approx(-log_loss(y, cv.predict_proba(X)))
+    weights = np.linspace(0.5, 2, len(y))
+    expected = -log_loss(y, cv.predict_proba(X), sample_weight=weights)
+    assert cv.score(X, y, sample_weight=weights) == pytest.approx(expected)
+    plain = cv.set_params(scoring=None)
+    assert plain.score(X, y) == pytest.approx(accuracy_score(y, plain.predict(X)))
+
+
+def test_the_cv_regressors_score_is_by_scoring(regression_data):
+    X, y = regression_data
+    cv = small_cv(RegularizedMLPRegressorCV, l2s=[1e-3], dropouts=[0.0], cv=2,
+                  scoring="neg_mean_absolute_error").fit(X, y)  # fmt: skip
+    assert cv.score(X, y) == pytest.approx(-mean_absolute_error(y, cv.predict(X)))
+
+
+def test_the_path_display_of_a_fitted_estimator_is_named_after_its_scoring(iris):
+    X, y = iris
+    cv = small_cv(l2s=[1e-4, 1e-3], dropouts=[0.0], scoring="neg_log_loss").fit(X, y)
+    display = RegularizationPathDisplay.from_estimator(cv)
+    assert display.ax_.get_ylabel() == "Negative log loss"
+    negated = RegularizationPathDisplay.from_estimator(cv, negate_score=True)
+    assert negated.ax_.get_ylabel() == "Log loss"
+    # What would fit again is refused, not ignored: the path is scored already.
+    with pytest.raises(ValueError, match="scoring: RegularizedMLPClassifierCV is fitted"):
+        RegularizationPathDisplay.from_estimator(cv, scoring="accuracy")
+    with pytest.raises(ValueError, match="cv, groups: .* holds its path"):
+        RegularizationPathDisplay.from_estimator(cv, cv=3, groups=np.arange(len(y)))
 
 
 def test_the_path_display_draws_what_the_estimator_computed(iris):

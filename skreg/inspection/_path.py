@@ -135,9 +135,11 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
             Axes to draw on; a new figure when None.
         negate_score, score_name, score_type, std_display_style, line_kw, \
 fill_between_kw, errorbar_kw
-            As in :meth:`plot`; the score axis is named after ``scoring`` (``"neg_log_loss"``:
-            "Negative log loss", or "Log loss" with ``negate_score=True``) when
-            ``score_name`` is None.
+            As in :meth:`plot`; the score axis is named after ``scoring``, or a fitted CV
+            estimator's or search's own (``"neg_log_loss"``: "Negative log loss", or "Log
+            loss" with ``negate_score=True``) when ``score_name`` is None. ``scoring``,
+            ``cv``, ``groups`` and ``fit_params`` with a fitted one are refused: its path is
+            scored already.
 
         Returns
         -------
@@ -152,16 +154,32 @@ fill_between_kw, errorbar_kw
         # A fitted CV estimator or search, alone or ending a pipeline, already holds its path.
         final = estimator[-1] if isinstance(estimator, Pipeline) else estimator
         if param_range is None and hasattr(final, "cv_results_"):
+            fitting = dict(scoring=scoring, cv=cv, groups=groups, fit_params=fit_params)
+            given = [key for key, value in fitting.items() if value is not None]
+            if given:
+                raise ValueError(
+                    f"{', '.join(given)}: {type(final).__name__} is fitted and holds its path, "
+                    "scored as it was searched, so nothing is fitted here for these to "
+                    "change. Fit it with the scoring or folds you want, or pass param_range "
+                    "to cross-validate it anew."
+                )
             name = param_name or "l2"
             results = final.cv_results_
+            own = None  # the label its own scoring gives
+            if score_name is None and metric is None and not getattr(final, "multimetric_", 0):
+                own = _score_name(getattr(final, "scoring", None))
             if hasattr(final, "estimator") and hasattr(final, "multimetric_"):  # a search
                 results = _with_default(results, name, final.estimator)
                 if metric is None and final.multimetric_ and isinstance(final.refit, str):
                     metric = final.refit
-            return cls.from_cv_results(
+            display = cls.from_cv_results(
                 results, name, metric=metric, score_name=score_name, score_type=score_type,
                 **style,
             )  # fmt: skip
+            if own is not None:
+                display.score_name = own
+                display.ax_.set_ylabel(_negated(own) if negate_score else own)
+            return display
         if X is None or y is None or param_name is None or param_range is None:
             raise ValueError(
                 "from_estimator needs X, y, param_name and param_range, unless the estimator "
