@@ -78,22 +78,29 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     return (X if is_table(X) else checked), y
 
 
+# What pandas' infer_dtype names in an object column that has no reading here: Python's
+# dates, times, durations and periods, and complex numbers.
+_UNREADABLE_OBJECTS = {"complex", "date", "datetime", "datetime64", "time", "timedelta",
+                       "timedelta64", "period"}  # fmt: skip
+
+
 def _refuse_unreadable_columns(X: Any) -> None:
     """Complex numbers, dates and durations have no reading here: the complex part would be
     dropped, a date read as nanoseconds or refused deep in NumPy. Ask for a conversion."""
+    import pandas as pd
     from pandas.api.types import infer_dtype
 
     unreadable = {
         name: str(dtype)
         for name, dtype in X.dtypes.items()
-        if getattr(dtype, "kind", "O") in "cmM"
+        if getattr(dtype, "kind", "O") in "cmM" or isinstance(dtype, pd.PeriodDtype)
     }
     mixed = []
     for (name, values), dtype in zip(X.items(), X.dtypes, strict=True):
         # Only plain object columns can hold mixed kinds (a string dtype holds strings).
         held = infer_dtype(values, skipna=True) if dtype == np.dtype(object) else ""
-        if held == "complex":
-            unreadable[name] = "complex (as objects)"
+        if held in _UNREADABLE_OBJECTS:  # each date would be a level, unseen ever after
+            unreadable[name] = f"{held} (as objects)"
         elif held in ("mixed", "mixed-integer") and not holds_numbers(values):
             mixed.append(name)
     if mixed:  # scikit-learn's encoders would refuse them without naming the column

@@ -194,8 +194,24 @@ def test_pandas_na_in_numbers_held_as_objects_reads_as_missing():
         pd.date_range("2020-01-01", periods=8),
         pd.date_range("2020-01-01", periods=8, tz="UTC"),
         pd.to_timedelta(np.arange(8), unit="D"),
+        # The same as Python objects (from a database, say): each would be a level.
+        pd.Series(pd.date_range("2020-01-01", periods=8)).dt.date,
+        pd.Series(pd.date_range("2020-01-01", periods=8)).astype(object),
+        pd.Series(pd.date_range("2020-01-01 10:00", periods=8, freq="h")).dt.time,
+        pd.Series(pd.to_timedelta(np.arange(8), unit="D")).astype(object),
+        pd.period_range("2020-01", periods=8, freq="M"),
     ],
-    ids=["complex", "datetime", "datetime-tz", "timedelta"],
+    ids=[
+        "complex",
+        "datetime",
+        "datetime-tz",
+        "timedelta",
+        "date-objects",
+        "timestamp-objects",
+        "time-objects",
+        "timedelta-objects",
+        "period",
+    ],  # fmt: skip
 )
 def test_columns_of_complex_numbers_dates_or_durations_are_refused_by_name(values):
     X = pd.DataFrame({"a": np.arange(8.0), "when": values})
