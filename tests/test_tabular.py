@@ -648,6 +648,35 @@ def test_prelu_is_relu_with_a_learned_slope_for_negative_inputs(iris):
     np.testing.assert_allclose(clf.predict_proba(X), expected, rtol=1e-4, atol=1e-6)
 
 
+def test_an_embedded_level_no_training_row_holds_adds_nothing_to_the_prediction():
+    # The unseen code, the missing code of a column without missing values, and a level
+    # whose rows weigh 0: vectors of zeros, as an unseen level's one-hot is, not random draws
+    # that would push an unseen level's prediction anywhere.
+    rng = np.random.default_rng(0)
+    levels = rng.integers(0, 20, 200)
+    frame = pd.DataFrame({"x": rng.normal(size=200), "c": [f"L{v}" for v in levels]})
+    y = levels % 2
+    weights = np.where(levels == 3, 0.0, 1.0)
+    model = small(max_iter=20, early_stopping=False).fit(frame, y, sample_weight=weights)
+    (table,) = [keras.ops.convert_to_numpy(w) for w in model.model_.weights
+                if "embedding" in w.path]  # fmt: skip
+
+    def code(level):  # the code column is the network input's last
+        return int(model.network_inputs(frame.head(1).assign(c=level))[0, -1])
+
+    for level in ("never seen", "L3", None):
+        assert not table[code(level)].any(), level
+    trained = [code(f"L{v}") for v in range(20) if v != 3]
+    assert len(set(trained)) == 19 and np.linalg.norm(table[trained], axis=1).min() > 0.1
+    # So an unseen level reads as the vector of zeros: the same prediction as a level
+    # whose vector is zero.
+    np.testing.assert_allclose(
+        model.predict_proba(frame.assign(c="never seen")),
+        model.predict_proba(frame.assign(c="L3")),
+        rtol=1e-6,
+    )
+
+
 def test_adams_first_step_moves_each_embedding_weight_by_the_learning_rate():
     # Adam's first step is lr * g / (|g| + eps): about lr for every weight with a gradient,
     # the same on both backends. TensorFlow hands an embedding table's gradient over as one

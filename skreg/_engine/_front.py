@@ -193,9 +193,19 @@ class TableFront(keras.layers.Layer):
     def compute_output_shape(self, input_shape: Any) -> tuple:
         return (input_shape[0], self.spec.width)
 
-    def initial_values(self, rng: np.random.Generator) -> dict[int, np.ndarray]:
+    def initial_values(
+        self, rng: np.random.Generator, training: tuple[np.ndarray, np.ndarray] | None = None
+    ) -> dict[int, np.ndarray]:
         """Fresh values by variable id: unit scales; RealMLP's draws for the periodic
-        embeddings (divided by their learning-rate factors); N(0, 1) embedding vectors."""
+        embeddings (divided by their learning-rate factors); N(0, 1) embedding vectors.
+
+        Given the ``training`` rows (the preprocessed matrix and the rows' positions in it),
+        an embedding vector whose code no training row holds starts at 0 and stays there,
+        receiving no gradient: the unseen code, a missing value the training rows lack, a
+        level of the validation rows only. It then adds nothing to the first layer, as an
+        unseen level's one-hot zeros do, where its random draw would have pushed predictions
+        anywhere.
+        """
         spec, values = self.spec, {}
         if spec.scale:
             values[id(self.scale)] = np.full(spec.n_dense, 1.0 / SCALE_FACTOR)
@@ -209,8 +219,14 @@ class TableFront(keras.layers.Layer):
                 (self.offsets, bound * rng.uniform(-1, 1, (spec.n_numeric, spec.periodic_dim))),
             ]
             values.update({id(v): draw / PERIODIC_FACTOR for v, draw in draws})
-        for table in self.tables:
-            values[id(table)] = rng.standard_normal(tuple(table.shape))
+        for i, table in enumerate(self.tables):
+            vectors = rng.standard_normal(tuple(table.shape))
+            if training is not None:
+                held = np.zeros(len(vectors), bool)
+                X, rows = training
+                held[X[rows, spec.n_dense + i].astype(np.int64)] = True
+                vectors[~held] = 0.0
+            values[id(table)] = vectors
         return values
 
     def get_config(self) -> dict[str, Any]:

@@ -92,21 +92,26 @@ def linear_outputs(network: keras.Model) -> keras.Model:
 
 
 def initial_state(
-    network: keras.Model, dropout: Sequence[float], seeds: np.random.SeedSequence
+    network: keras.Model,
+    dropout: Sequence[float],
+    seeds: np.random.SeedSequence,
+    training: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> NetworkState:
     """Fresh weights for ``network``: Glorot-uniform kernels, zero biases, unit BN scales.
 
     PReLU slopes start at :data:`PRELU_SLOPE`. Each kernel and each dropout layer gets its
     own seed from ``seeds``, so the state is a
     deterministic function of the architecture, the rates and the seed sequence. A table
-    front (:mod:`._front`) draws its own values from a third stream.
+    front (:mod:`._front`) draws its own values from a third stream, and zeroes the
+    embedding vectors of the codes that no ``training`` row holds.
     """
     rates = iter(dropout)
     values: dict[int, np.ndarray] = {}
     kernel_seeds, dropout_seeds = seeds.spawn(2)
     for layer in network.layers:
         if isinstance(layer, TableFront):
-            values.update(layer.initial_values(np.random.default_rng(seeds.spawn(1)[0])))
+            rng = np.random.default_rng(seeds.spawn(1)[0])
+            values.update(layer.initial_values(rng, training))
         if isinstance(layer, keras.layers.Dense):
             fan_in, fan_out = layer.kernel.shape
             limit = np.sqrt(6.0 / (fan_in + fan_out))

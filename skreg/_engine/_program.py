@@ -224,7 +224,9 @@ class Program:
             network = with_dropout(self.network, start.network, request.dropout)
             optimizer = start.optimizer
         else:
-            network = initial_state(self.network, request.dropout, start.seeds)
+            # The rows that train (a zero weight trains nothing).
+            rows = request.train_rows[np.asarray(request.train_weights) > 0]
+            network = initial_state(self.network, request.dropout, start.seeds, (request.X, rows))
             optimizer = None
         augmenter = ()
         if self.augmenter is not None:
