@@ -8,7 +8,7 @@ from sklearn.dummy import DummyRegressor
 
 from ._base import _BaseRegularizedMLP
 from ._inputs import TargetScale
-from ._tabular import large_exponents
+from ._tabular import extreme_exponents
 from ._validation import StrOptions, _fit_context
 
 
@@ -404,9 +404,10 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         if not self.target_scaling:
             return None
         # Moments of Y divided by a power of two (exact), so that targets near 1e300 do not
-        # overflow the sums (an infinite std made every target 0 and the predictions inf).
+        # overflow the sums (an infinite std made every target 0 and the predictions inf),
+        # nor those near 1e-300 underflow them (a std of 0 read as 1 gave targets of 0).
         Y, weights = Y[weights > 0], weights[weights > 0]
-        exponent = large_exponents(Y)
+        exponent = extreme_exponents(Y)
         scaled = np.ldexp(Y, -exponent)
         if np.ptp(weights) == 0:  # equal weights: the plain moments
             mean, spread = scaled.mean(axis=0), scaled.std(axis=0)

@@ -369,24 +369,26 @@ def _numeric_steps(scaling):
     return impute
 
 
-def large_exponents(X: np.ndarray) -> np.ndarray:
+def extreme_exponents(X: np.ndarray) -> np.ndarray:
     """Per column, the power of two at its largest magnitude where that is beyond about
-    1e77, else 0: dividing by it (exactly, ``np.ldexp(X, -exponents)``) lets sums of
-    squares of values near 1e300 stay finite and leaves ordinary columns untouched."""
+    1e77 or below about 1e-77 (not 0), else 0: dividing by it (exactly, ``np.ldexp(X,
+    -exponents)``) lets sums of squares of values near 1e300 stay finite, and those of
+    values near 1e-300 not vanish (a standard deviation of 0), and leaves ordinary columns
+    untouched."""
     with np.errstate(all="ignore"), all_nan_ok():
         top = np.nan_to_num(np.nanmax(np.abs(X), axis=0))
     exponent = np.frexp(top)[1]
-    return np.where(exponent > 256, exponent, 0)
+    return np.where((exponent > 256) | ((exponent < -256) & (top > 0)), exponent, 0)
 
 
 class _PowerOfTwo(TransformerMixin, BaseEstimator):
-    """Each column beyond about 1e77 divided by the power of two at its largest magnitude,
-    so that the standard scaling after it cannot overflow in its sum of squares (values
-    near 1e300), and gives the same scaled values (the division is exact; the other columns
-    are left as they are)."""
+    """Each column beyond about 1e77 or below about 1e-77 divided by the power of two at its
+    largest magnitude, so that the standard scaling after it cannot overflow (values near
+    1e300) or underflow (near 1e-300) in its sum of squares, and gives the same scaled values
+    (the division is exact; the other columns are left as they are)."""
 
     def fit(self, X, y=None):
-        self.exponent_ = large_exponents(as_floats(X))
+        self.exponent_ = extreme_exponents(as_floats(X))
         return self
 
     def transform(self, X):

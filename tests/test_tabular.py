@@ -252,6 +252,23 @@ def test_standard_scaling_of_values_near_1e300_is_their_standardized_values():
     np.testing.assert_allclose(out, expected, rtol=1e-6)
 
 
+@pytest.mark.parametrize("scale", [1e-300, 1e-200, 1e200, 1e300])
+def test_the_regressor_predicts_targets_of_any_scale_on_their_scale(scale):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(80, 3))
+    y = X @ [1.0, -2.0, 0.5] + 1.0
+    expected = small(RegularizedMLPRegressor).fit(X, y).predict(X)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or underflow on the way
+        predicted = small(RegularizedMLPRegressor).fit(X, y * scale).predict(X)
+    np.testing.assert_allclose(predicted / scale, expected, rtol=1e-5)
+    # And a feature column of tiny values standardizes to the same numbers as its ones.
+    prep = TablePreprocessor(numeric_scaling="standard")
+    np.testing.assert_allclose(
+        prep.fit_transform(X * [scale, 1, 1]), prep.fit_transform(X), rtol=1e-6
+    )
+
+
 def test_values_beyond_float32_without_scaling_are_refused_by_column_name():
     X = pd.DataFrame({"small": np.arange(6.0), "huge": [1e39, 0, 1, 2, 3, 4]})
     y = np.array([0, 1] * 3)
