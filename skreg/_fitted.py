@@ -120,7 +120,12 @@ class FittedWeightsMixin:
         keeps the ones it uses. So has a feature that held one value in every training row
         (or was missing in every one): its weights only ever acted as a bias. The numeric
         columns are scaled alike (``numeric_scaling``); with ``numeric_scaling=None``,
-        compare features only on a common scale.
+        compare features only on a common scale. The weights say what the first layer reads,
+        not what the predictions depend on: a categorical column that enters as many values
+        (an embedding's randomly started numbers, many one-hot levels) can rank above the
+        column that decides the label (the user guide's "Feature importances and L1
+        selection"); rank such columns with
+        :func:`~sklearn.inspection.permutation_importance`.
         """
         check_is_fitted(self)
         fitted = self._fitted
