@@ -34,6 +34,7 @@ from ._specs import (
     TrainingSchedule,
     Validation,
     dropout_rates,
+    early_stopping_mode,
     hidden_layer_sizes,
     schedule_name,
     seed_sequence,
@@ -331,9 +332,11 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         """``early_stopping`` for a fit on ``n_rows`` rows: "auto" is "best_epoch" from
         :data:`AUTO_BEST_EPOCH_ROWS` rows with a validation split, else False."""
         if self.early_stopping == "auto":
-            enough = self.validation_fraction > 0 and n_rows >= AUTO_BEST_EPOCH_ROWS
+            # Rows enough to train, and a validation split of at least 2 (split_rows').
+            n_validation = math.ceil(self.validation_fraction * n_rows)
+            enough = n_rows >= AUTO_BEST_EPOCH_ROWS and 2 <= n_validation < n_rows
             return "best_epoch" if enough else False
-        return self.early_stopping
+        return early_stopping_mode(self.early_stopping)
 
     def _schedule(self, incremental, n_train, n_rows) -> TrainingSchedule:
         stopping = None

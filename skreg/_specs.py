@@ -230,6 +230,13 @@ def schedule_name(name: str, open_ended: bool) -> str:
     return "constant" if open_ended else "coslog4"
 
 
+def early_stopping_mode(value: Any) -> bool | str:
+    """An ``early_stopping`` setting as True, False or its string ("best_epoch", "auto"): a
+    NumPy boolean (from a grid built with ``np.array([True, False])``) as Python's, so that
+    ``mode is True`` reads it as the user meant."""
+    return value if isinstance(value, str) else bool(value)
+
+
 # The hidden layers' activations: Keras' names, and "prelu" for keras.layers.PReLU.
 ACTIVATIONS = ("relu", "prelu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", "linear")
 
@@ -394,12 +401,14 @@ class TrainingRequest:
 @dataclass(frozen=True)
 class EpochRecord:
     """What one epoch returned: losses, and whether it set a new best validation score
-    (None unless the session stops early by itself)."""
+    (None unless the session stops early by itself), and whether the session's early
+    stopping ended the fit after it."""
 
     loss: float
     val_loss: float | None = None
     improved: bool | None = None
     learning_rate: float | None = None
+    stopped: bool = False
 
 
 @dataclass

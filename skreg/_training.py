@@ -193,7 +193,8 @@ def train(
                 _print_epoch(epoch, schedule.epochs, record.loss, metrics)
             if hooks is not None:
                 stopped = hooks.end(epoch) or stopped
-        stopped = stopped or len(records) < chunk  # the session stopped early by itself
+        # The session stopped early by itself (in the call, or after its last epoch).
+        stopped = stopped or len(records) < chunk or bool(records and records[-1].stopped)
         if validation is not None and result.n_epochs in schedule.low_points[1:]:
             previous = max(p for p in schedule.low_points if p < result.n_epochs)
             stopped = stopped or result.scores[-1] <= result.scores[previous - 1]

@@ -322,6 +322,18 @@ def test_early_stopping_stops_restores_and_reports(case):
     assert est.best_validation_score_ == max(est.validation_scores_)
 
 
+@pytest.mark.parametrize("patience", [2, 31, 32])
+def test_early_stopping_stops_patience_epochs_after_the_last_improvement(case, patience):
+    # No epoch improves on the first by tol=10 (a smaller gain is kept as the best weights
+    # but does not reset the count). A compiled call runs up to 32 epochs: the stop falls
+    # inside one (2), on its last epoch (31: the next call ran one more), or on the next
+    # one's first (32).
+    cls, X, y, _ = case
+    params = dict(early_stopping=True, n_iter_no_change=patience, tol=10.0, max_iter=45)
+    est = make(cls, **params).fit(X, y)
+    assert est.n_iter_ == patience + 1
+
+
 def test_fifty_sequential_fits_compile_nothing_again(classification_data):
     # What made later fits slower was compiling again, which is counted exactly here; the
     # memory of long runs is measured by benchmarks/bench_program_cache.py, not asserted.

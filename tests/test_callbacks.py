@@ -48,11 +48,14 @@ def test_callbacks_do_not_change_the_model(iris, early_stopping):
     from sklearn.callback import ScoringMonitor
 
     X, y = iris
-    params = dict(max_iter=6, early_stopping=early_stopping, augmentation=GaussianNoise(0.1))
+    params = dict(max_iter=12, early_stopping=early_stopping, augmentation=GaussianNoise(0.1))
+    if early_stopping:  # no epoch improves by 10: it stops after 3 (epochs run one a call)
+        params.update(n_iter_no_change=2, tol=10.0)
     plain = small(**params).fit(X, y)
     monitored = small(**params).set_callbacks(ScoringMonitor(scoring="accuracy")).fit(X, y)
     np.testing.assert_array_equal(plain.predict_proba(X), monitored.predict_proba(X))
     assert plain.history_ == monitored.history_
+    assert monitored.n_iter_ == (3 if early_stopping else 12)
 
 
 def test_scoring_monitor_follows_grid_search_and_cross_validate(iris):

@@ -422,8 +422,9 @@ def test_coslog4_low_points_follow_the_epochs_of_its_lowest_rates(horizon):
 
 @pytest.mark.parametrize(
     "early_stopping, expected",
-    [("auto", "coslog4"), ("best_epoch", "coslog4"), (False, "coslog4"), (True, "constant")],
-)
+    [("auto", "coslog4"), ("best_epoch", "coslog4"), (False, "coslog4"), (True, "constant"),
+     (np.True_, "constant"), (np.False_, "coslog4")],  # a grid of np.array([True, False])
+)  # fmt: skip
 def test_auto_schedule_is_coslog4_unless_a_patience_rule_may_stop_the_fit(
     iris, early_stopping, expected
 ):
@@ -512,6 +513,11 @@ def test_auto_early_stopping_keeps_the_best_epoch_from_a_hundred_rows(iris):
     assert clf.validation_scores_ is None and clf.best_epoch_ == clf.n_iter_ == 6
     with pytest.raises(ValueError, match="validation_fraction=0.0"):
         small(max_iter=6, validation_fraction=0.0, early_stopping=True).fit(X, y)
+    # Nor with a fraction that would hold out a single row of 150: only asked for, it fails.
+    clf = small(max_iter=6, validation_fraction=0.005).fit(X, y)
+    assert clf.validation_scores_ is None and clf.best_epoch_ == clf.n_iter_ == 6
+    with pytest.raises(ValueError, match="would have 1 row"):
+        small(max_iter=6, validation_fraction=0.005, early_stopping=True).fit(X, y)
 
 
 def test_target_scaling_trains_on_the_standardized_target(regression_data):

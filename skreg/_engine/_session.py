@@ -7,6 +7,7 @@ divergence) is :func:`skreg._training.train`, which drives a :class:`Session`.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import keras
@@ -130,7 +131,14 @@ class Session:
         self.clock = ScheduleClock(*clock)
         if self._probing:  # the program's "validation" loss: on the probe rows
             self.probe_loss = float(keras.ops.convert_to_numpy(records[1])[0])
-        return self.records(*records, stopping)
+        records = self.records(*records, stopping)
+        if stopping is not None and records:
+            # The program's rule counts the epochs without improvement across calls: it
+            # ended the fit after the last epoch run, also when that was the call's last
+            # (one epoch a call with callbacks or 32,768 rows and more).
+            bad = int(keras.ops.convert_to_numpy(self.best[1]))
+            records[-1] = dataclasses.replace(records[-1], stopped=bad >= stopping.patience)
+        return records
 
     def snapshot(self) -> Any:
         return self.program.read(self.state)[:2]
