@@ -94,7 +94,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     random_state : int, RandomState instance or None, default=None
         Seeds the initial weights, dropout, augmentation, shuffling and the validation split.
     verbose : int, default=0
-        1 prints one line per epoch.
+        1 prints one line per epoch (loss, validation loss, monitored score), as the
+        epochs return from the compiled program: up to 32 at a time on small data.
         With scikit-learn >= 1.9, ``set_callbacks`` takes ``sklearn.callback``'s
         ``ProgressBar`` (a bar over the epochs) and ``ScoringMonitor`` (a score per epoch).
     warm_start : bool, default=False
