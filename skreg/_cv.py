@@ -4,7 +4,6 @@ the grid of penalties and dropout rates, prune by racing, then refit or keep the
 from __future__ import annotations
 
 import time
-import warnings
 from functools import partial
 from numbers import Integral, Real
 from typing import Any
@@ -12,7 +11,7 @@ from typing import Any
 import numpy as np
 from joblib import Parallel, delayed
 from sklearn.base import BaseEstimator, clone, is_classifier
-from sklearn.exceptions import FitFailedWarning, NotFittedError
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
@@ -181,7 +180,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
                     "of folds, a splitter such as KFold, or a list of (train, test) pairs."
                 )
             n_train = min(len(train) for train, _ in folds)
-            grid = _search.candidates(_l2s(self.l2s, n_train), self._dropouts())
+            grid = _search.candidates(_search.l2_path(self.l2s, n_train), self._dropouts())
             scorer = check_scoring(template, scoring=self.scoring)
             if not callable(self.scoring):  # a named scorer that does not suit the task
                 error = scorer_failure(scorer, template._baseline().fit(X, y), X, y)
@@ -199,7 +198,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning),
                     self.error_score, len(folds))  # fmt: skip
             record, members = self._race(template, grid, folds, data, scorer)
-            _report_failures(record, self.error_score)
+            record.report_failures(self.error_score)
             self._store(record)
             for name in ("estimators_", "best_estimator_", "refit_time_"):  # a previous refit's
                 self.__dict__.pop(name, None)
@@ -375,10 +374,10 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     """One candidate on one fold: trained on its training rows, scored on its test rows.
 
     A fit or a score that fails gives the fold ``error_score`` and no member (the search
-    reports it: :func:`_report_failures`), as GridSearchCV does, or raises with
-    ``error_score="raise"``; but a scorer that fails because a fold lacks a class raises
-    whatever ``error_score``, since every candidate would fail that fold alike and leave no
-    choice.
+    reports it: :meth:`~skreg._search.SearchRecord.report_failures`), as GridSearchCV
+    does, or raises with ``error_score="raise"``; but a scorer that fails because a fold
+    lacks a class raises whatever ``error_score``, since every candidate would fail that
+    fold alike and leave no choice.
     """
     X, y, sample_weight, scorer_weights, like, prune, error_score, n_folds = data
     train, test = fold
@@ -463,49 +462,5 @@ def _failed(member, error, error_score, fit_time) -> dict[str, Any]:
     }
 
 
-def _report_failures(record, error_score) -> None:
-    """GridSearchCV's manner: one ``FitFailedWarning`` naming the failed candidates and the
-    first error. When every fold model failed, the first error itself (as with
-    ``error_score="raise"``, a diverging penalty's ``FloatingPointError`` says what to
-    change); a ``ValueError`` when every one of the best candidate did (``error_score`` a
-    number that ranks failures high), since none is left to predict with."""
-    if not record.errors:
-        return
-    ran, failed = record.ran(), record.failed
-    error = record.errors[0][2]
-    first = f"{type(error).__name__}: {error}"
-    if failed[ran].all():
-        error.add_note(f"All {ran.sum()} fold models failed; error_score='raise' shows where.")
-        raise error
-    best = record.best()
-    if failed[best][ran[best]].all():
-        raise ValueError(
-            f"Every fold model of the best candidate, {record.params[best]}, failed, so its "
-            f"rank comes from error_score={error_score} alone; set error_score=np.nan, which "
-            f"ranks failures last. The first error: {first}"
-        )
-    names = sorted({str(record.params[c]) for c, _, _ in record.errors})
-    warnings.warn(
-        f"{len(record.errors)} of the {ran.sum()} fold models failed (candidates "
-        f"{', '.join(names)}); their folds score error_score={error_score}. The first error: "
-        f"{first}",
-        FitFailedWarning,
-        stacklevel=4,  # the caller of fit (fit, scikit-learn's wrapper of it, the caller)
-    )
-
-
 def _weights(sample_weight, rows) -> dict[str, Any]:
     return {} if sample_weight is None else {"sample_weight": sample_weight[rows]}
-
-
-def _l2s(l2s, n_train: int) -> list[float]:
-    """The penalty path (:func:`skreg._search.l2_path`), each a finite, non-negative number."""
-    if not isinstance(l2s, Integral):
-        l2s = list(l2s)
-        if not l2s:
-            raise ValueError("l2s must list at least one penalty; got an empty list.")
-        for l2 in l2s:
-            real = isinstance(l2, Real) and not isinstance(l2, bool)
-            if not (real and np.isfinite(l2) and l2 >= 0):
-                raise ValueError(f"l2s must be finite, non-negative penalties; got {l2!r}.")
-    return _search.l2_path(l2s, n_train)

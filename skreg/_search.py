@@ -7,11 +7,14 @@ Pure NumPy, so each rule is testable on made-up scores.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from numbers import Real
 from typing import Any
 
 import numpy as np
+from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid
 
 # At 1,000 training rows or fewer an integer ``l2s`` spans these penalties: from strong (the
@@ -25,9 +28,16 @@ def l2_path(l2s: int | Sequence[float], n_train: int) -> list[float]:
     """The penalties to try: ``l2s`` itself (the values as given, as GridSearchCV keeps a
     grid's), or ``l2s`` values log-spaced from :data:`L2_PATH_TOP` (scaled down beyond
     :data:`L2_PATH_ROWS` training rows) down :data:`L2_PATH_DECADES` decades, strongest
-    first."""
+    first. Listed penalties must be finite and non-negative."""
     if not isinstance(l2s, (int, np.integer)):
-        return list(l2s)
+        l2s = list(l2s)
+        if not l2s:
+            raise ValueError("l2s must list at least one penalty; got an empty list.")
+        for l2 in l2s:
+            real = isinstance(l2, Real) and not isinstance(l2, bool)
+            if not (real and np.isfinite(l2) and l2 >= 0):
+                raise ValueError(f"l2s must be finite, non-negative penalties; got {l2!r}.")
+        return l2s
     top = L2_PATH_TOP * min(1.0, L2_PATH_ROWS / max(n_train, 1))
     return [float(v) for v in np.geomspace(top, top * 10**-L2_PATH_DECADES, int(l2s))]
 
@@ -114,6 +124,36 @@ class SearchRecord:
         """Candidates x folds: whether the candidate ran the fold (its score may be NaN, a
         fold the scorer could not score)."""
         return ~np.isnan(self.fit_times)
+
+    def report_failures(self, error_score: Any) -> None:
+        """GridSearchCV's manner: one ``FitFailedWarning`` naming the failed candidates and
+        the first error. When every fold model failed, the first error itself (as with
+        ``error_score="raise"``, a diverging penalty's ``FloatingPointError`` says what to
+        change); a ``ValueError`` when every one of the best candidate did (``error_score`` a
+        number that ranks failures high), since none is left to predict with."""
+        if not self.errors:
+            return
+        ran, failed = self.ran(), self.failed
+        error = self.errors[0][2]
+        first = f"{type(error).__name__}: {error}"
+        if failed[ran].all():
+            error.add_note(f"All {ran.sum()} fold models failed; error_score='raise' shows where.")
+            raise error
+        best = self.best()
+        if failed[best][ran[best]].all():
+            raise ValueError(
+                f"Every fold model of the best candidate, {self.params[best]}, failed, so its "
+                f"rank comes from error_score={error_score} alone; set error_score=np.nan, "
+                f"which ranks failures last. The first error: {first}"
+            )
+        names = sorted({str(self.params[c]) for c, _, _ in self.errors})
+        warnings.warn(
+            f"{len(self.errors)} of the {ran.sum()} fold models failed (candidates "
+            f"{', '.join(names)}); their folds score error_score={error_score}. The first "
+            f"error: {first}",
+            FitFailedWarning,
+            stacklevel=4,  # the caller of fit (this, fit, scikit-learn's wrapper of it)
+        )
 
     def ranks(self) -> np.ndarray:
         """Ranks as GridSearchCV's (ties share the lowest, NaN means last, tied), candidates

@@ -330,8 +330,9 @@ def test_a_failing_candidate_scores_error_score_and_the_others_still_choose(iris
     X, y = iris
     cv = small_cv(l2s=[1e-4, 30.0], dropouts=[0.0], joint=joint, optimizer="sgd",
                   learning_rate=0.1)  # fmt: skip
-    with pytest.warns(FitFailedWarning, match=r"3 of the 6 fold models failed .*'l2': 30.0"):
+    with pytest.warns(FitFailedWarning, match=r"3 of the 6 fold models failed .*'l2': 30.0") as w:
         cv.fit(X, y)
+    assert w[0].filename == __file__  # it points at the caller of fit
     results = cv.cv_results_
     assert np.isnan(results["split0_test_score"][1]) and results["rank_test_score"][1] == 2
     assert cv.l2_ == 1e-4 and len(cv.estimators_) == 3
