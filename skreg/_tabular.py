@@ -120,7 +120,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                 steps = make_pipeline(steps, pieces)
             parts.append(("numeric", steps, numeric))
             if self.missing_indicators:
-                parts.append(("missing", MissingIndicator(error_on_new=False), numeric))
+                indicator = MissingIndicator(error_on_new=False)
+                parts.append(("missing", make_pipeline(_AsFloats(), indicator), numeric))
         if onehot:
             encoder = OneHotEncoder(handle_unknown="ignore", sparse_output=False)
             parts.append(("onehot", make_pipeline(_AsObject(), encoder), onehot))
@@ -230,7 +231,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             if name == "numeric":
                 sources += [p for p in positions for _ in range(self.piecewise_bins)]
             elif name == "missing":
-                sources += [positions[i] for i in transformer.features_]
+                sources += [positions[i] for i in transformer[-1].features_]
             elif name == "onehot":
                 categories = transformer[-1].categories_
                 sources += [i for i, levels in zip(positions, categories) for _ in levels]
@@ -393,6 +394,18 @@ class _PowerOfTwo(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         return np.ldexp(as_floats(X), -self.exponent_)
+
+
+class _AsFloats(TransformerMixin, BaseEstimator):
+    """Numeric columns as float64, every missing value as NaN: ``pd.NA`` in a nullable column
+    or among objects (``Decimal`` values beside an ``Int64`` column), which scikit-learn's
+    missing-value mask cannot test."""
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return as_floats(without_pandas_na(X) if hasattr(X, "where") else X)
 
 
 class _AsObject(TransformerMixin, BaseEstimator):

@@ -375,3 +375,17 @@ def test_diagnosis_of_both_gaps_never_advises_opposites():
         steps = " ".join(diagnose(train, val, bayes_error=0.0).recommendations)
         assert "smaller network" not in steps and "weaken" not in steps
         assert "strengthen" not in steps and "tune the regularization" in steps
+
+
+def test_path_display_finds_the_penalty_of_a_search_over_a_pipeline(classification_data):
+    # The README's search: the grid names the pipeline step's l2.
+    X, y = classification_data
+    clf = RegularizedMLPClassifier((4,), max_iter=2, random_state=0)
+    grid = {"regularizedmlpclassifier__l2": [1e-4, 1e-2]}
+    search = GridSearchCV(make_pipeline(StandardScaler(), clf), grid, cv=2).fit(X, y)
+    display = RegularizationPathDisplay.from_estimator(search)
+    assert display.param_name == "regularizedmlpclassifier__l2"
+    np.testing.assert_array_equal(display.param_range, [1e-4, 1e-2])
+    np.testing.assert_allclose(
+        display.test_scores.mean(axis=1), search.cv_results_["mean_test_score"]
+    )

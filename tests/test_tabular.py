@@ -740,6 +740,16 @@ def test_an_object_column_of_numbers_is_numeric_as_gradient_boosting_reads_it():
         np.testing.assert_array_equal(predicted, expected)
     with pytest.raises(ValueError, match=r"\['x'\] hold \['complex \(as objects\)'\]"):
         small(RegularizedMLPRegressor).fit(floats.assign(x=x.astype(object) + 1j), y)
+    # Beside a nullable column with pd.NA and a category, the table is read as objects:
+    # its missing values are still found, as with NaN in floats.
+    counts = pd.array([1, None, 3, 4] * 30, dtype="Int64")
+    nullable = as_decimals.assign(n=counts)
+    plain = floats.assign(n=np.array([1, np.nan, 3, 4] * 30))
+    fitted = small(RegularizedMLPRegressor).fit(nullable, y)
+    np.testing.assert_array_equal(fitted.network_inputs(nullable), fitted.network_inputs(plain))
+    np.testing.assert_array_equal(
+        fitted.predict(nullable), small(RegularizedMLPRegressor).fit(plain, y).predict(plain)
+    )
 
 
 def test_a_column_that_never_varied_in_training_has_no_importance():

@@ -122,7 +122,8 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         y : array-like of shape (n_samples,) or (n_samples, n_targets), default=None
             Targets; None with a fitted CV estimator or search.
         param_name : str, default=None
-            The parameter to vary; ``"l2"`` for a fitted CV estimator or search when None.
+            The parameter to vary; for a fitted CV estimator or search when None, ``"l2"``,
+            or the one ``"<step>__l2"`` a search over a pipeline has.
         param_range : array-like of shape (n_values,), default=None
             Its values; None with a fitted CV estimator or search.
         groups, cv, scoring, n_jobs, pre_dispatch, verbose, error_score, fit_params
@@ -163,8 +164,8 @@ fill_between_kw, errorbar_kw
                     "change. Fit it with the scoring or folds you want, or pass param_range "
                     "to cross-validate it anew."
                 )
-            name = param_name or "l2"
             results = final.cv_results_
+            name = param_name or _l2_parameter(results)
             own = None  # the label its own scoring gives
             if score_name is None and metric is None and not getattr(final, "multimetric_", 0):
                 own = _score_name(getattr(final, "scoring", None))
@@ -437,6 +438,14 @@ def _as_range(values: list[Any]) -> np.ndarray:
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
+
+
+def _l2_parameter(cv_results: Mapping) -> str:
+    """The searched L2 penalty's name: ``"l2"``, or a pipeline step's
+    (``"regularizedmlpclassifier__l2"``) when that is the only one."""
+    names = [k[len("param_") :] for k in cv_results if k.startswith("param_")]
+    steps = [name for name in names if name.endswith("__l2")]
+    return steps[0] if "l2" not in names and len(steps) == 1 else "l2"
 
 
 def _label(value: Any) -> str:
