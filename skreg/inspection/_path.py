@@ -11,7 +11,7 @@ import numpy as np
 from sklearn.model_selection import ValidationCurveDisplay, validation_curve
 from sklearn.pipeline import Pipeline
 
-from ._plotting import require_matplotlib
+from ._plotting import negated_label, require_matplotlib, score_label
 
 
 class RegularizationPathDisplay(ValidationCurveDisplay):
@@ -168,7 +168,7 @@ fill_between_kw, errorbar_kw
             name = param_name or _l2_parameter(results)
             own = None  # the label its own scoring gives
             if score_name is None and metric is None and not getattr(final, "multimetric_", 0):
-                own = _score_name(getattr(final, "scoring", None))
+                own = score_label(getattr(final, "scoring", None))
             if hasattr(final, "estimator") and hasattr(final, "multimetric_"):  # a search
                 results = _with_default(results, name, final.estimator)
                 if metric is None and final.multimetric_ and isinstance(final.refit, str):
@@ -179,7 +179,7 @@ fill_between_kw, errorbar_kw
             )  # fmt: skip
             if own is not None:
                 display.score_name = own
-                display.ax_.set_ylabel(_negated(own) if negate_score else own)
+                display.ax_.set_ylabel(negated_label(own) if negate_score else own)
             return display
         if X is None or y is None or param_name is None or param_range is None:
             raise ValueError(
@@ -197,7 +197,7 @@ fill_between_kw, errorbar_kw
             param_range=param_range,
             train_scores=train_scores,
             test_scores=test_scores,
-            score_name=_score_name(scoring) if score_name is None else score_name,
+            score_name=score_label(scoring) if score_name is None else score_name,
         )
         return display.plot(score_name=score_name, score_type=score_type, **style)
 
@@ -300,7 +300,7 @@ fill_between_kw, errorbar_kw
             param_range=_as_range(param_range),
             train_scores=train[rows] if has_train else None,
             test_scores=test[rows],
-            score_name=_score_name(None if suffix == "score" else suffix)
+            score_name=score_label(None if suffix == "score" else suffix)
             if score_name is None
             else score_name,
         )
@@ -353,7 +353,7 @@ fill_between_kw, errorbar_kw
         """
         require_matplotlib(f"{type(self).__name__}.plot")
         if score_name is None:
-            score_name = _negated(self.score_name) if negate_score else self.score_name
+            score_name = negated_label(self.score_name) if negate_score else self.score_name
         if self.train_scores is None:
             score_type = "test"
         saved_train_scores, saved_range = self.train_scores, self.param_range
@@ -450,28 +450,6 @@ def _l2_parameter(cv_results: Mapping) -> str:
 
 def _label(value: Any) -> str:
     return str(value) if isinstance(value, (tuple, list)) else repr(value)
-
-
-def _score_name(scoring: Any) -> str:
-    """The score axis's label for ``scoring`` (scikit-learn's rule): "Score" for None,
-    ``"neg_log_loss"`` as "Negative log loss"."""
-    name = getattr(scoring, "__name__", None) if callable(scoring) else scoring
-    if not isinstance(name, str):
-        return "Score"
-    if name.startswith("neg_"):
-        name = f"Negative {name[4:]}"
-    return name.replace("_", " ").capitalize()
-
-
-def _negated(name: str | None) -> str | None:
-    """The label of negated scores: "Negative log loss" -> "Log loss", "Score" ->
-    "Negative score"."""
-    if name is None:
-        return None
-    if name.startswith("Negative "):
-        rest = name[len("Negative ") :]
-        return rest[:1].upper() + rest[1:]
-    return f"Negative {name[:1].lower()}{name[1:]}"
 
 
 def _metric_suffix(cv_results: Mapping, metric: str | None) -> str:
