@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.metrics import check_scoring, get_scorer_names
-from sklearn.utils.validation import _check_sample_weight, check_is_fitted
+from sklearn.utils.validation import _check_sample_weight
 
 from . import _engine, _inputs
 from ._callbacks import FitCallbacks
@@ -244,21 +244,6 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
     def _reference_loss(self, data, train_rows) -> float:
         """The loss a continued fit's losses are checked against for divergence."""
         return float(self.history_["loss"][0])
-
-    def _predict_outputs(self, X) -> np.ndarray:
-        check_is_fitted(self)
-        fitted = self._fitted
-        X = _inputs.matrix(fitted.inputs, _inputs.check(self, X, reset=False))
-        outputs = _engine.predict(fitted.key, fitted.network, X)
-        broken = ~np.isfinite(outputs).all(axis=1)
-        if broken.any():
-            raise ValueError(
-                f"The network's outputs are not finite for {broken.sum()} of {len(X)} rows "
-                f"(the first is row {np.argmax(broken)}): the inputs reach "
-                f"{np.abs(X[broken]).max():.3g}, and the network's float32 arithmetic "
-                "overflowed. Scale the inputs as the training data were scaled."
-            )
-        return outputs
 
     @property
     def model_(self):

@@ -12,6 +12,9 @@ from sklearn.utils.validation import check_is_fitted
 
 from ._specs import NetworkState, OptimizerState, ProgramKey, ScheduleClock
 
+# Rows that predict prepares and predicts at a time (see _predict_outputs).
+PREPARE_ROWS = 65536
+
 # Attributes of a fitted estimator; a failed fit puts back the ones it started with.
 FITTED_ATTRIBUTES = (
     "n_features_in_",
@@ -102,6 +105,36 @@ class FittedWeightsMixin:
 
         check_is_fitted(self)
         return _inputs.matrix(self._fitted.inputs, _inputs.check(self, X, reset=False))
+
+    def _predict_outputs(self, X) -> np.ndarray:
+        """The network's outputs for the rows of ``X``, prepared and predicted
+        :data:`PREPARE_ROWS` at a time (preparing copies the rows several times over: all of
+        a large ``X`` at once held four copies of it); an output that is not finite raises."""
+        from . import _engine, _inputs
+        from ._validation import _safe_indexing
+
+        check_is_fitted(self)
+        fitted = self._fitted
+        X = _inputs.check(self, X, reset=False)
+        n_rows, parts = X.shape[0], []
+        for start in range(0, n_rows, PREPARE_ROWS):
+            rows = (
+                X
+                if n_rows <= PREPARE_ROWS
+                else _safe_indexing(X, slice(start, start + PREPARE_ROWS))
+            )
+            matrix = _inputs.matrix(fitted.inputs, rows)
+            outputs = _engine.predict(fitted.key, fitted.network, matrix)
+            broken = ~np.isfinite(outputs).all(axis=1)
+            if broken.any():
+                raise ValueError(
+                    f"The network's outputs are not finite for {broken.sum()} of {len(matrix)} "
+                    f"rows from row {start} (the first is row {start + np.argmax(broken)}): the "
+                    f"inputs reach {np.abs(matrix[broken]).max():.3g}, and the network's float32 "
+                    "arithmetic overflowed. Scale the inputs as the training data were scaled."
+                )
+            parts.append(outputs)
+        return np.concatenate(parts) if len(parts) > 1 else parts[0]
 
     @property
     def intercepts_(self) -> list[np.ndarray]:

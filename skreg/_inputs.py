@@ -30,7 +30,15 @@ class TargetScale:
         return (y - self.shift) / self.scale
 
     def undo(self, outputs: np.ndarray) -> np.ndarray:
-        return outputs * self.scale + self.shift
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = outputs * self.scale + self.shift
+        if not np.isfinite(values).all():
+            raise ValueError(
+                "The predictions overflow float64: the network's outputs, in units of the "
+                f"target's spread ({np.max(self.scale):.3g}), reach past 1.8e308. Divide the "
+                "target by a power of ten before fitting, and multiply the predictions back."
+            )
+        return values
 
 
 @dataclass(frozen=True)

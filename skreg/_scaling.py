@@ -21,7 +21,14 @@ def smooth_clip(x: np.ndarray) -> np.ndarray:
     gives 3 there to float64's precision. NaN stays NaN.
     """
     x = np.clip(x, -_CLIP_INPUT, _CLIP_INPUT)
-    return x / np.sqrt(1.0 + (x / CLIP) ** 2)
+    if not isinstance(x, np.ndarray) or x.ndim == 0:
+        return x / np.sqrt(1.0 + (x / CLIP) ** 2)
+    # A new array, then worked on in place: a table of 50 million values makes two copies.
+    denominator = np.square(x / CLIP)
+    denominator += 1.0
+    np.sqrt(denominator, out=denominator)
+    x /= denominator
+    return x
 
 
 class RobustSmoothScaler(TransformerMixin, BaseEstimator):
@@ -44,7 +51,9 @@ class RobustSmoothScaler(TransformerMixin, BaseEstimator):
         check_is_fitted(self)
         # NaN stay NaN, for the imputer after; a value beyond float64 once centred clips to 3.
         with np.errstate(invalid="ignore", over="ignore"):
-            return smooth_clip((as_floats(X) - self.center_) / self.scale_)
+            centred = as_floats(X) - self.center_  # a new array: divided in place
+            centred /= self.scale_
+            return smooth_clip(centred)
 
 
 class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):

@@ -262,7 +262,7 @@ class _NumericColumns:
     def transform(self, X) -> np.ndarray:
         values = as_floats(X)
         outputs = [
-            np.asarray(transformer.transform(values[:, positions]))
+            np.asarray(transformer.transform(_column_block(values, positions)))
             for _, transformer, positions in self.transformers_
         ]  # fmt: skip
         return np.hstack(outputs) if len(outputs) > 1 else outputs[0]
@@ -277,6 +277,13 @@ def without_pandas_na(X):
     """A table of object columns with NaN where it held ``pd.NA`` or None, which float()
     refuses (pandas' ``na_value`` does not reach inside object columns)."""
     return X.where(X.notna(), np.nan)
+
+
+def _column_block(values: np.ndarray, positions: list[int]) -> np.ndarray:
+    """``values[:, positions]``, without the copy when they are every column in order."""
+    if list(positions) == list(range(values.shape[1])):
+        return values
+    return values[:, positions]
 
 
 def _positions(X, columns: list) -> list[int]:

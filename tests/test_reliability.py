@@ -164,6 +164,17 @@ def test_a_scoring_that_does_not_fit_the_task_fails_before_training(
     assert (after.hits, after.misses) == (before.hits, before.misses)
 
 
+def test_predictions_beyond_float64_raise_instead_of_returning_inf():
+    # Finite targets near float64's largest: standardized, the network's outputs scaled back
+    # overflowed to inf, which predict returned.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(40, 3))
+    y = np.r_[0.0, np.full(39, 1.7e308)]
+    reg = RegularizedMLPRegressor((8,), max_iter=10, random_state=0).fit(X, y)
+    with pytest.raises(ValueError, match="predictions overflow float64.*Divide the target"):
+        reg.predict(X)
+
+
 def test_inputs_that_overflow_at_predict_time_raise_instead_of_a_nan_probability(iris):
     X, y = iris
     clf = small().fit(X, y)

@@ -41,6 +41,18 @@ def table():
     return frame, y.to_numpy()
 
 
+@pytest.mark.parametrize("cls", [RegularizedMLPClassifier, RegularizedMLPRegressor])
+def test_predict_prepares_a_large_table_in_pieces_with_the_same_result(table, cls, monkeypatch):
+    import skreg._fitted
+
+    X, y = table
+    model = small(cls).fit(X, y)
+    method = "predict_proba" if cls is RegularizedMLPClassifier else "predict"
+    whole = getattr(model, method)(X)
+    monkeypatch.setattr(skreg._fitted, "PREPARE_ROWS", 7)  # 120 rows: 18 pieces
+    np.testing.assert_array_equal(getattr(model, method)(X), whole)
+
+
 def test_smooth_clipping_is_the_identity_near_zero_and_bounded_by_three():
     x = np.array([-1e9, -30.0, -3.0, 0.0, 0.01, 3.0, 30.0, 1e9])
     np.testing.assert_allclose(smooth_clip(x), x / np.sqrt(1 + (x / 3) ** 2))
