@@ -95,6 +95,13 @@ _LOCK = threading.Lock()
 _HOOKS: dict[str, Callable[[], Any]] = {}
 
 
+# Whether this process was forked from one that imported skreg: a backend the parent ran
+# (through skreg or not) hangs in the child, which the engine then refuses to use.
+FORKED = threading.Event()
+if hasattr(os, "register_at_fork"):  # not on Windows, which does not fork
+    os.register_at_fork(after_in_child=FORKED.set)
+
+
 def register_hook(name: str, function: Callable[[], Any]) -> None:
     """Let the settings call ``function`` for ``name`` (see :data:`_HOOKS`)."""
     _HOOKS[name] = function

@@ -24,7 +24,8 @@ the backend's thread pools on every core. So:
   worker's share (``benchmarks/bench_threads.py`` measured where a second thread starts to
   pay: between 30 and 70 million operations per step on both backends).
 - A process forked after the backend loaded inherits its state but not its threads, and
-  hangs at its first backend call; :func:`load` sees the new process id and raises instead.
+  hangs at its first backend call; :func:`load` sees the new process id and raises instead,
+  also when the parent ran the backend without skreg (a fork after ``import skreg``).
 """
 
 from __future__ import annotations
@@ -86,6 +87,8 @@ def load(step_flops: float | None = None) -> None:
         return
     if _loaded_in is not None or _imported_in not in (None, os.getpid()):
         raise RuntimeError(_forked_message())
+    if _imported_in is None and _config.FORKED.is_set() and _backend_running():
+        raise RuntimeError(_forked_message())  # the parent ran the backend without skreg
     with _LOCK:
         if _imported_in is None:
             _import()
@@ -107,7 +110,7 @@ def _import() -> None:
     _malloc_for_reuse()
     backend = backend_name()
     cache = usable(folder(backend))
-    if backend == "tensorflow" and cache is not None:
+    if backend == "tensorflow":
         _before_tensorflow(cache)
     with deferred_imports(backend):
         import keras
@@ -211,8 +214,11 @@ def _malloc_for_reuse() -> None:
     mallopt(_M_TRIM_THRESHOLD, 64 << 20)
 
 
-def _before_tensorflow(cache: str) -> None:
+def _before_tensorflow(cache: str | None) -> None:
     # TensorFlow parses its XLA flags once, when its first operation starts its runtime.
+    if cache is None:  # off here, also where the process that started this one had it on
+        _own_flags("TF_XLA_FLAGS", None)
+        return
     prune(Path(cache), bounded_by_backend=False)
     flags = os.environ.get("TF_XLA_FLAGS", "")
     # TensorFlow splits its flags at spaces, except within double quotes: unquoted, a folder
@@ -227,7 +233,27 @@ def _before_tensorflow(cache: str) -> None:
             RuntimeWarning,
             stacklevel=4,
         )
-    os.environ["TF_XLA_FLAGS"] = f"{flags} {flag}".strip()
+    _own_flags("TF_XLA_FLAGS", flag)
+
+
+def _own_flags(variable: str, flags: str | None) -> None:
+    """Put skreg's ``flags`` (None: none) into the environment variable ``variable``
+    (``TF_XLA_FLAGS``, ``XLA_FLAGS``) in place of those that the process which started this
+    one added: processes inherit the environment, and a worker with other settings (the
+    cache off, another thread count) would run with its parent's. What skreg added is
+    recorded beside it, in ``_SKREG_ADDED_<variable>``, for the processes this one starts."""
+    record = f"_SKREG_ADDED_{variable}"
+    value = os.environ.get(variable, "")
+    inherited = os.environ.pop(record, None)
+    if inherited:
+        value = value.replace(inherited, "", 1).strip()
+    if flags:
+        value = f"{value} {flags}".strip()
+        os.environ[record] = flags
+    if value:
+        os.environ[variable] = value
+    else:
+        os.environ.pop(variable, None)
 
 
 def _tensorflow_started() -> bool:
@@ -268,9 +294,8 @@ def _jax_flags(threads: int | None) -> None:
     # Read when JAX creates its CPU client (at its first operation, not at its import):
     # single-threaded Eigen kernels (the usual XLA_FLAGS recipe). The size of the client's
     # pool is set in _jax_cpu_threads.
-    if threads == 1:
-        flags = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-        os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {flags}".strip()
+    single = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    _own_flags("XLA_FLAGS", single if threads == 1 else None)
 
 
 def _jax_cpu_threads(threads: int) -> None:
@@ -313,10 +338,24 @@ def _after_jax(cache: str) -> None:
     prune(Path(cache), bounded_by_backend=True)
 
 
+def _backend_running() -> bool:
+    """Whether the backend's runtime has started in this process, or in the one it was
+    forked from (an operation ran, skreg's or not)."""
+    if _tensorflow_started():
+        return True
+    try:
+        from jax._src import xla_bridge
+
+        return bool(xla_bridge._backends) if "jax" in sys.modules else False
+    except Exception:  # JAX changed, or is not installed: assume it did not start
+        return False
+
+
 def _forked_message() -> str:
-    backend = _settings.get("backend", "the backend")
+    backend = _settings.get("backend") or backend_name()
+    parent = f"process {_loaded_in}" if _loaded_in else "a process"
     return (
-        f"skreg cannot run in this process: it was forked from process {_loaded_in}, "
+        f"skreg cannot run in this process: it was forked from {parent}, "
         f"which had already loaded {backend}, and {backend} hangs in a forked child. Run "
         "parallel work in fresh processes: joblib's default 'loky' backend (n_jobs in "
         "scikit-learn), multiprocessing with the 'spawn' or 'forkserver' start method "

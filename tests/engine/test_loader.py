@@ -383,6 +383,67 @@ def test_a_child_forked_after_the_backend_loaded_gets_an_error_not_a_hang(classi
     assert clf.predict(X[:5]).shape == (5,)
 
 
+@pytest.mark.subprocess
+@pytest.mark.skipif(sys.platform != "linux", reason="fork is the Linux default")
+def test_a_child_forked_after_the_users_own_backend_work_gets_an_error_not_a_hang(python):
+    # The parent ran the backend without skreg (its own Keras work), then forked: skreg had
+    # loaded nothing, and the child's first fit hung.
+    answer = python(
+        """
+        import json, multiprocessing
+        import keras, numpy as np
+        import skreg
+        keras.ops.convert_to_numpy(keras.ops.sum(keras.ops.ones((3, 3))))
+
+        def fit(_):
+            try:
+                skreg.RegularizedMLPClassifier((4,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])
+                return "fitted"
+            except RuntimeError as error:
+                return str(error)
+
+        with multiprocessing.get_context("fork").Pool(1) as pool:
+            print(json.dumps(pool.apply_async(fit, (0,)).get(timeout=120)))
+        """
+    )
+    assert "forked from a process" in answer and "spawn" in answer
+
+
+@pytest.mark.subprocess
+def test_a_process_started_after_a_fit_runs_its_own_settings_not_its_parents(python):
+    # skreg puts its cache folder (TensorFlow) and thread flags (JAX) in the environment,
+    # which the processes the parent starts next inherit: a child with the cache off wrote
+    # into the parent's folder, and a JAX child carried its parent's flags twice.
+    child = (
+        "import json, os, numpy as np, skreg\n"
+        "X, y = np.random.default_rng(0).normal(size=(40, 5)), [0, 1] * 20\n"
+        "skreg.RegularizedMLPClassifier((6,), max_iter=2, random_state=0).fit(X, y)\n"
+        "print(json.dumps([os.environ.get(v, '') for v in ('TF_XLA_FLAGS', 'XLA_FLAGS')]))\n"
+    )
+    report = python(
+        f"""
+        import json, pathlib, subprocess, sys, warnings
+        import numpy as np
+        import skreg
+        X, y = np.random.default_rng(0).normal(size=(40, 3)), [0, 1] * 20
+        skreg.RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+        folder = pathlib.Path(skreg._engine.settings()["compilation_cache"])
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the change applies to new processes
+            skreg.set_config(compilation_cache_dir=False)
+        before = len(list(folder.iterdir()))
+        out = subprocess.run([sys.executable, "-c", {child!r}], capture_output=True,
+                             text=True, check=True)
+        flags = json.loads(out.stdout.strip().splitlines()[-1])
+        print(json.dumps({{"new": len(list(folder.iterdir())) - before, "flags": flags}}))
+        """
+    )
+    assert report["new"] == 0  # nothing written where the cache was
+    tf_flags, xla_flags = report["flags"]
+    assert "tf_xla_persistent_cache_directory" not in tf_flags
+    assert xla_flags.count("--xla_cpu_multi_thread_eigen=false") <= 1
+
+
 @pytest.mark.slow
 @pytest.mark.subprocess
 def test_collecting_the_doctests_loads_no_backend(tmp_path, python):
