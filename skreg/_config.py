@@ -1,9 +1,10 @@
 """Process-wide settings: :func:`set_config`, :func:`get_config`, :func:`config_context`.
 
 Modelled on :func:`sklearn.set_config`. The settings live in one dictionary per process (not per
-thread): they size caches that every thread shares. ``compilation_cache_dir`` and ``n_threads``
-start from the environment variables ``SKREG_COMPILATION_CACHE_DIR`` and ``SKREG_NUM_THREADS``
-and are read when the backend loads (:mod:`skreg._engine._loader`), at the first fit or
+thread): they size caches that every thread shares. They start from the environment variables
+``SKREG_PROGRAM_CACHE_SIZE``, ``SKREG_COMPILATION_CACHE_DIR`` and ``SKREG_NUM_THREADS`` (which
+``set_config`` sets too, for the worker processes a search starts); the last two are read
+when the backend loads (:mod:`skreg._engine._loader`), at the first fit or
 predict. The engine tells the settings about its program cache through hooks it registers
 (:func:`register_hook`).
 """
@@ -81,11 +82,27 @@ def _threads(value: Any) -> int | str:
     return value
 
 
+def _positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int; got {value!r}.")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1; got {value}.")
+    return value
+
+
+def _cache_size(value: Any) -> int:
+    """A ``program_cache_size`` from the environment: a positive int's digits."""
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    return _positive_int("program_cache_size", value)
+
+
 # The settings that environment variables set (each with its reader), and so reach worker
 # processes.
 _VARIABLES: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "SKREG_COMPILATION_CACHE_DIR": ("compilation_cache_dir", _cache_dir),
     "SKREG_NUM_THREADS": ("n_threads", _threads),
+    "SKREG_PROGRAM_CACHE_SIZE": ("program_cache_size", _cache_size),
 }
 _CONFIG: dict[str, Any] = _defaults()
 _LOCK = threading.Lock()
@@ -228,14 +245,6 @@ def _apply(changes: dict[str, Any], stacklevel: int) -> None:
         )
     if "program_cache_size" in changes and "trim" in _HOOKS:
         _HOOKS["trim"]()
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int; got {value!r}.")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}.")
-    return value
 
 
 def program_cache_info() -> CacheInfo:

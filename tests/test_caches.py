@@ -136,7 +136,8 @@ def test_set_config_reaches_the_worker_processes_of_a_search(tmp_path, run_pytho
         import json, os
         from joblib import Parallel, delayed
         import skreg
-        skreg.set_config(compilation_cache_dir={str(tmp_path)!r}, n_threads=1)
+        skreg.set_config(compilation_cache_dir={str(tmp_path)!r}, n_threads=1,
+                         program_cache_size=12)
         workers = Parallel(n_jobs=2, backend="loky")(
             delayed(skreg.get_config)() for _ in range(2))
         with skreg.config_context(compilation_cache_dir=False):
@@ -148,6 +149,7 @@ def test_set_config_reaches_the_worker_processes_of_a_search(tmp_path, run_pytho
     for config in out["workers"]:
         assert config["compilation_cache_dir"] == str(tmp_path)
         assert config["n_threads"] == 1
+        assert config["program_cache_size"] == 12  # a search over 12 networks keeps them all
     assert (out["inside"], out["after"]) == ("off", str(tmp_path))
 
 

@@ -461,3 +461,15 @@ def test_collecting_the_doctests_loads_no_backend(tmp_path, python):
         """,
     )
     assert loaded == {"code": 0, "loaded": []}
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, 6), ("12", 12), (" 2 ", 2)])
+def test_program_cache_size_variable_sets_the_default(monkeypatch, value, expected):
+    if value is None:
+        monkeypatch.delenv("SKREG_PROGRAM_CACHE_SIZE", raising=False)
+    else:
+        monkeypatch.setenv("SKREG_PROGRAM_CACHE_SIZE", value)
+    assert skreg._config._defaults()["program_cache_size"] == expected
+    monkeypatch.setenv("SKREG_PROGRAM_CACHE_SIZE", "0")
+    with pytest.warns(RuntimeWarning, match="program_cache_size must be >= 1; got 0. Using 6"):
+        assert skreg._config._defaults()["program_cache_size"] == 6
