@@ -134,10 +134,13 @@ class SearchRecord:
         if not self.errors:
             return
         ran, failed = self.ran(), self.failed
-        error = self.errors[0][2]
+        candidate, fold, error = self.errors[0]
         first = f"{type(error).__name__}: {error}"
         if failed[ran].all():
-            error.add_note(f"All {ran.sum()} fold models failed; error_score='raise' shows where.")
+            error.add_note(
+                f"All {ran.sum()} fold models failed, the first of them {self.params[candidate]} "
+                f"on the rows of fold {fold}; error_score='raise' shows where."
+            )
             raise error
         best = self.best()
         if failed[best][ran[best]].all():

@@ -341,7 +341,9 @@ def test_a_failing_candidate_scores_error_score_and_the_others_still_choose(iris
         cv.set_params(error_score="raise").fit(X, y)
     with pytest.raises(FloatingPointError, match="diverged") as every_one:
         cv.set_params(error_score=np.nan, l2s=[30.0]).fit(X, y)
-    assert "All 3 fold models failed" in every_one.value.__notes__[0]
+    note = every_one.value.__notes__[0]  # names the fold, since the error names the rows'
+    assert "All 3 fold models failed, the first of them {'dropout': 0.0, 'l2': 30.0}" in note
+    assert "on the rows of fold 0" in note
     np.testing.assert_array_equal(cv.predict_proba(X), before)  # the previous fit is kept
     with pytest.raises(ValueError, match="best candidate.*failed"):  # 1.0 beats any accuracy
         cv.set_params(error_score=1.0, l2s=[1e-4, 30.0]).fit(X, y)
