@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import numpy as np
-from sklearn.base import ClassifierMixin
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
@@ -276,26 +275,8 @@ see :class:`RegularizedMLPClassifier`
     # scikit-learn's own, absent with refit=False as the two methods above.
     predict_log_proba = available_if(keeps_a_model)(_Classifier.predict_log_proba)
 
-    @available_if(keeps_a_model)
-    def score(self, X, y, sample_weight=None):
-        """Score the predictions on ``X`` by ``scoring``, as GridSearchCV's ``score`` does;
-        the accuracy when ``scoring`` is None.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Test data.
-        y : array-like of shape (n_samples,)
-            True labels.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows, passed to the scorer.
-
-        Returns
-        -------
-        score : float
-            ``scoring``'s value (greater is better), or the accuracy.
-        """
-        return self._scored(X, y, sample_weight, ClassifierMixin.score)
+    # By scoring, as GridSearchCV's (the base's: the mixin's comes first in the method order).
+    score = _BaseRegularizedMLPCV.__dict__["score"]  # the descriptor: absent with refit=False
 
     # Private helpers, in call order.
 

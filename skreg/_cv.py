@@ -10,10 +10,11 @@ from typing import Any
 
 import numpy as np
 from joblib import Parallel, delayed
-from sklearn.base import BaseEstimator, clone, is_classifier
+from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, clone, is_classifier
 from sklearn.exceptions import NotFittedError
 from sklearn.metrics import check_scoring, get_scorer_names
 from sklearn.model_selection import check_cv
+from sklearn.utils.metaestimators import available_if
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import _engine, _inputs, _search
@@ -35,6 +36,17 @@ from ._validation import (
 CV_PARAMETERS = (
     "l2s", "dropouts", "cv", "scoring", "refit", "pruning", "n_jobs", "joint", "error_score"
 )  # fmt: skip
+
+
+def keeps_a_model(cv: Any) -> bool:
+    """``available_if``'s test of the prediction methods: absent with ``refit=False``, which
+    keeps no model, as GridSearchCV's are (``hasattr(cv, "predict")`` is False)."""
+    if not cv.refit:
+        raise AttributeError(
+            f"This {type(cv).__name__} has refit=False: it chooses best_params_ and keeps no "
+            "model to predict with. Fit it with refit=True or refit='ensemble'."
+        )
+    return True
 
 
 class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
@@ -229,10 +241,27 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         tags.non_deterministic = self.random_state is None
         return tags
 
-    def _scored(self, X, y, sample_weight, default) -> float:
-        """GridSearchCV's ``score``: by ``scoring`` when given (what chose the candidate),
-        else by the mixin's ``default`` (accuracy, R²)."""
+    @available_if(keeps_a_model)
+    def score(self, X, y, sample_weight=None):
+        """Score the predictions on ``X`` by ``scoring``, as GridSearchCV's ``score`` does;
+        when ``scoring`` is None, the accuracy (classifier) or R² (regressor).
+
+        Parameters
+        ----------
+        X : array-like or DataFrame of shape (n_samples, n_features)
+            Test data.
+        y : array-like of shape (n_samples,) or (n_samples, n_targets)
+            True labels or targets.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Weights of the rows, passed to the scorer.
+
+        Returns
+        -------
+        score : float
+            ``scoring``'s value (greater is better), or the accuracy or R².
+        """
         if self.scoring is None:
+            default = ClassifierMixin.score if is_classifier(self) else RegressorMixin.score
             return default(self, X, y, sample_weight=sample_weight)
         weights = {} if sample_weight is None else {"sample_weight": sample_weight}
         return check_scoring(self, scoring=self.scoring)(self, X, y, **weights)
@@ -357,17 +386,6 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
 
             X = pd.DataFrame(X, columns=names)
         return X
-
-
-def keeps_a_model(cv: _BaseRegularizedMLPCV) -> bool:
-    """``available_if``'s test of the prediction methods: absent with ``refit=False``, which
-    keeps no model, as GridSearchCV's are (``hasattr(cv, "predict")`` is False)."""
-    if not cv.refit:
-        raise AttributeError(
-            f"This {type(cv).__name__} has refit=False: it chooses best_params_ and keeps no "
-            "model to predict with. Fit it with refit=True or refit='ensemble'."
-        )
-    return True
 
 
 def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:

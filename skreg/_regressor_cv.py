@@ -249,26 +249,8 @@ see :class:`RegularizedMLPRegressor`
         models = self._models()
         return sum(model.predict(X) for model in models) / len(models)
 
-    @available_if(keeps_a_model)  # absent with refit=False, as predict
-    def score(self, X, y, sample_weight=None):
-        """Score the predictions on ``X`` by ``scoring``, as GridSearchCV's ``score`` does;
-        R² when ``scoring`` is None.
-
-        Parameters
-        ----------
-        X : array-like or DataFrame of shape (n_samples, n_features)
-            Test data.
-        y : array-like of shape (n_samples,) or (n_samples, n_targets)
-            True targets.
-        sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows, passed to the scorer.
-
-        Returns
-        -------
-        score : float
-            ``scoring``'s value (greater is better), or R².
-        """
-        return self._scored(X, y, sample_weight, RegressorMixin.score)
+    # By scoring, as GridSearchCV's (the base's: the mixin's comes first in the method order).
+    score = _BaseRegularizedMLPCV.__dict__["score"]  # the descriptor: absent with refit=False
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -310,20 +310,32 @@ def test_tensorflow_imported_but_not_run_keeps_the_compilation_cache(tmp_path, p
 
 
 @pytest.mark.parametrize(
-    ("value", "expected"), [(None, "auto"), ("3", 3), ("auto", "auto"), (" AUTO ", "auto")]
+    ("variable", "name", "value", "expected"),
+    [
+        ("SKREG_NUM_THREADS", "n_threads", None, "auto"),
+        ("SKREG_NUM_THREADS", "n_threads", "3", 3),
+        ("SKREG_NUM_THREADS", "n_threads", "auto", "auto"),
+        ("SKREG_NUM_THREADS", "n_threads", " AUTO ", "auto"),
+        ("SKREG_PROGRAM_CACHE_SIZE", "program_cache_size", None, 6),
+        ("SKREG_PROGRAM_CACHE_SIZE", "program_cache_size", "12", 12),
+        ("SKREG_PROGRAM_CACHE_SIZE", "program_cache_size", " 2 ", 2),
+    ],
 )
-def test_num_threads_variable_sets_the_default(monkeypatch, value, expected):
+def test_a_settings_variable_sets_its_default(monkeypatch, variable, name, value, expected):
     if value is None:
-        monkeypatch.delenv("SKREG_NUM_THREADS", raising=False)
+        monkeypatch.delenv(variable, raising=False)
     else:
-        monkeypatch.setenv("SKREG_NUM_THREADS", value)
-    assert skreg._config._defaults()["n_threads"] == expected
+        monkeypatch.setenv(variable, value)
+    assert skreg._config._defaults()[name] == expected
 
 
-def test_num_threads_variable_that_is_no_count_warns_and_keeps_auto(monkeypatch):
+def test_a_settings_variable_that_does_not_parse_warns_and_keeps_the_default(monkeypatch):
     monkeypatch.setenv("SKREG_NUM_THREADS", "all")
     with pytest.warns(RuntimeWarning, match="positive integer or 'auto'; got 'all'. Using 'auto'"):
         assert skreg._config._defaults()["n_threads"] == "auto"
+    monkeypatch.setenv("SKREG_PROGRAM_CACHE_SIZE", "0")
+    with pytest.warns(RuntimeWarning, match="program_cache_size must be >= 1; got 0. Using 6"):
+        assert skreg._config._defaults()["program_cache_size"] == 6
 
 
 @pytest.mark.parametrize(
@@ -461,15 +473,3 @@ def test_collecting_the_doctests_loads_no_backend(tmp_path, python):
         """,
     )
     assert loaded == {"code": 0, "loaded": []}
-
-
-@pytest.mark.parametrize(("value", "expected"), [(None, 6), ("12", 12), (" 2 ", 2)])
-def test_program_cache_size_variable_sets_the_default(monkeypatch, value, expected):
-    if value is None:
-        monkeypatch.delenv("SKREG_PROGRAM_CACHE_SIZE", raising=False)
-    else:
-        monkeypatch.setenv("SKREG_PROGRAM_CACHE_SIZE", value)
-    assert skreg._config._defaults()["program_cache_size"] == expected
-    monkeypatch.setenv("SKREG_PROGRAM_CACHE_SIZE", "0")
-    with pytest.warns(RuntimeWarning, match="program_cache_size must be >= 1; got 0. Using 6"):
-        assert skreg._config._defaults()["program_cache_size"] == 6
