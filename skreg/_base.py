@@ -45,6 +45,7 @@ from ._training import (
     scoring_error,
     split_weighted_rows,
     unit_scale,
+    validation_size,
 )
 from ._validation import (
     CallbackSupportMixin,
@@ -317,9 +318,9 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         """``early_stopping`` for a fit on ``n_rows`` rows: "auto" is "best_epoch" from
         :data:`AUTO_BEST_EPOCH_ROWS` rows with a validation split, else False."""
         if self.early_stopping == "auto":
-            # Rows enough to train, and a validation split of at least 2 (split_rows').
-            n_validation = math.ceil(self.validation_fraction * n_rows)
-            enough = n_rows >= AUTO_BEST_EPOCH_ROWS and 2 <= n_validation < n_rows
+            # Rows enough to train, and a validation split that split_rows accepts.
+            split = validation_size(self.validation_fraction, n_rows)
+            enough = n_rows >= AUTO_BEST_EPOCH_ROWS and split is not None
             return "best_epoch" if enough else False
         return early_stopping_mode(self.early_stopping)
 

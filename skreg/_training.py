@@ -251,6 +251,13 @@ def _print_epoch(epoch: int, epochs: int, loss: float, metrics: dict[str, float]
     print(", ".join(parts), flush=True)
 
 
+def validation_size(fraction: float, n_rows: int) -> int | None:
+    """Early stopping's validation rows out of ``n_rows`` at ``fraction``, or None where the
+    split would leave fewer than 2 of them or no training row."""
+    n_validation = math.ceil(fraction * n_rows)
+    return n_validation if 2 <= n_validation < n_rows else None
+
+
 def split_rows(y, strata, fraction, seeds, what="rows") -> tuple[np.ndarray, np.ndarray]:
     """Early stopping's seeded split of the rows into training and validation indices.
 
@@ -258,8 +265,9 @@ def split_rows(y, strata, fraction, seeds, what="rows") -> tuple[np.ndarray, np.
     both sides; otherwise (many classes, few rows) a plain random split, as scikit-learn's
     MLPClassifier always does for more than two classes.
     """
-    n_validation = math.ceil(fraction * len(y))
-    if n_validation < 2 or n_validation >= len(y):
+    n_validation = validation_size(fraction, len(y))
+    if n_validation is None:
+        n_validation = math.ceil(fraction * len(y))
         side = "the validation set" if n_validation < 2 else "the training set"
         raise ValueError(
             f"Early stopping cannot split {len(y)} {what} with validation_fraction={fraction}: "
