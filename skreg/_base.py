@@ -46,6 +46,7 @@ from ._training import (
     split_weighted_rows,
     unit_scale,
     validation_size,
+    weighted,
 )
 from ._validation import (
     CallbackSupportMixin,
@@ -192,7 +193,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         given = (X, y, sample_weight)  # as the user passed them, for scikit-learn's callbacks
         with restore_on_failure(self):
             table, y = _inputs.check(self, X, y, reset=not continuing, **self._y_checks())
-            w = unit_scale(self._sample_weight(table, y, sample_weight, incremental=incremental))
+            w = unit_scale(self._sample_weight(table, y, sample_weight, incremental, classes))
             preprocessor = _inputs.fitted(self, table, continuing and self._fitted.inputs, w)
             M = _inputs.matrix(preprocessor, table)
             Y, target = self._encode_targets(y, continuing=continuing, classes=classes, weights=w)
@@ -281,7 +282,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
     def _y_checks(self) -> dict[str, Any]:
         return {}
 
-    def _sample_weight(self, X, y, sample_weight, *, incremental):
+    def _sample_weight(self, X, y, sample_weight, incremental, classes):
         # Negative weights would make training maximize those rows' loss.
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, **_ZERO_WEIGHTS_OK
@@ -302,9 +303,8 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
 
     def _train_validation_rows(self, y, sample_weight, seeds, incremental):
         """Indices of the training rows and, with early stopping, of the validation rows."""
-        rows = np.arange(len(y))
         if not self._stopping(np.count_nonzero(sample_weight)) or incremental:
-            return {"train": rows}
+            return {"train": weighted(sample_weight)}
         train, validation = split_weighted_rows(
             y, sample_weight, self._stratify_validation, self.validation_fraction, seeds
         )

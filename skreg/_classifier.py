@@ -7,7 +7,7 @@ from numbers import Real
 import numpy as np
 from sklearn.base import ClassifierMixin
 from sklearn.dummy import DummyClassifier
-from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.class_weight import compute_class_weight
 from sklearn.utils.multiclass import check_classification_targets, unique_labels
 
 from ._base import _BaseRegularizedMLP
@@ -440,8 +440,8 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         self.n_outputs_ = 1 if len(known) == 2 else len(known)
         return np.eye(len(known), dtype=np.float32)[np.searchsorted(known, y)], None
 
-    def _sample_weight(self, X, y, sample_weight, *, incremental):
-        sample_weight = super()._sample_weight(X, y, sample_weight, incremental=incremental)
+    def _sample_weight(self, X, y, sample_weight, incremental, classes):
+        sample_weight = super()._sample_weight(X, y, sample_weight, incremental, classes)
         if self.class_weight is None:
             return sample_weight
         check_classification_targets(y)  # before the class weights read the labels
@@ -450,7 +450,10 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
                 "class_weight='balanced' is not supported by partial_fit, which sees one batch "
                 "of the data; pass a dict of class weights instead."
             )
-        class_weights = compute_sample_weight(self.class_weight, y)
+        if classes is None and (incremental or self.warm_start) and hasattr(self, "_fitted"):
+            classes = self.classes_
+        labels = unique_labels(y) if classes is None else unique_labels(classes, y)
+        class_weights = per_row_class_weights(self.class_weight, labels, y, sample_weight)
         if not np.all(np.isfinite(class_weights) & (class_weights >= 0)):
             raise ValueError(
                 f"class_weight must give every class a finite, non-negative weight; got "
@@ -462,3 +465,20 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
 
     def _baseline(self):
         return DummyClassifier(strategy="prior")
+
+
+def per_row_class_weights(class_weight, classes, y, sample_weight) -> np.ndarray:
+    """Each row's weight from ``class_weight``, as scikit-learn's estimators compute it:
+    a dict over every class of the fit (``classes``, also those a ``partial_fit`` batch
+    lacks, as SGDClassifier's), ``"balanced"`` from the classes' summed ``sample_weight``
+    (as LogisticRegression's, SVC's and the forests' in scikit-learn 1.9; written out here
+    for the older versions skreg supports): an integer weight then counts as repeated rows,
+    and a row of weight zero as no row. A class whose rows all weigh zero gets 0."""
+    codes = np.searchsorted(classes, y)
+    if class_weight != "balanced":
+        return compute_class_weight(class_weight, classes=classes, y=y)[codes]
+    totals = np.bincount(codes, weights=sample_weight, minlength=len(classes))
+    n_classes = np.count_nonzero(np.bincount(codes, minlength=len(classes)))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_class = np.where(totals > 0, totals.sum() / (n_classes * totals), 0.0)
+    return per_class[codes]

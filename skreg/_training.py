@@ -290,16 +290,22 @@ def split_rows(y, strata, fraction, seeds, what="rows") -> tuple[np.ndarray, np.
 
 def split_weighted_rows(y, weights, stratify, fraction, seeds) -> tuple[np.ndarray, np.ndarray]:
     """:func:`split_rows` over the rows of non-zero weight (stratified by ``y`` when
-    ``stratify``). A row weighted 0 counts for nothing, so it never validates: a bagging
-    ensemble's member, weighted by how often its bootstrap drew each row, held out only
-    undrawn rows at times and failed ("validation rows' weights must contain ..."). The rows
-    of zero weight go with the training rows, where they change nothing."""
-    drawn = np.flatnonzero(weights)
-    if len(drawn) == len(y):
-        return split_rows(y, y if stratify else None, fraction, seeds)
-    strata, what = (y[drawn] if stratify else None), "rows of non-zero weight"
+    ``stratify``): the rows of zero weight neither train nor validate (:func:`weighted`).
+    A bagging ensemble's member, weighted by how often its bootstrap drew each row, once
+    held out only undrawn rows and failed ("validation rows' weights must contain ...")."""
+    drawn = weighted(weights)
+    strata = y[drawn] if stratify else None
+    what = "rows" if len(drawn) == len(y) else "rows of non-zero weight"
     train, validation = split_rows(y[drawn], strata, fraction, seeds, what)
-    return np.concatenate([drawn[train], np.flatnonzero(weights == 0)]), drawn[validation]
+    return drawn[train], drawn[validation]
+
+
+def weighted(weights: np.ndarray) -> np.ndarray:
+    """The positions of the rows of non-zero weight, which are the ones that train. A row
+    of weight zero would change nothing in the loss, but an augmentation mixing rows
+    (:class:`~skreg.Mixup`, :class:`~skreg.SwapNoise`) would draw its values into other
+    rows, and it would change the batches' make-up: left out, it trains as a dropped row."""
+    return np.flatnonzero(weights)
 
 
 def scorer_failure(scorer, baseline, X, y) -> Exception | None:

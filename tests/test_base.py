@@ -263,6 +263,23 @@ def test_rows_of_weight_zero_have_no_say_in_the_model(case):
         np.testing.assert_allclose(scale.scale, repeated.std(axis=0), rtol=1e-12)
 
 
+@pytest.mark.parametrize("augmentation", [None, skreg.Mixup(0.4), skreg.SwapNoise(0.3)])
+def test_rows_of_weight_zero_train_as_dropped_rows(case, augmentation):
+    # Mini-batches, an augmentation that mixes rows and the default early stopping: rows of
+    # weight zero (other values, other targets) were drawn into other rows by Mixup and
+    # SwapNoise, and filled the batches; the model is now the one trained without them.
+    cls, X, y, method = case
+    weights = np.where(np.arange(len(X)) % 3 == 0, 0.0, 1.0)
+    kept = weights > 0
+    X_placeholders, y_placeholders = X.copy(), y.copy()
+    X_placeholders[~kept] += 5.0
+    y_placeholders[~kept] = y[kept][: (~kept).sum()] if cls is RegularizedMLPClassifier else 1e3
+    params = dict(max_iter=4, batch_size=16, augmentation=augmentation, early_stopping="auto")
+    weighted = make(cls, **params).fit(X_placeholders, y_placeholders, sample_weight=weights)
+    dropped = make(cls, **params).fit(X[kept], y[kept])
+    np.testing.assert_array_equal(getattr(weighted, method)(X), getattr(dropped, method)(X))
+
+
 def test_warm_start_continues_and_keeps_weights_when_penalty_changes(case):
     cls, X, y, _ = case
     est = make(cls, warm_start=True, max_iter=5).fit(X, y)

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 from plain import plain
 from sklearn.base import clone, is_classifier
+from sklearn.datasets import load_iris
 from sklearn.metrics import recall_score
 from sklearn.model_selection import (
     GridSearchCV,
@@ -16,6 +17,7 @@ from sklearn.model_selection import (
 )
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils.class_weight import compute_class_weight
 
 import skreg._base
 from skreg import RegularizedMLPClassifier
@@ -185,6 +187,41 @@ def test_balanced_class_weight_raises_minority_recall():
     plain = small(max_iter=40).fit(X, y)
     balanced = small(max_iter=40, class_weight="balanced").fit(X, y)
     assert recall_score(y, balanced.predict(X)) > recall_score(y, plain.predict(X)) + 0.1
+
+
+def test_balanced_class_weight_counts_an_integer_weight_as_repeated_rows():
+    # As LogisticRegression(class_weight="balanced") in scikit-learn 1.9: the classes'
+    # frequencies are their summed sample weights, so weights 2 and 0 are a repeated row
+    # and no row (unweighted counts gave three classes of iris weights 1, 1, 1).
+    X, y = load_iris(return_X_y=True)
+    weights = np.random.default_rng(0).integers(0, 3, len(y))
+    weights[y == 0] *= 3
+    params = dict(class_weight="balanced", max_iter=5, batch_size=1000, shuffle=False)
+    weighted = small(**params).fit(X, y, sample_weight=weights)
+    repeated = small(**params).fit(np.repeat(X, weights, axis=0), np.repeat(y, weights))
+    np.testing.assert_allclose(weighted.predict_proba(X), repeated.predict_proba(X), atol=1e-6)
+    expected = compute_class_weight("balanced", classes=np.arange(3), y=np.repeat(y, weights))
+    from skreg._classifier import per_row_class_weights
+
+    found = per_row_class_weights("balanced", np.arange(3), y, weights.astype(float))
+    np.testing.assert_allclose(found, expected[y])
+
+
+def test_partial_fit_weighs_the_classes_a_batch_lacks_by_the_dict():
+    # A dict naming a class the batch does not hold weighs over the classes of the fit, as
+    # SGDClassifier.partial_fit does (it raised "The classes, [1, 2], are not in
+    # class_weight"), and a warm-started fit on those rows too.
+    X, y = load_iris(return_X_y=True)
+    batch = y > 0
+    streamed = small(class_weight={0: 5.0}, max_iter=2)
+    streamed.partial_fit(X[batch], y[batch], classes=[0, 1, 2])
+    streamed.partial_fit(X, y)
+    assert streamed.n_iter_ == 2
+    warm = small(class_weight={0: 5.0}, warm_start=True, max_iter=2).fit(X, y)
+    warm.fit(X[batch], y[batch])
+    assert warm.n_iter_ == 4
+    with pytest.raises(ValueError, match="are not in class_weight"):
+        small(class_weight={7: 5.0}).partial_fit(X[batch], y[batch], classes=[0, 1, 2])
 
 
 def test_early_stopping_monitors_a_scorer(classification_data, capsys):
