@@ -384,6 +384,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
             raise ValueError(
                 f"y has {Y.shape[1]} targets, but the fitted network predicts {self.n_outputs_}."
             )
+        if continuing:
+            self._check_same_targets()
         self.n_outputs_ = Y.shape[1]
         target = self._fitted.target if continuing else self._target_scale(Y, weights)
         if target is not None:
@@ -396,6 +398,25 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
                 f"network trains: {self._target_scaling()}."
             )
         return Y.astype(np.float32), target
+
+    def _check_same_targets(self):
+        """A continued fit keeps the first fit's targets: their scale (fitted for its loss)
+        and the loss the network's outputs were trained for. A new ``loss`` or
+        ``target_scaling`` would train on targets that no longer fit them (a Poisson loss on
+        standardized targets, below 0, predicted no lower than the old mean), so it is
+        refused, as a new preparation of the columns is."""
+        fitted = self._fitted
+        had = {"loss": fitted.key.loss, "target_scaling": fitted.target is not None}
+        wanted = {"loss": self._loss, "target_scaling": bool(self.target_scaling)}
+        changed = [name for name in had if had[name] != wanted[name]]
+        if changed:
+            names = {"loss": self.loss}  # the parameter's value, not Keras' name of it
+            raise ValueError(
+                "warm_start and partial_fit continue the fitted network on its targets as "
+                "they were scaled for its loss, but the new parameters change them ("
+                + ", ".join(f"{n} -> {names.get(n, wanted[n])!r}" for n in changed)
+                + "). Set warm_start=False to train a new network."
+            )
 
     def _target_scale(self, Y, weights):
         """How the network's targets are scaled: standardized for the squared error, divided

@@ -1,5 +1,6 @@
 """RegularizedMLPRegressor: target shapes and regression quality."""
 
+import numpy as np
 import pytest
 from plain import plain
 from sklearn.base import is_regressor
@@ -42,3 +43,28 @@ def test_partial_fit_rejects_a_different_number_of_targets(regression_data):
     reg = small().partial_fit(X, y)
     with pytest.raises(ValueError, match="targets"):
         reg.partial_fit(X, y[:, 0])
+
+
+@pytest.mark.parametrize(
+    ("first", "then"),
+    [
+        ({"loss": "squared_error"}, {"loss": "poisson"}),
+        ({"loss": "poisson"}, {"loss": "squared_error"}),
+        ({"target_scaling": True}, {"target_scaling": False}),
+        ({"target_scaling": False}, {"target_scaling": True}),
+    ],
+)
+@pytest.mark.parametrize("continued", ["warm_start", "partial_fit"])
+def test_a_continued_fit_refuses_a_new_loss_or_target_scaling(
+    regression_data, first, then, continued
+):
+    # The fitted network's targets were scaled for its loss: a Poisson loss continued on
+    # standardized targets (below 0) trained silently, predicting no lower than the old mean.
+    X, y = regression_data
+    y = y[:, 0] - y[:, 0].min() + 1.0  # counts-like: every loss accepts it
+    reg = small(max_iter=3, warm_start=continued == "warm_start", **first).fit(X, y)
+    before = reg.predict(X)
+    reg.set_params(**then)
+    with pytest.raises(ValueError, match=f"change them \\({next(iter(then))} -> "):
+        reg.fit(X, y) if continued == "warm_start" else reg.partial_fit(X, y)
+    np.testing.assert_array_equal(reg.predict(X), before)
