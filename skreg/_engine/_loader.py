@@ -63,6 +63,8 @@ _LOCK = threading.Lock()
 _imported_in: int | None = None  # id of the process that imported the backend
 _loaded_in: int | None = None  # ... that also set up its thread pools
 _settings: dict[str, Any] = {}
+# Set when an interrupt (Ctrl-C) stopped the backend's import in this process, part-way.
+_import_interrupted = False
 
 
 def loaded() -> bool:
@@ -105,15 +107,28 @@ def settings() -> dict[str, Any]:
 def _import() -> None:
     """Import Keras and its backend, with the compilation cache set up and the optional
     imports deferred (:mod:`._imports`); no thread pool starts here."""
-    global _imported_in
+    global _imported_in, _import_interrupted
     start = time.perf_counter()
     _malloc_for_reuse()
     backend = backend_name()
     cache = usable(folder(backend))
     if backend == "tensorflow":
         _before_tensorflow(cache)
-    with deferred_imports(backend):
-        import keras
+    try:
+        with deferred_imports(backend):
+            import keras
+    except KeyboardInterrupt:
+        _import_interrupted = True
+        raise
+    except Exception as error:
+        if not _import_interrupted:
+            raise
+        raise RuntimeError(
+            f"Importing Keras and {backend} failed ({type(error).__name__}: {error}) after "
+            "an interrupt (Ctrl-C) stopped their import earlier in this process: neither "
+            "backend can be imported again once its import stopped part-way. Restart the "
+            "Python process (in Jupyter, the kernel)."
+        ) from error
 
     backend = keras.backend.backend()
     if backend == "jax" and cache is not None:

@@ -473,3 +473,37 @@ def test_collecting_the_doctests_loads_no_backend(tmp_path, python):
         """,
     )
     assert loaded == {"code": 0, "loaded": []}
+
+
+@pytest.mark.subprocess
+def test_a_fit_after_an_interrupted_backend_import_asks_for_a_restart(python):
+    # Ctrl-C during a process's first fit, while the backend was importing, left its modules
+    # half made: the next fit raised TensorFlow's "partially initialized module" or JAX's
+    # "module 'jax' has no attribute '_src'", which say nothing of what to do.
+    inside = {"tensorflow": "tensorflow.python.data", "jax": "jax._src.lax.lax"}
+    answer = python(
+        f"""
+        import importlib.abc, json, sys
+        import numpy as np
+
+        class Interrupt(importlib.abc.MetaPathFinder):  # Ctrl-C, inside the import
+            fired = False
+            def find_spec(self, name, path, target=None):
+                if name == {inside[BACKEND]!r} and not Interrupt.fired:
+                    Interrupt.fired = True
+                    raise KeyboardInterrupt
+        sys.meta_path.insert(0, Interrupt())
+
+        import skreg
+        errors = []
+        for attempt in range(2):
+            try:
+                skreg.RegularizedMLPClassifier((4,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])
+            except BaseException as error:
+                errors.append([type(error).__name__, str(error)])
+        print(json.dumps(errors))
+        """
+    )
+    assert answer[0][0] == "KeyboardInterrupt"
+    kind, message = answer[1]
+    assert kind == "RuntimeError" and "Restart the Python process" in message
