@@ -4,6 +4,7 @@ describe the fit, hand it to the engine, store what it returns."""
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import math
 from numbers import Integral, Real
@@ -21,6 +22,7 @@ from ._fitted import Fitted, FittedWeightsMixin, restore_on_failure
 from ._migration import ACTIVATION_ALIASES, MigrationMixin
 from ._specs import (
     ACTIVATIONS,
+    PROBE_ROWS,
     SCHEDULES,
     Continue,
     EarlyStopping,
@@ -238,6 +240,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             make_hooks=callbacks.hooks(fitted),
             clock=self._clock(incremental, continuing),
             reference_loss=self._reference_loss(data, rows["train"]) if continuing else None,
+            start_loss=self._start_loss(data, rows["train"]) if continuing else None,
             optimizer_settings=self._optimizer_settings(),
             label_smoothing=float(getattr(self, "label_smoothing", 0.0)),
             regularization_schedule=self.regularization_schedule,
@@ -246,6 +249,16 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
     def _reference_loss(self, data, train_rows) -> float:
         """The loss a continued fit's losses are checked against for divergence."""
         return float(self.history_["loss"][0])
+
+    def _start_loss(self, data, train_rows):
+        """The fitted model's loss on the first rows of a continued fit, computed once if
+        asked (see :func:`skreg._training.check_loss`)."""
+        fitted, rows = self._fitted, train_rows[:PROBE_ROWS]
+        smoothing = float(getattr(self, "label_smoothing", 0.0))
+        arguments = (data.matrix[rows], data.Y[rows], data.weights[rows], fitted.penalty)
+        return functools.cache(
+            lambda: _engine.loss(fitted.key, fitted.network, *arguments, smoothing)
+        )
 
     @property
     def model_(self):

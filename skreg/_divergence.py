@@ -41,10 +41,10 @@ def check_trained(request: TrainingRequest, outcome: TrainingOutcome) -> None:
             request.key, state, request.X[rows], request.Y[rows],
             request.train_weights[:PROBE_ROWS], request.penalty, request.label_smoothing,
         )  # fmt: skip
-    first = request.reference_loss
+    first, start = request.reference_loss, request.start_loss
     if first is None:
-        first = result.history["loss"][0]
-    check_loss(loss, "after the epoch's last step", first)
+        first, start = result.history["loss"][0], None
+    check_loss(loss, "after the epoch's last step", first, start)
 
 
 def divergence_advice(estimator: Any, X: np.ndarray, Y: np.ndarray) -> str:

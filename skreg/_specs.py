@@ -388,6 +388,9 @@ class TrainingRequest:
     # The training loss of the first epoch of the run this fit continues, for the divergence
     # check (None: this fit starts the run).
     reference_loss: float | None = None
+    # For a continued fit: the loss of the model it starts from on the first PROBE_ROWS of
+    # its training rows, computed when asked (by a loss beyond the reference's bound).
+    start_loss: Callable[[], float] | None = None
     # The optimizer's settings given at run time, by Keras' names (beta_1, beta_2, epsilon,
     # rho, weight_decay); those the optimizer does not have are left out.
     optimizer_settings: tuple[tuple[str, float], ...] = ()

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import warnings
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -56,6 +57,10 @@ MIN_STEP_ROWS = 256
 # divergence.
 EXPLOSION_FACTOR = 1e3
 EXPLOSION_FLOOR = 1e-2
+# ... but not in a continued fit whose loss stays within this factor of its starting model's
+# loss on the call's rows (a factor, not equality: the training loss runs with dropout and
+# augmentation, the starting loss without).
+CALL_GROWTH = 10.0
 
 
 def bucket_rows(n_rows: int) -> int:
@@ -135,6 +140,7 @@ def train(
     validation: Validation | None = None,
     hooks: EpochHooks | None = None,
     reference: float | None = None,
+    start: Callable[[], float] | None = None,
 ) -> TrainingResult:
     """Train for ``schedule.epochs`` epochs or until early stopping.
 
@@ -142,9 +148,10 @@ def train(
     ``schedule.early_stopping``, the best epoch's weights are restored. With ``hooks``,
     every epoch returns to the host to call them, and one can stop training. A non-finite training
     loss, or one that grows :data:`EXPLOSION_FACTOR` times above the run's first epoch's
-    (``reference``, from the fit this one continues; by default this call's first), stops with
-    a ``FloatingPointError``; a validation score that is not a number stops with a
-    ``ValueError``, and one that never changes warns (early stopping then keeps epoch 1).
+    (``reference``, from the fit this one continues, and then its starting loss, ``start``;
+    by default this call's first), stops with a ``FloatingPointError``; a validation score
+    that is not a number stops with a ``ValueError``, and one that never changes warns
+    (early stopping then keeps epoch 1).
     """
     result = TrainingResult(history={"loss": []})
     stopping = schedule.early_stopping if validation is not None else None
@@ -167,7 +174,7 @@ def train(
             epoch = result.n_epochs + 1
             losses = result.history["loss"]
             first = losses[0] if reference is None and losses else reference
-            check_loss(record.loss, f"at epoch {epoch}", first)
+            check_loss(record.loss, f"at epoch {epoch}", first, start)
             result.history["loss"].append(record.loss)
             if record.learning_rate is not None:
                 result.history.setdefault("learning_rate", []).append(record.learning_rate)
@@ -217,17 +224,27 @@ def train(
     return result
 
 
-def check_loss(loss: float, when: str, reference: float | None) -> None:
+def check_loss(
+    loss: float, when: str, reference: float | None, start: Callable[[], float] | None = None
+) -> None:
     """Raise ``FloatingPointError`` if the training loss measured ``when`` ("at epoch 3")
     shows divergence: it is not finite, or :data:`EXPLOSION_FACTOR` times the run's first
-    epoch's, ``reference``."""
+    epoch's, ``reference``, and, for a continued fit, also :data:`CALL_GROWTH` times
+    ``start()``, the loss its starting model had on this call's rows (asked only then): a
+    stream whose targets moved away and came back starts its call far from them, and
+    trains its loss down from there, which is no divergence."""
     if not math.isfinite(loss):
         raise FloatingPointError(f"Training diverged: the training loss became {loss} {when}.")
-    if reference is not None and loss > EXPLOSION_FACTOR * max(reference, EXPLOSION_FLOOR):
-        raise FloatingPointError(
-            f"Training diverged: the training loss grew from {reference:.4g} at the first epoch "
-            f"to {loss:.4g} {when}."
-        )
+    if reference is None or loss <= EXPLOSION_FACTOR * max(reference, EXPLOSION_FLOOR):
+        return
+    begun = None if start is None else start()
+    if begun is not None and loss <= CALL_GROWTH * max(begun, EXPLOSION_FLOOR):
+        return
+    started = "" if begun is None else f" (this call started from {begun:.4g} on its rows)"
+    raise FloatingPointError(
+        f"Training diverged: the training loss grew from {reference:.4g} at the first epoch "
+        f"to {loss:.4g} {when}{started}."
+    )
 
 
 def _check_score(score: float, epoch: int, validation: Validation, val_loss) -> None:

@@ -326,7 +326,8 @@ def test_divergence_is_judged_across_the_calls_of_a_run(iris, how):
     before = clf.predict_proba(X)
     clf.set_params(learning_rate=1e6)
     says = (
-        r"grew from 1\.\d+ at the first epoch to .* after the epoch's last step\. Lower learning"
+        r"grew from 1\.\d+ at the first epoch to .* after the epoch's last step \(this call "
+        r"started from \d\.\d+ on its rows\)\. Lower learning"
     )
     with pytest.raises(FloatingPointError, match=says):
         for _ in range(15):
@@ -334,6 +335,33 @@ def test_divergence_is_judged_across_the_calls_of_a_run(iris, how):
     # The failed call changed nothing.
     assert clf.n_iter_ == 1
     np.testing.assert_array_equal(clf.predict_proba(X), before)
+
+
+@pytest.mark.parametrize("how", ["partial_fit", "warm_start"])
+def test_a_stream_whose_targets_drift_away_and_back_is_no_divergence(how):
+    # The batch that came back started its call far from the model (a loss 2,000 times the
+    # run's first) and trained it down; it was refused as "Training diverged", where
+    # scikit-learn's MLPRegressor.partial_fit continues.
+    rng = np.random.default_rng(0)
+    X = rng.uniform(size=(100, 3))
+    low, high = X[:, 0] + 0.1 * rng.normal(size=100), 100 + 10 * X[:, 0]
+    reg = RegularizedMLPRegressor((8,), learning_rate=1e-2, max_iter=1, random_state=0)
+    reg.set_params(warm_start=how == "warm_start", early_stopping=False)
+    step = reg.partial_fit if how == "partial_fit" else reg.fit
+    step(X, low)
+    first = reg.loss_curve_[0]
+    if how == "partial_fit":
+        for _ in range(60):
+            step(X, high)
+    else:
+        reg.set_params(max_iter=300).fit(X, high)
+        reg.set_params(max_iter=1)
+    far = ((reg.predict(X) - low) / reg._fitted.target.scale) ** 2
+    assert far.mean() > 1e3 * first  # the case: beyond the run's bound
+    before = reg.predict(X)
+    step(X, low)  # raised FloatingPointError
+    assert reg.n_iter_ == (62 if how == "partial_fit" else 302)
+    assert not np.array_equal(reg.predict(X), before)
 
 
 @pytest.mark.parametrize("cls", [RegularizedMLPClassifier, RegularizedMLPRegressor])

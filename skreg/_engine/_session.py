@@ -43,7 +43,10 @@ def run(program: Program, request: TrainingRequest, lane: Any = None) -> Trainin
         validation = request.make_validation(session.network)
     hooks = None if request.make_hooks is None else request.make_hooks(session.network)
     rng = np.random.default_rng(shuffle_seeds)
-    result = train(session, request.schedule, rng, validation, hooks, request.reference_loss)
+    result = train(
+        session, request.schedule, rng, validation, hooks, request.reference_loss,
+        request.start_loss,
+    )  # fmt: skip
     trainable, non_trainable, optimizer = (
         list(numpy(v) for v in group) for group in program.read(session.state)
     )
