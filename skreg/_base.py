@@ -6,7 +6,6 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
-import math
 from numbers import Integral, Real
 from typing import Any
 
@@ -18,7 +17,7 @@ from sklearn.utils.validation import _check_sample_weight
 from . import _engine, _inputs
 from ._callbacks import FitCallbacks
 from ._divergence import check_trained, divergence_advice
-from ._fitted import Fitted, FittedWeightsMixin, restore_on_failure
+from ._fitted import Fitted, FittedWeightsMixin, restore_on_failure, run_attributes
 from ._migration import ACTIVATION_ALIASES, MigrationMixin
 from ._specs import (
     ACTIVATIONS,
@@ -237,7 +236,10 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             validation_rows=rows.get("validation"),
             validation_weights=rows.get("validation_weights"),
             make_validation=validation,
-            make_hooks=callbacks.hooks(fitted),
+            make_hooks=callbacks.hooks(
+                fitted,
+                lambda result: run_attributes(self, result, continuing, len(rows["train"])),
+            ),
             clock=self._clock(incremental, continuing),
             reference_loss=self._reference_loss(data, rows["train"]) if continuing else None,
             start_loss=self._start_loss(data, rows["train"]) if continuing else None,
@@ -462,35 +464,10 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         )
 
     def _store_result(self, request, outcome, continuing, data):
-        result = outcome.result
-        previous = self.history_ if continuing else {}
-        offset = len(previous.get("loss", []))
-        # Every curve spans every epoch run; one this fit did not record (or an earlier fit
-        # did not, as when a warm start switches early stopping on) is NaN there.
-        history = {
-            k: list(previous.get(k, [math.nan] * offset))
-            + list(result.history.get(k, [math.nan] * result.n_epochs))
-            for k in [*previous, *(k for k in result.history if k not in previous)]
-        }
         self._fitted = Fitted(
             request.key, outcome.network, outcome.optimizer, request.penalty, outcome.clock,
             data.inputs, data.target,
         )  # fmt: skip
         self.__dict__.pop("_model", None)
-        self.history_ = history
-        self.loss_curve_ = history["loss"]
-        # As in scikit-learn's MLPs: the last epoch's loss, and the lowest one unless early
-        # stopping chose the epoch by its validation score.
-        self.loss_ = history["loss"][-1]
-        self.best_loss_ = None if result.scores else float(np.nanmin(history["loss"]))
-        self.n_iter_ = (self.n_iter_ if continuing else 0) + result.n_epochs
-        # As scikit-learn's MLPs: the training rows seen, over every fit continued.
         n_train = len(request.train_rows)
-        self.t_ = (getattr(self, "t_", 0) if continuing else 0) + result.n_epochs * n_train
-        self.best_epoch_ = offset + result.best_epoch
-        if result.scores:
-            self.validation_scores_ = result.scores
-            self.best_validation_score_ = result.best_score
-        else:
-            self.validation_scores_ = None
-            self.best_validation_score_ = None
+        self.__dict__.update(run_attributes(self, outcome.result, continuing, n_train))

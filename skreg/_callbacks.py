@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from ._specs import EpochHooks, NetworkState
+from ._specs import EpochHooks, NetworkState, TrainingResult
 
 
 class FitCallbacks:
@@ -39,33 +39,36 @@ class FitCallbacks:
         return cls(estimator, (X, y, sample_weight), epochs, incremental)
 
     def hooks(
-        self, fitted: Callable[[NetworkState], Any]
+        self,
+        fitted: Callable[[NetworkState], Any],
+        attributes: Callable[[TrainingResult], dict[str, Any]],
     ) -> Callable[[Callable[[], NetworkState]], EpochHooks] | None:
         """The engine's factory of per-epoch hooks, or None without callbacks. ``fitted``
-        turns a network state into the fitted record a copy of the estimator predicts with."""
+        turns a network state into the fitted record a copy of the estimator predicts with,
+        ``attributes`` the call's result so far into the run's fitted attributes (``n_iter_``,
+        ``history_``, ...), so that the copy is the estimator as if the fit had stopped
+        there: a continued fit on it starts a new optimizer state from its weights."""
         if not self.per_epoch:
             return None
 
         def make(current: Callable[[], NetworkState]) -> EpochHooks:
             epoch_context = []
 
-            def reconstruct():
-                return {"_fitted": fitted(current())}
+            def call(method, result):
+                def reconstruct():
+                    return {"_fitted": fitted(current()), **attributes(result)}
 
-            def begin(epoch):
+                return method(
+                    estimator=self.estimator, reconstruction_attributes=reconstruct,
+                    **self.arguments,
+                )  # fmt: skip
+
+            def begin(epoch, result):
                 epoch_context[:] = [self.context.subcontext(task_name="epoch")]
-                epoch_context[0].call_on_fit_task_begin(
-                    estimator=self.estimator,
-                    reconstruction_attributes=reconstruct,
-                    **self.arguments,
-                )
+                call(epoch_context[0].call_on_fit_task_begin, result)
 
-            def end(epoch):
-                return epoch_context[0].call_on_fit_task_end(
-                    estimator=self.estimator,
-                    reconstruction_attributes=reconstruct,
-                    **self.arguments,
-                )
+            def end(epoch, result):
+                return call(epoch_context[0].call_on_fit_task_end, result)
 
             return EpochHooks(begin, end)
 

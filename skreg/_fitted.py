@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -180,6 +181,41 @@ class FittedWeightsMixin:
         # Each dense layer holds its kernel (the only 2-D weights) and then its bias.
         pairs = [(trainable[i], trainable[i + 1]) for i, w in enumerate(trainable) if w.ndim == 2]
         return [(_read_only(kernel), _read_only(bias)) for kernel, bias in pairs]
+
+
+def run_attributes(estimator, result, continuing: bool, n_train: int) -> dict[str, Any]:
+    """The fitted attributes of ``estimator``'s run (``history_``, ``n_iter_``, ...) after
+    this call's ``result`` (of ``n_train`` training rows); mid-call (a callback's
+    ``fitted_estimator``), as if the call had stopped at its last epoch, with its weights."""
+    previous = estimator.history_ if continuing else {}
+    offset = len(previous.get("loss", []))
+    # Every curve spans every epoch run; one this fit did not record (or an earlier fit
+    # did not, as when a warm start switches early stopping on) is NaN there.
+    history = {
+        k: list(previous.get(k, [math.nan] * offset))
+        + list(result.history.get(k, [math.nan] * result.n_epochs))
+        for k in [*previous, *(k for k in result.history if k not in previous)]
+    }
+    if not history.get("loss"):  # a callback's copy before the first epoch: no run
+        return {}
+    best_epoch, best_score = result.best_epoch, result.best_score
+    if not best_epoch:  # mid-call
+        best_epoch = result.n_epochs
+        best_score = result.scores[-1] if result.scores else None
+    return {
+        "history_": history,
+        "loss_curve_": history["loss"],
+        # As in scikit-learn's MLPs: the last epoch's loss, and the lowest one unless
+        # early stopping chose the epoch by its validation score.
+        "loss_": history["loss"][-1],
+        "best_loss_": None if result.scores else float(np.nanmin(history["loss"])),
+        "n_iter_": (estimator.n_iter_ if continuing else 0) + result.n_epochs,
+        # As scikit-learn's MLPs: the training rows seen, over every fit continued.
+        "t_": (getattr(estimator, "t_", 0) if continuing else 0) + result.n_epochs * n_train,
+        "best_epoch_": offset + best_epoch,
+        "validation_scores_": list(result.scores) if result.scores else None,
+        "best_validation_score_": best_score if result.scores else None,
+    }
 
 
 @contextmanager

@@ -338,11 +338,12 @@ class Validation:
 
 @dataclass(frozen=True)
 class EpochHooks:
-    """Calls around each epoch (scikit-learn's callbacks): ``begin(epoch)`` before it and
-    ``end(epoch)`` after it, which returns True to stop training there."""
+    """Calls around each epoch (scikit-learn's callbacks): ``begin(epoch, result)`` before
+    it and ``end(epoch, result)`` after it, which returns True to stop training there;
+    ``result``, the call's :class:`TrainingResult` so far."""
 
-    begin: Callable[[int], None]
-    end: Callable[[int], bool]
+    begin: Callable[[int, TrainingResult], None]
+    end: Callable[[int, TrainingResult], bool]
 
 
 @dataclass(frozen=True)

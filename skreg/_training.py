@@ -168,7 +168,7 @@ def train(
             chunk = min(chunk, ahead[0] - result.n_epochs)
         chunk = min(chunk, session.epochs_per_call)
         if hooks is not None:
-            hooks.begin(result.n_epochs + 1)
+            hooks.begin(result.n_epochs + 1, result)
         records = session.run_epochs(rng, chunk, None if on_host else stopping)
         for record in records:
             epoch = result.n_epochs + 1
@@ -199,7 +199,7 @@ def train(
             if schedule.verbose:
                 _print_epoch(epoch, schedule.epochs, record.loss, metrics)
             if hooks is not None:
-                stopped = hooks.end(epoch) or stopped
+                stopped = hooks.end(epoch, result) or stopped
         # The session stopped early by itself (in the call, or after its last epoch).
         stopped = stopped or len(records) < chunk or bool(records and records[-1].stopped)
         if validation is not None and result.n_epochs in schedule.low_points[1:]:

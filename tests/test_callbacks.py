@@ -139,3 +139,41 @@ def test_partial_fit_is_a_task_of_one_epoch(iris):
     clf.partial_fit(X, y, classes=np.unique(y))
     log = monitor.get_logs()
     assert [row["task_name"] for row in log.data] == ["partial_fit", "epoch"]
+
+
+class _KeepEachEpoch:
+    """A callback that keeps every epoch's ``fitted_estimator`` (to checkpoint one)."""
+
+    def __init__(self):
+        self.copies = []
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        pass
+
+    def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
+        if fitted_estimator is not None and context.task_name == "epoch":
+            self.copies.append(fitted_estimator)
+
+
+def test_an_epochs_fitted_estimator_is_the_fit_stopped_there_and_can_continue(iris):
+    # The copy held the epoch's weights but the previous call's n_iter_ and loss_curve_ (or
+    # none), and continuing it raised AttributeError: 'history_'.
+    X, y = iris
+    keep = _KeepEachEpoch()
+    clf = small(max_iter=5, warm_start=True).set_callbacks(keep).fit(X, y)
+    clf.fit(X, y)  # a continued fit: epochs 6 to 10
+    after_8 = keep.copies[7]
+    stopped = small(max_iter=5, warm_start=True).fit(X, y)
+    stopped.set_params(max_iter=3).fit(X, y)
+    assert after_8.n_iter_ == 8 and after_8.t_ == stopped.t_
+    np.testing.assert_allclose(after_8.loss_curve_, stopped.loss_curve_, rtol=1e-6)
+    np.testing.assert_array_equal(after_8.predict_proba(X), stopped.predict_proba(X))
+    after_8.set_callbacks().partial_fit(X, y)  # continues, with a new optimizer state
+    assert after_8.n_iter_ == 9 and len(after_8.history_["loss"]) == 9
+    assert clf.n_iter_ == 10  # the estimator itself is untouched
