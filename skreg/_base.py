@@ -62,6 +62,8 @@ from .augmentation import Augmentation, plan_augmentation
 AUTO_BEST_EPOCH_ROWS = 100
 
 _OPTIMIZERS = {"adam", "adamw", "nadam", "rmsprop", "sgd", "adagrad"}
+# The decay `weight_decay=None` keeps: each Keras optimizer's default (None means 0).
+OWN_WEIGHT_DECAY = {"adamw": 0.004}
 # scikit-learn >= 1.8 refuses all-zero weights itself, without naming sample_weight; skreg
 # says it in its own words on every version.
 _ZERO_WEIGHTS_OK = (
@@ -427,12 +429,14 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         return view
 
     def _optimizer_settings(self) -> tuple[tuple[str, float], ...]:
-        """The optimizer's run-time settings; weight decay only when it is given (None keeps
-        the optimizer's own: AdamW's 0.004, no decay for the others)."""
+        """The optimizer's run-time settings; a ``weight_decay`` of None is the optimizer's
+        own (AdamW's 0.004, no decay for the others), also on a continued fit, whose
+        optimizer state holds the decay it was given before."""
+        decay = self.weight_decay
+        if decay is None:
+            decay = OWN_WEIGHT_DECAY.get(self.optimizer, 0.0)
         settings = [("beta_1", self.beta_1), ("beta_2", self.beta_2), ("epsilon", self.epsilon)]
-        if self.weight_decay is not None:
-            settings.append(("weight_decay", self.weight_decay))
-        return tuple((name, float(value)) for name, value in settings)
+        return tuple((name, float(value)) for name, value in [*settings, ("weight_decay", decay)])
 
     def _clock(self, incremental, continuing) -> ScheduleClock | None:
         """Where the learning-rate schedule starts: anew on a new fit; where it stopped on

@@ -171,8 +171,9 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         Added to the denominator of Adam's, Nadam's, RMSprop's and Adagrad's steps.
     weight_decay : float or None, default=None
         Decoupled weight decay of the dense kernels, ``W -= learning_rate * weight_decay *
-        W`` after each step (AdamW's, for any optimizer); None keeps the optimizer's own
-        (0.004 for ``"adamw"``, none for the others). Unlike ``l2``, it does not pass
+        W`` at each step, before its gradient update (AdamW's, for any optimizer); None
+        keeps the optimizer's own (0.004 for ``"adamw"``, none for the others), also on a
+        continued fit. Unlike ``l2``, it does not pass
         through Adam's normalization.
     regularization_schedule : {"constant", "flat_cosine"}, default="constant"
         ``"flat_cosine"`` multiplies the dropout rates and the weight decay, epoch by epoch,

@@ -410,6 +410,39 @@ def test_weight_decay_is_keras_adamw():
                                keras.ops.convert_to_numpy(bias2), rtol=1e-6)  # fmt: skip
 
 
+def test_weight_decay_leaves_the_prelu_slopes_alone(iris):
+    # The decay is of the dense kernels (as l1 and l2 are): one step of SGD at a decay of 100
+    # moved each slope by learning_rate * 100 * slope, as it does a kernel's weights.
+    X, y = iris
+
+    def slopes_after_one_step(decay):
+        clf = small(activation="prelu", optimizer="sgd", weight_decay=decay, max_iter=1,
+                    batch_size=len(X), numeric_embedding=None).fit(X, y)  # fmt: skip
+        slopes = [v for v in clf.model_.trainable_variables if "alpha" in v.path]
+        kernels = [v for v in clf.model_.trainable_variables if "kernel" in v.path]
+        assert slopes and kernels
+        return [keras.ops.convert_to_numpy(v) for v in slopes + kernels[:1]]
+
+    (slope, kernel), (decayed_slope, decayed_kernel) = (
+        slopes_after_one_step(0.0),
+        slopes_after_one_step(100.0),
+    )
+    np.testing.assert_array_equal(decayed_slope, slope)
+    assert not np.allclose(decayed_kernel, kernel)  # the decay did apply, to the kernel
+
+
+@pytest.mark.parametrize("optimizer, own", [("adam", 0.0), ("adamw", 0.004)])
+def test_a_continued_fit_with_weight_decay_none_decays_by_the_optimizers_own(iris, optimizer, own):
+    # A warm start after weight_decay=0.5 kept decaying at 0.5 when set back to None.
+    X, y = iris
+    fits = []
+    for then in (None, own):
+        clf = small(optimizer=optimizer, weight_decay=0.5, warm_start=True, max_iter=3).fit(X, y)
+        fits.append(clf.set_params(weight_decay=then).fit(X, y).predict_proba(X))
+    np.testing.assert_array_equal(fits[0], fits[1])
+    assert keras.optimizers.get(optimizer).weight_decay in (None, own)  # Keras' own default
+
+
 def test_coslog4_follows_its_formula(iris):
     X, y = iris
     clf = small(learning_rate_schedule="coslog4", learning_rate=0.01, max_iter=12).fit(X, y)

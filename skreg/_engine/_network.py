@@ -206,9 +206,9 @@ def export_model(
 # exported model (whose configuration must serialize).
 RUN_TIME_SETTINGS = ("beta_1", "beta_2", "epsilon", "rho", "weight_decay")
 # Weight decay applies to the dense kernels only (as RealMLP: not to biases, normalization,
-# scales or embeddings): the variables whose names hold these are left out.
+# scales, embeddings or PReLU's slopes): the variables whose names hold these are left out.
 _NO_WEIGHT_DECAY = ["bias", "gamma", "beta", "scale", "frequency", "phase", "projection",
-                    "offset", "embedding"]  # fmt: skip
+                    "offset", "embedding", "alpha"]  # fmt: skip
 
 
 def make_optimizer(
