@@ -13,18 +13,21 @@ CLIP = 3.0
 _CLIP_INPUT = 1e150
 
 
-def smooth_clip(x: np.ndarray) -> np.ndarray:
+def smooth_clip(x: np.ndarray, in_place: bool = False) -> np.ndarray:
     """``x / sqrt(1 + (x / 3)**2)``: the identity near 0, bounded by 3.
 
     Beyond 1e150 the square would overflow (to 0 for the whole, a huge value read as the
     median), so larger values, infinities from scaling included, count as 1e150: the formula
     gives 3 there to float64's precision. NaN stays NaN.
     """
-    x = np.clip(x, -_CLIP_INPUT, _CLIP_INPUT)
     if not isinstance(x, np.ndarray) or x.ndim == 0:
+        x = np.clip(x, -_CLIP_INPUT, _CLIP_INPUT)
         return x / np.sqrt(1.0 + (x / CLIP) ** 2)
-    # A new array, then worked on in place: a table of 50 million values makes two copies.
-    denominator = np.square(x / CLIP)
+    # Worked on in place (``in_place``: in ``x`` itself), with one array more: a table of
+    # 50 million values made five.
+    x = np.clip(x, -_CLIP_INPUT, _CLIP_INPUT, out=x if in_place else None)
+    denominator = np.divide(x, CLIP)
+    np.square(denominator, out=denominator)
     denominator += 1.0
     np.sqrt(denominator, out=denominator)
     x /= denominator
@@ -53,7 +56,7 @@ class RobustSmoothScaler(TransformerMixin, BaseEstimator):
         with np.errstate(invalid="ignore", over="ignore"):
             centred = as_floats(X) - self.center_  # a new array: divided in place
             centred /= self.scale_
-            return smooth_clip(centred)
+            return smooth_clip(centred, in_place=True)
 
 
 class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
