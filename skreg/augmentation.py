@@ -231,7 +231,8 @@ class ImageAugmentation(Augmentation):
         Contrast factor drawn from ``[1 - contrast, 1 + contrast]`` per image.
     fill_mode : {"nearest", "constant", "reflect", "wrap"}, default="nearest"
         How rotation, translation and zoom fill pixels from outside the image; "constant"
-        fills with 0.
+        fills with 0, "wrap" reads the image as periodic, interpolating across its edges
+        (it transforms a 3 x 3 tiling of each image, nine times the pixels).
 
     Examples
     --------

@@ -291,6 +291,19 @@ def test_rotation_keeps_the_image_mostly_in_place():
     assert min(np.corrcoef(row, image.ravel())[0, 1] for row in out) > 0.5
 
 
+def test_a_wrapped_shift_moves_every_pixel_around_the_edges():
+    # A cyclic shift keeps each pixel's value somewhere in the image (the bilinear weights of
+    # a periodic shift add up to one per source pixel), so it keeps the image's sum.
+    # TensorFlow's "wrap" did not interpolate
+    # across the edges: sums of 89.5 to 177.7 for an image summing to 120 (JAX: 120).
+    image = np.arange(16, dtype=np.float32).reshape(4, 4)
+    x = np.tile(image.ravel(), (64, 1))
+    shifted = ImageAugmentation((4, 4), translation=0.5, fill_mode="wrap")
+    out, _ = augment(augmenter(shifted, n_features=16), x)
+    assert not np.allclose(out, x)
+    np.testing.assert_allclose(out.sum(axis=1), image.sum(), rtol=1e-5)
+
+
 @pytest.mark.parametrize(
     ("augmentation", "error", "match"),
     [

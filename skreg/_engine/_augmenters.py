@@ -205,6 +205,15 @@ class _ImageLayer(_Step):
         shift = (2.0 * draws[:, 2] - 1.0) * translation
         cos, sin = scale * ops.cos(theta), scale * ops.sin(theta)
         cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
+        wrap = self.fill_mode == "wrap"
+        if wrap:
+            # Keras' "wrap" on TensorFlow does not interpolate across the image's edges (a
+            # shift of [1, 2, 3, 4] by 1.5 gave [2.5, 3.5, 1, 1.5], JAX [2.5, 3.5, 2.5, 1.5]):
+            # on both backends, sample the middle tile of a 3 x 3 tiling, where the edges
+            # meet as ordinary neighbours, around the same center in its coordinates.
+            images = ops.concatenate([images] * 3, axis=1)
+            images = ops.concatenate([images] * 3, axis=2)
+            cx, cy = cx + width, cy + height
         zeros = ops.zeros_like(theta)
         transform = ops.stack(
             [
@@ -214,9 +223,10 @@ class _ImageLayer(_Step):
             ],
             axis=1,
         )  # fmt: skip
-        return ops.image.affine_transform(
+        images = ops.image.affine_transform(
             images, transform, interpolation="bilinear", fill_mode=self.fill_mode
         )
+        return images[:, height : 2 * height, width : 2 * width] if wrap else images
 
 
 # Each augmentation kind's layer, given the structure part of its kind.
