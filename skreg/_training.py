@@ -22,8 +22,10 @@ fold of a cross-validation (a new shape would compile again, 1-4 s each):
 from __future__ import annotations
 
 import math
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import numpy as np
@@ -61,6 +63,8 @@ EXPLOSION_FLOOR = 1e-2
 # loss on the call's rows (a factor, not equality: the training loss runs with dropout and
 # augmentation, the starting loss without).
 CALL_GROWTH = 10.0
+# Where this thread's epoch lines go, when not to standard output (see held_output).
+_OUTPUT = threading.local()
 
 
 def bucket_rows(n_rows: int) -> int:
@@ -265,7 +269,24 @@ def _check_score(score: float, epoch: int, validation: Validation, val_loss) -> 
 def _print_epoch(epoch: int, epochs: int, loss: float, metrics: dict[str, float]) -> None:
     parts = [f"Epoch {epoch}/{epochs}", f"loss = {loss:.6f}"]
     parts += [f"{name} = {value:.6f}" for name, value in metrics.items()]
-    print(", ".join(parts), flush=True)
+    held = getattr(_OUTPUT, "lines", None)
+    if held is None:
+        print(", ".join(parts), flush=True)
+    else:
+        held.append(", ".join(parts))
+
+
+@contextmanager
+def held_output() -> Iterator[list[str]]:
+    """Within, in this thread: the epochs' lines (``verbose``) go to the list it yields
+    instead of standard output, for fits that run side by side in threads (joint training)
+    to print their lines in order, one fit's after another's, when they end."""
+    saved = getattr(_OUTPUT, "lines", None)
+    _OUTPUT.lines = lines = []
+    try:
+        yield lines
+    finally:
+        _OUTPUT.lines = saved
 
 
 def validation_size(fraction: float, n_rows: int) -> int | None:

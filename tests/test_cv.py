@@ -324,6 +324,23 @@ def test_joint_training_gives_each_fold_model_what_one_by_one_training_gives_it(
         np.testing.assert_allclose(b.predict(X), a.predict(X), rtol=1e-5, atol=1e-6)
 
 
+def test_joint_training_prints_each_fits_epochs_in_order_as_one_by_one_training(iris, capsys):
+    # The lanes printed from their threads, in the order they happened to run: a different
+    # order every run on JAX, and lines that no fit could be told from.
+    X, y = iris
+    params = {"l2s": [1e-4, 1e-2], "dropouts": [0.0, 0.3], "max_iter": 3, "verbose": 1}
+    printed = []
+    for joint in (False, True):
+        small_cv(joint=joint, pruning=False, **params).fit(X, y)
+        printed.append(capsys.readouterr().out.splitlines())
+    alone, together = printed
+    assert len(alone) == 4 * 3 * 3  # 4 candidates x 3 folds x 3 epochs (an ensemble: no refit)
+    assert [line.split(",")[0] for line in together] == [line.split(",")[0] for line in alone]
+    losses = [[float(part.split("=")[1]) for part in line.split(",")[1:]] for line in printed[1]]
+    expected = [[float(part.split("=")[1]) for part in line.split(",")[1:]] for line in alone]
+    np.testing.assert_allclose(losses, expected, rtol=1e-4)
+
+
 @pytest.mark.parametrize("joint", [False, True])
 def test_a_failing_candidate_scores_error_score_and_the_others_still_choose(iris, joint):
     # l2=30 under SGD at 0.1 diverges on every fold: GridSearchCV's manner, NaN and a warning.

@@ -90,13 +90,16 @@ class Batch:
         """
         from sklearn import config_context, get_config
 
+        from .._training import held_output
+
         config = get_config()
         self._live = set(range(len(tasks)))
+        printed: list[list[str]] = [[] for _ in tasks]
 
         def in_lane(index: int, task: Callable[[], Any]) -> Any:
             _CURRENT.lane = Lane(self, index)
             try:
-                with config_context(**config):
+                with config_context(**config), held_output() as printed[index]:
                     return task()
             finally:
                 _CURRENT.lane = None
@@ -108,6 +111,10 @@ class Batch:
         with warnings.catch_warnings():
             with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
                 futures = [pool.submit(in_lane, i, task) for i, task in enumerate(tasks)]
+        # The fits' epoch lines (verbose), in the tasks' order, as one-by-one fits print them.
+        for lines in printed:
+            if lines:
+                print("\n".join(lines), flush=True)
         return [future.result() for future in futures]
 
     def _post(self, index: int, program: Any, inputs: tuple) -> Any:
