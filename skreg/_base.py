@@ -259,9 +259,11 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         asked (see :func:`skreg._training.check_loss`)."""
         fitted, rows = self._fitted, train_rows[:PROBE_ROWS]
         smoothing = float(getattr(self, "label_smoothing", 0.0))
-        arguments = (data.matrix[rows], data.Y[rows], data.weights[rows], fitted.penalty)
+        rows_of = (data.matrix, data.Y, data.weights)
         return functools.cache(
-            lambda: _engine.loss(fitted.key, fitted.network, *arguments, smoothing)
+            lambda: _engine.loss(
+                fitted.key, fitted.network, *(a[rows] for a in rows_of), fitted.penalty, smoothing
+            )  # fmt: skip
         )
 
     @property
