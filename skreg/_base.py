@@ -405,7 +405,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
                 try:
                     value = float(scorer(self._fitted_view(fitted(current())), X_val, y_val))
                 except (ValueError, TypeError) as error:
-                    raise scoring_error(self, error) from error
+                    raise scoring_error(self, error, data.y, y_val) from error
                 return {"val_loss": val_loss, f"val_{name}": value}, value
 
             return Validation(score, uses_weights=True, name=description)
@@ -421,7 +421,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         """
         error = scorer_failure(scorer, self._baseline().fit(X, y), X_val, y_val)
         if error is not None:
-            raise scoring_error(self, error) from None
+            raise scoring_error(self, error, y, y_val) from None
 
     def _fitted_view(self, fitted: Fitted):
         """A shallow copy that predicts with ``fitted``, the network being trained."""

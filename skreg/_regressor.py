@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 from sklearn.base import RegressorMixin
 from sklearn.dummy import DummyRegressor
+from sklearn.utils import assert_all_finite
 
 from ._base import _BaseRegularizedMLP
 from ._inputs import TargetScale
@@ -376,11 +377,13 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         return {"multi_output": True, "y_numeric": True}
 
     def _encode_targets(self, y, *, continuing, classes, weights):
-        if self.loss == "poisson" and np.min(y) < 0:
-            raise ValueError(
-                f"loss='poisson' needs y >= 0 (counts or rates); the smallest y is {np.min(y):g}."
-            )
         Y = np.asarray(y, dtype=np.float64).reshape(len(y), -1)
+        # None in an object target becomes NaN only here (scikit-learn's check came before).
+        assert_all_finite(Y, input_name="y")
+        if self.loss == "poisson" and np.min(Y) < 0:
+            raise ValueError(
+                f"loss='poisson' needs y >= 0 (counts or rates); the smallest y is {np.min(Y):g}."
+            )
         if continuing and Y.shape[1] != self.n_outputs_:
             raise ValueError(
                 f"y has {Y.shape[1]} targets, but the fitted network predicts {self.n_outputs_}."

@@ -359,11 +359,26 @@ def scorer_failure(scorer, baseline, X, y) -> Exception | None:
     return None
 
 
-def scoring_error(estimator, error: Exception) -> ValueError:
-    """The error for a ``scoring`` that cannot score the estimator's predictions."""
+def scoring_error(estimator, error: Exception, y=None, y_val=None) -> ValueError:
+    """The error for a ``scoring`` that cannot score the estimator's predictions; a
+    classifier's names the classes of ``y`` that the validation rows ``y_val`` lack (the
+    usual cause: a class of one row, which keeps the split from being stratified)."""
+    advice = ""
+    if hasattr(estimator, "class_weight") and y is not None and y_val is not None:
+        missing = np.setdiff1d(np.unique(y), np.unique(y_val))
+        if missing.size:
+            advice = (
+                f" The {len(y_val)} validation rows hold no row of class(es) "
+                f"{missing.tolist()} (a class of fewer than 2 rows keeps the split from being "
+                "stratified): use scoring='loss' or 'accuracy', raise validation_fraction, or "
+                "merge the rare labels."
+            )
+    said = str(error)
+    if advice and not said.endswith((".", "!", "?")):
+        said += "."
     return ValueError(
         f"scoring={estimator.scoring!r} cannot score a {type(estimator).__name__}'s "
-        f"predictions for early stopping: {error}"
+        f"predictions for early stopping: {said}{advice}"
     )
 
 

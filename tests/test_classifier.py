@@ -224,6 +224,19 @@ def test_partial_fit_weighs_the_classes_a_batch_lacks_by_the_dict():
         small(class_weight={7: 5.0}).partial_fit(X[batch], y[batch], classes=[0, 1, 2])
 
 
+def test_a_scorer_that_fails_on_a_validation_split_lacking_classes_says_so():
+    # A label of one row keeps the split from being stratified; neg_log_loss then failed on
+    # the validation rows with scikit-learn's "provide the true labels ... labels argument",
+    # an argument the user does not have.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] > 0).astype(int) + (X[:, 1] > 0.5)
+    y[0] = 7
+    clf = small(max_iter=2, early_stopping=True, scoring="neg_log_loss")
+    with pytest.raises(ValueError, match=r"validation rows hold no row of class\(es\) \[.*7\]"):
+        clf.fit(X, y)
+
+
 def test_early_stopping_monitors_a_scorer(classification_data, capsys):
     X, y = classification_data
     clf = small(

@@ -68,3 +68,16 @@ def test_a_continued_fit_refuses_a_new_loss_or_target_scaling(
     with pytest.raises(ValueError, match=f"change them \\({next(iter(then))} -> "):
         reg.fit(X, y) if continued == "warm_start" else reg.partial_fit(X, y)
     np.testing.assert_array_equal(reg.predict(X), before)
+
+
+@pytest.mark.parametrize("loss", ["squared_error", "poisson"])
+def test_a_missing_target_read_as_objects_is_refused_as_missing(regression_data, loss):
+    # A CSV column with a blank reads as objects holding None, which scikit-learn's check
+    # lets through (it becomes NaN later): the fit said "Training diverged ... lower
+    # learning_rate".
+    import pandas as pd
+
+    X, y = regression_data
+    target = pd.Series([*np.abs(y[:-1, 0]), None], dtype=object)
+    with pytest.raises(ValueError, match="Input y contains NaN"):
+        small(loss=loss, max_iter=2).fit(X, target)

@@ -59,7 +59,9 @@ _M_MMAP_THRESHOLD = -3
 # benchmarks/bench_threads.py; see thread_count.
 MANY_THREADS_FROM_FLOPS = 50e6
 
-_LOCK = threading.Lock()
+_LOCK = threading.RLock()
+# Set while this thread runs load(): a load that finds it set was re-entered from the import.
+_LOADING = threading.local()
 _imported_in: int | None = None  # id of the process that imported the backend
 _loaded_in: int | None = None  # ... that also set up its thread pools
 _settings: dict[str, Any] = {}
@@ -92,10 +94,21 @@ def load(step_flops: float | None = None) -> None:
     if _imported_in is None and _config.FORKED.is_set() and _backend_running():
         raise RuntimeError(_forked_message())  # the parent ran the backend without skreg
     with _LOCK:
-        if _imported_in is None:
-            _import()
-        if _loaded_in is None:
-            _start(step_flops)
+        if getattr(_LOADING, "active", False):
+            raise RuntimeError(
+                "A fit started while Keras was being imported for skreg's first fit: a "
+                "module that Keras imports is shadowed by a file of yours that fits a model "
+                "(a script named cv2.py is imported as OpenCV's, for example). Rename the "
+                "file."
+            )
+        _LOADING.active = True
+        try:
+            if _imported_in is None:
+                _import()
+            if _loaded_in is None:
+                _start(step_flops)
+        finally:
+            _LOADING.active = False
 
 
 def settings() -> dict[str, Any]:

@@ -507,3 +507,26 @@ def test_a_fit_after_an_interrupted_backend_import_asks_for_a_restart(python):
     assert answer[0][0] == "KeyboardInterrupt"
     kind, message = answer[1]
     assert kind == "RuntimeError" and "Restart the Python process" in message
+
+
+@pytest.mark.subprocess
+def test_a_fit_run_by_a_file_shadowing_a_module_keras_imports_gets_an_error_not_a_hang(
+    python, tmp_path
+):
+    # Keras' import looks for OpenCV as cv2; a user's cv2.py that fits a model ran inside
+    # skreg's first load and waited on its lock forever.
+    (tmp_path / "cv2.py").write_text(
+        "import numpy as np, skreg\n"
+        "skreg.RegularizedMLPClassifier((4,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])\n"
+    )
+    answer = python(
+        """
+        import json, numpy as np, skreg
+        try:
+            skreg.RegularizedMLPClassifier((4,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])
+            print(json.dumps("fitted"))
+        except RuntimeError as error:
+            print(json.dumps(str(error)))
+        """
+    )
+    assert "shadowed by a file of yours" in answer and "cv2.py" in answer
