@@ -45,6 +45,7 @@ from ._training import (
     scorer_failure,
     scoring_error,
     split_weighted_rows,
+    step_rows,
     unit_scale,
     validation_size,
     weighted,
@@ -213,9 +214,10 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         X, y = data.matrix, data.y
         augmentation = plan_augmentation(self.augmentation, X.shape[1], self)
         spec = self._network_spec(X.shape[1], data.Y.shape[1], data.inputs.layout_)
-        key = ProgramKey(spec, self.optimizer, self._loss, augmentation.kinds)
         rows = self._train_validation_rows(y, data.weights, split_seeds, incremental)
         schedule = self._schedule(incremental, len(rows["train"]), np.count_nonzero(data.weights))
+        step = step_rows(schedule.batch_size, len(rows["train"]))
+        key = ProgramKey(spec, self.optimizer, self._loss, augmentation.kinds, step)
         callbacks = FitCallbacks.start(self, *given, schedule.epochs, incremental)
 
         def fitted(network):  # the record a copy predicting with the weights in training has

@@ -131,6 +131,10 @@ class ProgramKey:
     optimizer: str
     loss: str
     augmentation: tuple = ()
+    # The rows of one training step (skreg._training.step_rows): each compiles its own code
+    # (20-30 MB), so each is a program of its own, which the cache's size bounds (a grid over
+    # 30 batch sizes grew one program by 550 MB that no eviction freed).
+    step: int = 0
 
 
 def dropout_rates(dropout: float | Sequence[float], n_hidden: int) -> tuple[float, ...]:

@@ -260,3 +260,17 @@ def test_the_classifier_loss_is_the_cross_entropy_of_the_logits_unclipped():
     assert per_row.max() > 50, "far beyond the clipped ceiling of 16.1"
     np.testing.assert_allclose(float(keras.ops.convert_to_numpy(loss)),
                                (per_row * w).sum() / w.sum(), rtol=1e-5)  # fmt: skip
+
+
+def test_each_training_step_size_is_a_program_the_cache_size_bounds(classification_data):
+    # A batch size compiles code of its own (20-30 MB); as variants of one program, 30 batch
+    # sizes grew it by 550 MB that neither the size nor an eviction bounded.
+    X, y = classification_data
+    skreg.clear_program_cache()
+    before = skreg.program_cache_info()
+    with skreg.config_context(program_cache_size=2):
+        for batch_size in (8, 12, 16, 20):
+            RegularizedMLPClassifier((5,), max_iter=1, batch_size=batch_size).fit(X, y)
+        after = skreg.program_cache_info()
+    assert after.size == 2
+    assert after.evictions - before.evictions == 2
