@@ -3,13 +3,13 @@ front of the network, and the regressor's target scale."""
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from sklearn.utils.validation import validate_data
 
+from . import _warnings
 from ._specs import FrontSpec
 from ._tabular import Layout, TablePreprocessor, holds_numbers, without_pandas_na
 
@@ -199,24 +199,22 @@ def fitted(
     rows = weighted_rows(table, weights)
     unseen = kept.unseen_levels(rows)
     if unseen:
-        warnings.warn(
+        _warnings.warn(
             f"Column(s) {unseen} hold categorical levels that the first fit did not see. A "
             "continued fit (partial_fit, warm_start) keeps the first fit's preparation of "
             "the columns (their levels and scaling), so these levels read as unseen and "
             "the network cannot learn them apart. Start with a batch that holds every "
             "level, or encode the columns yourself.",
             UserWarning,
-            stacklevel=5,
         )
     revived = kept.revived_columns(rows)
     if revived:
-        warnings.warn(
+        _warnings.warn(
             f"Column(s) {revived} were missing in every row of the first fit and hold values "
             "now. A continued fit (partial_fit, warm_start) keeps the first fit's "
             "preparation of the columns, which reads them as missing: the network cannot "
             "learn from them. Start with a batch where they have values, or fit anew.",
             UserWarning,
-            stacklevel=5,
         )
     return kept
 

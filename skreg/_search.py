@@ -7,7 +7,6 @@ Pure NumPy, so each rule is testable on made-up scores.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from numbers import Real
@@ -16,6 +15,8 @@ from typing import Any
 import numpy as np
 from sklearn.exceptions import FitFailedWarning
 from sklearn.model_selection import ParameterGrid
+
+from . import _warnings
 
 # At 1,000 training rows or fewer an integer ``l2s`` spans these penalties: from strong (the
 # penalty of a Glorot-initialized (100,) network on ten features, about 0.2, is half its
@@ -150,12 +151,11 @@ class SearchRecord:
                 f"which ranks failures last. The first error: {first}"
             )
         names = sorted({str(self.params[c]) for c, _, _ in self.errors})
-        warnings.warn(
+        _warnings.warn(
             f"{len(self.errors)} of the {ran.sum()} fold models failed (candidates "
             f"{', '.join(names)}); their folds score error_score={error_score}. The first "
             f"error: {first}",
             FitFailedWarning,
-            stacklevel=4,  # the caller of fit (this, fit, scikit-learn's wrapper of it)
         )
 
     def ranks(self) -> np.ndarray:

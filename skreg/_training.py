@@ -31,6 +31,7 @@ from typing import Any, Protocol
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+from . import _warnings
 from ._specs import (
     Batches,
     EarlyStopping,
@@ -216,12 +217,11 @@ def train(
             session.restore_best()
         if len(result.scores) > 1 and len(set(result.scores)) == 1:
             advice = " or monitor scoring='loss'" if validation.uses_weights else ""
-            warnings.warn(
+            _warnings.warn(
                 f"Early stopping kept the weights of epoch 1: {validation.name} did not change "
                 f"over the {len(result.scores)} epochs, so it cannot tell them apart. Increase "
                 f"validation_fraction{advice}.",
                 UserWarning,
-                stacklevel=2,
             )
     else:
         result.best_epoch = result.n_epochs

@@ -119,9 +119,11 @@ def test_a_constant_validation_score_warns(iris):
         return 1.0
 
     clf = small(early_stopping=True, scoring=constant, n_iter_no_change=3, max_iter=10)
-    with pytest.warns(UserWarning, match="kept the weights of epoch 1"):
+    with pytest.warns(UserWarning, match="kept the weights of epoch 1") as caught:
         clf.fit(X, y)
     assert clf.best_epoch_ == 1 and clf.n_iter_ == 4
+    # It points at the line that called fit (it pointed into skreg's engine).
+    assert [w.filename for w in caught] == [__file__]
 
 
 def test_many_classes_of_two_rows_fit_with_early_stopping_as_in_scikit_learn():

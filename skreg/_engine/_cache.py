@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import contextlib
 import threading
-import warnings
 from collections import OrderedDict
 from collections.abc import Iterator
 
 import keras
 
-from .. import _config
+from .. import _config, _warnings
 from .._config import CacheInfo
 from .._specs import ProgramKey
 from ._program import Program
@@ -65,13 +64,12 @@ class CacheState:
                 return True
             warn, self.xla_warned = not self.xla_warned, True
         if warn:
-            warnings.warn(
+            _warnings.warn(
                 f"skreg has compiled {limit} networks with XLA in this process, as many as "
                 "skreg.get_config()['program_cache_size']. TensorFlow never frees XLA-compiled "
                 "code (tensorflow/tensorflow#64170), so further networks run without XLA: "
                 "about 1.5x slower per epoch, freed when dropped, with the same results up to "
-                "float rounding. Raise program_cache_size, or use the JAX backend, to keep XLA.",
-                stacklevel=12,  # the estimator's fit, through the engine's lease
+                "float rounding. Raise program_cache_size, or use the JAX backend, to keep XLA."
             )
         return False
 

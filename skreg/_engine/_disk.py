@@ -29,10 +29,9 @@ import importlib.metadata
 import os
 import platform
 import threading
-import warnings
 from pathlib import Path
 
-from .. import _config
+from .. import _config, _warnings
 
 # skreg's folders under the cache root are kept under this size together: JAX evicts least
 # recently used entries of the current folder itself; everything else skreg wrote is pruned
@@ -80,12 +79,11 @@ def usable(cache: str | None) -> str | None:
             "delete.\n"
         )
     except OSError as error:
-        warnings.warn(
+        _warnings.warn(
             f"skreg cannot write its compilation cache in {cache} ({error.strerror or error}), "
             "so this process compiles every network anew. Point compilation_cache_dir (or "
             "SKREG_COMPILATION_CACHE_DIR) at a writable folder, or set it to 'off'.",
             RuntimeWarning,
-            stacklevel=6,
         )
         return None
     return cache
@@ -163,13 +161,12 @@ def xla_write_failed(cache: str, message: str) -> bool:
     if warn:
         # "...xla_compile_cache...tmp; No space left on device [Op:...]": the system's words.
         reason = message.strip().splitlines()[0].split(" [Op:")[0].split("; ")[-1][-200:]
-        warnings.warn(
+        _warnings.warn(
             f"skreg cannot write its compilation cache in {cache} ({reason}), so this process "
             "trains without XLA compilation from now on: about 1.5x slower per epoch, the same "
             "results up to float rounding. Free some space, or point compilation_cache_dir "
             "(or SKREG_COMPILATION_CACHE_DIR) at another folder, or set it to 'off'.",
             RuntimeWarning,
-            stacklevel=5,
         )
     return True
 
@@ -200,12 +197,11 @@ def _delete(cache: str, broken: list[Path], kind: str) -> None:
     with _LOCK:
         warn, _warned = bool(broken) and not _warned, _warned or bool(broken)
     if warn:
-        warnings.warn(
+        _warnings.warn(
             f"skreg's compilation cache in {cache} held {len(broken)} damaged {kind} "
             f"entr{'y' if len(broken) == 1 else 'ies'} (a full disk, a killed process or a "
             "partial copy leaves them), which skreg removed; the network was compiled again.",
             RuntimeWarning,
-            stacklevel=5,
         )
 
 

@@ -37,11 +37,10 @@ import os
 import sys
 import threading
 import time
-import warnings
 from pathlib import Path
 from typing import Any
 
-from .. import _config
+from .. import _config, _warnings
 from ._disk import MAX_BYTES, folder, prune, usable
 from ._imports import deferred_imports
 
@@ -253,13 +252,12 @@ def _before_tensorflow(cache: str | None) -> None:
     # "/home/a b/cache" was "/home/a", where XLA wrote (or failed on a file of that name).
     flag = f'--tf_xla_persistent_cache_directory="{cache}"'
     if _tensorflow_started() and "--tf_xla_persistent_cache_directory" not in flags:
-        warnings.warn(
+        _warnings.warn(
             "TensorFlow ran before skreg's first fit, so skreg's on-disk compilation cache "
             "is off in this process: each new network compiles again (seconds) instead of "
             "loading what an earlier process compiled. Fit or predict with skreg before "
             f"other TensorFlow work, or set TF_XLA_FLAGS='{flag}' before TensorFlow starts.",
             RuntimeWarning,
-            stacklevel=4,
         )
     _own_flags("TF_XLA_FLAGS", flag)
 
@@ -307,14 +305,13 @@ def _after_tensorflow(threads: int) -> None:
         names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
         if all(os.environ.get(name) == str(threads) for name in names):
             return  # TensorFlow started with these counts
-        warnings.warn(
+        _warnings.warn(
             f"TensorFlow ran before skreg's first fit, so skreg could not set its thread pools "
             f"to {threads} (n_threads): fits in this process use TensorFlow's own thread "
             "count, and their last digits may differ from the same fits in other processes. "
             "Fit or predict with skreg before other TensorFlow work, or set "
             f"TF_NUM_INTRAOP_THREADS={threads} and TF_NUM_INTEROP_THREADS={threads}.",
             RuntimeWarning,
-            stacklevel=4,
         )
 
 
