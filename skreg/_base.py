@@ -37,6 +37,7 @@ from ._specs import (
     dropout_rates,
     early_stopping_mode,
     hidden_layer_sizes,
+    patience_rule,
     schedule_name,
     seed_sequence,
 )
@@ -89,7 +90,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         "dropout": ["array-like", Interval(Real, 0, 1, closed="left")],
         "batch_normalization": ["boolean"],
         "augmentation": [None, Augmentation, list, tuple],
-        "early_stopping": ["boolean", StrOptions({"best_epoch", "auto"})],
+        "early_stopping": ["boolean", StrOptions({"best_epoch", "auto", "train_loss"})],
         "validation_fraction": [Interval(Real, 0, 1, closed="left")],
         "n_iter_no_change": [Interval(Integral, 1, None, closed="left")],
         "tol": [Interval(Real, 0, None, closed="left")],
@@ -324,7 +325,8 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
 
     def _train_validation_rows(self, y, sample_weight, seeds, incremental):
         """Indices of the training rows and, with early stopping, of the validation rows."""
-        if not self._stopping(np.count_nonzero(sample_weight)) or incremental:
+        mode = self._stopping(np.count_nonzero(sample_weight))
+        if not mode or mode == "train_loss" or incremental:
             return {"train": weighted(sample_weight)}
         train, validation = split_weighted_rows(
             y, sample_weight, self._stratify_validation, self.validation_fraction, seeds
@@ -352,9 +354,11 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             # Every epoch of the budget runs; the best one's weights are kept.
             stopping = EarlyStopping(patience=self.max_iter + 1, tol=0.0)
         elif mode and not incremental:
-            stopping = EarlyStopping(patience=self.n_iter_no_change, tol=self.tol)
+            stopping = EarlyStopping(
+                patience=self.n_iter_no_change, tol=self.tol, on_training_loss=mode == "train_loss"
+            )
         learning_rate = LearningRateSchedule(
-            name=schedule_name(self.learning_rate_schedule, incremental or mode is True),
+            name=schedule_name(self.learning_rate_schedule, incremental or patience_rule(mode)),
             learning_rate=float(self.learning_rate),
             power_t=float(self.power_t),
             patience=self.n_iter_no_change,

@@ -78,7 +78,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         :class:`~skreg.ImageAugmentation`. Seeded by ``random_state``; never applied to the
         early-stopping validation rows or in ``predict`` and ``score``. Grid search reaches
         the object's fields as ``augmentation__<field>``.
-    early_stopping : bool, "best_epoch" or "auto", default="auto"
+    early_stopping : bool, "best_epoch", "auto" or "train_loss", default="auto"
         Hold out ``validation_fraction`` of the training data (a seeded split, stratified
         when every class can have a row on both sides), stop when the monitored score has not
         improved by ``tol`` for ``n_iter_no_change`` epochs and restore the best epoch's
@@ -86,7 +86,10 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         and keeps the best epoch's weights (the best epoch over a fixed budget). ``"auto"``
         is ``"best_epoch"`` on 100 rows or more and False below (where a validation split
         would leave too few rows to train and to judge on). When False, train for
-        ``max_iter`` epochs on every row and keep the last.
+        ``max_iter`` epochs on every row and keep the last. ``"train_loss"`` trains on every
+        row and stops when the epoch's training loss has not improved by ``tol`` for
+        ``n_iter_no_change`` epochs, keeping the last epoch's weights: scikit-learn's MLPs
+        with ``early_stopping=False`` (which stop after one epoch more).
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping; it must come to at least 2
         rows. 0 holds out nothing, as scikit-learn's MLPs allow without early stopping:

@@ -21,7 +21,7 @@ from . import _engine, _inputs, _search
 from ._base import _BaseRegularizedMLP
 from ._fitted import restore_on_failure
 from ._migration import MigrationMixin
-from ._specs import early_stopping_mode, schedule_name
+from ._specs import early_stopping_mode, patience_rule, schedule_name
 from ._training import scorer_failure
 from ._validation import (
     Interval,
@@ -222,7 +222,8 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
                 # The fold models' schedule ("auto" resolves by their early stopping), over
                 # the refit's epochs.
                 schedule = schedule_name(
-                    self.learning_rate_schedule, early_stopping_mode(self.early_stopping) is True
+                    self.learning_rate_schedule,
+                    patience_rule(early_stopping_mode(self.early_stopping)),
                 )
                 best = clone(template).set_params(
                     **self.best_params_, max_iter=self.best_epoch_, early_stopping=False,

@@ -50,12 +50,16 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         :class:`~skreg.ImageAugmentation`. Seeded by ``random_state``; never applied to the
         early-stopping validation rows or in ``predict`` and ``score``. Grid search reaches
         the object's fields as ``augmentation__<field>``.
-    early_stopping : bool, "best_epoch" or "auto", default="auto"
+    early_stopping : bool, "best_epoch", "auto" or "train_loss", default="auto"
         Hold out ``validation_fraction`` of the data (a seeded split), stop when the monitored
         score has not improved by ``tol`` for ``n_iter_no_change`` epochs, and restore the best
         epoch's weights. ``"best_epoch"`` runs all ``max_iter`` epochs and keeps the best
         epoch's weights. ``"auto"`` is ``"best_epoch"`` on 100 rows or more and False below.
         When False, train for ``max_iter`` epochs on every row and keep the last.
+        ``"train_loss"`` trains on every row and stops when the epoch's training loss has
+        not improved by ``tol`` for ``n_iter_no_change`` epochs, keeping the last epoch's
+        weights: scikit-learn's MLPs with ``early_stopping=False`` (which stop after one
+        epoch more).
     validation_fraction : float, default=0.1
         Share of the training data held out for early stopping; it must come to at least 2
         rows. 0 holds out nothing, as scikit-learn's MLPs allow without early stopping:

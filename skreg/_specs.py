@@ -202,6 +202,9 @@ class EarlyStopping:
 
     patience: int
     tol: float
+    # Scored by the epoch's training loss (scikit-learn's MLPs without early stopping), the
+    # last epoch's weights kept; else by the validation split, the best epoch's kept.
+    on_training_loss: bool = False
 
     def update(self, best: Any, bad: Any, score: Any, ops: Any = np) -> tuple[Any, Any, Any]:
         """One epoch's score: whether it is a new best, the best, the epochs without improvement.
@@ -235,10 +238,17 @@ def schedule_name(name: str, open_ended: bool) -> str:
 
 
 def early_stopping_mode(value: Any) -> bool | str:
-    """An ``early_stopping`` setting as True, False or its string ("best_epoch", "auto"): a
-    NumPy boolean (from a grid built with ``np.array([True, False])``) as Python's, so that
-    ``mode is True`` reads it as the user meant."""
+    """An ``early_stopping`` setting as True, False or its string ("best_epoch", "auto",
+    "train_loss"): a NumPy boolean (from a grid built with ``np.array([True, False])``) as
+    Python's, so that ``mode is True`` reads it as the user meant."""
     return value if isinstance(value, str) else bool(value)
+
+
+def patience_rule(mode: bool | str) -> bool:
+    """Whether an ``early_stopping`` mode may stop a fit before its budget (a patience
+    rule, on the validation split or the training loss): "auto" learning-rate schedules are
+    then constant, as a cycling rate's low points would stop it."""
+    return mode is True or mode == "train_loss"
 
 
 # The hidden layers' activations: Keras' names, and "prelu" for keras.layers.PReLU.

@@ -150,7 +150,9 @@ def train(
     """Train for ``schedule.epochs`` epochs or until early stopping.
 
     With ``validation``, every epoch records its metrics and score; with it and
-    ``schedule.early_stopping``, the best epoch's weights are restored. With ``hooks``,
+    ``schedule.early_stopping``, the best epoch's weights are restored (an early stopping
+    ``on_training_loss`` needs no validation and keeps the last epoch's, as scikit-learn's
+    MLPs without early stopping). With ``hooks``,
     every epoch returns to the host to call them, and one can stop training. A non-finite training
     loss, or one that grows :data:`EXPLOSION_FACTOR` times above the run's first epoch's
     (``reference``, from the fit this one continues, and then its starting loss, ``start``;
@@ -159,8 +161,11 @@ def train(
     (early stopping then keeps epoch 1).
     """
     result = TrainingResult(history={"loss": []})
-    stopping = schedule.early_stopping if validation is not None else None
-    on_host = stopping is not None and validation.uses_weights
+    stopping = schedule.early_stopping
+    on_training_loss = stopping is not None and stopping.on_training_loss
+    if validation is None and not on_training_loss:
+        stopping = None
+    on_host = stopping is not None and validation is not None and validation.uses_weights
     best = None
     epochs_without_improvement = 0
     stopped = False
@@ -210,7 +215,7 @@ def train(
         if validation is not None and result.n_epochs in schedule.low_points[1:]:
             previous = max(p for p in schedule.low_points if p < result.n_epochs)
             stopped = stopped or result.scores[-1] <= result.scores[previous - 1]
-    if stopping is not None:
+    if stopping is not None and not on_training_loss:
         if on_host:
             session.restore(best)
         else:

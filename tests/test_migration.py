@@ -201,3 +201,35 @@ def test_every_refused_name_is_a_scikit_learn_mlp_argument():
     for sklearn_mlp, _ in PAIRS:
         names |= set(inspect.signature(sklearn_mlp).parameters)
     assert set(SKLEARN_ONLY) <= names
+
+
+def _patience_stop(curve, patience, tol):
+    """The epoch at which ``patience`` epochs in a row failed to lower ``curve`` by ``tol``
+    (any lower value becoming the best), or its length."""
+    best, bad = np.inf, 0
+    for epoch, loss in enumerate(curve, start=1):
+        bad = 0 if loss < best - tol else bad + 1
+        best = min(best, loss)
+        if bad >= patience:
+            return epoch
+    return len(curve)
+
+
+def test_train_loss_stops_on_the_training_loss_as_scikit_learns_mlp_without_early_stopping():
+    # scikit-learn's MLPs with early_stopping=False (their default) still stop when the
+    # training loss plateaus; skreg's False runs max_iter epochs, so no argument of the
+    # migration table gave that behaviour.
+    X, y = make_classification(300, 10, n_informative=6, random_state=0)
+    X = StandardScaler().fit_transform(X)
+    params = dict(hidden_layer_sizes=(16,), tol=1e-2, max_iter=150, random_state=0)
+    clf = RegularizedMLPClassifier(**params, early_stopping="train_loss", n_iter_no_change=4)
+    clf.fit(X, y)
+    assert clf.n_iter_ == _patience_stop(clf.loss_curve_, 4, 1e-2) < 150
+    assert clf.best_epoch_ == clf.n_iter_ and clf.validation_scores_ is None
+    # The last epoch's weights, every row trained on (no validation split).
+    last = RegularizedMLPClassifier(**{**params, "max_iter": clf.n_iter_}, early_stopping=False,
+                                    learning_rate_schedule="constant").fit(X, y)  # fmt: skip
+    np.testing.assert_array_equal(clf.predict_proba(X), last.predict_proba(X))
+    # scikit-learn's rule is the same one epoch later: n_iter_no_change=3 there is 4 here.
+    mlp = MLPClassifier(**params, n_iter_no_change=3).fit(X, y)
+    assert mlp.n_iter_ == _patience_stop(mlp.loss_curve_, 4, 1e-2)

@@ -468,7 +468,8 @@ def test_coslog4_low_points_follow_the_epochs_of_its_lowest_rates(horizon):
 @pytest.mark.parametrize(
     "early_stopping, expected",
     [("auto", "coslog4"), ("best_epoch", "coslog4"), (False, "coslog4"), (True, "constant"),
-     (np.True_, "constant"), (np.False_, "coslog4")],  # a grid of np.array([True, False])
+     (np.True_, "constant"), (np.False_, "coslog4"),  # a grid of np.array([True, False])
+     ("train_loss", "constant")],
 )  # fmt: skip
 def test_auto_schedule_is_coslog4_unless_a_patience_rule_may_stop_the_fit(
     iris, early_stopping, expected

@@ -151,6 +151,7 @@ class Data(NamedTuple):
     smoothing: Any  # the classifier's label smoothing
     patience: Any  # int32; the early-stopping patience, huge when not stopping
     tol: Any
+    on_training_loss: Any  # bool; the rule scores the epoch's training loss, not validation's
     schedule: tuple  # the learning-rate schedule, LearningRateSchedule.inputs()
     # The regularization schedule: (flat_cosine, the dropout rates, the weight decay), the
     # rates and decay the schedule multiplies at every epoch.
@@ -346,7 +347,8 @@ class Program:
                                             tuple(a[e] for a in host))  # fmt: skip
             clock = ScheduleClock(*advance_clock(clock, loss, data.schedule))
             val_loss = self._validation_loss(state, data)
-            improved, score, bad = stopping.update(best.score, best.bad, -val_loss, ops)
+            monitored = ops.where(data.on_training_loss, loss, val_loss)
+            improved, score, bad = stopping.update(best.score, best.bad, -monitored, ops)
             best = Best(score, bad, self._keep_best(improved, state, best.weights))
             records = tuple(
                 ops.scatter_update(r, [[e]], ops.reshape(ops.cast(v, r.dtype), (1,)))

@@ -100,6 +100,7 @@ class Session:
             smoothing=np.float32(request.label_smoothing),
             patience=np.int32(stopping.patience) if stopping else _NEVER,
             tol=np.float32(stopping.tol if stopping else 0.0),
+            on_training_loss=np.bool_(stopping is not None and stopping.on_training_loss),
             schedule=schedule.learning_rate.inputs(),
             regularization=(),
             **_levels(program, request, rows, self.step),
