@@ -141,20 +141,11 @@ def test_partial_fit_is_a_task_of_one_epoch(iris):
     assert [row["task_name"] for row in log.data] == ["partial_fit", "epoch"]
 
 
-class _KeepEachEpoch:
+class _KeepEachEpoch(Quiet):
     """A callback that keeps every epoch's ``fitted_estimator`` (to checkpoint one)."""
 
     def __init__(self):
         self.copies = []
-
-    def setup(self, estimator, context):
-        pass
-
-    def teardown(self, estimator, context):
-        pass
-
-    def on_fit_task_begin(self, estimator, context):
-        pass
 
     def on_fit_task_end(self, estimator, context, *, fitted_estimator=None):
         if fitted_estimator is not None and context.task_name == "epoch":
