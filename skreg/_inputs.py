@@ -3,15 +3,16 @@ front of the network, and the regressor's target scale."""
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import column_or_1d, validate_data
 
 from . import _warnings
 from ._specs import FrontSpec
-from ._tabular import Layout, TablePreprocessor, holds_numbers, without_pandas_na
+from ._tabular import Layout, TablePreprocessor, held_type, holds_numbers
 
 # Bins of numeric_embedding="piecewise_linear": the same count for every table, so that folds
 # share one compiled program.
@@ -65,8 +66,15 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     """``X`` (and ``y``) checked by scikit-learn's own validation, with its messages: the
     feature names and count, the rows, the finite values (NaN are imputed later); a
     DataFrame is kept as it is, for its column dtypes, a NumPy array becomes float64."""
+    X = _as_pandas(X)
     params = dict(reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
     kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind in ("m", "M"):  # NumPy would read them as counts of the array's own time unit
+        raise ValueError(
+            f"Input X holds {X.dtype} values, which skreg cannot read: it reads numbers, "
+            "booleans, strings and categories. Convert them first (a date to days since a "
+            "reference date, a duration to seconds)."
+        )
     if not reset and kind in ("O", "U", "S"):
         # An array of objects (strings beside numbers) for a model fitted on a DataFrame
         # with categorical columns: read as its columns (matrix). NumPy makes such an
@@ -83,13 +91,41 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
         checked = validate_data(estimator, X, **params)
         return X if is_table(X) else checked
     checked, y = validate_data(estimator, X, y, **params, **y_checks)
+    if y_checks.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
+        y = column_or_1d(y, warn=True)  # scikit-learn's MLPRegressor's warning
     return (X if is_table(X) else checked), y
+
+
+def _as_pandas(X: Any) -> Any:
+    """A polars DataFrame as a pandas one, column by column (polars' own ``to_pandas`` needs
+    pyarrow): its ``Categorical`` and ``Enum`` columns as categories, its strings as objects
+    (both categorical here, as in HistGradientBoosting), booleans as pandas' ``boolean``;
+    other kinds as NumPy gives them, refused later if unreadable (dates, times)."""
+    if not (type(X).__module__.startswith("polars.") and hasattr(X, "iter_columns")):
+        return X
+    import pandas as pd
+    import polars as pl
+
+    columns = {}
+    for name, series in zip(X.columns, X.iter_columns(), strict=True):
+        values = series.to_numpy()
+        if isinstance(series.dtype, (pl.Categorical, pl.Enum)):
+            values = pd.Categorical(values)
+        elif isinstance(series.dtype, pl.Boolean):
+            values = pd.array(values, dtype="boolean")
+        columns[name] = values
+    return pd.DataFrame(columns)
 
 
 # What pandas' infer_dtype names in an object column that has no reading here: Python's
 # dates, times, durations and periods, and complex numbers.
 _UNREADABLE_OBJECTS = {"complex", "date", "datetime", "datetime64", "time", "timedelta",
                        "timedelta64", "period"}  # fmt: skip
+
+
+# Python types of pyarrow-backed columns with no reading here (pyarrow's dates, timestamps
+# and durations have NumPy's kinds "M" and "m"; its times, lists, structs and maps do not).
+_UNREADABLE_ARROW = (datetime.time, list, dict, object)
 
 
 def _refuse_unreadable_columns(X: Any) -> None:
@@ -101,7 +137,9 @@ def _refuse_unreadable_columns(X: Any) -> None:
     unreadable = {
         name: str(dtype)
         for name, dtype in X.dtypes.items()
-        if getattr(dtype, "kind", "O") in "cmM" or isinstance(dtype, pd.PeriodDtype)
+        if getattr(dtype, "kind", "O") in "cmM"
+        or isinstance(dtype, pd.PeriodDtype)
+        or held_type(dtype) in _UNREADABLE_ARROW
     }
     mixed = []
     for (name, values), dtype in zip(X.items(), X.dtypes, strict=True):
@@ -145,7 +183,8 @@ def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
         objects = [name for name in numeric if name in held_as_objects]
         if objects:
             X = X.copy()
-            X[objects] = without_pandas_na(X[objects]).astype(dict.fromkeys(objects, np.float64))
+            held = X[objects]  # cast by name: a string among them names its column
+            X[objects] = held.where(held.notna(), np.nan).astype(dict.fromkeys(objects, float))
     out = preprocessor.transform(X)
     beyond = ~np.isfinite(out).all(axis=0)
     if beyond.any():

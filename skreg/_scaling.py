@@ -95,8 +95,10 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
 
 def as_floats(X) -> np.ndarray:
     """A numeric table's values as float64, pandas' missing values (``pd.NA`` of the nullable
-    dtypes) as NaN."""
+    dtypes, ``pd.NA`` and None among objects) as NaN."""
     if hasattr(X, "to_numpy"):
+        if hasattr(X, "where") and np.dtype(object) in set(np.atleast_1d(X.dtypes)):
+            X = X.where(X.notna(), np.nan)  # na_value does not reach inside object columns
         return X.to_numpy(dtype=np.float64, na_value=np.nan)
     return np.asarray(X, dtype=np.float64)
 

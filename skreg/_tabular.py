@@ -27,6 +27,7 @@ miss a level then share one compiled program), codes, described by :class:`Layou
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
 from numbers import Number
 
 import numpy as np
@@ -273,12 +274,6 @@ def _safe_columns(X, positions: list[int]):
     return X.iloc[:, positions] if hasattr(X, "iloc") else np.asarray(X)[:, positions]
 
 
-def without_pandas_na(X):
-    """A table of object columns with NaN where it held ``pd.NA`` or None, which float()
-    refuses (pandas' ``na_value`` does not reach inside object columns)."""
-    return X.where(X.notna(), np.nan)
-
-
 def _column_block(values: np.ndarray, positions: list[int]) -> np.ndarray:
     """``values[:, positions]``, without the copy when they are every column in order."""
     if list(positions) == list(range(values.shape[1])):
@@ -327,9 +322,21 @@ def _columns(X) -> tuple[list, list]:
         c for (c, dtype), (_, values) in zip(X.dtypes.items(), X.items(), strict=True)
         if (dtype.kind in "OSUb" or str(dtype) in ("category", "string", "str"))
         and not (dtype == np.dtype(object) and holds_numbers(values))
+        and held_type(dtype) is not Decimal  # pyarrow's decimals: SQL's NUMERIC columns
     ]  # fmt: skip
     numeric = [c for c in X.columns if c not in categorical]
     return numeric, categorical
+
+
+def held_type(dtype) -> type | None:
+    """The Python type of a pyarrow-backed column's values (``datetime.time``, ``Decimal``,
+    ``list``...), or None for other dtypes, whose kind says what they hold."""
+    if not hasattr(dtype, "pyarrow_dtype"):
+        return None
+    try:
+        return dtype.type
+    except NotImplementedError:  # pandas has no Python type for some (intervals)
+        return object
 
 
 def holds_numbers(values) -> bool:
@@ -412,7 +419,7 @@ class _AsFloats(TransformerMixin, BaseEstimator):
         return self
 
     def transform(self, X):
-        return as_floats(without_pandas_na(X) if hasattr(X, "where") else X)
+        return as_floats(X)
 
 
 class _AsObject(TransformerMixin, BaseEstimator):
