@@ -51,9 +51,11 @@ class TensorFlowProgram(Program):
     def __init__(self, key: ProgramKey, stats: Any) -> None:
         super().__init__(key, stats)
         self.lock = threading.Lock()
-        # TensorFlow's affine image transform has no XLA kernel.
-        xla_kernels = self.augmenter is None or self.augmenter.xla_compatible
-        self.xla = xla_kernels and not _UNWRITABLE.is_set() and stats.xla_allowed(key)
+        # Whether training compiles with XLA: decided by the first training call (_decide_xla),
+        # so that a program that only predicts (a loaded model) takes no place among the
+        # process's XLA networks. TensorFlow's affine image transform has no XLA kernel.
+        self.xla: bool | None = None
+        self._xla_kernels = self.augmenter is None or self.augmenter.xla_compatible
         self._variables = (
             self.network.trainable_variables,
             self.network.non_trainable_variables,
@@ -71,7 +73,6 @@ class TensorFlowProgram(Program):
         self._state_packing = _Packing(self._all_variables)
         self._weights_packing = _Packing(self._variables[0] + self._variables[1])
         self._functions = {
-            "epochs": tf.function(self._trace_epochs, jit_compile=self.xla, autograph=False),
             "forward": tf.function(self._run_forward, autograph=False),
             # One call to load or read a fit's whole state, instead of one per variable.
             "load": tf.function(self._load, autograph=False),
@@ -135,8 +136,10 @@ class TensorFlowProgram(Program):
         traced = self._concrete.get(signature)
         if traced is not None:
             return traced(*args)
+        if name == "epochs" and self.xla is None:
+            self._decide_xla(not _UNWRITABLE.is_set() and self.stats.xla_allowed(self.key))
         specs = tf.nest.map_structure(lambda a: tf.TensorSpec(np.shape(a), _dtype(a)), args)
-        tag = repr((name, self.xla, self.key, specs))
+        tag = repr((name, self.xla if name == "epochs" else None, self.key, specs))
         cache = settings()["compilation_cache"]
         entry = None if cache is None else entry_path(cache, tag)
         traced = None if entry is None else self._load_stable(name, tag, entry)
@@ -156,13 +159,16 @@ class TensorFlowProgram(Program):
             if not failed or not xla_write_failed(cache, str(error)):
                 raise
             _UNWRITABLE.set()
-            self.xla = False  # the function again, without XLA: nothing written
-            self._functions[name] = tf.function(
-                self._trace_epochs, jit_compile=False, autograph=False
-            )
+            self._decide_xla(False)  # the function again, without XLA: nothing written
             return self.call(name, *args)
         self._concrete[signature] = traced
         return result
+
+    def _decide_xla(self, allowed: bool) -> None:
+        self.xla = self._xla_kernels and allowed
+        self._functions["epochs"] = tf.function(
+            self._trace_epochs, jit_compile=self.xla, autograph=False
+        )
 
     def _trace(self, name: str, specs: Any) -> Any:
         with _TRACE_LOCK:

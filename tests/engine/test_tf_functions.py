@@ -182,3 +182,32 @@ def test_networks_made_again_after_a_cache_clear_keep_xla(tmp_path):
     assert result["said"][0] == []
     assert len(result["said"][1]) == 1 and "compiled 2 networks with XLA" in result["said"][1][0]
     assert result["xla_networks"] == 2
+
+
+@pytest.mark.subprocess
+def test_models_that_only_predict_take_no_xla_slot_from_a_later_fit(tmp_path, run_python):
+    # A serving process that loads models, predicts, then trains: the training is the first
+    # XLA compile of the process, with no warning, as in a fresh process.
+    import pickle
+
+    from skreg import RegularizedMLPClassifier
+
+    X, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 3
+    models = [RegularizedMLPClassifier((w,), max_iter=1, random_state=0).fit(X, y) for w in (5, 6)]
+    (tmp_path / "models.pkl").write_bytes(pickle.dumps((models, X, y)))
+    result = run_python(f"""
+        import json, pickle, warnings
+        import skreg
+        from skreg import RegularizedMLPClassifier
+        models, X, y = pickle.loads(open({str(tmp_path / "models.pkl")!r}, "rb").read())
+        with skreg.config_context(program_cache_size=2), warnings.catch_warnings(record=True) as w:
+            warnings.simplefilter("always")
+            for model in models:
+                model.predict(X)
+            serving = skreg.program_cache_info().xla_networks
+            RegularizedMLPClassifier((7,), max_iter=1, random_state=0).fit(X, y)
+        said = [str(x.message) for x in w if "XLA" in str(x.message)]
+        print(json.dumps({{"serving": serving, "said": said,
+                          "xla": skreg.program_cache_info().xla_networks}}))
+    """, SKREG_COMPILATION_CACHE_DIR="off")  # fmt: skip
+    assert result == {"serving": 0, "said": [], "xla": 1}
