@@ -136,8 +136,9 @@ class TensorFlowProgram(Program):
         traced = self._concrete.get(signature)
         if traced is not None:
             return traced(*args)
-        if name == "epochs" and self.xla is None:
-            self._decide_xla(not _UNWRITABLE.is_set() and self.stats.xla_allowed(self.key))
+        if name == "epochs" and self.xla is None:  # a network without XLA kernels takes no slot
+            self._decide_xla(self._xla_kernels and not _UNWRITABLE.is_set()
+                             and self.stats.xla_allowed(self.key))  # fmt: skip
         specs = tf.nest.map_structure(lambda a: tf.TensorSpec(np.shape(a), _dtype(a)), args)
         tag = repr((name, self.xla if name == "epochs" else None, self.key, specs))
         cache = settings()["compilation_cache"]
@@ -164,8 +165,8 @@ class TensorFlowProgram(Program):
         self._concrete[signature] = traced
         return result
 
-    def _decide_xla(self, allowed: bool) -> None:
-        self.xla = self._xla_kernels and allowed
+    def _decide_xla(self, xla: bool) -> None:
+        self.xla = xla
         self._functions["epochs"] = tf.function(
             self._trace_epochs, jit_compile=self.xla, autograph=False
         )

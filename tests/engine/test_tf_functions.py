@@ -187,7 +187,8 @@ def test_networks_made_again_after_a_cache_clear_keep_xla(tmp_path):
 @pytest.mark.subprocess
 def test_models_that_only_predict_take_no_xla_slot_from_a_later_fit(tmp_path, run_python):
     # A serving process that loads models, predicts, then trains: the training is the first
-    # XLA compile of the process, with no warning, as in a fresh process.
+    # XLA compile of the process, with no warning, as in a fresh process. Nor does a network
+    # whose augmentation has no XLA kernel (an image rotation) take a slot.
     import pickle
 
     from skreg import RegularizedMLPClassifier
@@ -205,6 +206,9 @@ def test_models_that_only_predict_take_no_xla_slot_from_a_later_fit(tmp_path, ru
             for model in models:
                 model.predict(X)
             serving = skreg.program_cache_info().xla_networks
+            rotated = skreg.ImageAugmentation((2, 2), rotation=10)
+            RegularizedMLPClassifier((3,), augmentation=rotated, numeric_scaling=None,
+                                     max_iter=1).fit(X, y)
             RegularizedMLPClassifier((7,), max_iter=1, random_state=0).fit(X, y)
         said = [str(x.message) for x in w if "XLA" in str(x.message)]
         print(json.dumps({{"serving": serving, "said": said,
