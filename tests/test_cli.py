@@ -1,5 +1,6 @@
 """The command line: compare and diagnose on CSV files, and its one-line errors."""
 
+import importlib.util
 import subprocess
 import sys
 
@@ -10,6 +11,14 @@ import pytest
 import skreg
 from skreg.cli import main
 from skreg.cli.data import load_data
+
+# --scheduler's error: an unreachable scheduler with dask.distributed installed (the
+# distributed extra), else that it is needed (the test extra alone).
+NO_SCHEDULER = (
+    "cannot reach the Dask scheduler"
+    if importlib.util.find_spec("distributed")
+    else "--scheduler needs dask.distributed"
+)
 
 
 @pytest.fixture(scope="module")
@@ -215,7 +224,7 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["compare", "--data", "missing.csv", "--target", "y"], "no such file"),
         (["compare", "--data", "whatever.csv"], "needs --target"),
         (["diagnose", "--train-error", "0.1"], "give both"),
-        (["compare", "--scheduler", "tcp://127.0.0.1:9"], "cannot reach the Dask scheduler"),
+        (["compare", "--scheduler", "tcp://127.0.0.1:9"], NO_SCHEDULER),
         (["compare", "--data", ".", "--target", "y"], "is a folder"),
         (["diagnose", "--dropout", "1"], "--dropout: must be below 1"),
         (["diagnose", "--l2", "inf"], "--l2: must be a finite, non-negative number"),
