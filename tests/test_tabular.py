@@ -855,7 +855,9 @@ def test_a_saved_keras_model_loads_in_a_new_process_and_reads_network_inputs(
     table, tmp_path, run_python
 ):
     # keras.models.load_model alone failed in a new process (skreg's layers unregistered),
-    # and model_ fed X gave other numbers than predict_proba, silently.
+    # and model_ fed X gave other numbers than predict_proba, silently. On JAX before 0.6,
+    # Keras' predict in batches then overwrote the loaded variables after its first steps:
+    # predicting twice, in many batches, is what caught it.
     X, y = table
     clf = RegularizedMLPClassifier((8,), max_iter=3, random_state=0).fit(X, y)
     path = tmp_path / "model.keras"
@@ -868,11 +870,12 @@ def test_a_saved_keras_model_loads_in_a_new_process_and_reads_network_inputs(
         import numpy as np
         import skreg
         model = skreg.load_keras_model({str(path)!r})
-        outputs = model.predict(np.load({str(tmp_path / "inputs.npy")!r}), verbose=0)
-        print(json.dumps(outputs.tolist()))
+        inputs = np.load({str(tmp_path / "inputs.npy")!r})
+        outputs = [model.predict(inputs, batch_size=8, verbose=0) for _ in range(2)]
+        print(json.dumps([o.tolist() for o in outputs]))
         """
-    loaded = np.array(run_python(code))
-    np.testing.assert_allclose(loaded, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
+    for loaded in run_python(code):
+        np.testing.assert_allclose(loaded, clf.predict_proba(X), rtol=1e-5, atol=1e-6)
 
 
 def test_the_regressors_keras_model_outputs_the_targets_it_learned(table):

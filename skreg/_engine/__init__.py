@@ -163,9 +163,12 @@ def load_keras_model(filepath: Any, **kwargs: Any) -> Any:
     load()
     import keras
 
-    from . import _front, _network, _penalty  # noqa: F401  (register skreg's layers)
+    from . import _front, _penalty  # noqa: F401  (register skreg's layers)
+    from ._network import own_memory
 
-    return keras.models.load_model(filepath, **kwargs)
+    model = keras.models.load_model(filepath, **kwargs)
+    own_memory(model)
+    return model
 
 
 def augment(

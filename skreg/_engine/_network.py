@@ -198,7 +198,26 @@ def export_model(
     values = [v for n, v in zip(names, optimizer.values) if n not in RUN_TIME_SETTINGS]
     for variable, value in zip(model.optimizer.variables, values, strict=True):
         variable.assign(_as_dtype(value, variable))
+    own_memory(model)
     return model
+
+
+def own_memory(model: keras.Model) -> None:
+    """On JAX, put each variable of ``model`` and of its optimizer in memory of its own.
+
+    Keras' JAX predict and fit donate the variables to their compiled steps. A value set from
+    a NumPy array (as :func:`keras.models.load_model` and :func:`set_state` do) can share
+    that array's memory, and JAX before 0.6 then let the memory go during the first steps:
+    later batches read garbage (seen on 0.4.31 and 0.5.3, not on 0.6). A copy made by JAX
+    owns its memory.
+    """
+    if keras.backend.backend() != "jax":
+        return
+    import jax.numpy as jnp
+
+    optimizer = getattr(model, "optimizer", None)
+    for variable in [*model.variables, *getattr(optimizer, "variables", ())]:
+        variable.assign(jnp.copy(variable.value))
 
 
 # The optimizer's settings a fit gives at run time, by Keras' attribute names: variables of the
