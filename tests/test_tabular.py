@@ -864,6 +864,11 @@ def test_a_saved_keras_model_loads_in_a_new_process_and_reads_network_inputs(
     clf.model_.save(path)
     inputs = clf.network_inputs(X)
     assert inputs.shape == (len(X), clf.model_.input_shape[1]) and inputs.dtype == np.float32
+    for _ in range(2):
+        np.testing.assert_allclose(
+            clf.model_.predict(inputs, batch_size=8, verbose=0), clf.predict_proba(X),
+            rtol=1e-5, atol=1e-6,
+        )  # fmt: skip
     np.save(tmp_path / "inputs.npy", inputs)
     code = f"""
         import json
