@@ -255,6 +255,15 @@ def fitted(
             "learn from them. Start with a batch where they have values, or fit anew.",
             UserWarning,
         )
+    varied = kept.varied_columns(rows)
+    if varied:
+        _warnings.warn(
+            f"Column(s) {varied} held one value in every row of the first fit and hold "
+            "others now. A continued fit (partial_fit, warm_start) keeps the first fit's "
+            "preparation of the columns, which reads them as that value: the network "
+            "cannot learn from them. Start with a batch where they vary, or fit anew.",
+            UserWarning,
+        )
     return kept
 
 

@@ -103,7 +103,11 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         self.empty_ = [p for p, empty in zip(numeric, missing) if empty]
         # Columns holding one value in every training row, or none: the network learns
         # nothing from them, whatever weights leave them (feature_importances_ gives 0).
-        self.still_ = _still(X, numeric, categorical)
+        # A numeric column holding one value wherever it is not missing reads as that value
+        # at transform (constants_): its scaled value was 0 in every training row, so its
+        # first-layer weights stayed as drawn, and another value would move predictions by
+        # those random weights.
+        self.still_, self.constants_ = _still(X, numeric, categorical)
         if like is not None:
             embedded = like._positions_of("codes")
         else:
@@ -156,24 +160,44 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
 
     def transform(self, X):
         check_is_fitted(self)
-        X = self._forget_empty(X)
+        X = self._as_in_training(X)
         with np.errstate(over="ignore"), _arrays():  # beyond float32: the caller says where
             return self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
 
-    def _forget_empty(self, X):
-        """``X`` with the columns that were missing in every training row missing (a copy)."""
+    def _as_in_training(self, X):
+        """``X`` (a copy where it changes) with the numeric columns read as in training: those
+        missing in every training row missing (``empty_``), and those holding one value
+        wherever not missing holding it (``constants_``), their missing values kept."""
         empty = getattr(self, "empty_", [])  # absent from models pickled before it
-        if not empty:
+        varied = self._varied(X)
+        constants = {p: self.constants_[p] for p in varied}
+        if not (empty or constants):
             return X
         if hasattr(X, "iloc"):
             X = X.copy()
             for p in empty:
                 X[X.columns[p]] = np.nan
+            for p, value in constants.items():
+                X.isetitem(p, np.where(_isna(X.iloc[:, p]), np.nan, value))
             return X
         X = np.asarray(X)
         X = X.astype(object if X.dtype == object else np.float64)  # a copy
         X[:, empty] = np.nan
+        for p, value in constants.items():
+            X[:, p] = np.where(_isna(X[:, p]), np.nan, value)
         return X
+
+    def _varied(self, X) -> list[int]:
+        """The positions of the ``constants_`` columns whose values in ``X`` are not all
+        the training value (missing values aside)."""
+        constants = getattr(self, "constants_", {})
+        if not constants:
+            return []
+        positions = list(constants)
+        with np.errstate(invalid="ignore"):
+            values = as_floats(_safe_columns(X, positions))
+            differs = ~np.isnan(values) & (values != np.array([constants[p] for p in positions]))
+        return [p for p, d in zip(positions, differs.any(axis=0)) if d]
 
     def input_columns(self, outputs: np.ndarray) -> list:
         """The input columns (names, or positions for an array) that the output columns
@@ -189,6 +213,13 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         present = ~np.asarray(_isna(_safe_columns(X, empty))).all(axis=0) if empty else []
         names = getattr(self.columns_, "feature_names_in_", None)
         return [p if names is None else names[p] for p, seen in zip(empty, present) if seen]
+
+    def varied_columns(self, X) -> list:
+        """The numeric input columns (names, or positions) that held one value in every
+        training row where not missing (``constants_``, read as that value at transform)
+        and hold another in ``X``."""
+        names = getattr(self.columns_, "feature_names_in_", None)
+        return [p if names is None else names[p] for p in self._varied(X)]
 
     def unseen_levels(self, X) -> list:
         """The categorical input columns (names, or positions) of ``X`` holding a level
@@ -353,19 +384,22 @@ def holds_numbers(values) -> bool:
     return held in NUMBERS
 
 
-def _still(X, numeric: list[int], categorical: list[int]) -> list[int]:
+def _still(X, numeric: list[int], categorical: list[int]) -> tuple[list[int], dict]:
     """The columns (positions) that hold one value in every row, or are missing in every
-    row; a column with some missing values varies (its missing indicator does)."""
-    still = []
+    row (a column with some missing values varies: its missing indicator does); and the
+    numeric ones holding one value wherever not missing, by position, with that value."""
+    still, constants = [], {}
     if numeric:
         values = as_floats(_safe_columns(X, numeric))
         with np.errstate(invalid="ignore"), all_nan_ok():
-            spread = np.nanmax(values, axis=0) - np.nanmin(values, axis=0)
+            low = np.nanmin(values, axis=0)
+            spread = np.nanmax(values, axis=0) - low
         missing = np.isnan(values)
+        constants = {p: float(v) for p, v, s in zip(numeric, low, spread == 0) if s}
         one_value = (spread == 0) & ~missing.any(axis=0)
         still += [p for p, s in zip(numeric, one_value | missing.all(axis=0)) if s]
     still += [p for p in categorical if X.iloc[:, p].nunique(dropna=False) <= 1]
-    return sorted(still)
+    return sorted(still), constants
 
 
 def _n_levels(X, column: int) -> int:

@@ -358,6 +358,49 @@ def test_a_column_missing_in_every_training_row_is_ignored_at_predict(table, fra
     np.testing.assert_array_equal(clf.predict_proba(given), clf.predict_proba(X))
 
 
+@pytest.mark.parametrize("frame", [True, False])
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"numeric_scaling": "standard"}, {"numeric_scaling": None},
+     {"numeric_embedding": "piecewise_linear"}],
+)  # fmt: skip
+def test_a_column_of_one_value_in_training_is_read_as_that_value_at_predict(table, frame, params):
+    # Its scaled value was 0 in every training row, so its first-layer weights kept their
+    # random draws: another value at predict would move the predictions by them.
+    X, y = table
+    site = np.where(np.arange(len(X)) % 7 == 0, np.nan, 2.0)  # one value, some rows missing
+    X = X[["size", "age"]].assign(constant=5.0, site=site)
+    given = X.assign(
+        constant=np.linspace(-50, 50, len(X)), site=np.where(np.isnan(site), np.nan, -3.0)
+    )
+    if not frame:
+        X, given = X.to_numpy(), given.to_numpy()
+    for cls in (RegularizedMLPClassifier, RegularizedMLPRegressor):
+        target = y if cls is RegularizedMLPClassifier else y.astype(float)
+        est = small(cls, **params).fit(X, target)
+        np.testing.assert_array_equal(est.predict(given), est.predict(X))
+        assert np.array_equal(est.network_inputs(given), est.network_inputs(X))
+    # where the training rows were missing, the indicator still tells the rows apart
+    filled = given.copy()
+    if frame:
+        filled["site"] = -3.0
+    else:
+        filled[:, 3] = -3.0
+    assert not np.array_equal(est.network_inputs(filled), est.network_inputs(X))
+
+
+def test_a_continued_fit_warns_of_a_column_its_first_batch_held_one_value_in():
+    first = pd.DataFrame({"x": [1.0] * 20, "z": np.arange(20.0)})
+    later = first.assign(x=np.arange(20.0))
+    y = np.arange(20) % 2
+    clf = small().partial_fit(first, y, classes=[0, 1])
+    with pytest.warns(UserWarning, match=r"Column\(s\) \['x'\] held one value in every row"):
+        clf.partial_fit(later, y)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf.partial_fit(first.assign(x=[1.0, np.nan] * 10), y)  # the same value, or missing
+
+
 def test_pickled_tabular_model_predicts_the_same(table):
     X, y = table
     clf = small().fit(X, y)
