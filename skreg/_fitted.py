@@ -152,7 +152,9 @@ class FittedWeightsMixin:
         to one. A feature whose outgoing weights are all zero has importance 0, so with ``l1``
         the network selects features, and :class:`~sklearn.feature_selection.SelectFromModel`
         keeps the ones it uses. So has a feature that held one value in every training row
-        (or was missing in every one): its weights only ever acted as a bias. The numeric
+        (or was missing in every one): its weights only ever acted as a bias. A numeric
+        feature that held one value wherever it was not missing counts its missing
+        indicator only. The numeric
         columns are scaled alike (``numeric_scaling``); with ``numeric_scaling=None``,
         compare features only on a common scale. The weights say what the first layer reads,
         not what the predictions depend on: a categorical column that enters as many values
@@ -165,9 +167,11 @@ class FittedWeightsMixin:
         fitted = self._fitted
         norms = np.abs(fitted.kernels()[0]).sum(axis=1).astype(np.float64)
         sources = fitted.inputs.sources_  # the input column of each column of the matrix
+        inert = fitted.inputs.inert_outputs()
         front = fitted.key.network.front
         if front is not None:  # the matrix column of each value the first layer reads
-            sources = sources[front.sources()]
+            sources, inert = sources[front.sources()], inert[front.sources()]
+        norms[inert] = 0.0  # a value that is 0 in every row: its weights stayed as drawn
         # Padding columns have the source n_features_in_: counted, then left out.
         n = self.n_features_in_
         norms = np.bincount(sources, weights=norms, minlength=n + 1)[:n]

@@ -9,7 +9,7 @@ from sklearn.utils import assert_all_finite
 
 from ._base import _BaseRegularizedMLP
 from ._inputs import TargetScale
-from ._tabular import extreme_exponents
+from ._scaling import extreme_exponents
 from ._validation import StrOptions, _fit_context
 
 

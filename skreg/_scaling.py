@@ -1,10 +1,14 @@
 """The numeric columns' scalers of :mod:`skreg._tabular` (RealMLP's robust scaling and
-smooth clipping; piecewise-linear encoding), and reading a table's numbers as floats."""
+smooth clipping; the standard scaling, with extreme columns first divided by exact powers of
+two; piecewise-linear encoding), and reading a table's numbers as floats."""
 
 from __future__ import annotations
 
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
+from sklearn.impute import SimpleImputer
+from sklearn.pipeline import make_pipeline
+from sklearn.preprocessing import StandardScaler
 from sklearn.utils.validation import check_is_fitted
 
 # Smooth clipping's bound: |x| / sqrt(1 + (x / 3)**2) < 3.
@@ -91,6 +95,43 @@ class PiecewiseLinearEncoder(TransformerMixin, BaseEstimator):
         with np.errstate(divide="ignore", invalid="ignore"):
             ramp = np.clip((x - low) / width, 0.0, 1.0)
         return np.where(width > 0, ramp, 0.0).reshape(len(X), -1)
+
+
+def numeric_steps(scaling):
+    """The numeric columns' steps for ``numeric_scaling``, missing values imputed."""
+    impute = SimpleImputer(strategy="median", keep_empty_features=True)
+    if scaling == "robust":  # the median fills a missing value: 0 after centring
+        fill = SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)
+        return make_pipeline(RobustSmoothScaler(), fill)
+    if scaling == "standard":
+        return make_pipeline(impute, PowerOfTwo(), StandardScaler())
+    return impute
+
+
+def extreme_exponents(X: np.ndarray) -> np.ndarray:
+    """Per column, the power of two at its largest magnitude where that is beyond about
+    1e77 or below about 1e-77 (not 0), else 0: dividing by it (exactly, ``np.ldexp(X,
+    -exponents)``) lets sums of squares of values near 1e300 stay finite, and those of
+    values near 1e-300 not vanish (a standard deviation of 0), and leaves ordinary columns
+    untouched."""
+    with np.errstate(all="ignore"), all_nan_ok():
+        top = np.nan_to_num(np.nanmax(np.abs(X), axis=0))
+    exponent = np.frexp(top)[1]
+    return np.where((exponent > 256) | ((exponent < -256) & (top > 0)), exponent, 0)
+
+
+class PowerOfTwo(TransformerMixin, BaseEstimator):
+    """Each column beyond about 1e77 or below about 1e-77 divided by the power of two at its
+    largest magnitude, so that the standard scaling after it cannot overflow (values near
+    1e300) or underflow (near 1e-300) in its sum of squares, and gives the same scaled values
+    (the division is exact; the other columns are left as they are)."""
+
+    def fit(self, X, y=None):
+        self.exponent_ = extreme_exponents(as_floats(X))
+        return self
+
+    def transform(self, X):
+        return np.ldexp(as_floats(X), -self.exponent_)
 
 
 def as_floats(X) -> np.ndarray:

@@ -8,7 +8,9 @@ are categorical, every other column numeric; a NumPy array is all numeric. Then:
   their range when that is 0) and clipped smoothly, ``x / sqrt(1 + (x / 3)**2)`` (RealMLP's
   robust scaling and smooth clipping): an outlier keeps its side and order but cannot reach
   beyond 3. Missing values take the median (0 after centring) and, for the columns that had
-  any in training, an indicator column says where they were.
+  any in training, an indicator column says where they were. A column that held one value
+  wherever it was not missing in training is read as that value at transform (its scaled
+  value was 0 in every training row), one missing in every training row as missing.
 - **Piecewise-linear encoding** (``piecewise_bins``, Gorishniy et al. 2022, "On Embeddings
   for Numerical Features in Tabular Deep Learning"): each scaled numeric column also becomes
   ``piecewise_bins`` columns, one per bin between quantiles of its training values, each 0
@@ -17,7 +19,8 @@ are categorical, every other column numeric; a NumPy array is all numeric. Then:
 - **Categorical columns** with at most ``max_onehot_levels`` levels (a missing value
   counting as one) are one-hot encoded; those with more become one integer code each, which
   the network embeds (:class:`Layout`): 0 for a level unseen in training, 1 to ``L`` for
-  its ``L`` levels, ``L + 1`` for a missing value.
+  its ``L`` levels, ``L + 1`` for a missing value. A column of one level in training (or
+  missing in every row) is read as that level at transform, whatever it holds then.
 
 The matrix comes in that order: numeric, piecewise-linear, indicators, one-hot, zero columns
 that pad the indicators and one-hot columns to a round count (:func:`_padding`: folds that
@@ -33,17 +36,20 @@ from numbers import Number
 import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.compose import ColumnTransformer
-from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.impute import MissingIndicator
 from sklearn.pipeline import FeatureUnion, make_pipeline
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.utils.validation import check_is_fitted
 
 from ._scaling import (
     PiecewiseLinearEncoder,
-    RobustSmoothScaler,
+    PowerOfTwo,
     all_nan_ok,
     as_floats,
+    numeric_steps,
 )
+
+_PowerOfTwo = PowerOfTwo  # its name in the models pickled before it moved to _scaling
 
 
 @dataclass(frozen=True)
@@ -106,8 +112,11 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         # A numeric column holding one value wherever it is not missing reads as that value
         # at transform (constants_): its scaled value was 0 in every training row, so its
         # first-layer weights stayed as drawn, and another value would move predictions by
-        # those random weights.
+        # those random weights. A categorical column of one level (or missing in every
+        # row) reads as it (single_levels_): its one-hot column was 1 in every training row,
+        # so another level's zeros would move predictions by that column's weights.
         self.still_, self.constants_ = _still(X, numeric, categorical)
+        self.single_levels_ = {p: X.iloc[0, p] for p in categorical if p in self.still_}
         if like is not None:
             embedded = like._positions_of("codes")
         else:
@@ -118,7 +127,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         onehot = [p for p in categorical if p not in embedded]
         parts = []
         if numeric:
-            steps = _numeric_steps(self.numeric_scaling)
+            steps = numeric_steps(self.numeric_scaling)
             if self.piecewise_bins:  # the scaled columns, then their encoding: scaled once
                 encoder = PiecewiseLinearEncoder(self.piecewise_bins)
                 pieces = FeatureUnion([("scaled", "passthrough"), ("piecewise", encoder)])
@@ -171,7 +180,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         empty = getattr(self, "empty_", [])  # absent from models pickled before it
         varied = self._varied(X)
         constants = {p: self.constants_[p] for p in varied}
-        if not (empty or constants):
+        levels = {p: v for p, v in getattr(self, "single_levels_", {}).items()
+                  if not _all_equal(X.iloc[:, p], v)}  # fmt: skip
+        if not (empty or constants or levels):
             return X
         if hasattr(X, "iloc"):
             X = X.copy()
@@ -179,6 +190,8 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                 X[X.columns[p]] = np.nan
             for p, value in constants.items():
                 X.isetitem(p, np.where(_isna(X.iloc[:, p]), np.nan, value))
+            for p, level in levels.items():
+                X.isetitem(p, np.full(len(X), level, dtype=object))
             return X
         X = np.asarray(X)
         X = X.astype(object if X.dtype == object else np.float64)  # a copy
@@ -253,6 +266,15 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             return values
         at = self.layout_.n_dense - self.n_padding_
         return np.insert(values, [at] * self.n_padding_, fill, axis=values.ndim - 1)
+
+    def inert_outputs(self) -> np.ndarray:
+        """For each output column, whether it is 0 in every row the network sees: the
+        values (not the indicators) of the numeric columns read as one value
+        (``constants_``) or as missing (``empty_``)."""
+        inert = [*getattr(self, "constants_", {}), *getattr(self, "empty_", [])]
+        outputs = np.isin(self.sources_, inert)
+        outputs[self.layout_.n_numeric * (1 + self.piecewise_bins) :] = False  # the values first
+        return outputs
 
     def _sources(self) -> np.ndarray:
         """For each output column, the position of the input column it comes from."""
@@ -384,6 +406,13 @@ def holds_numbers(values) -> bool:
     return held in NUMBERS
 
 
+def _all_equal(values, level) -> bool:
+    """Whether every value of the column ``values`` is ``level`` (missing if it is)."""
+    if _isna(level):
+        return bool(values.isna().all())
+    return bool((values.notna() & (values.astype(object) == level)).all())
+
+
 def _still(X, numeric: list[int], categorical: list[int]) -> tuple[list[int], dict]:
     """The columns (positions) that hold one value in every row, or are missing in every
     row (a column with some missing values varies: its missing indicator does); and the
@@ -406,42 +435,6 @@ def _n_levels(X, column: int) -> int:
     """A categorical column's (by position) levels in training, a missing value counting as one."""
     values = X.iloc[:, column]
     return int(values.nunique(dropna=True) + values.isna().any())
-
-
-def _numeric_steps(scaling):
-    impute = SimpleImputer(strategy="median", keep_empty_features=True)
-    if scaling == "robust":  # the median fills a missing value: 0 after centring
-        fill = SimpleImputer(strategy="constant", fill_value=0.0, keep_empty_features=True)
-        return make_pipeline(RobustSmoothScaler(), fill)
-    if scaling == "standard":
-        return make_pipeline(impute, _PowerOfTwo(), StandardScaler())
-    return impute
-
-
-def extreme_exponents(X: np.ndarray) -> np.ndarray:
-    """Per column, the power of two at its largest magnitude where that is beyond about
-    1e77 or below about 1e-77 (not 0), else 0: dividing by it (exactly, ``np.ldexp(X,
-    -exponents)``) lets sums of squares of values near 1e300 stay finite, and those of
-    values near 1e-300 not vanish (a standard deviation of 0), and leaves ordinary columns
-    untouched."""
-    with np.errstate(all="ignore"), all_nan_ok():
-        top = np.nan_to_num(np.nanmax(np.abs(X), axis=0))
-    exponent = np.frexp(top)[1]
-    return np.where((exponent > 256) | ((exponent < -256) & (top > 0)), exponent, 0)
-
-
-class _PowerOfTwo(TransformerMixin, BaseEstimator):
-    """Each column beyond about 1e77 or below about 1e-77 divided by the power of two at its
-    largest magnitude, so that the standard scaling after it cannot overflow (values near
-    1e300) or underflow (near 1e-300) in its sum of squares, and gives the same scaled values
-    (the division is exact; the other columns are left as they are)."""
-
-    def fit(self, X, y=None):
-        self.exponent_ = extreme_exponents(as_floats(X))
-        return self
-
-    def transform(self, X):
-        return np.ldexp(as_floats(X), -self.exponent_)
 
 
 class _AsFloats(TransformerMixin, BaseEstimator):

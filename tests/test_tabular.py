@@ -389,6 +389,25 @@ def test_a_column_of_one_value_in_training_is_read_as_that_value_at_predict(tabl
     assert not np.array_equal(est.network_inputs(filled), est.network_inputs(X))
 
 
+def test_a_categorical_column_of_one_level_in_training_is_read_as_it_at_predict(table):
+    # Its one-hot column was 1 in every training row: another level's zeros would move the
+    # predictions by that column's weights.
+    X, y = table
+    X = X[["size", "age", "city"]].assign(
+        country="fr", flag=True, kind=pd.Categorical(["a"] * len(X)), never=None
+    )
+    given = X.assign(
+        country=np.where(np.arange(len(X)) % 2, "de", None),
+        flag=False,
+        kind=pd.Categorical(["b"] * len(X)),
+        never="seen",
+    )
+    clf = small().fit(X, y)
+    np.testing.assert_array_equal(clf.predict_proba(given), clf.predict_proba(X))
+    changed = X.assign(city="paris")  # a column that varied in training still counts
+    assert not np.array_equal(clf.network_inputs(changed), clf.network_inputs(X))
+
+
 def test_a_continued_fit_warns_of_a_column_its_first_batch_held_one_value_in():
     first = pd.DataFrame({"x": [1.0] * 20, "z": np.arange(20.0)})
     later = first.assign(x=np.arange(20.0))
@@ -856,6 +875,28 @@ def test_a_column_that_never_varied_in_training_has_no_importance():
     assert importances.sum() == pytest.approx(1.0)
     kept = SelectFromModel(small(max_iter=10)).fit(frame, y).get_feature_names_out()
     assert set(kept) <= {"signal", "noise"}
+
+
+@pytest.mark.parametrize("embedding", [None, "periodic", "piecewise_linear"])
+def test_a_column_of_one_value_or_missing_counts_its_missing_indicator_only(embedding):
+    rng = np.random.default_rng(0)
+    signal = rng.normal(size=150)
+    site = np.where(signal > 1, np.nan, 2.0)  # one value; missing where the label is 1
+    frame = pd.DataFrame({"signal": signal, "site": site, "noise": rng.normal(size=150)})
+    est = small(max_iter=10, numeric_embedding=embedding).fit(frame, (signal > 1).astype(int))
+    kernel = est.model_.get_layer("hidden_0").get_weights()[0]
+    inputs = est.network_inputs(frame)
+    # the first layer's inputs that vary with the site column: its indicator's only
+    varied = np.ptp(est.network_inputs(frame.assign(site=np.nan)) - inputs, axis=0) > 0
+    mixed = est._fitted.key.network.front
+    rows = mixed.sources() if mixed is not None else np.arange(inputs.shape[1])
+    norms = np.abs(kernel).sum(axis=1)
+    site_norm = norms[np.isin(rows, np.flatnonzero(varied))].sum()
+    signal_norm = norms[est._fitted.inputs.sources_[rows] == 0].sum()
+    importances = est.feature_importances_
+    assert varied.sum() == 1 and importances[1] > 0
+    np.testing.assert_allclose(importances[1] / importances[0], site_norm / signal_norm,
+                               rtol=1e-5)  # fmt: skip
 
 
 def test_a_continued_fit_warns_of_a_column_its_first_batch_had_missing_everywhere():
