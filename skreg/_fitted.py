@@ -171,7 +171,7 @@ class FittedWeightsMixin:
         front = fitted.key.network.front
         if front is not None:  # the matrix column of each value the first layer reads
             sources, inert = sources[front.sources()], inert[front.sources()]
-        norms[inert] = 0.0  # a value that is 0 in every row: its weights stayed as drawn
+        norms[inert] = 0.0  # one number in every row: its weights act as a bias at most
         # Padding columns have the source n_features_in_: counted, then left out.
         n = self.n_features_in_
         norms = np.bincount(sources, weights=norms, minlength=n + 1)[:n]

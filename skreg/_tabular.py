@@ -268,9 +268,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         return np.insert(values, [at] * self.n_padding_, fill, axis=values.ndim - 1)
 
     def inert_outputs(self) -> np.ndarray:
-        """For each output column, whether it is 0 in every row the network sees: the
-        values (not the indicators) of the numeric columns read as one value
-        (``constants_``) or as missing (``empty_``)."""
+        """For each output column, whether it holds one number in every row the network
+        sees (0 once scaled): the values (not the indicators) of the numeric columns read
+        as one value (``constants_``) or as missing (``empty_``)."""
         inert = [*getattr(self, "constants_", {}), *getattr(self, "empty_", [])]
         outputs = np.isin(self.sources_, inert)
         outputs[self.layout_.n_numeric * (1 + self.piecewise_bins) :] = False  # the values first
