@@ -408,18 +408,6 @@ def test_a_categorical_column_of_one_level_in_training_is_read_as_it_at_predict(
     assert not np.array_equal(clf.network_inputs(changed), clf.network_inputs(X))
 
 
-def test_a_continued_fit_warns_of_a_column_its_first_batch_held_one_value_in():
-    first = pd.DataFrame({"x": [1.0] * 20, "z": np.arange(20.0)})
-    later = first.assign(x=np.arange(20.0))
-    y = np.arange(20) % 2
-    clf = small().partial_fit(first, y, classes=[0, 1])
-    with pytest.warns(UserWarning, match=r"Column\(s\) \['x'\] held one value in every row"):
-        clf.partial_fit(later, y)
-    with warnings.catch_warnings():
-        warnings.simplefilter("error")
-        clf.partial_fit(first.assign(x=[1.0, np.nan] * 10), y)  # the same value, or missing
-
-
 def test_pickled_tabular_model_predicts_the_same(table):
     X, y = table
     clf = small().fit(X, y)
@@ -899,16 +887,25 @@ def test_a_column_of_one_value_or_missing_counts_its_missing_indicator_only(embe
                                rtol=1e-5)  # fmt: skip
 
 
-def test_a_continued_fit_warns_of_a_column_its_first_batch_had_missing_everywhere():
-    first = pd.DataFrame({"x": [np.nan] * 20, "z": np.arange(20.0)})
+@pytest.mark.parametrize(
+    "first_x, message, quiet_x",
+    [
+        ([np.nan] * 20, "were missing in every row", [np.nan] * 20),  # still missing
+        ([1.0] * 20, "held one value in every row", [1.0, np.nan] * 10),  # the same, or missing
+    ],
+)
+def test_a_continued_fit_warns_of_a_column_its_first_batch_read_as_one_value(
+    first_x, message, quiet_x
+):
+    first = pd.DataFrame({"x": first_x, "z": np.arange(20.0)})
     later = first.assign(x=np.arange(20.0))
     y = np.arange(20) % 2
     clf = small().partial_fit(first, y, classes=[0, 1])
-    with pytest.warns(UserWarning, match=r"Column\(s\) \['x'\] were missing in every row"):
+    with pytest.warns(UserWarning, match=r"Column\(s\) \['x'\] " + message):
         clf.partial_fit(later, y)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        clf.partial_fit(first, y)  # still missing: nothing to say
+        clf.partial_fit(first.assign(x=quiet_x), y)  # nothing to say
 
 
 @pytest.mark.parametrize(
