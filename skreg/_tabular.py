@@ -215,24 +215,20 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
     def input_columns(self, outputs: np.ndarray) -> list:
         """The input columns (names, or positions for an array) that the output columns
         selected by the boolean mask ``outputs`` come from."""
-        positions = sorted(set(self.sources_[outputs].tolist()))
-        names = getattr(self.columns_, "feature_names_in_", None)
-        return [p if names is None else names[p] for p in positions]
+        return self._named(sorted(set(self.sources_[outputs].tolist())))
 
     def revived_columns(self, X) -> list:
         """The numeric input columns (names, or positions) that were missing in every
         training row (``empty_``, read as missing at transform) and hold a value in ``X``."""
         empty = getattr(self, "empty_", [])
         present = ~np.asarray(_isna(_safe_columns(X, empty))).all(axis=0) if empty else []
-        names = getattr(self.columns_, "feature_names_in_", None)
-        return [p if names is None else names[p] for p, seen in zip(empty, present) if seen]
+        return self._named([p for p, seen in zip(empty, present) if seen])
 
     def varied_columns(self, X) -> list:
         """The numeric input columns (names, or positions) that held one value in every
         training row where not missing (``constants_``, read as that value at transform)
         and hold another in ``X``."""
-        names = getattr(self.columns_, "feature_names_in_", None)
-        return [p if names is None else names[p] for p in self._varied(X)]
+        return self._named(self._varied(X))
 
     def unseen_levels(self, X) -> list:
         """The categorical input columns (names, or positions) of ``X`` holding a level
@@ -247,8 +243,12 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                 seen = set(levels.tolist())
                 if any(v is not None and v not in seen for v in set(values[:, j].tolist())):
                     unseen.append(positions[j])
+        return self._named(sorted(unseen))
+
+    def _named(self, positions: list[int]) -> list:
+        """The input columns at ``positions``: their names, or the positions for an array."""
         names = getattr(self.columns_, "feature_names_in_", None)
-        return [p if names is None else names[p] for p in sorted(unseen)]
+        return list(positions) if names is None else [names[p] for p in positions]
 
     def numeric_positions(self) -> list[int]:
         """The positions of the numeric input columns."""
