@@ -321,21 +321,19 @@ class Dropout(keras.layers.Dropout):
     """
 
     def __init__(self, rate: float = 0.0, seed: int | None = None, **kwargs: Any) -> None:
-        noise_shape = kwargs.pop("noise_shape", None)
-        # Keras' __init__ makes no random generator for rate 0 and then locks the layer's
-        # state, so this one sets up the same attributes itself.
-        keras.layers.Layer.__init__(self, **kwargs)
+        # Keras' Dropout makes a generator only for a positive rate, and one with no seed
+        # draws it from Python's global random module. Every rate needs the same variables
+        # here, so Keras sets the layer up at rate 0 and the layer makes its own generator,
+        # with an explicit placeholder seed (every fit sets its state).
+        super().__init__(0.0, seed=seed, **kwargs)
         self.rate = rate  # checked with the estimator's parameters
-        self.seed = seed
-        self.noise_shape = self._validate_noise_shape(noise_shape)
-        self.supports_masking = True
-        # Every fit sets the generator's state; an explicit placeholder seed keeps Keras from
-        # drawing one from Python's global random module.
         self.seed_generator = keras.random.SeedGenerator(0 if seed is None else seed)
+
+    def build(self, input_shape: Any) -> None:
         self.rate_variable = self.add_weight(
-            shape=(), initializer=_HostFill(rate), trainable=False, name="rate"
+            shape=(), initializer=_HostFill(self.rate), trainable=False, name="rate"
         )
-        self._build_at_init()
+        super().build(input_shape)
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         if not training:

@@ -79,6 +79,16 @@ def test_dropout_rate_is_a_variable_and_off_at_inference():
     np.testing.assert_array_equal(np.asarray(hidden(x, training=True)), active)
 
 
+def test_dropout_config_round_trips_as_keras_dropout():
+    layer = Dropout(0.3, seed=7, name="d")
+    assert isinstance(layer, keras.layers.Dropout)
+    revived = Dropout.from_config(layer.get_config())
+    assert (revived.rate, revived.seed, revived.name) == (0.3, 7, "d")
+    x = np.ones((2, 5), np.float32)
+    np.testing.assert_array_equal(np.asarray(revived(x, training=False)), x)
+    assert float(revived.rate_variable) == pytest.approx(0.3)
+
+
 def test_dropout_rates_expand_and_validate():
     assert dropout_rates(0.3, 3) == (0.3, 0.3, 0.3)
     assert dropout_rates([0.5, 0.1], 2) == (0.5, 0.1)
