@@ -249,6 +249,31 @@ def test_path_display_from_estimator_takes_tuples_as_values(classification_data)
     assert display.best_value_ in sizes and display.test_scores.shape == (2, 2)
 
 
+def test_path_display_from_estimator_passes_integers_as_integers(classification_data):
+    # Integers reached the estimator as floats (max_iter=2.0), which it refuses: every fit
+    # failed and the path was NaN, silently under the default error_score.
+    X, y = classification_data
+    display = RegularizationPathDisplay.from_estimator(
+        make(), X, y, param_name="max_iter", param_range=[1, 2], cv=2, error_score="raise"
+    )
+    assert np.isfinite(display.test_scores).all()
+    np.testing.assert_array_equal(display.param_range, [1, 2])
+
+
+def test_path_display_stars_the_first_best_in_grid_order_among_ties():
+    # GridSearchCV and the CV estimators choose the first rank-1 candidate in grid order;
+    # the star went to the smallest of the tied values instead.
+    values = np.array([1e-2, 1e-3, 1e-4])
+    folds = {"split0_test_score": np.array([0.9, 0.9, 0.5]),
+             "split1_test_score": np.array([0.8, 0.8, 0.5])}  # fmt: skip
+    results = {"param_l2": np.ma.MaskedArray(values, mask=False), **folds,
+               "mean_test_score": np.array([0.85, 0.85, 0.5]),
+               "rank_test_score": np.array([1, 1, 3])}  # fmt: skip
+    display = RegularizationPathDisplay.from_cv_results(results, "l2")
+    assert display.best_value_ == 1e-2
+    np.testing.assert_array_equal(display.param_range, np.sort(values))
+
+
 def test_path_display_draws_one_metric_of_a_multi_metric_search(classification_data):
     from sklearn.linear_model import LogisticRegression
 

@@ -186,15 +186,18 @@ fill_between_kw, errorbar_kw
                 "from_estimator needs X, y, param_name and param_range, unless the estimator "
                 "is a fitted search, RegularizedMLPClassifierCV or RegularizedMLPRegressorCV."
             )
-        param_range = _as_range(list(param_range))  # tuples stay values, not rows
+        values = list(param_range)
+        # Each value reaches the estimator as given: a tuple stays one value, not a row, and
+        # an int stays an int (max_iter, batch_size refuse 2.0).
         train_scores, test_scores = validation_curve(
-            estimator, X, y, param_name=param_name, param_range=param_range, groups=groups,
+            estimator, X, y, param_name=param_name, param_range=_as_objects(values),
+            groups=groups,
             cv=cv, scoring=scoring, n_jobs=n_jobs, pre_dispatch=pre_dispatch, verbose=verbose,
             error_score=error_score, params=fit_params,
         )  # fmt: skip
         display = cls(
             param_name=param_name,
-            param_range=param_range,
+            param_range=_as_range(values),
             train_scores=train_scores,
             test_scores=test_scores,
             score_name=score_label(scoring) if score_name is None else score_name,
@@ -304,7 +307,9 @@ fill_between_kw, errorbar_kw
             if score_name is None
             else score_name,
         )
-        display._best = int(np.argmin(ranks[rows]))  # the search's choice, by its rank
+        # The search's choice: the best rank, the first in grid order among ties (as
+        # GridSearchCV's best_index_ and the CV estimators'), not the smallest value.
+        display._best = min(range(len(rows)), key=lambda i: (ranks[rows[i]], rows[i]))
         return display.plot(
             ax=ax,
             negate_score=negate_score,
@@ -435,6 +440,11 @@ def _as_range(values: list[Any]) -> np.ndarray:
     """Numbers as a float array; anything else as an object array, one value per item."""
     if all(isinstance(v, Real) and not isinstance(v, bool) for v in values):
         return np.asarray(values, dtype=float)
+    return _as_objects(values)
+
+
+def _as_objects(values: list[Any]) -> np.ndarray:
+    """An object array holding each of ``values`` as it is, one per item."""
     out = np.empty(len(values), dtype=object)
     out[:] = values
     return out
