@@ -69,6 +69,8 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     X = _as_pandas(X)
     params = dict(reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
     kind = getattr(getattr(X, "dtype", None), "kind", None)
+    if kind is None and isinstance(X, (list, tuple)) and not reset:
+        kind = _kind_of_rows(X)  # rows as lists read as the array NumPy makes of them
     if kind in ("m", "M"):  # NumPy would read them as counts of the array's own time unit
         raise ValueError(
             f"Input X holds {X.dtype} values, which skreg cannot read: it reads numbers, "
@@ -94,6 +96,15 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     if y_checks.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)  # scikit-learn's MLPRegressor's warning
     return (X if is_table(X) else checked), y
+
+
+def _kind_of_rows(X: list | tuple) -> str | None:
+    """The dtype kind of the array NumPy makes of rows given as lists (None if it makes
+    none: ragged rows, left to scikit-learn's message)."""
+    try:
+        return np.asarray(X).dtype.kind
+    except ValueError:
+        return None
 
 
 def _as_pandas(X: Any) -> Any:
