@@ -93,6 +93,10 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
         checked = validate_data(estimator, X, **params)
         return X if is_table(X) else checked
     checked, y = validate_data(estimator, X, y, **params, **y_checks)
+    if y_checks.get("y_numeric") and y.dtype.kind in "US":
+        # Numbers as text: read once here (as Ridge does), so the scorers and the folds
+        # see the numbers the network learns.
+        y = y.astype(np.float64)
     if y_checks.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)  # scikit-learn's MLPRegressor's warning
     return (X if is_table(X) else checked), y

@@ -6,7 +6,7 @@ from plain import plain
 from sklearn.base import is_regressor
 from sklearn.model_selection import KFold, check_cv, cross_val_score
 
-from skreg import RegularizedMLPRegressor
+from skreg import RegularizedMLPRegressor, RegularizedMLPRegressorCV
 
 
 def small(**params):
@@ -20,6 +20,27 @@ def test_is_regressor_and_cross_validates(regression_data):
     assert is_regressor(reg)
     assert isinstance(check_cv(3, y, classifier=False), KFold)
     assert cross_val_score(reg, X, y[:, 0], cv=3).mean() > 0.8
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: small(max_iter=3, early_stopping=True, scoring="r2"),
+        lambda: RegularizedMLPRegressorCV(
+            (4,), l2s=2, dropouts=[0.0], cv=2, max_iter=2, random_state=0
+        ),
+    ],
+    ids=["early_stopping_on_r2", "cv"],
+)
+def test_targets_given_as_numbers_in_text_are_read_as_the_numbers(regression_data, make):
+    # As Ridge reads them; the scorer's check (a dummy regressor on the raw targets) and
+    # the CV estimator's refused them, while the network learned the numbers.
+    X, y = regression_data
+    as_text = y[:, 0].round(3).astype(str)
+    expected = make().fit(X, as_text.astype(np.float64)).predict(X)
+    np.testing.assert_array_equal(make().fit(X, as_text).predict(X), expected)
+    with pytest.raises(ValueError, match="could not convert string to float"):
+        make().fit(X, np.array(["a", "b"] * (len(X) // 2)))
 
 
 def test_multi_output_targets(regression_data):
