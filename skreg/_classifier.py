@@ -52,6 +52,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
     ----------
     hidden_layer_sizes : int or tuple of int, default=(100,)
         Units of each hidden layer. Fewer or smaller layers is the "smaller capacity" regularizer.
+        An empty tuple is no hidden layer: a linear model (dropout then has no effect).
     activation : {"relu", "prelu", "tanh", "sigmoid", "elu", "selu", "gelu", "silu", \
 "linear"}, default="relu"
         Activation of the hidden layers. ``"prelu"`` is Keras' parametric ReLU

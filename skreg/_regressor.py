@@ -22,7 +22,8 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     Parameters
     ----------
     hidden_layer_sizes : int or tuple of int, default=(100,)
-        Units of each hidden layer.
+        Units of each hidden layer. An empty tuple is no hidden layer: a linear model
+        (dropout then has no effect).
     loss : {"squared_error", "poisson"}, default="squared_error"
         ``"squared_error"``: the mean squared error, with a linear output. ``"poisson"``: the
         Poisson loss ``mean(mu - y * log(mu))`` with a log link (``mu = exp(output)``), for

@@ -462,11 +462,15 @@ PROBE_ROWS = 512
 
 
 def hidden_layer_sizes(hidden_layer_sizes) -> tuple[int, ...]:
-    """``hidden_layer_sizes`` as a tuple of positive ints, or a clear error."""
+    """``hidden_layer_sizes`` as a tuple of positive ints, or a clear error. An empty
+    sequence is no hidden layer: a linear model of the inputs (as in MLPClassifier)."""
     sizes = np.atleast_1d(np.asarray(hidden_layer_sizes))
+    if sizes.ndim == 1 and sizes.size == 0:
+        return ()
     if sizes.ndim != 1 or not np.issubdtype(sizes.dtype, np.integer) or np.any(sizes < 1):
         raise ValueError(
-            "hidden_layer_sizes must be a positive integer or a sequence of positive integers; "
+            "hidden_layer_sizes must be a positive integer or a sequence of positive integers "
+            "(empty for no hidden layer); "
             f"got {hidden_layer_sizes!r}."
         )
     return tuple(int(s) for s in sizes)

@@ -82,3 +82,39 @@ def test_alpha_conversion_names_the_argument_it_cannot_take(alpha, batch_size, n
         l2_from_sklearn_alpha(alpha, batch_size)
     with pytest.raises(ValueError, match=f"'{name if name != 'alpha' else 'l2'}' parameter"):
         sklearn_alpha_from_l2(alpha, batch_size)
+
+
+@pytest.mark.parametrize("task", ["classification", "regression"])
+def test_no_hidden_layer_with_l2_is_scikit_learns_penalized_linear_model(task):
+    # hidden_layer_sizes=() (accepted by MLPClassifier, refused here before) is a linear
+    # model. Its objective, mean loss + l2 * sum(W**2) with the bias free, is
+    # LogisticRegression's at C = 1 / (2 n l2) and Ridge's at alpha = n * l2 (skreg's
+    # squared error is not halved), so full-batch training converges to their solutions.
+    from plain import plain
+    from sklearn.datasets import load_diabetes, load_iris
+    from sklearn.linear_model import LogisticRegression, Ridge
+    from sklearn.preprocessing import StandardScaler
+
+    from skreg import RegularizedMLPClassifier, RegularizedMLPRegressor
+
+    classify = task == "classification"
+    X, y = (load_iris if classify else load_diabetes)(return_X_y=True)
+    X = StandardScaler().fit_transform(X)
+    n, l2 = len(X), 1e-2
+    if classify:
+        cls, reference = RegularizedMLPClassifier, LogisticRegression(C=1 / (2 * n * l2))
+        reference.set_params(tol=1e-10, max_iter=10_000)
+    else:
+        y = (y - y.mean()) / y.std()
+        cls, reference = RegularizedMLPRegressor, Ridge(alpha=n * l2)
+    reference.fit(X, y)
+    est = cls(**{**plain(cls), "hidden_layer_sizes": (), "l2": l2, "batch_size": n,
+                 "learning_rate": 5e-2, "max_iter": 1000, "random_state": 0})  # fmt: skip
+    est.fit(X, y)
+    assert [w.shape for w in est.coefs_] == [(X.shape[1], 3 if classify else 1)]
+    coef = est.coefs_[0] if classify else est.coefs_[0][:, 0]
+    np.testing.assert_allclose(coef, reference.coef_.T, atol=1e-5)
+    if classify:
+        np.testing.assert_allclose(est.predict_proba(X), reference.predict_proba(X), atol=1e-5)
+    else:
+        np.testing.assert_allclose(est.predict(X), reference.predict(X), atol=1e-5)
