@@ -121,6 +121,34 @@ def test_out_naming_a_file_stops_before_any_fit(tmp_path, capsys):
     assert skreg.program_cache_info().hits + skreg.program_cache_info().misses == lookups
 
 
+@pytest.mark.parametrize(
+    ("command", "written"), [("compare", "l2_path.png"), ("select", "select.csv")]
+)
+def test_an_output_file_that_cannot_be_written_stops_before_any_fit(
+    tmp_path, capsys, command, written
+):
+    # The writes came after every fit, and failed with a traceback: the run was lost.
+    out = tmp_path / "results"
+    (out / written).mkdir(parents=True)
+    (out / "kept.txt").write_text("mine")
+    lookups = skreg.program_cache_info().hits + skreg.program_cache_info().misses
+    with pytest.raises(SystemExit) as exit_info:
+        main([command, "--out", str(out)])
+    assert exit_info.value.code == 2
+    error = capsys.readouterr().err.strip()
+    assert error == f"skreg {command}: error: cannot write {out / written}: Is a directory."
+    assert skreg.program_cache_info().hits + skreg.program_cache_info().misses == lookups
+    assert sorted(p.name for p in out.iterdir()) == sorted(["kept.txt", written])
+
+
+def test_empty_column_names_are_not_repeats(tmp_path):
+    # pandas names them "Unnamed: 0", "Unnamed: 1"; they were refused as a repeated "nan".
+    path = tmp_path / "unnamed.csv"
+    path.write_text(",,c,y\n" + "".join(f"{i},{i % 3},{i % 2},{i % 2}\n" for i in range(20)))
+    data = load_data(str(path), "y")
+    assert list(data.X.columns) == ["Unnamed: 0", "Unnamed: 1", "c"]
+
+
 def test_diagnose_from_given_errors(capsys):
     assert main(["diagnose", "--train-error", "0.01", "--validation-error", "0.12"]) == 0
     printed = capsys.readouterr().out
@@ -224,6 +252,12 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
         (["compare", "--data", "missing.csv", "--target", "y"], "no such file"),
         (["compare", "--data", "whatever.csv"], "needs --target"),
         (["diagnose", "--train-error", "0.1"], "give both"),
+        (
+            ["diagnose", "--train-error", "0.1", "--validation-error", "0.3", "--data", "x.csv"],
+            "give one or the other",
+        ),
+        (["select", "--target", "y"], "the built-in noisy moons data have their own target"),
+        (["compare", "--data", "digits", "--target", "y"], "give --data too"),
         (["compare", "--scheduler", "tcp://127.0.0.1:9"], NO_SCHEDULER),
         (["compare", "--data", ".", "--target", "y"], "is a folder"),
         (["diagnose", "--dropout", "1"], "--dropout: must be below 1"),

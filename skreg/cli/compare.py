@@ -27,9 +27,12 @@ from .data import (
     note,
     output_folder,
     set_network_params,
+    writing,
 )
 from .errors import DataError
 
+# What a run writes in --out; each is checked before the fits (output_folder).
+_WRITTEN = ("compare.csv", "loss_curves.png", "l2_path.png")
 _L2_PATH = (1e-5, 1e-4, 1e-3, 1e-2, 1e-1)
 # The row that chooses l2 and dropout itself, by racing over 3 inner folds (nested CV):
 # 6 candidates make 6 + 3 + 2 = 11 fold models per outer fold.
@@ -64,7 +67,8 @@ def run(args: argparse.Namespace) -> int:
     splits = list(cv_splitter(data, args.cv, args.seed).split(data.X, data.y))
     check_early_stopping_split(len(data.y), args.cv)
     check_backend(args.verbose)
-    out = output_folder(args.out)  # after the checks: a refused run leaves no folder
+    # After the checks: a refused run leaves no folder.
+    out = output_folder(args.out, _WRITTEN)
     tried = variants(data, args.max_iter)
     # Every fit is one job: each variant's folds and its monitored fit, then the L2 path.
     jobs: list[tuple[tuple[str, Any], Any, Any]] = []
@@ -122,9 +126,12 @@ def run(args: argparse.Namespace) -> int:
     )
     print(_format_table(table))
     print(_verdict(table))
-    table.drop(columns=["train_scores", "test_scores"]).to_csv(out / "compare.csv", index=False)
+    with writing(out / "compare.csv"):
+        table.drop(columns=["train_scores", "test_scores"]).to_csv(
+            out / "compare.csv", index=False
+        )
     _save_figures(curves, path, score, out)
-    print(f"wrote {out / 'compare.csv'}, {out / 'loss_curves.png'}, {out / 'l2_path.png'}")
+    print(f"wrote {', '.join(str(out / name) for name in _WRITTEN)}")
     return 0
 
 
@@ -263,7 +270,8 @@ def _save_figures(curves: dict[str, Any], path: list[dict], score: str, out: Pat
         ax.set_axis_off()
     fig.suptitle("Training and validation loss (20% hold-out)")
     fig.tight_layout()
-    fig.savefig(out / "loss_curves.png", dpi=90)
+    with writing(out / "loss_curves.png"):
+        fig.savefig(out / "loss_curves.png", dpi=90)
     plt.close(fig)
 
     display = RegularizationPathDisplay(
@@ -275,5 +283,6 @@ def _save_figures(curves: dict[str, Any], path: list[dict], score: str, out: Pat
     ).plot()
     display.ax_.set_title(f"Cross-validated {score} along the L2 strength")
     display.figure_.tight_layout()
-    display.figure_.savefig(out / "l2_path.png", dpi=90)
+    with writing(out / "l2_path.png"):
+        display.figure_.savefig(out / "l2_path.png", dpi=90)
     plt.close(display.figure_)

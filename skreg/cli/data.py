@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,12 @@ class Dataset:
 def load_data(path: str | None, target: str | None, task: str = "auto") -> Dataset:
     """The noisy moons (by default), the digits, or a CSV file's features and target, with the
     task inferred or checked."""
+    builtin = path is None or (path == "digits" and not Path(path).is_file())
+    if builtin and target is not None:
+        raise DataError(
+            f"--target {target} names a column of a CSV file, and the built-in "
+            f"{path or 'noisy moons'} data have their own target: give --data too."
+        )
     if path is None:
         return _noisy_moons()
     if path == "digits" and not Path(path).is_file():
@@ -135,8 +143,9 @@ def cv_model(model: Any, **grid: Any) -> Any:
     return cls(**params, **grid)
 
 
-def output_folder(path: str) -> Path:
-    """The folder for the results, made before any fit so that no run is lost to it."""
+def output_folder(path: str, files: Sequence[str]) -> Path:
+    """The folder for the results, made, and each of ``files`` in it shown writable, before
+    any fit, so that no run is lost to them; a file the check creates is removed again."""
     out = Path(path)
     try:
         out.mkdir(parents=True, exist_ok=True)
@@ -144,7 +153,24 @@ def output_folder(path: str) -> Path:
         raise DataError(f"--out {path} exists and is not a folder; name a folder.") from None
     except OSError as error:
         raise DataError(f"cannot create the folder --out {path}: {error.strerror}.") from None
+    for name in files:
+        target = out / name
+        existed = target.exists()
+        with writing(target):
+            open(target, "a").close()  # appending: an existing file keeps its content
+        if not existed:
+            target.unlink()
     return out
+
+
+@contextmanager
+def writing(target: Path) -> Iterator[None]:
+    """Writing ``target``: a failure is one line (the folder or disk can change during a
+    run), not a traceback."""
+    try:
+        yield
+    except OSError as error:
+        raise DataError(f"cannot write {target}: {error.strerror or error}.") from None
 
 
 def set_network_params(model: Any, **params: Any) -> Any:
@@ -175,7 +201,8 @@ def _read_csv(path: str, target: str | None) -> pd.DataFrame:
         )
         raise DataError(f"cannot read {path} as CSV ({message}): {fix}.") from None
     header = pd.read_csv(path, header=None, nrows=1, dtype=str).iloc[0].tolist()
-    repeated = sorted({name for name in header if header.count(name) > 1}, key=header.index)
+    named = [name for name in header if isinstance(name, str)]  # pandas names empty ones
+    repeated = sorted({name for name in named if named.count(name) > 1}, key=named.index)
     if repeated:  # pandas renames the second "y" to "y.1", which would become a feature
         raise DataError(
             f"{path} repeats the column name(s) {', '.join(map(repr, repeated))}; give each "

@@ -16,6 +16,11 @@ def run(args: argparse.Namespace) -> int:
     given = (args.train_error is not None, args.validation_error is not None)
     if any(given) and not all(given):
         raise DataError("give both --train-error and --validation-error, or neither.")
+    if all(given) and (args.data is not None or args.target is not None):
+        raise DataError(
+            "--train-error and --validation-error diagnose given errors, and --data and "
+            "--target a fit: give one or the other."
+        )
     if all(given):
         result = diagnose(
             args.train_error,

@@ -7,7 +7,15 @@ import argparse
 import numpy as np
 import pandas as pd
 
-from .data import check_backend, cv_model, cv_splitter, load_data, make_model, output_folder
+from .data import (
+    check_backend,
+    cv_model,
+    cv_splitter,
+    load_data,
+    make_model,
+    output_folder,
+    writing,
+)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -16,7 +24,8 @@ def run(args: argparse.Namespace) -> int:
     args.max_iter = args.max_iter or data.max_iter
     folds = cv_splitter(data, args.cv, args.seed)  # checked before the backend loads
     check_backend(args.verbose)
-    out = output_folder(args.out)  # after the checks: a refused run leaves no folder
+    # After the checks: a refused run leaves no folder.
+    out = output_folder(args.out, ["select.csv"])
     model = cv_model(
         make_model(data, args.hidden, args.max_iter, args.seed),
         l2s=args.l2s,
@@ -44,7 +53,8 @@ def run(args: argparse.Namespace) -> int:
         f"{model.best_score_:.3f}, best epoch {model.best_epoch_} ({fits} fold models of "
         f"{model.n_iter_.size})"
     )
-    table.to_csv(out / "select.csv", index=False)
+    with writing(out / "select.csv"):
+        table.to_csv(out / "select.csv", index=False)
     print(f"wrote {out / 'select.csv'}")
     return 0
 
