@@ -191,9 +191,8 @@ fill_between_kw, errorbar_kw
         # an int stays an int (max_iter, batch_size refuse 2.0).
         train_scores, test_scores = validation_curve(
             estimator, X, y, param_name=param_name, param_range=_as_objects(values),
-            groups=groups,
-            cv=cv, scoring=scoring, n_jobs=n_jobs, pre_dispatch=pre_dispatch, verbose=verbose,
-            error_score=error_score, params=fit_params,
+            groups=groups, cv=cv, scoring=scoring, n_jobs=n_jobs, pre_dispatch=pre_dispatch,
+            verbose=verbose, error_score=error_score, params=fit_params,
         )  # fmt: skip
         display = cls(
             param_name=param_name,
