@@ -213,11 +213,17 @@ def test_diagnose_estimator_uses_one_minus_the_score(classification_data):
     assert negated.train_error > 0
 
 
+def neg_log_loss_of(estimator, X, y):
+    """A plain scoring function: its name is its only sign."""
+    return -log_loss(y, estimator.predict_proba(X))
+
+
 @pytest.mark.parametrize(
     "scorer",
     [
         get_scorer("neg_log_loss"),
         make_scorer(log_loss, greater_is_better=False, response_method="predict_proba"),
+        neg_log_loss_of,
     ],
 )
 def test_diagnose_estimator_negates_a_scorer_object_as_its_name(classification_data, scorer):

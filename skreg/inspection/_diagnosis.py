@@ -190,7 +190,8 @@ def diagnose_estimator(
     X_val, y_val : array-like
         Held-out (dev) data.
     scoring : str or callable, default=None
-        Scorer; the estimator's ``score`` when None.
+        Scorer; the estimator's ``score`` when None. A plain function
+        ``scoring(estimator, X, y)`` counts as negated when its name starts with ``neg_``.
     bayes_error : float or None, default=None
         Human-level or best achievable error on the same scale.
     tolerance : float, default=0.02
@@ -223,7 +224,8 @@ def diagnose_estimator(
     # A scorer object carries its sign (make_scorer(..., greater_is_better=False), the
     # "neg_*" scorers); a plain callable's name is all there is to go on.
     sign = getattr(scorer, "_sign", None)
-    negated = sign < 0 if sign is not None else str(scoring).startswith("neg_")
+    name = getattr(scoring, "__name__", "")
+    negated = sign < 0 if sign is not None else name.startswith("neg_")
 
     def error(X, y):
         score = float(scorer(estimator, X, y))
