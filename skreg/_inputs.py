@@ -92,7 +92,17 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     if isinstance(y, str) and y == "no_validation":  # predicting: X alone
         checked = validate_data(estimator, X, **params)
         return X if is_table(X) else checked
-    checked, y = validate_data(estimator, X, y, **params, **y_checks)
+    try:
+        checked, y = validate_data(estimator, X, y, **params, **y_checks)
+    except ValueError as error:
+        if y_checks.get("multi_output") or "y should be a 1d array" not in str(error):
+            raise
+        # scikit-learn's message, with the way to multilabel targets.
+        raise ValueError(
+            f"{error} {type(estimator).__name__} predicts one label per row; for "
+            "multilabel or multi-output targets, wrap it in "
+            "sklearn.multioutput.MultiOutputClassifier."
+        ) from error
     if y_checks.get("y_numeric") and y.dtype.kind in "US":
         # Numbers as text: read once here (as Ridge does), so the scorers and the folds
         # see the numbers the network learns.

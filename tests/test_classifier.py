@@ -124,8 +124,13 @@ def test_binary_predict_proba_has_two_columns(binary_data):
         (np.array([[1 + 1j, 2.0], [3.0, 4.0]]), [0, 1], "Complex data not supported"),
         (np.array([["a", "b"], ["c", "d"]], dtype=object), [0, 1], "could not convert"),
         (np.ones((4, 2)), [1, 1, 1, 1], "has to be greater than one"),
+        (
+            np.ones((4, 2)),
+            np.eye(4, 2, dtype=int),
+            r"y should be a 1d array.*wrap it in sklearn\.multioutput\.MultiOutputClassifier",
+        ),
     ],
-    ids=["inf", "1d", "empty", "complex", "object-strings", "single-class"],
+    ids=["inf", "1d", "empty", "complex", "object-strings", "single-class", "multilabel"],
 )
 def test_bad_input_raises_sklearn_errors_before_keras(monkeypatch, X, y, message):
     def fail(*args, **kwargs):
