@@ -11,6 +11,7 @@ predict. The engine tells the settings about its program cache through hooks it 
 
 from __future__ import annotations
 
+import numbers
 import os
 import threading
 import warnings
@@ -76,18 +77,19 @@ def _threads(value: Any) -> int | str:
             return "auto"
         if text.isdigit():
             value = int(text)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        error = ValueError if isinstance(value, int | str) else TypeError
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+        error = ValueError if isinstance(value, numbers.Integral | str) else TypeError
         raise error(f"n_threads must be a positive integer or 'auto'; got {value!r}.")
-    return value
+    return int(value)
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
+    """A positive integer of any integer type (NumPy's too), as a Python int."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be an int; got {value!r}.")
     if value < 1:
         raise ValueError(f"{name} must be >= 1; got {value}.")
-    return value
+    return int(value)
 
 
 def _cache_size(value: Any) -> int:
@@ -213,6 +215,13 @@ def set_config(
     32
     >>> skreg.set_config(program_cache_size=6)
     """
+    _apply(_changes(program_cache_size, compilation_cache_dir, n_threads), stacklevel=3)
+
+
+def _changes(
+    program_cache_size: Any = None, compilation_cache_dir: Any = None, n_threads: Any = None
+) -> dict[str, Any]:
+    """The settings :func:`set_config` is given, validated; None is no change."""
     changes: dict[str, Any] = {}
     if program_cache_size is not None:
         changes["program_cache_size"] = _positive_int("program_cache_size", program_cache_size)
@@ -220,14 +229,15 @@ def set_config(
         changes["compilation_cache_dir"] = _cache_dir(compilation_cache_dir)
     if n_threads is not None:
         changes["n_threads"] = _threads(n_threads)
-    _apply(changes, stacklevel=3)
+    return changes
 
 
-def _apply(changes: dict[str, Any], stacklevel: int) -> None:
-    """Store validated settings; warn for those the loaded backend no longer reads."""
+def _apply(changes: dict[str, Any], stacklevel: int, warned: Any = ()) -> None:
+    """Store validated settings; warn for those the loaded backend no longer reads (but
+    those in ``warned``)."""
     read = _HOOKS.get("read", set)()
     with _LOCK:
-        late = [k for k in read if k in changes and changes[k] != _CONFIG[k]]
+        late = [k for k in read if k in changes and changes[k] != _CONFIG[k] and k not in warned]
         _CONFIG.update(changes)
         # Into the environment too, which the workers a search starts next inherit: a
         # setting made for the search reaches its loky, Dask or Ray worker processes.
@@ -298,7 +308,8 @@ def clear_program_cache() -> None:
 
 @contextmanager
 def config_context(**settings: Any) -> Iterator[None]:
-    """Apply :func:`set_config` settings inside a ``with`` block, then restore them.
+    """Apply :func:`set_config` settings inside a ``with`` block, then restore them, and
+    the ``SKREG_*`` environment variables that :func:`set_config` sets, as they were.
 
     Parameters
     ----------
@@ -313,9 +324,24 @@ def config_context(**settings: Any) -> Iterator[None]:
     2
     """
     before = get_config()
-    set_config(**settings)
+    unknown = sorted(set(settings) - set(before))
+    if unknown:
+        raise TypeError(
+            f"config_context() got an unexpected keyword argument {unknown[0]!r}; the "
+            f"settings are {', '.join(sorted(before))}."
+        )
+    environment = {variable: os.environ.get(variable) for variable in _VARIABLES}
+    read = set(_HOOKS.get("read", set)())  # a change to these warns once, on entry
+    # Warnings point at the with statement: past the generator and contextlib's frame.
+    _apply(_changes(**settings), stacklevel=4)
     try:
         yield
     finally:
-        # The saved values were validated when they were set: stored as they are.
-        _apply({name: before[name] for name in settings}, stacklevel=3)
+        # The saved values were validated when they were set: stored as they are. A setting
+        # that was already too late on entry warned then, not again on the way out.
+        _apply({name: before[name] for name in settings}, stacklevel=4, warned=read)
+        for variable, value in environment.items():
+            if value is None:
+                os.environ.pop(variable, None)
+            else:
+                os.environ[variable] = value

@@ -9,6 +9,7 @@ it crashed that thread; a nested fit of the same network waited forever.
 import os
 import threading
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -189,10 +190,55 @@ def test_the_setting_and_the_variable_take_the_same_spellings(monkeypatch, value
         assert skreg.get_config()["compilation_cache_dir"] == expected
 
 
-@pytest.mark.parametrize(("value", "expected"), [("AUTO", "auto"), ("2", 2), (3, 3)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [("AUTO", "auto"), ("2", 2), (3, 3), (np.int64(3), 3)]
+)
 def test_n_threads_takes_auto_in_any_case_and_counts(value, expected):
     with skreg.config_context(n_threads=value):
         assert skreg.get_config()["n_threads"] == expected
+        assert type(skreg.get_config()["n_threads"]) is type(expected)
+
+
+def test_the_cache_size_takes_any_integer_type():
+    # As scikit-learn's parameter checks do: a size computed with NumPy is an int.
+    with skreg.config_context(program_cache_size=np.int64(3)):
+        assert skreg.get_config()["program_cache_size"] == 3
+    with pytest.raises(TypeError, match="program_cache_size must be an int; got 2.5"):
+        skreg.set_config(program_cache_size=2.5)
+
+
+def test_config_context_leaves_the_environment_as_it_found_it(monkeypatch):
+    # set_config writes the SKREG_* variables for a search's worker processes; leaving the
+    # block must not leave a variable behind that was not set before it.
+    monkeypatch.setitem(skreg._config._HOOKS, "read", set)  # whether or not a fit ran
+    monkeypatch.delenv("SKREG_NUM_THREADS", raising=False)
+    monkeypatch.setenv("SKREG_COMPILATION_CACHE_DIR", "auto")
+    with skreg.config_context(n_threads=2, compilation_cache_dir=False):
+        assert os.environ["SKREG_NUM_THREADS"] == "2"
+        assert os.environ["SKREG_COMPILATION_CACHE_DIR"] == "off"
+    assert "SKREG_NUM_THREADS" not in os.environ
+    assert os.environ["SKREG_COMPILATION_CACHE_DIR"] == "auto"
+
+
+def test_a_setting_made_too_late_warns_once_in_a_block(monkeypatch):
+    # Once the backend has read n_threads, changing it does nothing in this process: the
+    # block says so on entry, and restoring the old value on the way out says nothing more.
+    monkeypatch.setitem(skreg._config._HOOKS, "read", lambda: {"n_threads"})
+    before = skreg.get_config()["n_threads"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with skreg.config_context(n_threads=7 if before != 7 else 5):
+            pass
+    said = [str(w.message) for w in caught if w.category is RuntimeWarning]
+    assert len(said) == 1 and said[0].startswith("n_threads is read when the backend loads")
+    assert caught[0].filename == __file__  # the with statement's line, not contextlib's
+    assert skreg.get_config()["n_threads"] == before
+
+
+def test_config_context_names_the_settings_it_takes():
+    with pytest.raises(TypeError, match="'n_thread'; the settings are compilation_cache_dir, n_"):
+        with skreg.config_context(n_thread=2):
+            pass
 
 
 def test_a_bad_thread_count_names_both_forms():
