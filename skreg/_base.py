@@ -16,7 +16,7 @@ from sklearn.utils.validation import _check_sample_weight
 
 from . import _engine, _inputs
 from ._callbacks import FitCallbacks
-from ._divergence import check_trained, divergence_advice
+from ._divergence import check_float32_settings, check_trained, divergence_advice
 from ._fitted import Fitted, FittedWeightsMixin, restore_on_failure, run_attributes
 from ._migration import ACTIVATION_ALIASES, MigrationMixin
 from ._specs import (
@@ -368,7 +368,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         )
         return TrainingSchedule(
             epochs=1 if incremental else self.max_iter,
-            batch_size=200 if self.batch_size == "auto" else self.batch_size,
+            batch_size=200 if self.batch_size == "auto" else int(self.batch_size),  # True: 1
             shuffle=self.shuffle,
             early_stopping=stopping,
             verbose=self.verbose,
@@ -444,6 +444,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         if decay is None:
             decay = OWN_WEIGHT_DECAY.get(self.optimizer, 0.0)
         settings = [("beta_1", self.beta_1), ("beta_2", self.beta_2), ("epsilon", self.epsilon)]
+        check_float32_settings(settings)
         return tuple((name, float(value)) for name, value in [*settings, ("weight_decay", decay)])
 
     def _clock(self, incremental, continuing) -> ScheduleClock | None:

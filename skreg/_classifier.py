@@ -167,12 +167,14 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         Learn a scale per input column, starting at 1, before the first layer (RealMLP's
         scaling layer, learned 6 times faster than the other weights).
     beta_1 : float, default=0.9
-        Adam's and Nadam's decay rate of the gradients' moving average.
+        Adam's and Nadam's decay rate of the gradients' moving average. The network
+        trains in float32, so both betas are at most 0.99999994 (below 1 there).
     beta_2 : float, default=0.95
         Adam's and Nadam's decay rate of the squared gradients' moving average. 0.95 (as
         RealMLP) rather than Keras' and scikit-learn's 0.999: the step size adapts faster.
     epsilon : float, default=1e-7
-        Added to the denominator of Adam's, Nadam's, RMSprop's and Adagrad's steps.
+        Added to the denominator of Adam's, Nadam's, RMSprop's and Adagrad's steps; at
+        least 1.2e-38, float32's smallest normal number.
     weight_decay : float or None, default=None
         Decoupled weight decay of the dense kernels, ``W -= learning_rate * weight_decay *
         W`` at each step, before its gradient update (AdamW's, for any optimizer); None

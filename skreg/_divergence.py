@@ -1,4 +1,4 @@
-"""When a fit has diverged, and what the message says about it."""
+"""When a fit has diverged (or would), and what the message says about it."""
 
 from __future__ import annotations
 
@@ -67,3 +67,25 @@ def divergence_advice(estimator: Any, X: np.ndarray, Y: np.ndarray) -> str:
             f"or {rate}."
         )
     return f"{rate[0].upper()}{rate[1:]}, or look for extreme sample or class weights."
+
+
+def check_float32_settings(settings: Any) -> None:
+    """Refuse optimizer settings in range that the float32 training steps cannot hold: a
+    beta that rounds to 1 (Adam's bias correction divides by zero with beta_1, its second
+    moment never moves with beta_2) and an epsilon below float32's smallest normal number,
+    which XLA flushes to zero (a zero gradient then updates by 0 / 0)."""
+    below_one = float(np.nextafter(np.float32(1), np.float32(0)))
+    tiny = float(np.finfo(np.float32).tiny)
+    for name, value in settings:
+        if name != "epsilon" and np.float32(value) >= 1:
+            raise ValueError(
+                f"{name}={value!r} rounds to 1.0 in float32, the precision the network trains "
+                f"in, where the optimizer's moving average stops moving; use at most "
+                f"{below_one!r}."
+            )
+        if name == "epsilon" and value < tiny:
+            raise ValueError(
+                f"epsilon={value!r} is below float32's smallest normal number, the precision "
+                f"the network trains in, and counts as 0 there, so that a weight whose "
+                f"gradient is 0 is updated by 0 / 0; use at least {tiny!r}."
+            )

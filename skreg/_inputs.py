@@ -254,11 +254,18 @@ def fitted(
     wanted, had = preprocessor(estimator).get_params(), kept.get_params()
     changed = [name for name in wanted if wanted[name] != had[name]]
     if changed:
+        # By the estimator's parameter names: piecewise_bins is numeric_embedding's.
+        old = {name: repr(value) for name, value in had.items()}
+        new = {name: repr(value) for name, value in wanted.items()}
+        piecewise = "'piecewise_linear'"
+        old["piecewise_bins"] = piecewise if had["piecewise_bins"] else f"not {piecewise}"
+        new["piecewise_bins"] = repr(estimator.numeric_embedding)
+        shown = {"piecewise_bins": "numeric_embedding"}
         raise ValueError(
             "warm_start and partial_fit continue the fitted network on its input columns as "
-            f"they were prepared, but the new parameters change their preparation "
-            f"({', '.join(f'{n}: {had[n]!r} -> {wanted[n]!r}' for n in changed)}). Set "
-            "warm_start=False to train a new network."
+            "they were prepared, but the new parameters change their preparation ("
+            + ", ".join(f"{shown.get(n, n)}: {old[n]} -> {new[n]}" for n in changed)
+            + "). Set warm_start=False to train a new network."
         )
     rows = weighted_rows(table, weights)
     unseen = kept.unseen_levels(rows)

@@ -13,12 +13,26 @@ learning rate and its schedule, early stopping's settings, the data) is fed to i
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import numpy as np
 from sklearn.utils import check_random_state
+
+
+def int32(count: int) -> np.int32:
+    """A count as a compiled program's int32. One beyond its range (a patience of
+    ``sys.maxsize``, "never") is its largest, which no fit reaches."""
+    return np.int32(min(int(count), np.iinfo(np.int32).max))
+
+
+def float32(values: Any) -> Any:
+    """Numbers as a compiled program's float32s. One beyond its range (a ``tol`` of 1e300,
+    an overflowing penalty) is infinite, which compares and diverges as the number would."""
+    with np.errstate(over="ignore"):
+        return np.float32(values)
 
 
 def seed_sequence(random_state: Any) -> np.random.SeedSequence:
@@ -143,9 +157,17 @@ def dropout_rates(dropout: float | Sequence[float], n_hidden: int) -> tuple[floa
     A single number applies to every hidden layer (its range is checked with the other
     parameters); a sequence must give one rate per layer, each in [0, 1).
     """
-    if np.ndim(dropout) == 0:
+    unordered = isinstance(dropout, set | dict | str)
+    if isinstance(dropout, numbers.Real) or (not unordered and np.shape(dropout) == ()):
         return (float(dropout),) * n_hidden
-    rates = tuple(float(rate) for rate in dropout)
+    flat = not unordered and np.ndim(dropout) == 1
+    items = list(np.asarray(dropout, dtype=object)) if flat else [None]
+    if not all(isinstance(r, numbers.Real) and not isinstance(r, bool | np.bool_) for r in items):
+        raise TypeError(
+            "dropout must be a rate in [0, 1) or a sequence of rates, one per hidden layer; "
+            f"got {dropout!r}."
+        )
+    rates = tuple(float(rate) for rate in items)
     if len(rates) != n_hidden:
         raise ValueError(
             f"dropout has {len(rates)} rates but there are {n_hidden} hidden layers; give one "
@@ -313,7 +335,7 @@ class LearningRateSchedule:
     def inputs(self) -> tuple:
         """The schedule as a compiled program's run-time inputs."""
         return (np.int32(SCHEDULES.index(self.name)), np.float32(self.learning_rate),
-                np.float32(self.power_t), np.int32(self.patience), np.float32(self.tol),
+                np.float32(self.power_t), int32(self.patience), float32(self.tol),
                 np.float32(self.horizon), np.float32(self.n_train))  # fmt: skip
 
 

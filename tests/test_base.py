@@ -5,9 +5,11 @@ import io
 import os
 import pickle
 import random
+import re
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import joblib
 import keras
@@ -301,8 +303,11 @@ def test_warm_start_continues_and_keeps_weights_when_penalty_changes(case):
         est.set_params(**params)
         np.testing.assert_array_equal(est.predict(X), before)
     # New preparation of the columns the network reads: refused too, model kept.
-    for change in ({"numeric_embedding": "piecewise_linear"}, {"numeric_scaling": "standard"}):
-        with pytest.raises(ValueError, match="change their preparation"):
+    for change, said in (
+        ({"numeric_embedding": "piecewise_linear"}, "(numeric_embedding: not 'piecewise_linear"),
+        ({"numeric_scaling": "standard"}, "(numeric_scaling: "),
+    ):
+        with pytest.raises(ValueError, match=f"change their preparation {re.escape(said)}"):
             est.set_params(**change).fit(X, y)
         est.set_params(**params)
         np.testing.assert_array_equal(est.predict(X), before)
@@ -430,3 +435,52 @@ def test_rows_weighted_zero_never_hold_out_the_validation_split():
     weights[:200] = 1.0
     stopped = clone(member).set_params(early_stopping=True).fit(X, y, sample_weight=weights)
     assert len(stopped.validation_scores_) == stopped.n_iter_
+
+
+def test_a_patience_of_sys_maxsize_means_never(case):
+    # scikit-learn's MLP takes n_iter_no_change=sys.maxsize, a common "never stop"; the
+    # compiled programs count in int32, where it overflowed.
+    cls, X, y, method = case
+    never = make(cls, early_stopping=True, n_iter_no_change=sys.maxsize, max_iter=4).fit(X, y)
+    long = make(cls, early_stopping=True, n_iter_no_change=10**6, max_iter=4).fit(X, y)
+    assert never.n_iter_ == 4
+    np.testing.assert_array_equal(getattr(never, method)(X), getattr(long, method)(X))
+
+
+def test_a_tolerance_beyond_float32_is_used_without_a_warning(case):
+    cls, X, y, method = case
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)  # NumPy's "overflow encountered"
+        est = make(cls, early_stopping=True, tol=1e300, n_iter_no_change=2).fit(X, y)
+    assert est.n_iter_ == 3  # no epoch beats the first by 1e300: stops after the patience
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ({"beta_1": 1 - 1e-8}, "beta_1=0.99999999 rounds to 1.0 in float32"),
+        ({"beta_2": 1 - 1e-8}, "beta_2=0.99999999 rounds to 1.0 in float32"),
+        ({"epsilon": 1e-40}, "epsilon=1e-40 is below float32's smallest normal number"),
+    ],
+)
+def test_optimizer_settings_float32_cannot_hold_are_refused(case, setting, message):
+    cls, X, y, method = case
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make(cls, **setting).fit(X, y)
+    # The largest beta and the smallest epsilon float32 holds train.
+    held = {name: (0.99999994 if name != "epsilon" else 1.2e-38) for name in setting}
+    assert np.isfinite(getattr(make(cls, max_iter=2, **held).fit(X, y), method)(X)).all()
+
+
+def test_a_batch_size_of_true_is_one_row_as_in_scikit_learn(case):
+    cls, X, y, method = case
+    one = make(cls, batch_size=1, max_iter=1).fit(X[:40], y[:40])
+    true = make(cls, batch_size=True, max_iter=1).fit(X[:40], y[:40])
+    np.testing.assert_array_equal(getattr(true, method)(X), getattr(one, method)(X))
+
+
+@pytest.mark.parametrize("dropout", [[0.1, None], [[0.1]], {0.1}, ["0.1"]])
+def test_a_dropout_sequence_of_other_than_rates_is_refused_by_name(case, dropout):
+    cls, X, y, method = case
+    with pytest.raises(TypeError, match="dropout must be a rate in \\[0, 1\\) or a sequence"):
+        make(cls, hidden_layer_sizes=(4, 4)[: len(dropout)], dropout=dropout).fit(X, y)

@@ -23,6 +23,8 @@ from .._specs import (
     ScheduleClock,
     TrainingOutcome,
     TrainingRequest,
+    float32,
+    int32,
 )
 from .._training import bucket_rows, epoch_batches, step_rows, train
 from ._front import level_codes
@@ -96,10 +98,10 @@ class Session:
             Y=_padded(request.Y, rows),
             validation=self._validation_layout(),
             # A penalty beyond float32's range is inf: the fit diverges, and says so.
-            penalty=_float32(request.penalty),
+            penalty=float32(request.penalty),
             smoothing=np.float32(request.label_smoothing),
-            patience=np.int32(stopping.patience) if stopping else _NEVER,
-            tol=np.float32(stopping.tol if stopping else 0.0),
+            patience=int32(stopping.patience) if stopping else _NEVER,
+            tol=float32(stopping.tol if stopping else 0.0),
             on_training_loss=np.bool_(stopping is not None and stopping.on_training_loss),
             schedule=schedule.learning_rate.inputs(),
             regularization=(),
@@ -235,11 +237,6 @@ def _levels(program: Program, request: TrainingRequest, rows: int, step: int) ->
         return {"levels": np.zeros((n, 0), np.float32), "codes": np.zeros((rows, 0), np.int32)}
     table, codes = found
     return {"levels": table, "codes": _padded(codes, rows, np.int32)}
-
-
-def _float32(values: Any) -> np.ndarray:
-    with np.errstate(over="ignore"):
-        return np.asarray(values, dtype=np.float32)
 
 
 def _padded(array: np.ndarray, rows: int, dtype: Any = np.float32) -> np.ndarray:
