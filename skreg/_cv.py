@@ -210,6 +210,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning),
                     self.error_score, len(folds))  # fmt: skip
             record, members = self._race(template, grid, folds, data, scorer)
+            _search.raise_if_no_score(record)
             record.report_failures(self.error_score)
             self._store(record)
             for name in ("estimators_", "best_estimator_", "refit_time_"):  # a previous refit's
@@ -394,9 +395,9 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
 
     A fit or a score that fails gives the fold ``error_score`` and no member (the search
     reports it: :meth:`~skreg._search.SearchRecord.report_failures`), as GridSearchCV
-    does, or raises with ``error_score="raise"``; but a scorer that fails because a fold
-    lacks a class raises whatever ``error_score``, since every candidate would fail that
-    fold alike and leave no choice.
+    does, or raises with ``error_score="raise"``. A scorer that fails on a fold that lacks
+    a class says so (``_search.FoldLacksClasses``); the search raises that when it leaves
+    no candidate a score (``_search.raise_if_no_score``).
     """
     X, y, sample_weight, scorer_weights, like, prune, error_score, n_folds = data
     train, test = fold
@@ -415,56 +416,28 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     test_weights = _weights(sample_weight, test) if scorer_weights else {}
     try:
         score = scorer(member, _safe_indexing(X, test), y[test], **test_weights)
-    except ValueError as error:
-        # A class absent from the test rows, or from the training rows (the fold model then
-        # gives it no probability), fails scorers that need every class: GridSearchCV scores
-        # such a fold NaN, then every candidate's mean, and no choice is left.
-        lacking = _lacking_classes(member, y, train, test)
-        if lacking:
-            raise ValueError(
-                f"The scorer failed on {' and '.join(lacking)}: {error} "
-                f"{_class_advice(y, n_folds)}"
-            ) from error
-        if error_score == "raise":
-            raise
-        return None, _failed(member, error, error_score, fit_time)
     except Exception as error:
-        if error_score == "raise":
+        # A class absent from the test rows, or from the training rows (the fold model then
+        # gives it no probability), fails scorers that need every class.
+        lacking = _search.lacking_classes(is_classifier(member), y, train, test)
+        if isinstance(error, ValueError) and lacking:
+            explained = _search.FoldLacksClasses(
+                f"The scorer failed on {' and '.join(lacking)}: {error} "
+                f"{_search.class_advice(y, n_folds)}"
+            )
+            if error_score == "raise":
+                raise explained from error
+            explained.__cause__, error = error, explained
+        elif error_score == "raise":
             raise
         return None, _failed(member, error, error_score, fit_time)
     return member, {
-        "score": float(score),
+        "score": _search.score_number(score, scorer),
         "fit_time": fit_time,
         "score_time": time.perf_counter() - start - fit_time,
         "best_epoch": float(member.best_epoch_),
         "n_iter": int(member.n_iter_),
     }
-
-
-def _lacking_classes(member, y, train, test) -> list[str]:
-    """Which of a fold's parts lack a class of ``y`` (none for a regressor)."""
-    classes = np.unique(y) if is_classifier(member) else np.array([])
-    return [
-        f"{part} without class(es) {missing.tolist()}"
-        for part, rows in (("a test fold", test), ("a fold's training rows", train))
-        if len(missing := np.setdiff1d(classes, y[rows]))
-    ]
-
-
-def _class_advice(y, n_folds: int) -> str:
-    """Why a fold lacks a class, and what to do: too rare a class, or folds that are not
-    stratified (an unshuffled KFold over rows sorted by class)."""
-    _, counts = np.unique(y, return_counts=True)
-    if counts.min() < n_folds:
-        return (
-            f"A class has {counts.min()} member(s), fewer than the {n_folds} folds; use fewer "
-            "folds (cv) or a scorer that does not need every class in each fold, such as "
-            "'accuracy'."
-        )
-    return (
-        f"Every class has at least {n_folds} members, so the folds are not stratified: pass "
-        "cv as an int or StratifiedKFold(shuffle=True), which give each fold every class."
-    )
 
 
 def _failed(member, error, error_score, fit_time) -> dict[str, Any]:

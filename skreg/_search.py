@@ -1,15 +1,17 @@
 """The model selection of the CV estimators, without estimators: the penalty path, the
-racing rule that prunes candidates between folds, and ``cv_results_`` in GridSearchCV's shape.
+racing rule that prunes candidates between folds, ``cv_results_`` in GridSearchCV's shape,
+and what a fold's failed score says.
 
 Pure NumPy, so each rule is testable on made-up scores.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from numbers import Real
+from numbers import Number, Real
 from typing import Any
 
 import numpy as np
@@ -224,3 +226,55 @@ def _param_column(values: list[Any]) -> np.ndarray:
     column = np.empty(len(values), dtype=object)
     column[:] = values
     return column
+
+
+class FoldLacksClasses(ValueError):
+    """A scorer failed on a fold that lacks a class, said with what to do about it."""
+
+
+def raise_if_no_score(record: SearchRecord) -> None:
+    """Raise the first :class:`FoldLacksClasses` when no candidate is left a score: the
+    folds, not the candidates, are then what to change (GridSearchCV would rank NaNs)."""
+    lacking = [error for _, _, error in record.errors if isinstance(error, FoldLacksClasses)]
+    if lacking and not np.isfinite(record.means()).any():
+        raise lacking[0]
+
+
+def score_number(score: Any, scorer: Any) -> float:
+    """A scorer's result as a float, or GridSearchCV's error for what is not a number."""
+    if hasattr(score, "item"):
+        with contextlib.suppress(ValueError):
+            score = score.item()
+    if not isinstance(score, Number):
+        raise ValueError(
+            f"scoring must return a number, got {score!r} ({type(score)}) instead. "
+            f"(scorer={scorer})"
+        )
+    return float(score)
+
+
+def lacking_classes(classifier: bool, y, train, test) -> list[str]:
+    """Which of a fold's parts lack a class of ``y`` (none for a regressor; an empty part
+    lacks rows, not classes)."""
+    classes = np.unique(y) if classifier else np.array([])
+    return [
+        f"{part} without class(es) {missing.tolist()}"
+        for part, rows in (("a test fold", test), ("a fold's training rows", train))
+        if len(rows) and len(missing := np.setdiff1d(classes, y[rows]))
+    ]
+
+
+def class_advice(y, n_folds: int) -> str:
+    """Why a fold lacks a class, and what to do: too rare a class, or folds that are not
+    stratified (an unshuffled KFold over rows sorted by class)."""
+    _, counts = np.unique(y, return_counts=True)
+    if counts.min() < n_folds:
+        return (
+            f"A class has {counts.min()} member(s), fewer than the {n_folds} folds; use fewer "
+            "folds (cv) or a scorer that does not need every class in each fold, such as "
+            "'accuracy'."
+        )
+    return (
+        f"Every class has at least {n_folds} members, so the folds are not stratified: pass "
+        "cv as an int or StratifiedKFold(shuffle=True), which give each fold every class."
+    )

@@ -382,6 +382,44 @@ def test_an_unstratified_split_that_leaves_a_class_out_says_so(iris):
         small_cv(cv=KFold(3), scoring="neg_log_loss", l2s=[1e-3], dropouts=[0.0]).fit(X, y)
 
 
+def test_a_scorer_failing_one_candidate_on_a_fold_lacking_a_class_fails_only_it(iris):
+    # The fold lacks a class, but the failure is the candidate's: GridSearchCV scores that
+    # candidate NaN and chooses among the others; skreg blamed the folds and raised.
+    X, y = iris  # sorted by class: an unshuffled KFold(3) tests each class alone
+
+    def picky(estimator, X, y):
+        if estimator.l2 > 0.5:
+            raise ValueError("this candidate cannot be scored")
+        return accuracy_score(y, estimator.predict(X))
+
+    grid = {"l2": [1e-3, 1.0], "dropout": [0.0]}
+    kwargs = dict(cv=KFold(3), scoring=picky)
+    with pytest.warns(FitFailedWarning, match="3 of the 6 fold models failed"):
+        cv = small_cv(l2s=grid["l2"], dropouts=grid["dropout"], pruning=False, **kwargs)
+        cv.fit(X, y)
+    with pytest.warns(UserWarning, match="Scoring failed"):
+        search = GridSearchCV(RegularizedMLPClassifier(**SMALL), grid, **kwargs).fit(X, y)
+    assert cv.best_params_ == search.best_params_ == {"dropout": 0.0, "l2": 1e-3}
+    np.testing.assert_array_equal(np.isnan(cv.cv_results_["mean_test_score"]), [False, True])
+
+
+def test_an_empty_test_fold_scores_nan_as_in_grid_search(iris):
+    X, y = iris
+    rows = np.random.default_rng(0).permutation(len(y))
+    folds = [(rows[:100], rows[100:]), (rows, rows[:0])]
+    with pytest.warns(FitFailedWarning, match="Found array with 0 sample"):
+        cv = small_cv(l2s=[1e-3], dropouts=[0.0], cv=folds).fit(X, y)
+    assert np.isnan(cv.cv_results_["split1_test_score"][0])
+    assert np.isfinite(cv.cv_results_["split0_test_score"][0])
+
+
+@pytest.mark.parametrize("result", [{"a": 1.0}, "0.5", None])
+def test_a_scorer_returning_no_number_is_refused_as_in_grid_search(iris, result):
+    X, y = iris
+    with pytest.raises(ValueError, match="scoring must return a number, got"):
+        small_cv(l2s=[1e-3], dropouts=[0.0], scoring=lambda e, X, y: result).fit(X, y)
+
+
 def test_penalties_keep_their_type_as_in_grid_search(iris):
     X, y = iris
     cv = small_cv(l2s=[0, 1], dropouts=[0.0], pruning=False).fit(X, y)
