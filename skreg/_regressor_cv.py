@@ -60,8 +60,8 @@ class RegularizedMLPRegressorCV(RegressorMixin, _BaseRegularizedMLPCV):
         penalty, say), as in :class:`~sklearn.model_selection.GridSearchCV`: the search
         goes on, warns once (``FitFailedWarning``) and ranks a NaN candidate last;
         ``"raise"`` raises the first error, as does a search where every fold model
-        failed. A scorer that fails because a fold lacks a class raises whatever this
-        says, since every candidate would fail that fold.
+        failed. A scorer that fails on a fold that lacks a class, for every candidate,
+        raises whatever this says, naming the class: the folds are what to change.
     activation, l1, batch_normalization, augmentation, early_stopping, \
 validation_fraction, n_iter_no_change, tol, optimizer, learning_rate, \
 learning_rate_schedule, power_t, batch_size, max_iter, shuffle, random_state, verbose, \
