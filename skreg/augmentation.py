@@ -224,7 +224,9 @@ class ImageAugmentation(Augmentation):
     rotation : float, default=0.0
         Largest rotation in degrees, either way (``ImageDataGenerator``'s ``rotation_range``).
     translation : float, default=0.0
-        Largest shift, as a fraction of the height and of the width, either way.
+        Largest shift, as a fraction of the height and of the width, either way; each
+        axis draws its own (``ImageDataGenerator``'s ``width_shift_range`` and
+        ``height_shift_range``).
     zoom : float, default=0.0
         Largest zoom in or out, as a fraction of the size.
     contrast : float, default=0.0

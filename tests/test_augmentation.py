@@ -304,6 +304,25 @@ def test_a_wrapped_shift_moves_every_pixel_around_the_edges():
     np.testing.assert_allclose(out.sum(axis=1), image.sum(), rtol=1e-5)
 
 
+def test_a_shift_draws_each_axis_on_its_own():
+    # As Keras' RandomTranslation: one shared draw moved every image along its diagonal
+    # (shifts across and down perfectly correlated, in the ratio of width to height).
+    height, width = 9, 21
+    image = np.zeros((height, width), dtype=np.float32)
+    image[4, 10] = 1.0  # one bright pixel at the center
+    x = np.tile(image.ravel(), (400, 1))
+    shifted = ImageAugmentation((height, width), translation=0.2, fill_mode="constant")
+    out, _ = augment(augmenter(shifted, n_features=height * width), x)
+    out = out.reshape(-1, height, width)
+    rows, columns = np.indices((height, width))
+    mass = out.sum(axis=(1, 2))
+    across = (out * columns).sum(axis=(1, 2)) / mass - 10
+    down = (out * rows).sum(axis=(1, 2)) / mass - 4
+    assert abs(np.corrcoef(across, down)[0, 1]) < 0.3
+    assert np.abs(across).max() <= 0.2 * width + 1e-4 and np.abs(down).max() <= 0.2 * height
+    assert np.abs(across).max() > 0.15 * width and np.abs(down).max() > 0.15 * height
+
+
 @pytest.mark.parametrize(
     ("augmentation", "error", "match"),
     [

@@ -182,16 +182,16 @@ class _ImageLayer(_Step):
     def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
         images = ops.reshape(x, (-1, *self.image_shape))
-        draws = uniform((ops.shape(x)[0], 6), self.seed_generator)
+        draws = uniform((ops.shape(x)[0], 7), self.seed_generator)
         for axis, on in enumerate(self.flips):
             if on:
                 flip = ops.reshape(draws[:, axis] < 0.5, (-1, 1, 1, 1))
                 images = ops.where(flip, ops.flip(images, axis=axis + 1), images)
         magnitudes = iter(self.strength_variables)
         if self.affine:
-            images = self._transform(images, draws[:, 2:5], [next(magnitudes) for _ in range(3)])
+            images = self._transform(images, draws[:, 2:6], [next(magnitudes) for _ in range(3)])
         if self.contrast:
-            factor = 1.0 + next(magnitudes) * (2.0 * draws[:, 5] - 1.0)
+            factor = 1.0 + next(magnitudes) * (2.0 * draws[:, 6] - 1.0)
             mean = ops.mean(images, axis=(1, 2), keepdims=True)
             images = (images - mean) * ops.reshape(factor, (-1, 1, 1, 1)) + mean
         return ops.reshape(images, (-1, math.prod(self.image_shape))), y
@@ -202,7 +202,10 @@ class _ImageLayer(_Step):
         height, width = self.image_shape[:2]
         theta = (2.0 * draws[:, 0] - 1.0) * rotation * (math.pi / 180.0)
         scale = 1.0 + (2.0 * draws[:, 1] - 1.0) * zoom
-        shift = (2.0 * draws[:, 2] - 1.0) * translation
+        # Each axis its own shift, as Keras' RandomTranslation (one shift for both moved
+        # every image along its diagonal).
+        shift_x = (2.0 * draws[:, 2] - 1.0) * translation
+        shift_y = (2.0 * draws[:, 3] - 1.0) * translation
         cos, sin = scale * ops.cos(theta), scale * ops.sin(theta)
         cx, cy = (width - 1) / 2.0, (height - 1) / 2.0
         wrap = self.fill_mode == "wrap"
@@ -217,8 +220,8 @@ class _ImageLayer(_Step):
         zeros = ops.zeros_like(theta)
         transform = ops.stack(
             [
-                cos, -sin, cx - cos * cx + sin * cy - shift * width,
-                sin, cos, cy - sin * cx - cos * cy - shift * height,
+                cos, -sin, cx - cos * cx + sin * cy - shift_x * width,
+                sin, cos, cy - sin * cx - cos * cy - shift_y * height,
                 zeros, zeros,
             ],
             axis=1,
