@@ -202,6 +202,8 @@ def run_attributes(estimator, result, continuing: bool, n_train: int) -> dict[st
     }
     if not history.get("loss"):  # a callback's copy before the first epoch: no run
         return {}
+    earlier = getattr(estimator, "validation_scores_", None) if continuing else None
+    earlier_scores = list(earlier) if earlier else [math.nan] * offset
     best_epoch, best_score = result.best_epoch, result.best_score
     if not best_epoch:  # mid-call
         best_epoch = result.n_epochs
@@ -217,7 +219,8 @@ def run_attributes(estimator, result, continuing: bool, n_train: int) -> dict[st
         # As scikit-learn's MLPs: the training rows seen, over every fit continued.
         "t_": (getattr(estimator, "t_", 0) if continuing else 0) + result.n_epochs * n_train,
         "best_epoch_": offset + best_epoch,
-        "validation_scores_": list(result.scores) if result.scores else None,
+        # Per epoch over every fit continued, as loss_curve_ (and scikit-learn's list).
+        "validation_scores_": earlier_scores + list(result.scores) if result.scores else None,
         "best_validation_score_": best_score if result.scores else None,
     }
 

@@ -184,9 +184,12 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
     loss_curve_ : list of float
         ``history_["loss"]``.
     validation_scores_ : list of float or None
-        Monitored validation score per epoch (negated loss for ``scoring="loss"``).
+        Monitored validation score per epoch (negated loss for ``scoring="loss"``), over
+        every continued call (NaN for epochs without early stopping); None when the last
+        call had no early stopping.
     best_validation_score_ : float or None
-        Best of ``validation_scores_``.
+        The score at ``best_epoch_``: the best of the last call, whose best weights the
+        model holds.
     best_epoch_ : int
         Epoch (counted from 1) whose weights the model holds.
     n_iter_ : int

@@ -484,3 +484,24 @@ def test_a_dropout_sequence_of_other_than_rates_is_refused_by_name(case, dropout
     cls, X, y, method = case
     with pytest.raises(TypeError, match="dropout must be a rate in \\[0, 1\\) or a sequence"):
         make(cls, hidden_layer_sizes=(4, 4)[: len(dropout)], dropout=dropout).fit(X, y)
+
+
+def test_validation_scores_span_every_continued_call_as_the_loss_curve(case):
+    # scikit-learn's MLPs append a warm start's validation scores to the earlier ones;
+    # skreg's listed the last call only, beside a loss curve and best_epoch_ over both.
+    cls, X, y, method = case
+    est = make(cls, warm_start=True, early_stopping=True, max_iter=3, n_iter_no_change=50)
+    est.fit(X, y)
+    first = list(est.validation_scores_)
+    est.fit(X, y)
+    assert len(est.validation_scores_) == len(est.loss_curve_) == est.n_iter_ == 6
+    assert est.validation_scores_[:3] == first
+    np.testing.assert_allclose(est.validation_scores_, -np.asarray(est.history_["val_loss"]))
+    assert est.best_validation_score_ == est.validation_scores_[est.best_epoch_ - 1]
+    # A call without early stopping in between: its epochs are NaN, as in history_.
+    est.set_params(early_stopping=False, max_iter=2).fit(X, y)
+    assert est.validation_scores_ is None
+    est.set_params(early_stopping=True, max_iter=2).fit(X, y)
+    assert len(est.validation_scores_) == est.n_iter_ == 10
+    assert np.isnan(est.validation_scores_[6:8]).all()
+    assert np.isfinite(est.validation_scores_[8:]).all()
