@@ -80,7 +80,10 @@ class Augmentation(BaseEstimator):
 class GaussianNoise(Augmentation):
     """Add zero-mean Gaussian noise to every feature of every training row.
 
-    The noise has the same standard deviation for all features, so scale them first (for
+    The noise has the same standard deviation for all features, and is added to the columns
+    the network reads: after the estimator's own scaling (``numeric_scaling``, robust by
+    default), so ``std`` is in those scaled units and the features' own units do not matter.
+    With ``numeric_scaling=None`` it is in the features' units: scale them first (for
     example with :class:`~sklearn.preprocessing.StandardScaler` in the pipeline). Training
     with input noise is, to first order, an L2-type penalty on the network's input gradient.
     A table's categorical columns with learned embeddings (more levels than
@@ -90,7 +93,7 @@ class GaussianNoise(Augmentation):
     Parameters
     ----------
     std : float, default=0.1
-        Standard deviation of the noise, in feature units.
+        Standard deviation of the noise, in the units of the columns the network reads.
 
     Examples
     --------
