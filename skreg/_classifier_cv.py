@@ -35,7 +35,8 @@ class RegularizedMLPClassifierCV(_Classifier, _BaseRegularizedMLPCV):
         int).
     scoring : str, callable or None, default=None
         The score that chooses the candidate; the accuracy when None. The fold models' own
-        early stopping monitors their validation loss.
+        early stopping monitors their validation loss. One scorer: a list or dict
+        (GridSearchCV's multi-metric scoring) is refused.
     refit : bool or "ensemble", default="ensemble"
         ``"ensemble"`` keeps the best candidate's fold models and averages their
         probabilities; True trains it once more on all the data for ``best_epoch_`` epochs

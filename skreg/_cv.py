@@ -25,6 +25,7 @@ from ._specs import early_stopping_mode, patience_rule, schedule_name
 from ._training import scorer_failure
 from ._validation import (
     Interval,
+    InvalidParameterError,
     StrOptions,
     _fit_context,
     _safe_indexing,
@@ -234,6 +235,18 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
                 self.best_estimator_ = best.fit(X, y, **_weights(sample_weight, slice(None)))
                 self.refit_time_ = time.perf_counter() - start
         return self
+
+    def _validate_params(self) -> None:
+        if isinstance(self.scoring, list | tuple | set | dict):
+            # scikit-learn's own message lists every scorer name, not why a list fails.
+            raise InvalidParameterError(
+                f"The 'scoring' parameter of {type(self).__name__} must be one scorer: a "
+                f"str, a callable or None; got {self.scoring!r}. The search chooses its "
+                "candidate by one score, so it takes no multi-metric scoring; score other "
+                "metrics afterwards with sklearn.model_selection.cross_validate on the "
+                "chosen model, or use GridSearchCV(scoring=[...], refit=...)."
+            )
+        super()._validate_params()
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

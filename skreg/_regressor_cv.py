@@ -34,7 +34,8 @@ class RegularizedMLPRegressorCV(RegressorMixin, _BaseRegularizedMLPCV):
         The folds, as in :class:`~sklearn.model_selection.GridSearchCV`.
     scoring : str, callable or None, default=None
         The score that chooses the candidate; R² when None. The fold models' own
-        early stopping monitors their validation loss.
+        early stopping monitors their validation loss. One scorer: a list or dict
+        (GridSearchCV's multi-metric scoring) is refused.
     refit : bool or "ensemble", default="ensemble"
         ``"ensemble"`` keeps the best candidate's fold models and averages their
         predictions; True trains it once more on all the data for ``best_epoch_`` epochs

@@ -420,6 +420,15 @@ def test_a_scorer_returning_no_number_is_refused_as_in_grid_search(iris, result)
         small_cv(l2s=[1e-3], dropouts=[0.0], scoring=lambda e, X, y: result).fit(X, y)
 
 
+@pytest.mark.parametrize("scoring", [["accuracy"], ("accuracy", "f1"), {"acc": "accuracy"}])
+def test_multi_metric_scoring_is_refused_saying_so(iris, scoring):
+    X, y = iris
+    cv = small_cv(l2s=[1e-3], dropouts=[0.0], scoring=scoring)
+    with pytest.raises(ValueError, match="takes no multi-metric scoring"):
+        cv.fit(X, y)
+    assert not hasattr(cv, "cv_results_")
+
+
 def test_penalties_keep_their_type_as_in_grid_search(iris):
     X, y = iris
     cv = small_cv(l2s=[0, 1], dropouts=[0.0], pruning=False).fit(X, y)
