@@ -213,7 +213,8 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         """The fit as a request to the engine, and scikit-learn's callbacks around it."""
         network_seeds, split_seeds, training_seeds = seed_sequence(self.random_state).spawn(3)
         X, y = data.matrix, data.y
-        augmentation = plan_augmentation(self.augmentation, X.shape[1], self)
+        sources = getattr(data.inputs, "sources_", None)  # swap noise swaps them together
+        augmentation = plan_augmentation(self.augmentation, X.shape[1], self, sources)
         spec = self._network_spec(X.shape[1], data.Y.shape[1], data.inputs.layout_)
         rows = self._train_validation_rows(y, data.weights, split_seeds, incremental)
         schedule = self._schedule(incremental, len(rows["train"]), np.count_nonzero(data.weights))

@@ -201,12 +201,14 @@ class AugmentationPlan:
     """What a fit's augmentations compile to, and what it feeds the compiled program.
 
     ``kinds`` is part of the training program's key; ``strengths`` (one tuple per kind) are
-    the augmenter's run-time values; ``host_draws`` are called once per epoch.
+    the augmenter's run-time values; ``host_draws`` are called once per epoch; ``sources``
+    (or None), the input column each network column comes from: swap noise swaps them whole.
     """
 
     kinds: tuple = ()
     strengths: tuple[tuple[float, ...], ...] = ()
     host_draws: tuple[Callable[[np.random.Generator, Batches], tuple], ...] = ()
+    sources: np.ndarray | None = None
 
     def draw(self, rng: np.random.Generator, batches: Batches) -> tuple[np.ndarray, ...]:
         """The epoch's host-drawn arrays, in the order the augmenter takes them."""

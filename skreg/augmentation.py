@@ -121,10 +121,14 @@ class SwapNoise(Augmentation):
     Each entry of a training batch is, with probability ``rate``, swapped for the value of the
     same column in a random row of the batch. The corrupted rows stay on the data's own
     values: binary, one-hot and integer-coded columns keep their values, skewed columns their
-    range, and no scaling is needed. This is the "swap noise" that won the Porto Seguro
-    competition for denoising autoencoders, and the corruption SCARF uses for tabular
-    contrastive learning; it suits tabular data better than Gaussian noise, which assumes
-    continuous, standardized features.
+    range, and no scaling is needed. The entries are those of X's columns: the network
+    columns that the estimator makes from one column of X (a categorical's one-hot columns,
+    a numeric column and its missing-value indicator) swap together, for the same row, so a
+    swapped row holds one level of each categorical. This is the "swap noise" that won the
+    Porto Seguro competition for denoising autoencoders, and the corruption SCARF uses for
+    tabular contrastive learning; it suits tabular data better than Gaussian noise, which
+    assumes continuous, standardized features. (:func:`augment` swaps each column of its
+    matrix on its own.)
 
     Parameters
     ----------
@@ -354,14 +358,15 @@ def augment(augmentation: Any, X: Any, y: Any = None, *, random_state: Any = Non
 
 
 def plan_augmentation(
-    augmentation: Any, n_features: int, estimator: Any = None
+    augmentation: Any, n_features: int, estimator: Any = None, sources: Any = None
 ) -> AugmentationPlan:
     """Validate the ``augmentation`` parameter against X and plan its use (see the module).
 
     ``n_features`` is the width of the matrix the network reads; ``estimator``, the fitted
     estimator it comes from: when its width differs from its ``n_features_in_``, an image
     layout that does not fit names the preprocessing's extra columns as the cause, and an
-    image augmentation needs its ``numeric_scaling`` off.
+    image augmentation needs its ``numeric_scaling`` off. ``sources``: the input column
+    each of the matrix's columns comes from (:class:`~skreg._specs.AugmentationPlan`).
     """
     n_features_in = getattr(estimator, "n_features_in_", None)
     scaling = getattr(estimator, "numeric_scaling", None)
@@ -398,6 +403,7 @@ def plan_augmentation(
             for _, item in active
             if type(item)._host_draws is not Augmentation._host_draws
         ),
+        sources=None if sources is None else np.asarray(sources),
     )
 
 

@@ -2,12 +2,14 @@
 
 import keras
 import numpy as np
+import pandas as pd
 import pytest
 from plain import plain
 from sklearn.base import clone
 from sklearn.metrics import log_loss
 from sklearn.model_selection import GridSearchCV
 
+import skreg._base
 from skreg import (
     GaussianNoise,
     ImageAugmentation,
@@ -26,10 +28,10 @@ def make(cls=RegularizedMLPClassifier, **params):
     return cls(**{**plain(cls), **defaults, **params})
 
 
-def augmenter(*augmentations, n_features, seed=0, n_codes=0):
-    plan = plan_augmentation(list(augmentations), n_features)
-    layer = build_augmenter(plan.kinds, n_codes)
-    state = layer.initial_state(plan.strengths, np.random.SeedSequence(seed))
+def augmenter(*augmentations, n_features, seed=0, n_codes=0, sources=None):
+    plan = plan_augmentation(list(augmentations), n_features, sources=sources)
+    layer = build_augmenter(plan.kinds, n_codes, n_features)
+    state = layer.initial_state(plan.strengths, np.random.SeedSequence(seed), plan.sources)
     for variable, value in zip(layer.non_trainable_variables, state):
         variable.assign(value)
     return layer
@@ -258,6 +260,51 @@ def test_swap_noise_swaps_entries_for_values_of_the_same_column():
     np.testing.assert_array_equal(out // 100_000, x // 100_000)
     # A swapped entry differs unless it drew its own row (probability 1 / n_rows).
     assert np.mean(out != x) == pytest.approx(rate, abs=0.01)
+
+
+def test_swap_noise_swaps_the_columns_of_one_input_column_together():
+    # A table's categorical column is one-hot encoded into several network columns, and a
+    # numeric column with missing values gets an indicator: each such set swaps whole, so
+    # a swapped row holds one level (not none or two) and a value with its own indicator.
+    rng = np.random.default_rng(0)
+    table = pd.DataFrame({
+        "x": np.where(rng.random(400) < 0.3, np.nan, rng.normal(size=400)),
+        "c": pd.Categorical(rng.choice(list("abc"), 400)),
+        "z": rng.normal(size=400),
+    })  # fmt: skip
+    clf = make(augmentation=SwapNoise(0.5), max_iter=1).fit(table, table["z"] > 0)
+    preprocessor = clf._fitted.inputs
+    M = clf.network_inputs(table)
+    onehot = np.flatnonzero(preprocessor.sources_ == 1)
+    assert len(onehot) == 3
+    layer = augmenter(SwapNoise(0.5), n_features=M.shape[1], sources=preprocessor.sources_)
+    out, _ = augment(layer, M)
+    np.testing.assert_array_equal(out[:, onehot].sum(axis=1), 1.0)
+    # Each row's one-hot block and (value, indicator) pair is some row's, whole.
+    for block in (onehot, np.flatnonzero(preprocessor.sources_ == 0)):
+        assert len(block) >= 2
+        rows = {tuple(r) for r in M[:, block].tolist()}
+        assert {tuple(r) for r in out[:, block].tolist()} <= rows
+        assert np.mean((out[:, block] != M[:, block]).any(axis=1)) > 0.2
+    # Without the sources each column swaps alone: rows with no level or two appear.
+    alone, _ = augment(augmenter(SwapNoise(0.5), n_features=M.shape[1]), M)
+    assert np.any(alone[:, onehot].sum(axis=1) != 1.0)
+
+
+def test_a_fit_swaps_a_tables_input_columns_whole(monkeypatch):
+    # The fit hands the augmenter the preprocessor's column sources.
+    seen = []
+    original = skreg._base.plan_augmentation
+
+    def spy(*args, **kwargs):
+        plan = original(*args, **kwargs)
+        seen.append(plan.sources)
+        return plan
+
+    monkeypatch.setattr(skreg._base, "plan_augmentation", spy)
+    table = pd.DataFrame({"c": pd.Categorical(list("abcab") * 8), "x": np.arange(40.0)})
+    clf = make(augmentation=SwapNoise(0.2), max_iter=1).fit(table, np.arange(40) % 2)
+    np.testing.assert_array_equal(seen[-1], clf._fitted.inputs.sources_)
 
 
 def test_horizontal_and_vertical_flips_move_the_pixels():

@@ -185,9 +185,9 @@ def augment(
 
     from ._augmenters import build_augmenter
 
-    layer = build_augmenter(plan.kinds)
+    layer = build_augmenter(plan.kinds, n_features=X.shape[1])
     for variable, value in zip(
-        layer.non_trainable_variables, layer.initial_state(plan.strengths, seeds)
+        layer.non_trainable_variables, layer.initial_state(plan.strengths, seeds, plan.sources)
     ):
         variable.assign(value)
     X, Y = layer(X, Y, *host_arrays)

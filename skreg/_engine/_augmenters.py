@@ -18,18 +18,21 @@ from .._specs import child_seed
 from ._random import randint, uniform
 
 
-def build_augmenter(kinds: Sequence[tuple[type, Any]], n_codes: int = 0) -> _Augmenter | None:
-    """The Keras layer applying the augmentation ``kinds`` in order, or None without any.
+def build_augmenter(
+    kinds: Sequence[tuple[type, Any]], n_codes: int = 0, n_features: int = 0
+) -> _Augmenter | None:
+    """The Keras layer applying the augmentation ``kinds`` in order to rows of ``n_features``
+    columns, or None without any.
 
     ``n_codes``: the input's last columns that are categorical codes (embedded columns of a
     table, :class:`skreg._specs.FrontSpec`). A code names a level, so noise never touches
     it (the front would read a neighbouring level) and Mixup gives a mixed row the code of
     the row that weighs more; swap noise swaps codes as it swaps values.
 
-    Its strengths and random-generator states are placeholders; every fit gives them values
-    (:meth:`_Augmenter.initial_state`).
+    Its strengths, random-generator states and swap noise's column groups are placeholders;
+    every fit gives them values (:meth:`_Augmenter.initial_state`).
     """
-    steps = [_LAYERS[name](structure, n_codes) for name, structure in kinds]
+    steps = [_LAYERS[name](structure, n_codes, n_features) for name, structure in kinds]
     return _Augmenter(steps) if steps else None
 
 
@@ -51,13 +54,21 @@ class _Augmenter(keras.layers.Layer):
         return not any(isinstance(step, _ImageLayer) and step.affine for step in self.steps)
 
     def initial_state(
-        self, strengths: Sequence[Sequence[float]], seeds: np.random.SeedSequence
+        self,
+        strengths: Sequence[Sequence[float]],
+        seeds: np.random.SeedSequence,
+        sources: np.ndarray | None = None,
     ) -> tuple[np.ndarray, ...]:
-        """Values of the non-trainable variables: the steps' strengths and fresh seeds."""
+        """Values of the non-trainable variables: the steps' strengths, fresh seeds and, for
+        swap noise, which columns swap together: those of one ``sources`` value, the input
+        column each column comes from (a categorical's one-hot columns, a numeric column and
+        its missing-value indicator); each column on its own without ``sources``."""
         values: dict[int, np.ndarray] = {}
         for step, step_strengths in zip(self.steps, strengths, strict=True):
             for variable, value in zip(step.strength_variables, step_strengths, strict=True):
                 values[id(variable)] = np.asarray(value, dtype=np.float32)
+            if isinstance(step, _SwapNoiseLayer):
+                values[id(step.groups)] = column_groups(sources, step.groups.shape[0])
             generator = getattr(step, "seed_generator", None)
             if generator is not None:
                 values[id(generator.state)] = np.array([child_seed(seeds), 0])
@@ -137,17 +148,34 @@ class _GaussianNoiseLayer(_Step):
 
 
 class _SwapNoiseLayer(_Step):
-    """Swap noise within the batch (see :class:`skreg.SwapNoise`)."""
+    """Swap noise within the batch (see :class:`skreg.SwapNoise`): each column group (its
+    columns' index in the run-time ``groups``) swaps or not, for one donor row, together."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, n_features: int, **kwargs: Any) -> None:
         super().__init__(strengths=("rate",), **kwargs)
+        self.groups = self.add_weight(
+            shape=(n_features,), initializer="zeros", dtype="int32", trainable=False,
+            name="groups",
+        )  # fmt: skip
 
     def call(self, x: Any, y: Any) -> tuple[Any, Any]:
         ops = keras.ops
         shape = ops.shape(x)
+        # A draw per group, read by each of its columns: the draws of the columns' own
+        # positions when every column is its own group.
         swap = uniform(shape, self.seed_generator) < self.strength_variables[0]
         donors = randint(shape, shape[0], self.seed_generator)
+        swap, donors = (ops.take(a, self.groups, axis=1) for a in (swap, donors))
         return ops.where(swap, ops.take_along_axis(x, donors, axis=0), x), y
+
+
+def column_groups(sources: np.ndarray | None, n_features: int) -> np.ndarray:
+    """For each of ``n_features`` columns, the position of its group's first column: the
+    first column of the same ``sources`` value (every column its own without them)."""
+    if sources is None:
+        return np.arange(n_features, dtype=np.int32)
+    _, first, inverse = np.unique(np.asarray(sources), return_index=True, return_inverse=True)
+    return first[inverse].astype(np.int32)
 
 
 class _ImageLayer(_Step):
@@ -234,10 +262,14 @@ class _ImageLayer(_Step):
 
 # Each augmentation kind's layer, given the structure part of its kind.
 _LAYERS = {
-    "gaussian_noise": lambda structure, n_codes: _GaussianNoiseLayer(
+    "gaussian_noise": lambda structure, n_codes, n_features: _GaussianNoiseLayer(
         name="gaussian_noise", n_codes=n_codes
     ),
-    "swap_noise": lambda structure, n_codes: _SwapNoiseLayer(name="swap_noise", n_codes=n_codes),
-    "mixup": lambda structure, n_codes: _MixLayer(name="mixup", n_codes=n_codes),
-    "image": lambda structure, n_codes: _ImageLayer(*structure, name="image", n_codes=n_codes),
+    "swap_noise": lambda structure, n_codes, n_features: _SwapNoiseLayer(
+        n_features, name="swap_noise", n_codes=n_codes
+    ),
+    "mixup": lambda structure, n_codes, n_features: _MixLayer(name="mixup", n_codes=n_codes),
+    "image": lambda structure, n_codes, n_features: _ImageLayer(
+        *structure, name="image", n_codes=n_codes
+    ),
 }

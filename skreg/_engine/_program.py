@@ -195,7 +195,9 @@ class Program:
         self.optimizer = make_optimizer(key.optimizer, 1e-3)
         self.optimizer.build(self.network.trainable_variables)
         front = key.network.front
-        self.augmenter = build_augmenter(key.augmentation, len(front.levels) if front else 0)
+        self.augmenter = build_augmenter(
+            key.augmentation, len(front.levels) if front else 0, key.network.n_features
+        )
         self.loss = LOSSES[key.loss]
         self.fresh_optimizer = tuple(numpy(v) for v in self.optimizer.variables)
         self.learning_rate_index = next(
@@ -231,7 +233,8 @@ class Program:
             optimizer = None
         augmenter = ()
         if self.augmenter is not None:
-            augmenter = self.augmenter.initial_state(request.augmentation.strengths, seeds)
+            plan = request.augmentation
+            augmenter = self.augmenter.initial_state(plan.strengths, seeds, plan.sources)
         return (
             cast_all(network.trainable, self.network.trainable_variables),
             cast_all(network.non_trainable, self.network.non_trainable_variables),
