@@ -12,7 +12,7 @@ SKLEARN_ONLY = {
     "alpha, batch_size, ...) gives the same penalty)",
     "solver": "optimizer ('adam', 'sgd', 'rmsprop', ...; there is no 'lbfgs')",
     "learning_rate_init": "learning_rate, which is the step size itself",
-    "momentum": "optimizer='sgd' (Keras' SGD, without momentum) or optimizer='adam'",
+    "momentum": "optimizer='sgd' (Keras' SGD, without momentum) or optimizer='nadam'",
     "nesterovs_momentum": "optimizer='nadam' for Nesterov-accelerated Adam",
     "max_fun": "nothing: it only applies to solver='lbfgs', which skreg does not have",
 }

@@ -151,6 +151,12 @@ def test_path_display_keeps_the_best_candidate_per_value(classification_data):
         RegularizationPathDisplay.from_cv_results(results, "l1")
 
 
+def test_path_display_refuses_an_empty_param_range(classification_data):
+    X, y = classification_data
+    with pytest.raises(ValueError, match="param_range holds no value of 'l2'"):
+        RegularizationPathDisplay.from_estimator(make(), X, y, param_name="l2", param_range=[])
+
+
 def test_path_display_from_estimator(regression_data):
     X, y = regression_data
     reg = RegularizedMLPRegressor((8,), max_iter=5, random_state=0)

@@ -187,6 +187,8 @@ fill_between_kw, errorbar_kw
                 "is a fitted search, RegularizedMLPClassifierCV or RegularizedMLPRegressorCV."
             )
         values = list(param_range)
+        if not values:
+            raise ValueError(f"param_range holds no value of {param_name!r} to draw the path at.")
         # Each value reaches the estimator as given: a tuple stays one value, not a row, and
         # an int stays an int (max_iter, batch_size refuse 2.0).
         train_scores, test_scores = validation_curve(
