@@ -56,6 +56,7 @@ from ._validation import (
     Interval,
     StrOptions,
     _safe_indexing,
+    scorer_accepts_sample_weight,
 )
 from .augmentation import Augmentation, plan_augmentation
 
@@ -406,11 +407,17 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         description = f"scoring={self.scoring!r} on the {len(y_val)} validation rows"
         if not callable(self.scoring):
             self._check_scorer(scorer, data.table, data.y, X_val, y_val)
+        # As scikit-learn's MLPs: the held-out rows' weights (class weights too) weigh the
+        # score, when they differ and the scorer takes them.
+        w_val = data.weights[rows["validation"]]
+        weigh = np.ptp(w_val) > 0 and scorer_accepts_sample_weight(scorer, fitting=self)
+        weights = {"sample_weight": w_val} if weigh else {}
 
         def make_validation(current):
             def score(val_loss):
                 try:
-                    value = float(scorer(self._fitted_view(fitted(current())), X_val, y_val))
+                    view = self._fitted_view(fitted(current()))
+                    value = float(scorer(view, X_val, y_val, **weights))
                 except (ValueError, TypeError) as error:
                     raise scoring_error(self, error, data.y, y_val) from error
                 return {"val_loss": val_loss, f"val_{name}": value}, value

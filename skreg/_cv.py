@@ -30,6 +30,7 @@ from ._validation import (
     _fit_context,
     _safe_indexing,
     scorer_accepts_sample_weight,
+    scorer_request,
 )
 
 # Parameters of the CV estimators that the fold models do not take; every other one is
@@ -203,7 +204,9 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
                         f"predictions: {error}"
                     ) from None
             # As GridSearchCV: the weights reach the scorer too when it takes them.
-            scorer_weights = sample_weight is not None and scorer_accepts_sample_weight(scorer)
+            scorer_weights = sample_weight is not None and scorer_accepts_sample_weight(
+                scorer, fitting=self
+            )
             # Every fold model reads the columns as the whole data's preprocessor would:
             # one network, so one compiled program, even when a column's level count
             # crosses max_onehot_levels between folds.
@@ -268,7 +271,8 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         y : array-like of shape (n_samples,) or (n_samples, n_targets)
             True labels or targets.
         sample_weight : array-like of shape (n_samples,), default=None
-            Weights of the rows, passed to the scorer.
+            Weights of the rows, passed to the scorer; a scorer that does not take them
+            (or declines them under metadata routing) raises a TypeError.
 
         Returns
         -------
@@ -278,8 +282,22 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         if self.scoring is None:
             default = ClassifierMixin.score if is_classifier(self) else RegressorMixin.score
             return default(self, X, y, sample_weight=sample_weight)
-        weights = {} if sample_weight is None else {"sample_weight": sample_weight}
-        return check_scoring(self, scoring=self.scoring)(self, X, y, **weights)
+        scorer = check_scoring(self, scoring=self.scoring)
+        if sample_weight is None:
+            return scorer(self, X, y)
+        if not scorer_accepts_sample_weight(scorer):
+            declined = scorer_request(scorer) is False
+            raise TypeError(
+                f"score got sample_weight, but scoring={self.scoring!r} "
+                + (
+                    "declines it (set_score_request(sample_weight=False))"
+                    if declined
+                    else "takes no sample_weight"
+                )  # fmt: skip
+                + ", so it cannot weight the rows. Call score without sample_weight, or use "
+                "a scorer that takes it."
+            )
+        return scorer(self, X, y, sample_weight=sample_weight)
 
     # Private helpers, in call order.
 

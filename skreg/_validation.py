@@ -22,30 +22,48 @@ except ImportError:  # scikit-learn < 1.9: no callbacks, and no set_callbacks me
     HAS_CALLBACKS = False
 
 
-def scorer_accepts_sample_weight(scorer) -> bool:
+def scorer_accepts_sample_weight(scorer, fitting: object = None) -> bool:
     """Whether ``scorer`` takes ``sample_weight``, as GridSearchCV decides it before it
     passes the fit's weights to the scorer (a scorer object's private ``_accept_sample_weight``
     on recent scikit-learn, else the callable's signature). With metadata routing enabled,
     a scorer's own request decides where it made one (``set_score_request(sample_weight=
     True)`` or ``False``; GridSearchCV routes them so), and an unset request is read as
-    without routing."""
+    without routing. ``fitting``: the estimator fitting with weights, named in GridSearchCV's
+    warning when the scorer cannot take them (none where a request decided)."""
     import inspect
 
+    from ._warnings import warn
+
+    request = scorer_request(scorer)
+    if request is not None:
+        return request is True or request == "sample_weight"
+    accept = getattr(scorer, "_accept_sample_weight", None)
+    if accept is not None:
+        accept = bool(accept())
+    else:
+        try:
+            accept = "sample_weight" in inspect.signature(scorer).parameters
+        except (TypeError, ValueError):
+            accept = False
+    if not accept and fitting is not None:
+        warn(
+            f"The scoring {scorer} does not support sample_weight, which may lead to "
+            f"statistically incorrect results when fitting {fitting} with sample weights: "
+            "its scores are unweighted."
+        )
+    return accept
+
+
+def scorer_request(scorer) -> object:
+    """The scorer's ``sample_weight`` request under metadata routing (True, False or an
+    alias), or None: routing off, or no request made."""
     import sklearn
 
     if sklearn.get_config().get("enable_metadata_routing") and hasattr(
         scorer, "get_metadata_routing"
     ):
-        request = scorer.get_metadata_routing().score.requests.get("sample_weight")
-        if request is not None:
-            return request is True or request == "sample_weight"
-    accept = getattr(scorer, "_accept_sample_weight", None)
-    if accept is not None:
-        return bool(accept())
-    try:
-        return "sample_weight" in inspect.signature(scorer).parameters
-    except (TypeError, ValueError):
-        return False
+        return scorer.get_metadata_routing().score.requests.get("sample_weight")
+    return None
 
 
 __all__ = [

@@ -8,7 +8,7 @@ import pytest
 from plain import plain
 from sklearn.base import clone, is_classifier
 from sklearn.datasets import load_iris
-from sklearn.metrics import recall_score
+from sklearn.metrics import accuracy_score, recall_score
 from sklearn.model_selection import (
     GridSearchCV,
     StratifiedKFold,
@@ -256,6 +256,47 @@ def test_early_stopping_monitors_a_scorer(classification_data, capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert len(lines) == clf.n_iter_
     assert "val_loss" in lines[0] and "val_accuracy" in lines[0]
+
+
+def test_the_early_stopping_score_is_weighted_as_in_scikit_learns_mlp(classification_data):
+    # scikit-learn's MLPs weigh their validation score by the held-out rows' weights; so
+    # does skreg, with the sample and class weights of the rows the scorer sees.
+    X, y = classification_data
+    X = np.column_stack([X, np.arange(len(y))])  # each row's index, to find its weight
+    w = 1.0 + np.arange(len(y)) % 7
+    seen = []
+
+    def weighted_accuracy(estimator, X_val, y_val, sample_weight=None):
+        seen.append((X_val[:, -1].astype(int), sample_weight))
+        return accuracy_score(y_val, estimator.predict(X_val), sample_weight=sample_weight)
+
+    small(early_stopping=True, scoring=weighted_accuracy, max_iter=2).fit(X, y, sample_weight=w)
+    rows, weights = seen[-1]
+    np.testing.assert_allclose(weights / weights[0], w[rows] / w[rows[0]], rtol=1e-6)
+    classes = {0: 1.0, 1: 3.0}
+    small(early_stopping=True, scoring=weighted_accuracy, max_iter=2, class_weight=classes).fit(
+        X, y
+    )
+    rows, weights = seen[-1]
+    expected = np.where(y[rows] == 1, 3.0, 1.0)
+    np.testing.assert_allclose(weights / weights[0], expected / expected[0], rtol=1e-6)
+    small(early_stopping=True, scoring=weighted_accuracy, max_iter=2).fit(X, y)
+    assert seen[-1][1] is None  # equal weights: the plain score
+
+
+def test_an_early_stopping_scorer_without_weights_warns_that_it_is_unweighted(
+    classification_data,
+):
+    X, y = classification_data
+
+    def accuracy(estimator, X_val, y_val):
+        return accuracy_score(y_val, estimator.predict(X_val))
+
+    clf = small(early_stopping=True, scoring=accuracy, max_iter=2)
+    with pytest.warns(UserWarning, match="does not support sample_weight") as record:
+        clf.fit(X, y, sample_weight=1.0 + np.arange(len(y)) % 3)
+    assert record[0].filename == __file__
+    assert len(clf.validation_scores_) == clf.n_iter_
 
 
 def test_scorer_early_stopping_on_dataframe_does_not_warn(classification_data):

@@ -500,6 +500,32 @@ def test_sample_weight_and_groups_reach_it_through_metadata_routing(iris, joint)
     assert not np.allclose(routed.predict_proba(X), unweighted.predict_proba(X))
 
 
+def test_score_refuses_weights_its_scorer_cannot_take(binary_data):
+    from sklearn.metrics import get_scorer
+
+    X, y = binary_data
+    weights = np.where(y == 1, 5.0, 0.2)
+
+    def accuracy(estimator, X, y):
+        return accuracy_score(y, estimator.predict(X))
+
+    cv = small_cv(scoring=accuracy, l2s=[1e-3], dropouts=[0.0])
+    # As GridSearchCV, the fit warns that such a scorer scores the folds unweighted.
+    with pytest.warns(UserWarning, match="does not support sample_weight") as record:
+        cv.fit(X, y, sample_weight=weights)
+    assert record[0].filename == __file__
+    with pytest.raises(TypeError, match="scoring=<function .* takes no sample_weight"):
+        cv.score(X, y, sample_weight=weights)
+    assert cv.score(X, y) == accuracy_score(y, cv.predict(X))
+    cv.set_params(scoring="accuracy")
+    expected = accuracy_score(y, cv.predict(X), sample_weight=weights)
+    assert cv.score(X, y, sample_weight=weights) == pytest.approx(expected)
+    with sklearn.config_context(enable_metadata_routing=True):
+        declined = get_scorer("accuracy").set_score_request(sample_weight=False)
+        with pytest.raises(TypeError, match=r"declines it \(set_score_request"):
+            cv.set_params(scoring=declined).score(X, y, sample_weight=weights)
+
+
 @pytest.mark.parametrize("request_weights", [False, True])
 def test_the_scorers_own_request_decides_its_weights_under_metadata_routing(
     binary_data, request_weights
