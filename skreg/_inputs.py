@@ -169,7 +169,8 @@ def _refuse_unreadable_columns(X: Any) -> None:
     mixed = []
     for (name, values), dtype in zip(X.items(), X.dtypes, strict=True):
         # Only plain object columns can hold mixed kinds (a string dtype holds strings).
-        held = infer_dtype(values, skipna=True) if dtype == np.dtype(object) else ""
+        # Missing values aside, NaT too (which infer_dtype's skipna keeps).
+        held = infer_dtype(values.dropna(), skipna=True) if dtype == np.dtype(object) else ""
         if held in _UNREADABLE_OBJECTS:  # each date would be a level, unseen ever after
             unreadable[name] = f"{held} (as objects)"
         elif held in ("mixed", "mixed-integer") and not holds_numbers(values):

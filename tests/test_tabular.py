@@ -201,6 +201,19 @@ def test_pandas_na_in_numbers_held_as_objects_reads_as_missing():
         np.testing.assert_array_equal(clf.predict_proba(X.to_numpy()), expected)
 
 
+def test_nat_among_strings_held_as_objects_reads_as_missing():
+    # pandas counts NaT as missing; infer_dtype does not skip it, so such a column read as
+    # numbers mixed with strings and was refused.
+    strings = pd.Series([None, "a", "b", "a", "b", "a", "b", "b"], dtype=object)
+    clf = small().fit(pd.DataFrame({"s": strings, "x": np.arange(8.0)}), [0, 1] * 4)
+    with_nat = pd.DataFrame({"s": strings.where(strings.notna(), pd.NaT), "x": np.arange(8.0)})
+    assert with_nat["s"].iloc[0] is pd.NaT
+    np.testing.assert_array_equal(
+        small().fit(with_nat, [0, 1] * 4).predict_proba(with_nat),
+        clf.predict_proba(with_nat),
+    )
+
+
 @pytest.mark.parametrize(
     "values",
     [
