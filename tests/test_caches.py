@@ -298,6 +298,34 @@ def test_a_damaged_entry_is_removed_and_the_fit_goes_on(whole_cache, how, run_py
     np.testing.assert_array_equal(after["proba"], repaired["proba"])
 
 
+@pytest.mark.slow
+@pytest.mark.subprocess
+def test_an_entry_that_cannot_be_removed_never_fails_a_fit(whole_cache, run_python):
+    # A folder where an entry should be: unreadable and not a file to delete. TensorFlow
+    # failed every fit of its network for good; JAX said it had removed it.
+    root, first = whole_cache
+    cache = {"SKREG_COMPILATION_CACHE_DIR": str(root)}
+    (folder,) = root.glob("skreg-*")
+    entries = _entries(folder)
+    assert entries, "the first fit wrote no compiled code"
+    try:
+        for entry in entries:
+            entry.unlink()
+            entry.mkdir()
+        for _ in range(2):  # and so in every later process
+            result = run_python(FIT, **cache)
+            np.testing.assert_allclose(result["proba"], first["proba"], atol=1e-5)
+            assert len(result["said"]) == 1, result["said"]
+            assert "damaged" in result["said"][0] and "cannot remove" in result["said"][0]
+            assert "which skreg removed" not in result["said"][0]
+    finally:
+        for entry in entries:
+            if entry.is_dir():
+                entry.rmdir()
+    after = run_python(FIT, **cache)  # the folders gone, the cache is whole again
+    np.testing.assert_allclose(after["proba"], first["proba"], atol=1e-5)
+
+
 def _jobs(X, y, widths):
     def job(i):
         clf = RegularizedMLPClassifier((widths[i % len(widths)],), max_iter=3, random_state=i)

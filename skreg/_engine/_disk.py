@@ -121,9 +121,11 @@ def prune(current: Path, *, bounded_by_backend: bool) -> None:
         pass
 
 
-def repair_xla_entries(cache: str, message: str) -> bool:
+def repair_xla_entries(cache: str, message: str) -> str | None:
     """Delete the entries of TensorFlow's XLA cache in ``cache`` that cannot be whole, after
-    a call failed with ``message``; whether any was found.
+    a call failed with ``message``: "removed" when it deleted every one it found, "kept"
+    when one would not go (a folder in an entry's place, another user's entry), None when
+    it found none.
 
     TensorFlow fails every later call of a function whose entry is truncated, empty or
     overwritten ("Serialized cache key does not match", "Can't parse ...", "Read less bytes
@@ -136,12 +138,15 @@ def repair_xla_entries(cache: str, message: str) -> bool:
     for path in Path(cache).glob("xla_compile_cache*"):
         try:
             whole = str(path) not in message and _whole_message(path.read_bytes())
-        except OSError:
+        except FileNotFoundError:  # another process removed it
             continue
+        except OSError:  # unreadable: TensorFlow cannot read it either
+            whole = False
         if not whole:
             broken.append(path)
-    _delete(cache, broken, "XLA")
-    return bool(broken)
+    if not broken:
+        return None
+    return "kept" if _delete(cache, broken, "XLA") else "removed"
 
 
 def xla_write_failed(cache: str, message: str) -> bool:
@@ -186,23 +191,37 @@ def repair_jax_entries(cache: str, message: str) -> None:
     _delete(cache, broken, "JAX")
 
 
-def _delete(cache: str, broken: list[Path], kind: str) -> None:
+def _delete(cache: str, broken: list[Path], kind: str) -> list[Path]:
     """Delete the ``broken`` entries (with JAX's access-time companions); warn the first
-    time in the process."""
+    time in the process, of those removed and of those that would not go (returned)."""
     global _warned
+    kept = []
     for path in broken:
-        for companion in (path, path.with_name(path.name.removesuffix("-cache") + "-atime")):
-            with contextlib.suppress(OSError):
-                companion.unlink()
+        try:
+            path.unlink(missing_ok=True)
+        except OSError as error:  # a folder, or not ours to delete
+            kept.append(f"{path.name}: {error.strerror}")
+            continue
+        with contextlib.suppress(OSError):
+            path.with_name(path.name.removesuffix("-cache") + "-atime").unlink()
     with _LOCK:
         warn, _warned = bool(broken) and not _warned, _warned or bool(broken)
     if warn:
-        _warnings.warn(
-            f"skreg's compilation cache in {cache} held {len(broken)} damaged {kind} "
-            f"entr{'y' if len(broken) == 1 else 'ies'} (a full disk, a killed process or a "
-            "partial copy leaves them), which skreg removed; the network was compiled again.",
-            RuntimeWarning,
-        )
+        removed = len(broken) - len(kept)
+        said = f"skreg's compilation cache in {cache} held {len(broken)} damaged {kind} entr"
+        said += f"{'y' if len(broken) == 1 else 'ies'} (a full disk, a killed process or a "
+        said += "partial copy leaves them)"
+        if removed:
+            said += f", {'which' if not kept else f'{removed} of which'} skreg removed"
+        if kept:
+            said += (
+                f"; skreg cannot remove {len(kept)} ({'; '.join(kept[:3])}), so "
+                + ("this network trains without XLA in this process (the same results up to "
+                   "float rounding)" if kind == "XLA" else "it compiles the network again")
+                + ". Delete them, or point compilation_cache_dir at another folder"
+            )  # fmt: skip
+        _warnings.warn(f"{said}; the network was compiled again.", RuntimeWarning)
+    return kept
 
 
 def _whole_message(data: bytes) -> bool:

@@ -11,7 +11,8 @@ One fit at a time uses a program's variables (:meth:`TensorFlowProgram.claim`), 
 - Functions are registered under stable names (:mod:`._tf_functions`), so that XLA's cache
   entries are found from any process, and saved so a new process need not trace them.
 - A damaged XLA cache entry fails the function for good in this process: the entry is
-  removed (:func:`._disk.repair_xla_entries`) and the function traced anew. An entry that
+  removed (:func:`._disk.repair_xla_entries`) and the function traced anew; one that cannot
+  be removed (a folder in its place) leaves that network without XLA. An entry that
   cannot be written (a full disk) fails every XLA compilation: the process then trains
   without XLA (:func:`._disk.xla_write_failed`).
 """
@@ -150,7 +151,11 @@ class TensorFlowProgram(Program):
             result = traced(*args)  # the first call compiles, or loads the XLA cache's entry
         except (tf.errors.InvalidArgumentError, tf.errors.DataLossError,
                 tf.errors.OutOfRangeError) as error:  # fmt: skip
-            if cache is None or not repair_xla_entries(cache, str(error)):
+            repair = None if cache is None else repair_xla_entries(cache, str(error))
+            if repair == "kept" and name == "epochs" and self.xla:
+                self._decide_xla(False)  # an entry that stays: this network without XLA
+                return self.call(name, *args)
+            if repair != "removed":
                 raise
             # TensorFlow remembers the failure under the function's names: trace it anew.
             traced = self._trace(name, specs)
