@@ -272,6 +272,20 @@ def test_path_display_from_estimator_passes_integers_as_integers(classification_
     np.testing.assert_array_equal(display.param_range, [1, 2])
 
 
+def test_path_display_stars_nothing_when_every_mean_score_is_nan():
+    # A search whose every candidate failed a fold ranks them all 1 (its error_score NaN):
+    # the star was drawn at the first, a point of no score.
+    values = np.array([1e-2, 1e-3])
+    results = {"split0_test_score": np.array([np.nan, np.nan]),
+               "split1_test_score": np.array([0.8, 0.7]),
+               "mean_test_score": np.array([np.nan, np.nan]),
+               "rank_test_score": np.array([1, 1]),
+               "param_l2": np.ma.MaskedArray(values, mask=False)}  # fmt: skip
+    display = RegularizationPathDisplay.from_cv_results(results, "l2")
+    assert display.best_marker_ is None and display.best_value_ is None
+    assert len(display.test_scores) == 2
+
+
 def test_path_display_stars_the_first_best_in_grid_order_among_ties():
     # GridSearchCV and the CV estimators choose the first rank-1 candidate in grid order;
     # the star went to the smallest of the tied values instead.
@@ -392,6 +406,14 @@ def test_history_display_drawn_again_reuses_its_score_axis(classification_data):
     display.plot(ax=display.ax_)
     assert len(display.figure_.axes) == 2
     assert display.score_ax_ is display.figure_.axes[1]
+    # Another model's display on the same axes shares the score axis, as a second
+    # scikit-learn Display adds its lines to the axes it is given.
+    other = make(early_stopping=True, scoring="accuracy", validation_fraction=0.3, l2=1e-2)
+    second = TrainingHistoryDisplay.from_estimator(other.fit(X, y), ax=display.ax_)
+    assert len(display.figure_.axes) == 2 and second.score_ax_ is display.score_ax_
+    display.plot()  # a figure of its own, then back to the shared axes
+    display.plot(ax=second.ax_)
+    assert len(second.figure_.axes) == 2
 
 
 def test_history_display_points_a_fold_ensemble_at_its_fold_models(classification_data):

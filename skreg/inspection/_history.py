@@ -123,9 +123,8 @@ class TrainingHistoryDisplay:
         self.score_ax_ = None
         scores = [k for k in self.history if k.startswith("val_") and k != "val_loss"]
         if scores:
-            # Drawn again on the same axes: on the twin axes made the first time.
-            again = getattr(self, "ax_", None) is ax and getattr(self, "_twin", None)
-            self.score_ax_ = self._twin = again or ax.twinx()
+            # On axes that hold a display already: on the score axes made the first time.
+            self.score_ax_ = _score_axes(ax)
             key = scores[0]
             (self.lines_[key],) = self.score_ax_.plot(
                 epochs, self.history[key], color="tab:green", label=f"validation {key[4:]}"
@@ -185,3 +184,17 @@ def _trained_network(estimator: Any) -> Any:
 
 # Where scikit-learn's wrappers keep their fitted estimator.
 _FITTED_INNER = ("regressor_", "best_estimator_", "estimator_")
+
+
+_SCORE_AXES = "skreg: validation score"  # the label of the right-hand axes a plot makes
+
+
+def _score_axes(ax: Any) -> Any:
+    """The right-hand axes for validation scores on ``ax``: the one an earlier plot made
+    there, or a new twin (a twin per plot stacked their scales on one another)."""
+    for other in ax.get_shared_x_axes().get_siblings(ax):
+        if other is not ax and other.get_label() == _SCORE_AXES:
+            return other
+    twin = ax.twinx()
+    twin.set_label(_SCORE_AXES)
+    return twin

@@ -53,7 +53,8 @@ class RegularizationPathDisplay(ValidationCurveDisplay):
         The marker at the best value; None when every mean test score is NaN.
     best_value_ : object
         The parameter value with the best mean test score (NaN means count as the worst);
-        from :meth:`from_cv_results`, the value of the search's best rank.
+        from :meth:`from_cv_results`, the value of the search's best rank. None when every
+        mean test score is NaN.
 
     Examples
     --------
@@ -404,7 +405,9 @@ fill_between_kw, errorbar_kw
             self.ax_.set_xscale("symlog", linthresh=positive[positive > 0].min())
         means = np.asarray(self.test_scores, dtype=float).mean(axis=1)
         best = getattr(self, "_best", None)  # from_cv_results: the search's rank 1
-        if best is None and not np.isnan(means).all():
+        if np.isnan(means).all():
+            best = None  # no score to mark, whatever ranks a search gave its failures
+        elif best is None:
             best = int(np.nanargmax(means))  # a NaN mean (a failed fit) is the worst
         means = -means if negate_score else means
         self.best_value_ = None if best is None else saved_range[best]
