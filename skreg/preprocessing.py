@@ -76,14 +76,24 @@ class ZCAWhitening(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         self : ZCAWhitening
             The fitted transformer.
         """
-        X = validate_data(self, X, dtype=np.float64)
-        self.mean_ = X.mean(axis=0)
-        centered = X - self.mean_
-        covariance = centered.T @ centered / len(X)
-        eigenvalues, eigenvectors = np.linalg.eigh(covariance)
-        eigenvalues = np.clip(eigenvalues, 0.0, None)
-        scale = 1.0 / np.sqrt(eigenvalues + self.epsilon)
-        self.whitening_ = (eigenvectors * scale) @ eigenvectors.T
+        from ._fitted import restore_on_failure
+
+        # A refit that fails keeps the earlier fit.
+        with restore_on_failure(self, fitted=lambda name: name.endswith("_")):
+            X = validate_data(self, X, dtype=np.float64)
+            mean = X.mean(axis=0)
+            centered = X - mean
+            with np.errstate(over="ignore", invalid="ignore"):
+                covariance = centered.T @ centered / len(X)
+            if not np.isfinite(covariance).all():
+                raise ValueError(
+                    "X's covariance overflows float64 (its values reach "
+                    f"{np.abs(X).max():.3g}); scale X first, for example with StandardScaler."
+                )
+            eigenvalues, eigenvectors = np.linalg.eigh(covariance)
+            eigenvalues = np.clip(eigenvalues, 0.0, None)
+            scale = 1.0 / np.sqrt(eigenvalues + self.epsilon)
+            self.mean_, self.whitening_ = mean, (eigenvectors * scale) @ eigenvectors.T
         return self
 
     def transform(self, X):

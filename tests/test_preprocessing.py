@@ -64,3 +64,16 @@ def test_float32_data_stay_float32(correlated):
     assert white.dtype == np.float32 and zca.inverse_transform(white).dtype == np.float32
     np.testing.assert_allclose(white, zca.transform(correlated), rtol=1e-4, atol=1e-4)
     assert zca.transform(correlated).dtype == np.float64
+
+
+def test_a_failed_refit_keeps_the_earlier_fit(correlated):
+    # The covariance of rows near 1e160 overflows: eigh failed (3 columns) or gave NaN
+    # (2); the mean was already stored, so the earlier whitening was applied around the
+    # failed fit's mean.
+    zca = ZCAWhitening().fit(correlated)
+    before = zca.transform(correlated)
+    for X in (correlated * 1e160, correlated[:, :2] * 1e160):
+        with pytest.raises(ValueError, match="covariance overflows float64"):
+            zca.fit(X)
+    assert zca.n_features_in_ == correlated.shape[1]
+    np.testing.assert_array_equal(zca.transform(correlated), before)
