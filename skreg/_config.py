@@ -272,8 +272,9 @@ def program_cache_info() -> CacheInfo:
         ``evictions``, ``epoch_compiles`` and ``forward_compiles`` (traces of the training
         epoch and of the forward pass), ``size`` (programs held now), ``max_size``
         (``skreg.get_config()["program_cache_size"]``) and ``xla_networks`` (on TensorFlow,
-        the networks this process compiled with XLA, at most ``max_size``: TensorFlow never
-        frees XLA code, so this record outlives :func:`clear_program_cache`; 0 on JAX).
+        the networks this process compiled with XLA, at most the largest ``max_size`` it
+        had: TensorFlow never frees XLA code, so this record outlives
+        :func:`clear_program_cache`; 0 on JAX).
 
     Examples
     --------

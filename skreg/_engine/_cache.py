@@ -63,11 +63,13 @@ class CacheState:
                 self.xla_networks.add(key)
                 return True
             warn, self.xla_warned = not self.xla_warned, True
+            compiled = len(self.xla_networks)
         if warn:
             _warnings.warn(
-                f"skreg has compiled {limit} networks with XLA in this process, as many as "
-                "skreg.get_config()['program_cache_size']. TensorFlow never frees XLA-compiled "
-                "code (tensorflow/tensorflow#64170), so further networks run without XLA: "
+                f"skreg has compiled {compiled} networks with XLA in this process, at least "
+                f"skreg.get_config()['program_cache_size'] ({limit}). TensorFlow never frees "
+                "XLA-compiled code (tensorflow/tensorflow#64170), so further networks run "
+                "without XLA: "
                 "about 1.5x slower per epoch, freed when dropped, with the same results up to "
                 "float rounding. Raise program_cache_size, or use the JAX backend, to keep XLA."
             )

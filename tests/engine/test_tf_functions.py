@@ -184,6 +184,33 @@ def test_networks_made_again_after_a_cache_clear_keep_xla(tmp_path):
     assert result["xla_networks"] == 2
 
 
+_LOWERED = """
+    import json, warnings
+    import numpy as np
+    import skreg
+    from skreg import RegularizedMLPClassifier
+    X, y = np.random.default_rng(0).normal(size=(60, 4)), np.arange(60) % 3
+    for width in (5, 6, 7):
+        RegularizedMLPClassifier((width,), max_iter=1, random_state=0).fit(X, y)
+    with skreg.config_context(program_cache_size=1), warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        RegularizedMLPClassifier((8,), max_iter=1, random_state=0).fit(X, y)
+        xla = skreg.program_cache_info().xla_networks
+    said = [str(x.message) for x in w if issubclass(x.category, UserWarning)]
+    print(json.dumps({"said": said, "xla_networks": xla}))
+"""
+
+
+@pytest.mark.subprocess
+def test_the_xla_warning_counts_the_networks_compiled_when_the_cache_shrinks(run_python):
+    # It said "compiled 1 networks", the new limit, after three had been compiled.
+    result = run_python(_LOWERED, SKREG_COMPILATION_CACHE_DIR="off")
+    assert result["xla_networks"] == 3
+    assert len(result["said"]) == 1, result["said"]
+    assert "compiled 3 networks with XLA" in result["said"][0]
+    assert "program_cache_size'] (1)" in result["said"][0]
+
+
 @pytest.mark.subprocess
 def test_models_that_only_predict_take_no_xla_slot_from_a_later_fit(tmp_path, run_python):
     # A serving process that loads models, predicts, then trains: the training is the first
