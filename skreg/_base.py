@@ -433,7 +433,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         network: a scorer that fails on it (``"accuracy"`` for a regressor, ``"roc_auc"`` for
         three classes) would fail at the first epoch.
         """
-        error = scorer_failure(scorer, self._baseline().fit(X, y), X_val, y_val)
+        error = scorer_failure(scorer, self._baseline(), (X, y), X_val, y_val)
         if error is not None:
             raise scoring_error(self, error, y, y_val) from None
 

@@ -197,7 +197,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             grid = _search.candidates(_search.l2_path(self.l2s, n_train), self._dropouts())
             scorer = check_scoring(template, scoring=self.scoring)
             if not callable(self.scoring):  # a named scorer that does not suit the task
-                error = scorer_failure(scorer, template._baseline().fit(X, y), X, y)
+                error = scorer_failure(scorer, template._baseline(), (X, y), X, y)
                 if error is not None:
                     raise ValueError(
                         f"scoring={self.scoring!r} cannot score a {type(self).__name__}'s "

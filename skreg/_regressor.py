@@ -477,4 +477,15 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         return super()._target_scaling()
 
     def _baseline(self):
-        return DummyRegressor()
+        # What the network can predict: the Poisson loss's log link predicts above 0.
+        return _PositiveMean() if self.loss == "poisson" else DummyRegressor()
+
+
+class _PositiveMean(DummyRegressor):
+    """The mean target, or the smallest positive float32 where the mean is 0 (all-zero
+    counts): the Poisson network's constant prediction, which its deviance can score."""
+
+    def fit(self, X, y, sample_weight=None):
+        super().fit(X, y, sample_weight)
+        self.constant_ = np.maximum(self.constant_, np.finfo(np.float32).tiny)
+        return self

@@ -351,16 +351,22 @@ def weighted(weights: np.ndarray) -> np.ndarray:
     return np.flatnonzero(weights)
 
 
-def scorer_failure(scorer, baseline, X, y) -> Exception | None:
-    """What ``scorer`` raises on the fitted constant ``baseline``'s predictions for ``X``
-    (None if it scores them): a scorer that does not suit the task fails there as it would
-    on the network's, so it can be refused before any training."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+def scorer_failure(scorer, baseline, fit, X, y) -> Exception | None:
+    """What ``scorer`` raises on the constant ``baseline``'s predictions for ``X``, once
+    fitted on the pair ``fit`` (None if it scores them): a scorer that does not suit the
+    task fails there as it would on the network's, so it can be refused before any
+    training. None too when the baseline cannot fit the targets (dates, which the network
+    reads as numbers): it cannot stand in for the network then."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            baseline.fit(*fit)
+        except (ValueError, TypeError):
+            return None
+        try:
             scorer(baseline, X, y)
-    except (ValueError, TypeError, AttributeError) as error:
-        return error
+        except (ValueError, TypeError, AttributeError) as error:
+            return error
     return None
 
 

@@ -753,3 +753,23 @@ def test_the_path_display_draws_what_the_estimator_computed(iris):
                   RegularizationPathDisplay.from_estimator(cv, X, y)):  # fmt: skip
         np.testing.assert_array_equal(again.test_scores, display.test_scores)
     np.testing.assert_array_equal(cv.n_iter_, fits)
+
+
+def test_the_scorer_check_judges_what_the_network_can_predict():
+    # All-zero counts: a constant baseline predicting their mean, 0, failed the Poisson
+    # deviance ("strictly positive y_pred"), which the log link's predictions never do;
+    # GridSearchCV over the same grid fits. Dates as targets failed the baseline's fit
+    # itself with a raw NumPy error, where the regressor and GridSearchCV read them.
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    params = dict(l2s=[1e-4, 1e-2], dropouts=[0.0], pruning=False)
+    counts = small_cv(RegularizedMLPRegressorCV, loss="poisson", **params,
+                      scoring="neg_mean_poisson_deviance").fit(X, np.zeros(60))  # fmt: skip
+    member = RegularizedMLPRegressor(**SMALL, loss="poisson")
+    search = GridSearchCV(member, {"l2": [1e-4, 1e-2], "dropout": [0.0]}, cv=3,
+                          scoring="neg_mean_poisson_deviance").fit(X, np.zeros(60))  # fmt: skip
+    np.testing.assert_allclose(
+        counts.cv_results_["mean_test_score"], search.cv_results_["mean_test_score"], rtol=1e-5
+    )
+    dates = pd.date_range("2020-01-01", periods=60).values
+    fitted = small_cv(RegularizedMLPRegressorCV, **params).fit(X, dates)
+    assert np.isfinite(fitted.cv_results_["mean_test_score"]).all()
