@@ -216,6 +216,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             record, members = self._race(template, grid, folds, data, scorer)
             _search.raise_if_no_score(record)
             record.report_failures(self.error_score)
+            _search.warn_if_not_finite(record)
             self._store(record)
             for name in ("estimators_", "best_estimator_", "refit_time_"):  # a previous refit's
                 self.__dict__.pop(name, None)

@@ -240,6 +240,14 @@ def raise_if_no_score(record: SearchRecord) -> None:
         raise lacking[0]
 
 
+def warn_if_not_finite(record: SearchRecord) -> None:
+    """GridSearchCV's warning when a candidate's mean score is NaN or infinite (a failed
+    fit, a scorer that gave NaN: the ranks then put it last, or pick the first of all)."""
+    means = record.means()
+    if not np.isfinite(means).all():
+        _warnings.warn(f"One or more of the test scores are non-finite: {means}")
+
+
 def score_number(score: Any, scorer: Any) -> float:
     """A scorer's result as a float, or GridSearchCV's error for what is not a number."""
     if hasattr(score, "item"):

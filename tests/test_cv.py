@@ -673,7 +673,13 @@ def test_finalists_whose_later_folds_failed_rank_after_every_scored_candidate():
     cv = RegularizedMLPClassifierCV(
         (4,), l2s=[1e-1, 1e-2, 1e-3, 1e-4], dropouts=[0.0], cv=folds, max_iter=2,
         scoring=_scores_by_fold(table), random_state=0,
-    ).fit(X, y)  # fmt: skip
+    )  # fmt: skip
+    # GridSearchCV's warning, at the user's line.
+    with pytest.warns(
+        UserWarning, match=r"test scores are non-finite: \[0.5 +0.6 +nan +nan\]"
+    ) as w:
+        cv.fit(X, y)
+    assert w[0].filename == __file__
     results = cv.cv_results_
     assert list(results["n_folds_run"]) == [1, 1, 3, 3]
     assert list(results["rank_test_score"]) == [2, 1, 3, 3]
