@@ -271,23 +271,6 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
             )  # fmt: skip
         )
 
-    @property
-    def model_(self):
-        """The trained network as a compiled Keras model (built on first access).
-
-        skreg predicts and continues training from its own copy of the weights, so changing
-        this model does not change the estimator.
-        """
-        fitted = self.__dict__.get("_fitted")
-        if fitted is None or fitted.optimizer is None:
-            raise AttributeError(f"{type(self).__name__!r} object has no attribute 'model_'")
-        model = self.__dict__.get("_model")
-        if model is None:
-            model = self.__dict__["_model"] = _engine.export_model(
-                fitted.key, fitted.network, fitted.penalty, fitted.optimizer
-            )
-        return model
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.allow_nan = True  # missing values are imputed

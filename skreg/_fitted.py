@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -69,8 +70,41 @@ class Fitted:
         return [w for w in self.dense_trainable() if w.ndim == 2]
 
 
+# Set while scikit-learn's notebook display lists the fitted attributes (it reads every
+# property): model_ is then absent, not built.
+_LISTING = contextvars.ContextVar("listing", default=False)
+
+
 class FittedWeightsMixin:
     """The fitted weights in scikit-learn's layout, and what they say about the features."""
+
+    @property
+    def model_(self):
+        """The trained network as a compiled Keras model (built on first access).
+
+        skreg predicts and continues training from its own copy of the weights, so changing
+        this model does not change the estimator.
+        """
+        fitted = self.__dict__.get("_fitted")
+        if fitted is None or fitted.optimizer is None or _LISTING.get():
+            raise AttributeError(f"{type(self).__name__!r} object has no attribute 'model_'")
+        model = self.__dict__.get("_model")
+        if model is None:
+            from . import _engine
+
+            model = self.__dict__["_model"] = _engine.export_model(
+                fitted.key, fitted.network, fitted.penalty, fitted.optimizer
+            )
+        return model
+
+    def _get_fitted_attr_html(self, doc_link=""):
+        # scikit-learn's table of fitted attributes in a notebook: without model_, whose
+        # Keras model would cost importing the backend (3 s in a fresh process) to show.
+        token = _LISTING.set(True)
+        try:
+            return super()._get_fitted_attr_html(doc_link)
+        finally:
+            _LISTING.reset(token)
 
     @property
     def coefs_(self) -> list[np.ndarray]:
