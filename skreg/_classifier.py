@@ -377,7 +377,9 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         y : array-like of shape (n_samples,)
             Class labels.
         classes : array-like of shape (n_classes,), default=None
-            Every class that will ever appear; required on the first call.
+            Every class that will ever appear, each once; required on the first call.
+            Third, as in SGDClassifier (scikit-learn's MLPClassifier takes
+            ``sample_weight`` third): pass ``sample_weight`` by keyword.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of the loss.
 
@@ -388,6 +390,14 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         """
         if classes is None and not hasattr(self, "classes_"):
             raise ValueError("classes must be passed on the first call to partial_fit.")
+        listed = np.asarray(classes if classes is not None else [])
+        if listed.ndim == 1 and len(np.unique(listed)) < len(listed):
+            raise ValueError(
+                f"classes lists each class once, but holds {len(listed)} values for "
+                f"{len(np.unique(listed))} classes. skreg's partial_fit takes classes third, "
+                "as SGDClassifier; to weigh the rows, pass sample_weight= by keyword "
+                "(scikit-learn's MLPClassifier takes it third)."
+            )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
     def predict(self, X):

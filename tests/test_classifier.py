@@ -185,6 +185,21 @@ def test_partial_fit_needs_classes_then_trains_one_epoch_per_call(classification
         clf.partial_fit(X[:5], np.array([9, 9, 9, 9, 9]))
 
 
+def test_partial_fit_refuses_weights_given_third_as_scikit_learns_mlp_takes_them(
+    classification_data,
+):
+    # skreg takes classes third (SGDClassifier's order), MLPClassifier sample_weight: 0/1
+    # weights given third read as the classes [0, 1], and the weights were dropped.
+    X, y = classification_data
+    weights = (np.arange(len(y)) % 3 > 0).astype(float)
+    clf = small()
+    with pytest.raises(ValueError, match="pass sample_weight= by keyword"):
+        clf.partial_fit(X, y, weights)
+    assert not hasattr(clf, "classes_")
+    clf.partial_fit(X, y, np.unique(y), sample_weight=weights)
+    assert clf.n_iter_ == 1
+
+
 def test_balanced_class_weight_raises_minority_recall():
     rng = np.random.default_rng(0)
     X = rng.normal(size=(400, 2)).astype(np.float32)
