@@ -366,9 +366,8 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
     def partial_fit(self, X, y, classes=None, sample_weight=None):
         """Train for one epoch on ``(X, y)``, continuing from the current weights.
 
-        The first call fixes how the columns are prepared (their scaling, the categorical
-        levels, the target scaling): a level it did not see reads as unseen later, with a
-        warning.
+        The first call fixes how the columns are prepared (their scaling, the categorical levels,
+        the target scaling): a level it did not see reads as unseen later, with a warning.
 
         Parameters
         ----------
@@ -378,8 +377,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
             Class labels.
         classes : array-like of shape (n_classes,), default=None
             Every class that will ever appear, each once; required on the first call.
-            Third, as in SGDClassifier (scikit-learn's MLPClassifier takes
-            ``sample_weight`` third): pass ``sample_weight`` by keyword.
+            Third, as in SGDClassifier: pass ``sample_weight`` by keyword.
         sample_weight : array-like of shape (n_samples,), default=None
             Per-row weights of the loss.
 
@@ -390,13 +388,12 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         """
         if classes is None and not hasattr(self, "classes_"):
             raise ValueError("classes must be passed on the first call to partial_fit.")
-        listed = np.asarray(classes if classes is not None else [])
-        if listed.ndim == 1 and len(np.unique(listed)) < len(listed):
+        listed = np.asarray([] if classes is None else classes)
+        if listed.ndim == 1 and len(np.unique(listed)) < len(listed):  # weights, likely
             raise ValueError(
                 f"classes lists each class once, but holds {len(listed)} values for "
-                f"{len(np.unique(listed))} classes. skreg's partial_fit takes classes third, "
-                "as SGDClassifier; to weigh the rows, pass sample_weight= by keyword "
-                "(scikit-learn's MLPClassifier takes it third)."
+                f"{len(np.unique(listed))} classes: skreg takes classes third, as SGDClassifier;"
+                " pass sample_weight= by keyword (scikit-learn's MLPClassifier takes it third)."
             )
         return self._fit(X, y, sample_weight, incremental=True, classes=classes)
 
