@@ -241,10 +241,12 @@ def raise_if_no_score(record: SearchRecord) -> None:
 
 
 def warn_if_not_finite(record: SearchRecord) -> None:
-    """GridSearchCV's warning when a candidate's mean score is NaN or infinite (a failed
-    fit, a scorer that gave NaN: the ranks then put it last, or pick the first of all)."""
+    """GridSearchCV's warning when a candidate's mean score is NaN or infinite (a scorer
+    that gave NaN: the ranks then put it last, or pick the first of all); not for a failed
+    fit's, which :meth:`SearchRecord.report_failures` has reported."""
     means = record.means()
-    if not np.isfinite(means).all():
+    failed = {candidate for candidate, _, _ in record.errors}
+    if any(not np.isfinite(m) and i not in failed for i, m in enumerate(means)):
         _warnings.warn(f"One or more of the test scores are non-finite: {means}")
 
 
