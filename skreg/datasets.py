@@ -7,7 +7,7 @@ from numbers import Integral, Real
 import numpy as np
 from sklearn.datasets import make_moons
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, validate_params
+from sklearn.utils._param_validation import Interval, InvalidParameterError, validate_params
 
 __all__ = ["make_noisy_moons"]
 
@@ -55,6 +55,11 @@ def make_noisy_moons(
     >>> X.shape, sorted(set(y.tolist()))
     ((100, 2), [0, 1])
     """
+    if isinstance(n_samples, bool):  # an Integral to the validation above; one point to make_moons
+        raise InvalidParameterError(
+            "The 'n_samples' parameter of make_noisy_moons must be an int in the range "
+            f"[1, inf); got {n_samples!r}."
+        )
     rng = check_random_state(random_state)
     X, y = make_moons(n_samples=n_samples, noise=noise, random_state=rng)
     flip = rng.uniform(size=n_samples) < label_noise

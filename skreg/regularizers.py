@@ -95,5 +95,10 @@ def sklearn_alpha_from_l2(l2: float, batch_size: int, *, task: str = "classifica
     return l2 * _alpha_per_l2(batch_size, task)
 
 
-def _alpha_per_l2(batch_size: int, task: str) -> int:
-    return 2 * batch_size if task == "classification" else batch_size
+def _alpha_per_l2(batch_size: int, task: str) -> float:
+    try:
+        return float(2 * batch_size if task == "classification" else batch_size)
+    except OverflowError:  # an int beyond the floats: no batch is that large
+        raise ValueError(
+            f"batch_size has {len(str(batch_size))} digits, beyond the range of a float."
+        ) from None

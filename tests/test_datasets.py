@@ -24,9 +24,10 @@ def test_noisy_moons_flip_the_share_of_labels_asked_for():
     ("params", "name"),
     [({"n_samples": (10, 5)}, "n_samples"), ({"n_samples": 0}, "n_samples"),
      ({"label_noise": "0.1"}, "label_noise"), ({"label_noise": 1.5}, "label_noise"),
-     ({"noise": -1.0}, "noise")],
+     ({"noise": -1.0}, "noise"), ({"n_samples": True}, "n_samples")],
 )  # fmt: skip
 def test_noisy_moons_name_the_argument_they_cannot_take(params, name):
-    # A tuple of sizes (make_moons takes one) failed inside NumPy; a string label_noise too.
+    # A tuple of sizes (make_moons takes one) failed inside NumPy; a string label_noise too;
+    # True, an Integral, failed in NumPy's uniform.
     with pytest.raises(ValueError, match=f"The '{name}' parameter of make_noisy_moons"):
         make_noisy_moons(**params)

@@ -71,6 +71,14 @@ def test_alpha_conversion_rejects_negative_values():
         l2_from_sklearn_alpha(1.0, 10, task="ranking")
 
 
+def test_alpha_conversion_refuses_a_batch_size_beyond_the_floats():
+    # Python's ints have no bound; the division raised a bare OverflowError.
+    for convert in (l2_from_sklearn_alpha, sklearn_alpha_from_l2):
+        with pytest.raises(ValueError, match="batch_size has 401 digits"):
+            convert(1e-4, 10**400)
+    assert sklearn_alpha_from_l2(1e-4, 10**300) == pytest.approx(2e296)
+
+
 @pytest.mark.parametrize(
     ("alpha", "batch_size", "name"),
     [(float("nan"), 10, "alpha"), (np.ones(2), 10, "alpha"), ("0.1", 10, "alpha"),
