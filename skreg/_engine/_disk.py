@@ -47,6 +47,7 @@ JAX_READ_ERROR = "Error reading persistent compilation cache entry for '"
 _LOCK = threading.Lock()
 _warned = False  # a repair warns once per process
 _write_warned = False  # so does a failed write (xla_write_failed)
+_jax_scanned: set[str] = set()  # the folders whose JAX entries were all checked
 
 
 def folder(backend: str) -> str | None:
@@ -177,11 +178,15 @@ def xla_write_failed(cache: str, message: str) -> bool:
 
 
 def repair_jax_entries(cache: str, message: str) -> None:
-    """Delete the entries of JAX's cache in ``cache`` for the module that ``message`` (JAX's
-    read-error warning) names and that do not decompress."""
+    """Delete the entries of JAX's cache in ``cache`` that do not decompress: the first time
+    in the process every entry (so the warning counts them all, and later modules compile
+    once), then those of the module that ``message`` (JAX's read-error warning) names."""
     from jax._src import compilation_cache  # private: the one way to read an entry
 
-    module = message[len(JAX_READ_ERROR) :].split("'")[0]
+    with _LOCK:
+        first = cache not in _jax_scanned
+        _jax_scanned.add(cache)
+    module = "*" if first else message[len(JAX_READ_ERROR) :].split("'")[0]
     broken = []
     for path in Path(cache).glob(f"{module}-*-cache"):
         try:
