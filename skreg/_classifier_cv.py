@@ -29,7 +29,9 @@ class RegularizedMLPClassifierCV(_Classifier, _BaseRegularizedMLPCV):
         The L2 penalties to try. An int asks for that many, log-spaced over three decades
         from 1e-2 down (scaled down in proportion beyond 1,000 training rows per fold).
     dropouts : array-like, default=(0.0, 0.15)
-        The dropout rates to try (each a float, or a per-layer sequence).
+        The dropout rates to try (each a float, or a per-layer sequence). With no hidden
+        layer (``hidden_layer_sizes=()``) the default tries 0.0 only: there is no layer to
+        drop.
     cv : int, cross-validation generator or iterable, default=5
         The folds, as in :class:`~sklearn.model_selection.GridSearchCV` (stratified for an
         int).

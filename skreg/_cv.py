@@ -21,7 +21,7 @@ from . import _engine, _inputs, _search
 from ._base import _BaseRegularizedMLP
 from ._fitted import restore_on_failure
 from ._migration import MigrationMixin
-from ._specs import early_stopping_mode, patience_rule, schedule_name
+from ._specs import early_stopping_mode, hidden_layer_sizes, patience_rule, schedule_name
 from ._training import scorer_failure
 from ._validation import (
     Interval,
@@ -314,6 +314,9 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         """``dropouts``, each checked as the fold models check their ``dropout``, before any
         fold model trains."""
         dropouts = list(self.dropouts)
+        default = all(isinstance(r, Real) for r in dropouts) and dropouts == [0.0, 0.15]
+        if default and not hidden_layer_sizes(self.hidden_layer_sizes):
+            return [0.0]  # the default rates, and no hidden layer to drop: one candidate each
         if not dropouts:
             raise ValueError("dropouts must list at least one dropout rate; got an empty list.")
         for rate in dropouts:

@@ -194,6 +194,20 @@ def test_without_refit_it_chooses_and_keeps_no_model(iris):
     assert hasattr(regressor.set_params(refit=True), "predict")
 
 
+@pytest.mark.parametrize("cls", [RegularizedMLPClassifierCV, RegularizedMLPRegressorCV])
+def test_with_no_hidden_layer_the_default_dropouts_make_no_duplicate_candidates(iris, cls):
+    # No hidden layer, no dropout layer: the default's second rate trained the first's model
+    # again, and the search paid for every candidate twice.
+    X, y = iris
+    search = cls((), l2s=[1e-4, 1e-2], cv=2, max_iter=3, random_state=0).fit(X, y)
+    assert search.cv_results_["param_dropout"].tolist() == [0.0, 0.0]
+    assert search.dropout_ == 0.0
+    hidden = cls((4,), l2s=[1e-4], cv=2, max_iter=3, random_state=0).fit(X, y)
+    assert hidden.cv_results_["param_dropout"].tolist() == [0.0, 0.15]
+    chosen = cls((), l2s=[1e-4], dropouts=[0.0, 0.3], cv=2, max_iter=3).fit(X, y)
+    assert chosen.cv_results_["param_dropout"].tolist() == [0.0, 0.3]  # asked for: as given
+
+
 def test_a_fold_without_a_class_gives_that_class_no_probability():
     X = np.arange(40, dtype=float).reshape(-1, 1) / 40
     y = np.arange(40) % 2
