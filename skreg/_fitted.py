@@ -78,6 +78,11 @@ _LISTING = contextvars.ContextVar("listing", default=False)
 class FittedWeightsMixin:
     """The fitted weights in scikit-learn's layout, and what they say about the features."""
 
+    def __sklearn_is_fitted__(self) -> bool:
+        # Fitted once a network is stored: a first fit sets classes_ and n_features_in_
+        # before it trains, and a callback looking at the estimator sees them.
+        return "_fitted" in vars(self)
+
     @property
     def model_(self):
         """The trained network as a compiled Keras model (built on first access).

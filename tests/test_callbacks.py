@@ -121,6 +121,24 @@ def test_a_callback_raising_at_the_fits_end_undoes_the_fit(iris, warm_start):
             clf.predict(X)
 
 
+def test_the_estimator_being_fitted_first_is_unfitted_until_its_fit_ends(iris):
+    # It held classes_ and n_features_in_, so check_is_fitted passed and predict failed
+    # with an AttributeError on the network it did not have yet.
+    seen = []
+
+    class Look(Quiet):
+        def on_fit_task_end(self, estimator, context):
+            if context.task_name == "epoch":
+                with pytest.raises(NotFittedError):
+                    estimator.predict(X)
+                seen.append(context.task_id)
+
+    X, y = iris
+    clf = small(max_iter=2).set_callbacks(Look()).fit(X, y)
+    assert seen == [0, 1]
+    assert clf.predict(X).shape == y.shape
+
+
 def test_progress_bar_shows_the_epochs(iris, capsys):
     pytest.importorskip("rich")
     from sklearn.callback import ProgressBar
