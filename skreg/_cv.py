@@ -442,8 +442,10 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     try:
         member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
     except Exception as error:
+        if is_classifier(member) and len(np.unique(y[train])) == 1:
+            error = _search.one_class_training(y, train, n_folds, error)
         if error_score == "raise":
-            raise
+            raise error
         return None, _failed(member, error, error_score, time.perf_counter() - start)
     finally:
         del member._table_like, member._prune_epochs

@@ -274,15 +274,29 @@ def lacking_classes(classifier: bool, y, train, test) -> list[str]:
     ]
 
 
-def class_advice(y, n_folds: int) -> str:
+def one_class_training(y, train, n_folds: int, error: Exception) -> FoldLacksClasses:
+    """A fold model's fit failed on training rows of one class: the folds, not the
+    candidate, are what to change."""
+    explained = FoldLacksClasses(
+        f"A fold's training rows hold one class only ({np.unique(y[train]).tolist()[0]!r}), "
+        f"so its models cannot train ({error}) "
+        + class_advice(y, n_folds, "merge the rare class with another or drop its rows")
+    )
+    explained.__cause__ = error
+    return explained
+
+
+def class_advice(y, n_folds: int, remedy: str = "") -> str:
     """Why a fold lacks a class, and what to do: too rare a class, or folds that are not
     stratified (an unshuffled KFold over rows sorted by class)."""
     _, counts = np.unique(y, return_counts=True)
     if counts.min() < n_folds:
+        remedy = remedy or (
+            "use a scorer that does not need every class in each fold, such as 'accuracy'"
+        )
         return (
             f"A class has {counts.min()} member(s), fewer than the {n_folds} folds; use fewer "
-            "folds (cv) or a scorer that does not need every class in each fold, such as "
-            "'accuracy'."
+            f"folds (cv), or {remedy}."
         )
     return (
         f"Every class has at least {n_folds} members, so the folds are not stratified: pass "

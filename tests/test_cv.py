@@ -233,6 +233,23 @@ def test_a_class_too_rare_for_the_folds_names_itself_when_the_scorer_fails(iris,
     np.testing.assert_array_equal(cv.predict_proba(X), before)  # the previous fit is kept
 
 
+@pytest.mark.parametrize("error_score", [np.nan, "raise"])
+def test_a_fold_training_on_one_class_stops_the_search_naming_the_rare_class(error_score):
+    # Binary labels with one row of a class: the fold holding it tests on it and trains on
+    # the other class alone, so its fold models cannot train. Every candidate's mean was
+    # NaN and the search picked the first, with an ensemble of four models.
+    X = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.zeros(60, dtype=int)
+    y[7] = 1
+    search = RegularizedMLPClassifierCV((4,), l2s=[1e-4, 1e-2], dropouts=[0.0], cv=3,
+                                        max_iter=3, error_score=error_score)  # fmt: skip
+    with pytest.warns(UserWarning, match="least populated class"):
+        with pytest.raises(ValueError, match=r"training rows hold one class only \(0\), so .*"
+                           r"A class has 1 member\(s\), .* merge the rare class"):  # fmt: skip
+            search.fit(X, y)
+    assert not hasattr(search, "cv_results_")
+
+
 @pytest.mark.parametrize("scoring", ["neg_log_loss", "roc_auc_ovr"])
 def test_a_class_absent_from_a_folds_training_rows_names_itself(scoring):
     X = np.random.default_rng(0).normal(size=(40, 2))
