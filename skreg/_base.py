@@ -416,6 +416,11 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         network: a scorer that fails on it (``"accuracy"`` for a regressor, ``"roc_auc"`` for
         three classes) would fail at the first epoch.
         """
+        # First on every row, which hold every class the network can predict: "f1" fails
+        # on three classes, whether or not the validation rows lack one.
+        error = scorer_failure(scorer, self._baseline(), (X, y), X, y)
+        if error is not None:
+            raise scoring_error(self, error) from None
         error = scorer_failure(scorer, self._baseline(), (X, y), X_val, y_val)
         if error is not None:
             raise scoring_error(self, error, y, y_val) from None

@@ -257,6 +257,20 @@ def test_a_scorer_that_fails_on_a_validation_split_lacking_classes_says_so():
         clf.fit(X, y)
 
 
+@pytest.mark.parametrize("scoring", ["f1", "roc_auc"])
+def test_a_scorer_for_two_classes_on_three_is_not_blamed_on_a_rare_class(scoring):
+    # These scorers fail on three classes wherever the rows fall; the message added that
+    # the validation rows lacked the rare class, and advised a larger validation_fraction.
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(120, 3))
+    y = (X[:, 0] > 0).astype(int)
+    y[0] = 2
+    clf = small(max_iter=2, early_stopping=True, scoring=scoring)
+    with pytest.raises(ValueError, match=f"scoring='{scoring}' cannot score") as raised:
+        clf.fit(X, y)
+    assert "validation rows hold no row" not in str(raised.value)
+
+
 def test_early_stopping_monitors_a_scorer(classification_data, capsys):
     X, y = classification_data
     clf = small(
