@@ -200,8 +200,8 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
         with restore_on_failure(self):
             table, y = _inputs.check(self, X, y, reset=not continuing, **self._y_checks())
             w = unit_scale(self._sample_weight(table, y, sample_weight, incremental, classes))
-            preprocessor = _inputs.fitted(self, table, continuing and self._fitted.inputs, w)
-            M = _inputs.matrix(preprocessor, table)
+            kept = continuing and self._fitted.inputs
+            preprocessor, M = _inputs.fitted_matrix(self, table, kept, w)
             Y, target = self._encode_targets(y, continuing=continuing, classes=classes, weights=w)
             data = _inputs.FitData(table, M, y, Y, w, preprocessor, target)
             callbacks, request = self._describe(data, given, incremental, continuing)

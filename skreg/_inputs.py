@@ -193,6 +193,27 @@ def _refuse_unreadable_columns(X: Any) -> None:
 def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
     """The network's float32 input for the rows of ``X``. An array passed to a model fitted on
     a DataFrame (scikit-learn warned already) is read as the fitted columns, in order."""
+    return _finite(preprocessor, preprocessor.transform(_readable(preprocessor, X)))
+
+
+def fitted_matrix(
+    estimator: Any, table: Any, kept: TablePreprocessor | bool | None, weights: Any = None
+) -> tuple[TablePreprocessor, np.ndarray]:
+    """:func:`fitted` and :func:`matrix` of ``table``, in one pass over the columns when the
+    preprocessor is fitted on every row of ``table`` as :func:`matrix` reads them."""
+    if kept or weighted_rows(table, weights) is not table:
+        columns = fitted(estimator, table, kept, weights)
+        return columns, matrix(columns, table)
+    columns = preprocessor(estimator)
+    out = columns.fit_transform(table, like=getattr(estimator, "_table_like", None))
+    readable = _readable(columns, table)
+    if readable is not table:  # numbers held as objects: read as a prediction reads them
+        out = columns.transform(readable)
+    return columns, _finite(columns, out)
+
+
+def _readable(preprocessor: TablePreprocessor, X: Any) -> Any:
+    """``X`` as the fitted columns (a copy where it changes)."""
     names = getattr(preprocessor.columns_, "feature_names_in_", None)
     if names is not None:
         import pandas as pd
@@ -211,7 +232,11 @@ def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
             X = X.copy()
             held = X[objects]  # cast by name: a string among them names its column
             X[objects] = held.where(held.notna(), np.nan).astype(dict.fromkeys(objects, float))
-    out = preprocessor.transform(X)
+    return X
+
+
+def _finite(preprocessor: TablePreprocessor, out: np.ndarray) -> np.ndarray:
+    """``out``, or the error naming the input columns whose values are beyond float32."""
     beyond = ~np.isfinite(out).all(axis=0)
     if beyond.any():
         raise ValueError(

@@ -41,6 +41,8 @@ from sklearn.pipeline import FeatureUnion, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder
 from sklearn.utils.validation import check_is_fitted
 
+# _columns' classes were defined here: models pickled before read them from this module.
+from ._columns import _AsFloats, _AsObject, _isna, _NumericColumns, _Shift
 from ._scaling import (
     PiecewiseLinearEncoder,
     PowerOfTwo,
@@ -100,6 +102,17 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         pad to its layout, so that every fold's network is ``like``'s: one compiled program
         for a search, also when a column's level count crosses ``max_onehot_levels``
         between folds."""
+        self._fit(X, like, transform=False)
+        return self
+
+    def fit_transform(self, X, y=None, like=None):
+        """``fit(X, like=like).transform(X)`` from the matrix that fitting builds anyway
+        (ColumnTransformer's fit is its fit_transform): built twice, it took half of a fit
+        on a table of many categorical columns."""
+        out = self._fit(X, like, transform=True)
+        return self.transform(X) if self._as_in_training(X) is not X else self._matrix(out)
+
+    def _fit(self, X, like, transform: bool):
         # Columns by position: ColumnTransformer reads an integer as a position, also in a
         # DataFrame whose column names are integers.
         numeric, categorical = (_positions(X, c) for c in _columns(X))
@@ -146,9 +159,10 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
             parts.append(("codes", make_pipeline(_AsObject(), codes, _Shift()), embedded))
         with _arrays():
             if categorical:
-                self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0).fit(X)
+                self.columns_ = ColumnTransformer(parts, sparse_threshold=0.0)
             else:
-                self.columns_ = _NumericColumns(parts).fit(X)
+                self.columns_ = _NumericColumns(parts)
+            out = self.columns_.fit_transform(X) if transform else self.columns_.fit(X)
         sources = self._sources()  # one per output column
         codes = self.columns_.named_transformers_["codes"][1] if embedded else None
         n_dense = len(sources) - len(embedded)
@@ -165,13 +179,24 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         )
         # Padding columns come from no input column: they count as one past the last.
         self.sources_ = self._pad(sources, np.shape(X)[1])
-        return self
+        return out
 
     def transform(self, X):
         check_is_fitted(self)
         X = self._as_in_training(X)
-        with np.errstate(over="ignore"), _arrays():  # beyond float32: the caller says where
-            return self._pad(np.asarray(self.columns_.transform(X), dtype=np.float32), 0.0)
+        with _arrays():
+            return self._matrix(self.columns_.transform(X))
+
+    def _matrix(self, values) -> np.ndarray:
+        """The transformers' output as the network's float32 matrix with its padding columns,
+        in one copy (``np.insert`` copied it again: a third of a large transform)."""
+        values, at, n = np.asarray(values), self.layout_.n_dense - self.n_padding_, self.n_padding_
+        with np.errstate(over="ignore"):  # beyond float32: the caller says where
+            if not n:
+                return values.astype(np.float32, copy=False)
+            out = np.zeros((values.shape[0], values.shape[1] + n), dtype=np.float32)
+            out[:, :at], out[:, at + n :] = values[:, :at], values[:, at:]
+        return out
 
     def _as_in_training(self, X):
         """``X`` (a copy where it changes) with the numeric columns read as in training: those
@@ -292,46 +317,9 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         return np.asarray(sources, dtype=np.int64)
 
 
-class _NumericColumns:
-    """ColumnTransformer's work on a table of numeric columns only: each part's transformer
-    on its columns of one float64 array, side by side. The same matrix, without
-    ColumnTransformer's per-call cost (its dispatch and checks took about 10 ms a fit and
-    4 ms a transform, a third of a small network's fit in a grid search). Exposes the
-    attributes :class:`TablePreprocessor` reads: ``transformers_`` and, for a DataFrame,
-    ``feature_names_in_``."""
-
-    def __init__(self, parts: list) -> None:
-        self.parts = parts
-
-    def fit(self, X) -> _NumericColumns:
-        if hasattr(X, "columns"):
-            self.feature_names_in_ = np.asarray(X.columns, dtype=object)
-        values = as_floats(X)
-        self.transformers_ = [
-            (name, transformer.fit(values[:, positions]), positions)
-            for name, transformer, positions in self.parts
-        ]  # fmt: skip
-        return self
-
-    def transform(self, X) -> np.ndarray:
-        values = as_floats(X)
-        outputs = [
-            np.asarray(transformer.transform(_column_block(values, positions)))
-            for _, transformer, positions in self.transformers_
-        ]  # fmt: skip
-        return np.hstack(outputs) if len(outputs) > 1 else outputs[0]
-
-
 def _safe_columns(X, positions: list[int]):
     """The columns of ``X`` at ``positions``."""
     return X.iloc[:, positions] if hasattr(X, "iloc") else np.asarray(X)[:, positions]
-
-
-def _column_block(values: np.ndarray, positions: list[int]) -> np.ndarray:
-    """``values[:, positions]``, without the copy when they are every column in order."""
-    if list(positions) == list(range(values.shape[1])):
-        return values
-    return values[:, positions]
 
 
 def _positions(X, columns: list) -> list[int]:
@@ -437,45 +425,6 @@ def _n_levels(X, column: int) -> int:
     return int(values.nunique(dropna=True) + values.isna().any())
 
 
-class _AsFloats(TransformerMixin, BaseEstimator):
-    """Numeric columns as float64, every missing value as NaN: ``pd.NA`` in a nullable column
-    or among objects (``Decimal`` values beside an ``Int64`` column), which scikit-learn's
-    missing-value mask cannot test."""
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        return as_floats(X)
-
-
-class _AsObject(TransformerMixin, BaseEstimator):
-    """Categorical values as Python objects, missing ones as None: one level whatever the
-    column's dtype (``category``, ``bool``, strings with NaN)."""
-
-    def fit(self, X, y=None):
-        return self
-
-    def transform(self, X):
-        values = np.array(X, dtype=object)  # a copy: the caller's table stays as it was
-        mask = np.asarray(_isna(X))
-        values[mask] = None
-        return values
-
-
-class _Shift(TransformerMixin, BaseEstimator):
-    """The ordinal encoder's codes as the embedding's indices: its unseen -1 becomes 0, its
-    levels 0..L-1 become 1..L, its missing -2 becomes L + 1."""
-
-    def fit(self, X, y=None):
-        self.n_levels_ = np.asarray(X).max(axis=0, initial=-1) + 1
-        return self
-
-    def transform(self, X):
-        X = np.asarray(X, dtype=np.float64)
-        return np.where(X == -2, self.n_levels_ + 1, X + 1)
-
-
 def _arrays():
     """Arrays from the transformers inside, whatever the user's
     ``set_config(transform_output=...)``: their outputs are stacked by position; as
@@ -483,9 +432,3 @@ def _arrays():
     from sklearn import config_context
 
     return config_context(transform_output="default")
-
-
-def _isna(X):
-    import pandas as pd
-
-    return pd.isna(X)

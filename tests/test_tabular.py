@@ -53,6 +53,57 @@ def test_predict_prepares_a_large_table_in_pieces_with_the_same_result(table, cl
     np.testing.assert_array_equal(getattr(model, method)(X), whole)
 
 
+def _edge_table(n=40):
+    rng = np.random.default_rng(1)
+    return pd.DataFrame(
+        {
+            "x": np.where(rng.random(n) < 0.3, np.nan, rng.normal(size=n)),
+            "empty": np.full(n, np.nan),
+            "constant": np.where(rng.random(n) < 0.3, np.nan, 5.0),
+            "as_objects": pd.Series(rng.normal(size=n), dtype=object),
+            "town": rng.choice(["a", "b", None], n),
+            "one_level": pd.Categorical(["only"] * n),
+            "no_level": pd.Series([None] * n, dtype=object),
+            "many": pd.Categorical(rng.choice([f"l{i}" for i in range(12)], n)),
+            "flag": rng.random(n) < 0.5,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{}, {"numeric_scaling": "standard", "piecewise_bins": 3}, {"max_onehot_levels": None},
+     {"numeric_scaling": None, "missing_indicators": False}],
+)  # fmt: skip
+def test_fit_transform_is_fit_then_transform(table, params):
+    # fit_transform keeps the matrix that ColumnTransformer's fit builds anyway.
+    X = pd.concat([table[0], _edge_table(len(table[0]))], axis=1)
+    like = TablePreprocessor(**params).fit(X)
+    numbers = np.asarray(X[["x", "empty", "constant"]], dtype=float)
+    for data, kwargs in [(X, {}), (X.iloc[:90], {"like": like}), (X[["x", "constant"]], {}),
+                         (numbers, {})]:  # fmt: skip
+        expected = TablePreprocessor(**params).fit(data, **kwargs).transform(data)
+        np.testing.assert_array_equal(TablePreprocessor(**params).fit_transform(data, **kwargs),
+                                      expected)  # fmt: skip
+
+
+@pytest.mark.parametrize("cls", [RegularizedMLPClassifier, RegularizedMLPRegressor])
+def test_a_fit_prepares_its_rows_once(table, cls, monkeypatch):
+    # The one-hot columns, and the whole matrix, were built twice: ColumnTransformer's fit
+    # builds them and throws them away; half of a fit on many categorical columns.
+    from sklearn.preprocessing import OneHotEncoder
+
+    calls = []
+    transform = OneHotEncoder.transform
+    monkeypatch.setattr(OneHotEncoder, "transform", lambda *a: calls.append(1) or transform(*a))
+    X, y = table
+    model = small(cls, max_iter=1).fit(X, y)
+    assert len(calls) == 1
+    X_objects = X.astype({"size": object})  # numbers held as objects: read as predict reads
+    np.testing.assert_array_equal(small(cls, max_iter=1).fit(X_objects, y).predict(X),
+                                  model.predict(X))  # fmt: skip
+
+
 def test_smooth_clipping_is_the_identity_near_zero_and_bounded_by_three():
     x = np.array([-1e9, -30.0, -3.0, 0.0, 0.01, 3.0, 30.0, 1e9])
     np.testing.assert_allclose(smooth_clip(x), x / np.sqrt(1 + (x / 3) ** 2))
