@@ -18,6 +18,8 @@ _LARGE_VALUE = 10.0
 # loss (useful values lie between 1e-6 and 1e-1), and at l2=1e30 its gradient overflows
 # float32 (Adam's squared gradients reach 1e60) and the weights become NaN.
 _LARGE_PENALTY = 1.0
+# Below this beta_2, Adam's denominator follows the last gradients only (useful: 0.9-0.9999).
+_SMALL_BETA_2 = 0.5
 
 
 def check_trained(request: TrainingRequest, outcome: TrainingOutcome) -> None:
@@ -53,6 +55,15 @@ def divergence_advice(estimator: Any, X: np.ndarray, Y: np.ndarray) -> str:
     rate = f"lower learning_rate (now {estimator.learning_rate:g})"
     target, features = float(np.abs(Y).max()), float(np.abs(X).max())
     l1, l2 = estimator.l1, estimator.l2
+    beta_2 = estimator.beta_2
+    if estimator.optimizer in ("adam", "adamw", "nadam") and beta_2 < _SMALL_BETA_2:
+        # A step is learning_rate * m / sqrt(v): with v averaged over a step or two, a
+        # gradient that falls to 0 leaves m large and v small, whatever the rate.
+        return (
+            f"beta_2={beta_2:g} averages the squared gradients over about "
+            f"{1 / (1 - beta_2):.2g} step(s), so a step far exceeds learning_rate wherever a "
+            "gradient falls towards 0; use beta_2 of 0.9 or more (the default is 0.95)."
+        )
     if max(l1, l2) >= _LARGE_PENALTY:
         return (
             f"The penalty is extreme (l1={l1:g}, l2={l2:g}): it outweighs the data loss and its "

@@ -440,6 +440,16 @@ def test_an_extreme_penalty_is_named_when_training_diverges(iris):
         small(l2=1e30).fit(X, y)
 
 
+def test_adams_beta_2_near_0_is_named_when_training_diverges():
+    # The advice was to lower learning_rate, which does not help: with the squared
+    # gradients averaged over one step, a gradient falling to 0 still makes a large step.
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    y = 3 * X[:, 0] - X[:, 1]
+    reg = RegularizedMLPRegressor((4,), beta_2=0.0, batch_size=1, max_iter=3, random_state=0)
+    with pytest.raises(FloatingPointError, match="beta_2=0 averages .* about 1 step.* 0.9 or"):
+        reg.fit(X, y)
+
+
 def test_poisson_divergence_advice_keeps_the_target_positive(iris):
     X, y = iris
     reg = small(RegularizedMLPRegressor, loss="poisson", learning_rate=1e3)
