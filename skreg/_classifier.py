@@ -179,8 +179,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
         Decoupled weight decay of the dense kernels, ``W -= learning_rate * weight_decay *
         W`` at each step, before its gradient update (AdamW's, for any optimizer); None
         keeps the optimizer's own (0.004 for ``"adamw"``, none for the others), also on a
-        continued fit. Unlike ``l2``, it does not pass
-        through Adam's normalization.
+        continued fit. Unlike ``l2``, it does not pass through Adam's normalization.
     regularization_schedule : {"constant", "flat_cosine"}, default="constant"
         ``"flat_cosine"`` multiplies the dropout rates and the weight decay, epoch by epoch,
         by RealMLP's flat-then-cosine schedule: 1 over the first half of ``max_iter``, then
@@ -199,13 +198,15 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
     feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names, when X is a DataFrame with string column names.
     n_outputs_ : int
-        As in scikit-learn: 1 for two classes, else the number of classes. (The network has
-        one softmax output per class either way.)
+        As in scikit-learn: 1 for two classes, else the number of classes.
     coefs_ : list of ndarray
         The dense layers' weight matrices, input layer first, each ``(n_in, n_out)``, as in
         scikit-learn's MLPs; the last has a column per class, also for two classes.
     intercepts_ : list of ndarray
         The dense layers' bias vectors, input layer first.
+    n_layers_, out_activation_ : int and str
+        ``len(coefs_) + 1`` and ``"softmax"``: the network has a softmax unit per class, also
+        for two classes (scikit-learn's binary MLP has one logistic unit).
     loss_ : float
         The training loss (penalty included) of the last epoch.
     best_loss_ : float or None
@@ -451,8 +452,7 @@ class RegularizedMLPClassifier(_Classifier, _BaseRegularizedMLP):
                 f"{known.tolist()[0]!r}."
             )
         self.classes_ = known
-        # scikit-learn's meaning: one output for two classes (the network itself has a
-        # softmax unit per class).
+        # scikit-learn's meaning: one output for two classes (the network has a unit each).
         self.n_outputs_ = 1 if len(known) == 2 else len(known)
         return np.eye(len(known), dtype=np.float32)[np.searchsorted(known, y)], None
 

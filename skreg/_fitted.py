@@ -70,6 +70,9 @@ class Fitted:
         return [w for w in self.dense_trainable() if w.ndim == 2]
 
 
+# The network's output activation by scikit-learn's name for it (out_activation_).
+_OUT_ACTIVATIONS = {"softmax": "softmax", None: "identity", "exponential": "exp"}
+
 # Set while scikit-learn's notebook display lists the fitted attributes (it reads every
 # property): model_ is then absent, not built.
 _LISTING = contextvars.ContextVar("listing", default=False)
@@ -180,6 +183,21 @@ class FittedWeightsMixin:
     def intercepts_(self) -> list[np.ndarray]:
         """The dense layers' bias vectors, input layer first (read-only views)."""
         return [bias for _, bias in self._dense_weights()]
+
+    @property
+    def n_layers_(self) -> int:
+        """The number of layers as scikit-learn's MLPs count them: the input, each hidden
+        layer and the output (``len(coefs_) + 1``; a table front is not counted)."""
+        check_is_fitted(self)
+        return len(self._fitted.kernels()) + 1
+
+    @property
+    def out_activation_(self) -> str:
+        """The output layer's activation, named as scikit-learn's MLPs name it: ``"softmax"``
+        for the classifier (also for two classes: a unit per class), ``"identity"`` for the
+        regressor, ``"exp"`` for its Poisson loss."""
+        check_is_fitted(self)
+        return _OUT_ACTIVATIONS[self._fitted.key.network.output_activation]
 
     @property
     def feature_importances_(self) -> np.ndarray:

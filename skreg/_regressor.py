@@ -170,6 +170,10 @@ class RegularizedMLPRegressor(RegressorMixin, _BaseRegularizedMLP):
         scikit-learn's MLPs.
     intercepts_ : list of ndarray
         The dense layers' bias vectors, input layer first.
+    n_layers_ : int
+        ``len(coefs_) + 1``, as scikit-learn's MLPRegressor counts its layers.
+    out_activation_ : str
+        ``"identity"``, or ``"exp"`` with ``loss="poisson"``, as scikit-learn names them.
     loss_ : float
         The training loss (penalty included) of the last epoch.
     best_loss_ : float or None

@@ -9,6 +9,7 @@ import sklearn
 from plain import plain
 from sklearn.base import clone
 from sklearn.datasets import load_iris, make_classification
+from sklearn.exceptions import NotFittedError
 from sklearn.metrics import accuracy_score, make_scorer, mean_poisson_deviance
 from sklearn.model_selection import GridSearchCV, GroupKFold, cross_validate
 from sklearn.neural_network import MLPClassifier, MLPRegressor
@@ -124,6 +125,27 @@ def test_n_outputs_loss_and_best_loss_mean_what_they_mean_in_scikit_learn():
     assert ours.best_loss_ == min(ours.loss_curve_)
     stopped = RegularizedMLPClassifier((4,), max_iter=3, early_stopping=True, random_state=0)
     assert stopped.fit(X, labels).best_loss_ is None
+
+
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+def test_n_layers_and_out_activation_name_what_scikit_learns_mlps_name():
+    X, y = make_classification(n_samples=60, n_features=4, random_state=0)
+    labels = np.arange(60) % 3
+    for sizes in [(), (4,), (5, 3)]:
+        ours = RegularizedMLPClassifier(sizes, max_iter=2, random_state=0).fit(X, labels)
+        theirs = MLPClassifier(sizes, max_iter=2, random_state=0).fit(X, labels)
+        assert (ours.n_layers_, ours.out_activation_) == (theirs.n_layers_, "softmax")
+        assert ours.n_layers_ == len(ours.coefs_) + 1
+    # Two classes: a unit per class and a softmax (scikit-learn: one logistic unit).
+    binary = RegularizedMLPClassifier((4,), max_iter=2, random_state=0).fit(X, y)
+    assert binary.out_activation_ == "softmax"
+    counts = np.random.default_rng(0).poisson(2.0, size=60)
+    for loss, name in [("squared_error", "identity"), ("poisson", "exp")]:
+        ours = RegularizedMLPRegressor((4,), loss=loss, max_iter=2, random_state=0).fit(X, counts)
+        theirs = MLPRegressor(hidden_layer_sizes=(4,), loss=loss, max_iter=2).fit(X, counts)
+        assert (ours.n_layers_, ours.out_activation_) == (theirs.n_layers_, name)
+    with pytest.raises(NotFittedError):
+        assert RegularizedMLPRegressor().out_activation_
 
 
 def test_the_poisson_loss_is_half_the_poisson_deviance_up_to_a_constant_in_mu():
