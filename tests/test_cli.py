@@ -17,7 +17,7 @@ from skreg.cli.data import load_data
 NO_SCHEDULER = (
     "cannot reach the Dask scheduler"
     if importlib.util.find_spec("distributed")
-    else "--scheduler needs dask.distributed"
+    else "--scheduler needs distributed: python -m pip install 'skreg[distributed]'"
 )
 
 
@@ -535,6 +535,29 @@ def test_a_refused_run_leaves_no_output_folder(tmp_path, monkeypatch, capsys, co
         main([command, "--data", path, "--target", "y"])
     assert exit_info.value.code == 2 and "smallest class" in capsys.readouterr().err
     assert not (tmp_path / "skreg-output").exists()
+
+
+@pytest.mark.parametrize(
+    ("module", "argv", "message"),
+    [
+        ("matplotlib", [], "skreg compare's figures needs matplotlib: python -m pip install "
+         "'skreg[plots]'."),
+        ("distributed", ["--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs distributed: "
+         "python -m pip install 'skreg[distributed]'."),
+    ],
+)  # fmt: skip
+def test_compare_without_an_extra_it_needs_stops_before_any_fit(
+    tmp_path, monkeypatch, capsys, module, argv, message
+):
+    # Without matplotlib, compare ran every fit, printed its table, then died with a
+    # traceback; without dask it left an empty output folder.
+    monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as exit_info:
+        main(["compare", "--quiet", "--out", str(out), *argv])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.strip() == f"skreg compare: error: {message}"
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._loader import backend_name, load, loaded, settings
+from ._loader import backend_name, load, loaded, missing_backend, settings
 
 if TYPE_CHECKING:
     from .._specs import (
@@ -54,6 +54,7 @@ __all__ = [
     "load_keras_model",
     "loaded",
     "loss",
+    "missing_backend",
     "predict",
     "settings",
     "start_quietly",

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import importlib.util
 import json
 import os
 import sys
@@ -123,6 +124,9 @@ def _import() -> None:
     start = time.perf_counter()
     _malloc_for_reuse()
     backend = backend_name()
+    missing = missing_backend(backend)
+    if missing:
+        raise ImportError(missing)
     cache = usable(folder(backend))
     if backend == "tensorflow":
         _before_tensorflow(cache)
@@ -183,6 +187,26 @@ def backend_name() -> str:
         return json.loads(config.read_text()).get("backend", "tensorflow")
     except (OSError, ValueError, AttributeError):
         return "tensorflow"
+
+
+def missing_backend(backend: str) -> str | None:
+    """What to install when ``backend``'s package is not installed (and Keras not yet
+    imported), else None: Keras' own error is a traceback deep in its backend module."""
+    package = {"tensorflow": "tensorflow", "jax": "jax"}.get(backend)
+    if package is None or "keras" in sys.modules:
+        return None
+    try:
+        found = importlib.util.find_spec(package) is not None
+    except (ImportError, ValueError):  # a package hidden by a None in sys.modules
+        found = False
+    if found:
+        return None
+    install = "'skreg[jax]'" if backend == "jax" else "tensorflow"
+    return (
+        f"skreg's Keras backend is {backend!r} (KERAS_BACKEND or ~/.keras/keras.json), but "
+        f"{package} is not installed: python -m pip install {install}, or choose the other "
+        "backend."
+    )
 
 
 def thread_count(step_flops: float | None = None) -> int | None:

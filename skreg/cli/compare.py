@@ -26,6 +26,7 @@ from .data import (
     make_model,
     note,
     output_folder,
+    require,
     set_network_params,
     writing,
 )
@@ -67,6 +68,9 @@ def run(args: argparse.Namespace) -> int:
     splits = list(cv_splitter(data, args.cv, args.seed).split(data.X, data.y))
     check_early_stopping_split(len(data.y), args.cv)
     check_backend(args.verbose)
+    require("matplotlib", "plots", "skreg compare's figures")
+    if args.scheduler is not None:
+        require("distributed", "distributed", "--scheduler")
     # After the checks: a refused run leaves no folder.
     out = output_folder(args.out, _WRITTEN)
     tried = variants(data, args.max_iter)
@@ -155,12 +159,8 @@ def _parallel(args: argparse.Namespace) -> Iterator[Any]:
 
 
 def _dask_client(address: str) -> Any:
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise DataError(
-            "--scheduler needs dask.distributed: pip install 'skreg[distributed]'."
-        ) from None
+    from dask.distributed import Client  # installed: run() checked
+
     try:
         return Client(address, timeout=10)
     except (OSError, TimeoutError, ValueError) as error:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -141,6 +142,17 @@ def cv_model(model: Any, **grid: Any) -> Any:
     shared = set(cls().get_params()) - {"l2s", "dropouts", "cv", "scoring"}
     params = {k: v for k, v in model.get_params().items() if k in shared}
     return cls(**params, **grid)
+
+
+def require(module: str, extra: str, purpose: str) -> None:
+    """Refuse a run whose ``purpose`` needs ``module`` when it is not installed, before any
+    fit (an import failing after the fits loses them)."""
+    try:
+        found = importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module hidden by None
+        found = False
+    if not found:
+        raise DataError(f"{purpose} needs {module}: python -m pip install 'skreg[{extra}]'.")
 
 
 def output_folder(path: str, files: Sequence[str]) -> Path:
@@ -334,5 +346,8 @@ def check_backend(verbose: bool) -> None:
             f"the Keras backend is {backend!r} (KERAS_BACKEND); skreg runs on 'tensorflow' or "
             "'jax'."
         )
+    missing = _engine.missing_backend(backend)
+    if missing:
+        raise DataError(missing)
     if not verbose:
         _engine.start_quietly()

@@ -538,3 +538,34 @@ def test_a_fit_run_by_a_file_shadowing_a_module_keras_imports_gets_an_error_not_
         """
     )
     assert "shadowed by a file of yours" in answer and "cv2.py" in answer
+
+
+@pytest.mark.subprocess
+def test_a_backend_that_is_not_installed_is_named_with_what_to_install(python):
+    # KERAS_BACKEND=jax without jax (skreg without its jax extra) failed 40 lines deep in
+    # Keras' backend module with "No module named 'jax'"; the command line showed the same.
+    answer = python(
+        f"""
+        import contextlib, io, json, sys
+        import numpy as np
+        sys.modules[{BACKEND!r}] = None  # as if it were not installed
+
+        import skreg
+        from skreg.cli import main
+        errors = []
+        try:
+            skreg.RegularizedMLPClassifier((4,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])
+        except ImportError as error:
+            errors.append(str(error))
+        stderr = io.StringIO()
+        with contextlib.redirect_stderr(stderr), contextlib.suppress(SystemExit):
+            main(["diagnose", "--hidden", "4", "--max-iter", "1"])
+        errors.append(stderr.getvalue())
+        print(json.dumps(errors + ["keras" in sys.modules]))
+        """
+    )
+    install = "'skreg[jax]'" if BACKEND == "jax" else "tensorflow"
+    fit, command, keras_imported = answer
+    assert f"but {BACKEND} is not installed: python -m pip install {install}" in fit
+    assert command.strip().splitlines() == [f"skreg diagnose: error: {fit}"]
+    assert not keras_imported
