@@ -473,6 +473,13 @@ def test_python_m_skreg_shows_the_commands():
     assert "compare" in result.stdout and "diagnose" in result.stdout
 
 
+def test_version_prints_the_packages_version(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"skreg {skreg.__version__}\n"
+
+
 def test_regression_target_is_standardized_inside_the_pipeline(tmp_path):
     from skreg.cli.data import fitted_network, make_model
 

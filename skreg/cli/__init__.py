@@ -72,6 +72,9 @@ def _parser() -> argparse.ArgumentParser:
         prog="skreg",
         description="Compare regularizers and diagnose bias and variance of a neural network.",
     )
+    from .. import __version__
+
+    parser.add_argument("--version", action="version", version=f"skreg {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     parser.commands = commands
     compare_parser = commands.add_parser(
