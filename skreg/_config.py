@@ -205,7 +205,9 @@ def set_config(
         the same bits everywhere. The environment variable ``SKREG_NUM_THREADS`` sets the
         default, with the same spellings (``"2"``, ``"auto"`` in any case), and
         ``set_config`` sets it in turn, for the worker processes started afterwards. Read
-        when the backend loads (the process's first fit or predict).
+        when the backend loads (the process's first fit or predict). TensorFlow pools sized
+        before that (``tf.config.threading``) are kept under ``"auto"``; a count replaces
+        them.
 
     Examples
     --------

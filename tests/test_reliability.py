@@ -459,3 +459,71 @@ def test_poisson_divergence_advice_keeps_the_target_positive(iris):
     assert "StandardScaler" not in str(error.value)
     with pytest.raises(ValueError, match="divide it by a positive constant"):
         reg.fit(X, y * 1e39)
+
+
+def _in_a_new_thread(task):
+    """``task()`` run in a thread of its own, where Keras' dtype policy starts unset (as
+    in a new process) and follows floatx; returns its result or raises its error."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(task).result()
+
+
+@pytest.mark.parametrize(
+    ("setting", "value"),
+    [
+        ("floatx", "float64"),
+        ("floatx", "float16"),
+        ("floatx", "bfloat16"),
+        ("dtype_policy", "mixed_float16"),
+        ("dtype_policy", "mixed_bfloat16"),
+    ],
+)
+def test_keras_global_float_type_or_policy_does_not_reach_skreg(iris, setting, value):
+    # Set for the user's own models, they reached skreg's: on TensorFlow a new network's
+    # fit failed inside Keras (and its broken program stayed in the disk cache, for every
+    # later process); on JAX it trained in float16 or mixed precision, other predictions.
+    import keras
+
+    X, y = iris
+
+    def fit():
+        model = RegularizedMLPClassifier((7, 3), dropout=0.1, max_iter=3, random_state=0)
+        return model.fit(X, y)
+
+    def fit_under_setting():
+        getattr(keras.config, f"set_{setting}")(value)
+        try:
+            model = fit()
+            exported = model.model_  # under mixed_float16 a LossScaleOptimizer refused it
+            kept = keras.config.floatx(), keras.config.dtype_policy().name
+            return model.predict_proba(X), model.network_inputs(X), exported, kept
+        finally:
+            keras.config.set_floatx("float32")
+
+    proba, inputs, exported, kept = _in_a_new_thread(fit_under_setting)
+    assert kept == ((value, value) if setting == "floatx" else ("float32", value))
+    reference = fit().predict_proba(X)
+    np.testing.assert_array_equal(proba, reference)
+    assert {variable.dtype for variable in exported.weights} == {"float32"}
+    np.testing.assert_allclose(exported.predict(inputs, verbose=0), reference, atol=1e-6)
+
+
+@pytest.mark.skipif(skreg._engine.backend_name() != "jax", reason="JAX's own settings")
+@pytest.mark.parametrize("flag", ["jax_debug_nans", "jax_disable_jit"])
+def test_jax_debugging_settings_for_ones_own_code_do_not_stop_a_fit(iris, flag):
+    # jax_debug_nans failed every fit on a NaN skreg's program kept in an epoch record it
+    # never read; jax_disable_jit failed every fit ("not supported in the AOT path").
+    import jax
+
+    X, y = iris
+    reference = small().fit(X, y).predict_proba(X)
+    previous = getattr(jax.config, flag)
+    jax.config.update(flag, True)
+    try:
+        proba = small().fit(X, y).predict_proba(X)
+        assert getattr(jax.config, flag)  # the user's setting, kept
+    finally:
+        jax.config.update(flag, previous)
+    np.testing.assert_array_equal(proba, reference)

@@ -67,9 +67,10 @@ def fit(request: TrainingRequest) -> TrainingOutcome:
     load(request.key.network.step_flops(min(request.schedule.batch_size, n_train)))
     from ._cache import PROGRAMS
     from ._joint import take
+    from ._precision import own_settings
     from ._session import run
 
-    with PROGRAMS.lease(request.key, exclusive=True) as program:
+    with own_settings(), PROGRAMS.lease(request.key, exclusive=True) as program:
         lane = take() if program.joint else None
         try:
             return run(program, request, lane)
@@ -108,8 +109,9 @@ def predict(key: ProgramKey, state: NetworkState, X: np.ndarray) -> np.ndarray:
     """Network outputs for ``X`` in inference mode (no dropout), as float64."""
     load()
     from ._cache import PROGRAMS
+    from ._precision import own_settings
 
-    with PROGRAMS.lease(key) as program:
+    with own_settings(), PROGRAMS.lease(key) as program:
         return program.predict(state.trainable, state.non_trainable, X)
 
 
@@ -127,8 +129,9 @@ def loss(
     last step."""
     load()
     from ._cache import PROGRAMS
+    from ._precision import own_settings
 
-    with PROGRAMS.lease(key) as program:
+    with own_settings(), PROGRAMS.lease(key) as program:
         return program.evaluate(state, X, Y, w, penalty, smoothing)
 
 
@@ -138,8 +141,10 @@ def export_model(
     """A compiled Keras model holding a fitted ``state`` (see ``model_``)."""
     load()
     from ._network import export_model as build
+    from ._precision import own_settings
 
-    return build(key.network, state, penalty, key.loss, optimizer)
+    with own_settings():
+        return build(key.network, state, penalty, key.loss, optimizer)
 
 
 def load_keras_model(filepath: Any, **kwargs: Any) -> Any:
@@ -185,14 +190,15 @@ def augment(
     import keras
 
     from ._augmenters import build_augmenter
+    from ._precision import own_settings
 
-    layer = build_augmenter(plan.kinds, n_features=X.shape[1])
-    for variable, value in zip(
-        layer.non_trainable_variables, layer.initial_state(plan.strengths, seeds, plan.sources)
-    ):
-        variable.assign(value)
-    X, Y = layer(X, Y, *host_arrays)
-    return keras.ops.convert_to_numpy(X), keras.ops.convert_to_numpy(Y)
+    with own_settings():
+        layer = build_augmenter(plan.kinds, n_features=X.shape[1])
+        state = layer.initial_state(plan.strengths, seeds, plan.sources)
+        for variable, value in zip(layer.non_trainable_variables, state):
+            variable.assign(value)
+        X, Y = layer(X, Y, *host_arrays)
+        return keras.ops.convert_to_numpy(X), keras.ops.convert_to_numpy(Y)
 
 
 def start_quietly() -> None:

@@ -161,8 +161,8 @@ def _start(step_flops: float | None) -> None:
     start = time.perf_counter()
     backend = _settings["backend"]
     threads = thread_count(step_flops)
-    if backend == "tensorflow" and threads is not None:
-        _after_tensorflow(threads)
+    if backend == "tensorflow":
+        threads = _after_tensorflow(threads)
     if backend == "jax":
         _jax_flags(threads)
         if threads is not None:
@@ -318,17 +318,25 @@ def _tensorflow_started() -> bool:
         return False
 
 
-def _after_tensorflow(threads: int) -> None:
-    # XLA's compiled code runs on the intra-op pool; both pools exist from the first op on.
+def _after_tensorflow(threads: int | None) -> int | None:
+    """Size TensorFlow's pools (XLA's compiled code runs on the intra-op pool; both exist
+    from the first op on) to ``threads``; return the threads the fits get. Pools the user
+    sized before the first fit are kept under ``n_threads="auto"`` (a count replaces them)."""
     import tensorflow as tf
 
+    pools = tf.config.threading
+    own = pools.get_intra_op_parallelism_threads(), pools.get_inter_op_parallelism_threads()
+    if any(own) and _config.get_config()["n_threads"] == "auto":
+        return own[0] or None  # the intra-op pool (0: TensorFlow's default, every core)
+    if threads is None:
+        return None
     try:
         tf.config.threading.set_intra_op_parallelism_threads(threads)
         tf.config.threading.set_inter_op_parallelism_threads(threads)
     except RuntimeError:
         names = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
         if all(os.environ.get(name) == str(threads) for name in names):
-            return  # TensorFlow started with these counts
+            return threads  # TensorFlow started with these counts
         _warnings.warn(
             f"TensorFlow ran before skreg's first fit, so skreg could not set its thread pools "
             f"to {threads} (n_threads): fits in this process use TensorFlow's own thread "
@@ -337,6 +345,7 @@ def _after_tensorflow(threads: int) -> None:
             f"TF_NUM_INTRAOP_THREADS={threads} and TF_NUM_INTEROP_THREADS={threads}.",
             RuntimeWarning,
         )
+    return threads
 
 
 def _jax_flags(threads: int | None) -> None:

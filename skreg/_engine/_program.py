@@ -361,7 +361,7 @@ class Program:
             return state, best, clock, records, stop
 
         records = (
-            ops.full((capacity,), np.nan, "float32"),
+            ops.zeros((capacity,), "float32"),  # read up to the epochs run
             ops.zeros((capacity,), "float32"),
             ops.zeros((capacity,), "bool"),
             ops.zeros((capacity,), "float32"),

@@ -569,3 +569,28 @@ def test_a_backend_that_is_not_installed_is_named_with_what_to_install(python):
     assert f"but {BACKEND} is not installed: python -m pip install {install}" in fit
     assert command.strip().splitlines() == [f"skreg diagnose: error: {fit}"]
     assert not keras_imported
+
+
+@pytest.mark.subprocess
+@pytest.mark.skipif(BACKEND != "tensorflow", reason="TensorFlow's thread pools, set by its API")
+@pytest.mark.parametrize(("setting", "pools"), [("auto", [2, 3]), ("1", [1, 1])])
+def test_thread_pools_the_user_sized_are_kept_unless_n_threads_is_a_count(python, setting, pools):
+    # skreg's first fit set them to one thread each, silently, for the user's own work too.
+    answer = python(
+        """
+        import json
+        import numpy as np
+        import tensorflow as tf
+        import skreg
+
+        tf.config.threading.set_intra_op_parallelism_threads(2)
+        tf.config.threading.set_inter_op_parallelism_threads(3)
+        skreg.RegularizedMLPClassifier((4,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])
+        pools = tf.config.threading
+        print(json.dumps([skreg._engine.settings()["n_threads"],
+                          [pools.get_intra_op_parallelism_threads(),
+                           pools.get_inter_op_parallelism_threads()]]))
+        """,
+        SKREG_NUM_THREADS=setting,
+    )
+    assert answer == [pools[0], pools]
