@@ -218,7 +218,12 @@ def _readable(preprocessor: TablePreprocessor, X: Any) -> Any:
     if names is not None:
         import pandas as pd
 
-        X = X if is_table(X) else pd.DataFrame(X, columns=names)
+        if not is_table(X):
+            X = pd.DataFrame(X, columns=names)
+        elif list(X.columns) != list(names):
+            # Names that are not strings (scikit-learn warned that X has no valid feature
+            # names): the columns are read by position, as an array's are.
+            X = X.set_axis(names, axis=1)
         # Numeric columns held as objects (an array of numbers and strings, a frame cast to
         # object) as float64, their pd.NA and None as NaN, as the fit read them.
         numeric = [names[i] for i in preprocessor.numeric_positions()]

@@ -235,6 +235,11 @@ def test_an_array_after_a_dataframe_with_categories_is_read_as_its_columns(table
     np.testing.assert_array_equal(from_array, clf.predict_proba(X))
     with pytest.warns(UserWarning, match="feature names"):  # rows as lists, too
         np.testing.assert_array_equal(clf.predict_proba(X.to_numpy().tolist()), from_array)
+    # A frame whose names became integers, as an array: it failed inside ColumnTransformer
+    # ("'NoneType' object is not iterable").
+    renamed = X.set_axis(range(X.shape[1]), axis=1)
+    with pytest.warns(UserWarning, match="feature names"):
+        np.testing.assert_array_equal(clf.predict_proba(renamed), from_array)
     bad = X.to_numpy()
     bad[0, 0] = "large"  # a string in the numeric column "size"
     with pytest.warns(UserWarning), pytest.raises(ValueError, match="size"):
