@@ -16,6 +16,7 @@ from ._config import (
     program_cache_info,
     set_config,
 )
+from ._warnings import ProgramCacheWarning
 
 __version__ = "0.1.0"
 
@@ -39,6 +40,7 @@ __all__ = [
     "GaussianNoise",
     "ImageAugmentation",
     "Mixup",
+    "ProgramCacheWarning",
     "RegularizedMLPClassifier",
     "RegularizedMLPClassifierCV",
     "RegularizedMLPRegressor",

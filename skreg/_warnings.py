@@ -10,6 +10,18 @@ import os
 import sys
 import warnings
 
+
+class ProgramCacheWarning(UserWarning):
+    """On TensorFlow, more networks were compiled with XLA in the process than
+    ``program_cache_size``: later networks run without XLA (see ``set_config``).
+
+    It says nothing of the data or the settings of the fit that raised it, so a test
+    suite run with warnings as errors filters it by this category::
+
+        warnings.filterwarnings("ignore", category=skreg.ProgramCacheWarning)
+    """
+
+
 # Packages whose frames are passed over, when imported (skreg's own always is).
 _CALLERS = ("sklearn", "joblib", "concurrent", "threading")
 

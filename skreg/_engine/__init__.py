@@ -23,8 +23,6 @@ Inside: :mod:`._program` (what a fit computes, written once), :mod:`._session` (
 
 from __future__ import annotations
 
-import os
-import sys
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -202,23 +200,6 @@ def augment(
 
 
 def start_quietly() -> None:
-    """Load the backend and start its runtime with the standard error silenced.
-
-    TensorFlow writes lines to the standard error before its log level applies (absl's
-    start-up notice, the GPU probes of its import and of its first op); they go to
-    /dev/null while it loads and runs one op. For the command line.
-    """
-    if loaded():
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            load()
-            import keras
-
-            keras.ops.convert_to_numpy(0.0)  # the first op starts the runtime
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
+    """Load the backend and start its runtime with the standard error silenced (see
+    :func:`._loader.load`'s ``quiet``). For the command line."""
+    load(quiet=True)

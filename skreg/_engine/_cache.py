@@ -71,7 +71,9 @@ class CacheState:
                 "XLA-compiled code (tensorflow/tensorflow#64170), so further networks run "
                 "without XLA: "
                 "about 1.5x slower per epoch, freed when dropped, with the same results up to "
-                "float rounding. Raise program_cache_size, or use the JAX backend, to keep XLA."
+                "float rounding. Raise program_cache_size, or use the JAX backend, to keep XLA "
+                "(its category, skreg.ProgramCacheWarning, filters it).",
+                _warnings.ProgramCacheWarning,
             )
         return False
 

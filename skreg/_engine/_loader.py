@@ -83,12 +83,48 @@ def read_settings() -> set[str]:
     )
 
 
-def load(step_flops: float | None = None) -> None:
+def load(step_flops: float | None = None, *, quiet: bool = False) -> None:
     """Import the backend and set up its thread pools, once per process; raise in a forked
     child. ``step_flops``, the arithmetic of one training step of the fit about to run,
-    decides the thread count at the process's first fit (:func:`thread_count`)."""
+    decides the thread count at the process's first fit (:func:`thread_count`).
+
+    TensorFlow writes lines to the standard error before its log level applies (absl's
+    start-up notice, oneDNN's and the GPU probes of its import and of its first op). With
+    ``quiet``, or where ``TF_CPP_MIN_LOG_LEVEL=3`` asks for no log lines (the command line
+    sets it, and its parallel workers inherit it), they go to /dev/null while the backend
+    loads and runs one op.
+    """
     if _loaded_in == os.getpid():
         return
+    quiet = quiet or (
+        os.environ.get("TF_CPP_MIN_LOG_LEVEL") == "3" and backend_name() == "tensorflow"
+    )
+    if not quiet:
+        _load(step_flops)
+        return
+    with _LOCK, _stderr_silenced():  # one thread at a time moves the descriptor
+        _load(step_flops)
+        import keras
+
+        keras.ops.convert_to_numpy(0.0)  # the first op starts the runtime
+
+
+@contextlib.contextmanager
+def _stderr_silenced():
+    """The process's standard error (file descriptor 2, where C++ libraries write) to
+    /dev/null for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def _load(step_flops: float | None) -> None:
     if _loaded_in is not None or _imported_in not in (None, os.getpid()):
         raise RuntimeError(_forked_message())
     if _imported_in is None and _config.FORKED.is_set() and _backend_running():
@@ -177,9 +213,9 @@ def _start(step_flops: float | None) -> None:
 
 def backend_name() -> str:
     """The Keras backend this process will use, found as Keras finds it, without importing it."""
-    keras = sys.modules.get("keras")
-    if keras is not None:
-        return keras.backend.backend()
+    backend = getattr(sys.modules.get("keras"), "backend", None)  # None while importing
+    if backend is not None:
+        return backend.backend()
     if os.environ.get("KERAS_BACKEND"):
         return os.environ["KERAS_BACKEND"]
     config = Path(os.environ.get("KERAS_HOME", Path.home() / ".keras")) / "keras.json"

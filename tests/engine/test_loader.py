@@ -594,3 +594,22 @@ def test_thread_pools_the_user_sized_are_kept_unless_n_threads_is_a_count(python
         SKREG_NUM_THREADS=setting,
     )
     assert answer == [pools[0], pools]
+
+
+@pytest.mark.subprocess
+def test_a_fit_asked_for_no_log_lines_writes_nothing_to_the_standard_error(tmp_path):
+    # TensorFlow's lines before its log level applies (absl, oneDNN, the GPU probes) were
+    # written in every process that asked for level 3, the command line's parallel workers
+    # among them ("skreg compare --n-jobs 2" printed 12).
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SKREG_")}
+    env.update(KERAS_BACKEND=BACKEND, TF_CPP_MIN_LOG_LEVEL="3",
+               SKREG_COMPILATION_CACHE_DIR=str(tmp_path / "cache"))  # fmt: skip
+    code = (
+        "import sys, numpy as np, skreg\n"
+        "skreg.RegularizedMLPClassifier((4,), max_iter=1).fit(np.eye(4), [0, 1, 0, 1])\n"
+        "print('written after the fit', file=sys.stderr)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert out.returncode == 0 and out.stderr == "written after the fit\n", out.stderr[-3000:]
