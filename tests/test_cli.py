@@ -1,6 +1,7 @@
 """The command line: compare and diagnose on CSV files, and its one-line errors."""
 
 import importlib.util
+import os
 import subprocess
 import sys
 
@@ -559,12 +560,14 @@ def test_compare_without_an_extra_it_needs_stops_before_any_fit(
     # Without matplotlib, compare ran every fit, printed its table, then died with a
     # traceback; without dask it left an empty output folder.
     monkeypatch.setitem(sys.modules, module, None)  # as if it were not installed
+    monkeypatch.delenv("TF_CPP_MIN_LOG_LEVEL", raising=False)
     out = tmp_path / "out"
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", "--quiet", "--out", str(out), *argv])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.strip() == f"skreg compare: error: {message}"
     assert not out.exists()
+    assert "TF_CPP_MIN_LOG_LEVEL" not in os.environ  # set for the run, then taken back
 
 
 @pytest.mark.parametrize(

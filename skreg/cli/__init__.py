@@ -30,8 +30,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     # TensorFlow's C++ logging (GPU probes, CPU features, cache reads) buries the one line
     # the command prints; --verbose shows it.
-    if not getattr(args, "verbose", False):
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # Set for the run (workers inherit it), then taken back: main() called from Python.
+    quiet = not getattr(args, "verbose", False) and "TF_CPP_MIN_LOG_LEVEL" not in os.environ
+    if quiet:
+        os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
     # A warning (a candidate whose fits failed, say) as one line, as the errors are.
     formatwarning = warnings.formatwarning
     warnings.formatwarning = lambda message, *_, **__: (
@@ -41,6 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(parser, args)
     finally:
         warnings.formatwarning = formatwarning
+        if quiet:
+            os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
