@@ -498,6 +498,41 @@ def test_a_batch_runs_each_posted_call_once_whatever_its_group():
     assert sorted(program.calls) == sorted([("epochs", (2,))] * 3 + [("epochs", (3,))])
 
 
+def test_an_interrupted_batch_ends_its_lanes_at_their_next_call(monkeypatch):
+    """Ctrl-C while lanes train: they trained on to their fits' end in the background
+    (JAX, joint=True: 8 threads for 4 s after the interrupt); now each ends at its next
+    call, and the interrupt reaches the caller once they have."""
+    import time
+
+    from skreg._engine import _joint
+
+    calls = []
+
+    class Program:
+        def call(self, name, *inputs):
+            calls.append(name)
+            time.sleep(0.002)
+            return inputs[0]
+
+    def task():
+        lane = _joint.take()
+        for _ in range(1000):  # 2 s of calls a lane
+            lane.call(Program, (np.zeros(2),) * 7)
+
+    def interrupted(futures):
+        time.sleep(0.05)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(_joint, "wait", interrupted, raising=False)
+    start = time.perf_counter()
+    with pytest.raises(KeyboardInterrupt):
+        _joint.Batch(width=1).run([task, task])
+    made = len(calls)
+    time.sleep(0.05)
+    assert len(calls) == made < 200  # no lane runs on
+    assert time.perf_counter() - start < 1.0
+
+
 def test_inside_a_pipeline_and_nested_cross_validation(iris):
     X, y = iris
     pipe = make_pipeline(StandardScaler(), small_cv(cv=2, l2s=[1e-3], dropouts=[0.0, 0.2]))

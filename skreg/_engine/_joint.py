@@ -28,7 +28,7 @@ from __future__ import annotations
 import threading
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from typing import Any
 
 import numpy as np
@@ -81,6 +81,7 @@ class Batch:
         self._groups: dict[tuple, _Group] = {}
         self.joint_calls = 0
         self.lanes = 0
+        self._stopped = False  # interrupted: every lane ends at its next call
 
     def run(self, tasks: Sequence[Callable[[], Any]]) -> list[Any]:
         """Run every task in a thread of its own, as a lane; return their results in order
@@ -109,8 +110,15 @@ class Batch:
         # theirs out of order can leave the process's filters and display as one lane set
         # them (a later warning then vanishes). This one puts back the caller's.
         with warnings.catch_warnings():
-            with ThreadPoolExecutor(max_workers=max(1, len(tasks))) as pool:
+            pool = ThreadPoolExecutor(max_workers=max(1, len(tasks)))
+            try:
                 futures = [pool.submit(in_lane, i, task) for i, task in enumerate(tasks)]
+                wait(futures)
+            except BaseException:  # Ctrl-C: the lanes trained on to their fits' end
+                self._stop()
+                raise
+            finally:
+                pool.shutdown(wait=True)
         # The fits' epoch lines (verbose), in the tasks' order, as one-by-one fits print them.
         for lines in printed:
             if lines:
@@ -121,12 +129,19 @@ class Batch:
         with self._condition:
             self._posts[index] = (program, inputs)
             self._run_when_ready()
-            while index not in self._results:
+            while index not in self._results and not self._stopped:
                 self._condition.wait()
+            if self._stopped:
+                raise KeyboardInterrupt("the joint fits were interrupted")
             result = self._results.pop(index)
         if isinstance(result, BaseException):
             raise result
         return result
+
+    def _stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            self._condition.notify_all()
 
     def _leave(self, index: int) -> None:
         with self._condition:
@@ -135,7 +150,7 @@ class Batch:
 
     def _run_when_ready(self) -> None:
         """Once every live lane waits on a call, make the calls, one per group."""
-        if not self._posts or len(self._posts) < len(self._live):
+        if self._stopped or not self._posts or len(self._posts) < len(self._live):
             return
         posts, self._posts = self._posts, {}
         calls: dict[tuple, dict[int, tuple]] = {}
