@@ -36,6 +36,13 @@ _LAZY = {
     "sklearn_alpha_from_l2": ".regularizers",
 }
 
+# importlib.reload(skreg) (a notebook's autoreload) runs this module again in its own
+# namespace: the names __getattr__ stored there would keep the classes of before a reload of
+# their modules (which then failed to pickle: "not the same object").
+for _name in _LAZY:
+    globals().pop(_name, None)
+del _name
+
 __all__ = [
     "GaussianNoise",
     "ImageAugmentation",

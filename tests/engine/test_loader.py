@@ -613,3 +613,21 @@ def test_a_fit_asked_for_no_log_lines_writes_nothing_to_the_standard_error(tmp_p
         [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300
     )
     assert out.returncode == 0 and out.stderr == "written after the fit\n", out.stderr[-3000:]
+
+
+@pytest.mark.subprocess
+def test_reloading_skreg_after_its_modules_gives_their_new_classes(python):
+    answer = python(
+        """
+        import importlib, json, pickle
+        import skreg, skreg._classifier
+
+        skreg.RegularizedMLPClassifier  # loaded, and stored in skreg's namespace
+        importlib.reload(skreg._classifier)
+        importlib.reload(skreg)
+        new = skreg.RegularizedMLPClassifier
+        pickle.dumps(new((4,)))  # "not the same object as" the class in its module, before
+        print(json.dumps(new is skreg._classifier.RegularizedMLPClassifier))
+        """
+    )
+    assert answer is True
