@@ -474,6 +474,19 @@ def test_python_m_skreg_shows_the_commands():
     assert "compare" in result.stdout and "diagnose" in result.stdout
 
 
+def test_an_interrupted_command_says_so_in_one_line(monkeypatch, capsys):
+    import skreg.cli.diagnose
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(skreg.cli.diagnose, "run", interrupted)
+    with pytest.raises(SystemExit) as exit_info:
+        main(["diagnose"])
+    assert exit_info.value.code == 130  # 128 + SIGINT, as a shell reports it
+    assert capsys.readouterr().err == "skreg diagnose: interrupted\n"
+
+
 def test_version_prints_the_packages_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])

@@ -61,6 +61,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(2, f"skreg {args.command}: error: {error}\n")
     except FloatingPointError as error:
         parser.exit(1, f"skreg {args.command}: error: {error}\n")
+    except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through joblib's workers
+        parser.exit(130, f"skreg {args.command}: interrupted\n")
 
 
 class _Parser(argparse.ArgumentParser):
