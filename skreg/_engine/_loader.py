@@ -103,6 +103,8 @@ def load(step_flops: float | None = None, *, quiet: bool = False) -> None:
         _load(step_flops)
         return
     with _LOCK, _stderr_silenced():  # one thread at a time moves the descriptor
+        if _loaded_in == os.getpid():  # another thread loaded it while this one waited
+            return
         _load(step_flops)
         import keras
 

@@ -631,3 +631,25 @@ def test_reloading_skreg_after_its_modules_gives_their_new_classes(python):
         """
     )
     assert answer is True
+
+
+@pytest.mark.subprocess
+def test_threads_starting_the_first_fits_together_share_one_load(python):
+    # run_python asks for TF_CPP_MIN_LOG_LEVEL=3, which loads the backend quietly (on
+    # TensorFlow): threads waiting for another's load must not load it again.
+    answer = python(
+        """
+        import json
+        from concurrent.futures import ThreadPoolExecutor
+        import numpy as np
+        import skreg
+
+        def fit(seed):
+            model = skreg.RegularizedMLPClassifier((4,), max_iter=1, random_state=seed)
+            return model.fit(np.eye(4), [0, 1, 0, 1]).predict_proba(np.eye(4)).tolist()
+
+        with ThreadPoolExecutor(3) as pool:
+            print(json.dumps(list(pool.map(fit, range(3)))))
+        """
+    )
+    assert len(answer) == 3
