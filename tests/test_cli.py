@@ -561,7 +561,7 @@ def test_a_refused_run_leaves_no_output_folder(tmp_path, monkeypatch, capsys, co
 @pytest.mark.parametrize(
     ("module", "argv", "message"),
     [
-        ("matplotlib", [], "skreg compare's figures needs matplotlib: python -m pip install "
+        ("matplotlib", [], "drawing its figures needs matplotlib: python -m pip install "
          "'skreg[plots]'."),
         ("distributed", ["--scheduler", "tcp://127.0.0.1:9"], "--scheduler needs distributed: "
          "python -m pip install 'skreg[distributed]'."),

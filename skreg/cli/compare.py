@@ -68,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     splits = list(cv_splitter(data, args.cv, args.seed).split(data.X, data.y))
     check_early_stopping_split(len(data.y), args.cv)
     check_backend(args.verbose)
-    require("matplotlib", "plots", "skreg compare's figures")
+    require("matplotlib", "plots", "drawing its figures")
     if args.scheduler is not None:
         require("distributed", "distributed", "--scheduler")
     # After the checks: a refused run leaves no folder.
