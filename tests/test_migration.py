@@ -142,8 +142,10 @@ def test_n_layers_and_out_activation_name_what_scikit_learns_mlps_name():
     counts = np.random.default_rng(0).poisson(2.0, size=60)
     for loss, name in [("squared_error", "identity"), ("poisson", "exp")]:
         ours = RegularizedMLPRegressor((4,), loss=loss, max_iter=2, random_state=0).fit(X, counts)
-        theirs = MLPRegressor(hidden_layer_sizes=(4,), loss=loss, max_iter=2).fit(X, counts)
-        assert (ours.n_layers_, ours.out_activation_) == (theirs.n_layers_, name)
+        assert (ours.n_layers_, ours.out_activation_) == (3, name)
+        if "loss" in MLPRegressor().get_params():  # scikit-learn >= 1.7
+            theirs = MLPRegressor(hidden_layer_sizes=(4,), loss=loss, max_iter=2).fit(X, counts)
+            assert (theirs.n_layers_, theirs.out_activation_) == (3, name)
     with pytest.raises(NotFittedError):
         assert RegularizedMLPRegressor().out_activation_
 
