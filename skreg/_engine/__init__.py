@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ._loader import backend_name, load, loaded, missing_backend, settings
+from ._loader import backend_name, installed, load, loaded, missing_backend, settings
 
 if TYPE_CHECKING:
     from .._specs import (
@@ -46,6 +46,7 @@ __all__ = [
     "backend_name",
     "export_model",
     "fit",
+    "installed",
     "joint_batch",
     "joint_supported",
     "load",

@@ -227,17 +227,19 @@ def backend_name() -> str:
         return "tensorflow"
 
 
+def installed(module: str) -> bool:
+    """Whether ``module`` can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # a parent package missing, or a module hidden by None
+        return False
+
+
 def missing_backend(backend: str) -> str | None:
     """What to install when ``backend``'s package is not installed (and Keras not yet
     imported), else None: Keras' own error is a traceback deep in its backend module."""
     package = {"tensorflow": "tensorflow", "jax": "jax"}.get(backend)
-    if package is None or "keras" in sys.modules:
-        return None
-    try:
-        found = importlib.util.find_spec(package) is not None
-    except (ImportError, ValueError):  # a package hidden by a None in sys.modules
-        found = False
-    if found:
+    if package is None or "keras" in sys.modules or installed(package):
         return None
     install = "'skreg[jax]'" if backend == "jax" else "tensorflow"
     return (

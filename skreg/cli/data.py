@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -147,11 +146,7 @@ def cv_model(model: Any, **grid: Any) -> Any:
 def require(module: str, extra: str, purpose: str) -> None:
     """Refuse a run whose ``purpose`` needs ``module`` when it is not installed, before any
     fit (an import failing after the fits loses them)."""
-    try:
-        found = importlib.util.find_spec(module) is not None
-    except (ImportError, ValueError):  # a parent package missing, or a module hidden by None
-        found = False
-    if not found:
+    if not _engine.installed(module):
         raise DataError(f"{purpose} needs {module}: python -m pip install 'skreg[{extra}]'.")
 
 
