@@ -291,6 +291,7 @@ class _BaseRegularizedMLP(FittedWeightsMixin, MigrationMixin, CallbackSupportMix
 
     def _sample_weight(self, X, y, sample_weight, incremental, classes):
         # Negative weights would make training maximize those rows' loss.
+        _inputs.refuse_masked(sample_weight, "sample_weight")
         sample_weight = _check_sample_weight(
             sample_weight, X, dtype=np.float64, ensure_non_negative=True, **_ZERO_WEIGHTS_OK
         )

@@ -184,6 +184,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             template = self._member()
             X, y = _inputs.check(self, X, y, reset=True, **template._y_checks())
             if sample_weight is not None:
+                _inputs.refuse_masked(sample_weight, "sample_weight")
                 sample_weight = _check_sample_weight(sample_weight, X, ensure_non_negative=True)
             self._check_targets(y)
             folds = list(check_cv(self.cv, y, classifier=is_classifier(self)).split(X, y, groups))

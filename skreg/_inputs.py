@@ -66,7 +66,8 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     """``X`` (and ``y``) checked by scikit-learn's own validation, with its messages: the
     feature names and count, the rows, the finite values (NaN are imputed later); a
     DataFrame is kept as it is, for its column dtypes, a NumPy array becomes float64."""
-    X = _as_pandas(X)
+    X = _unmasked(_as_pandas(X))
+    refuse_masked(y, "y")
     params = dict(reset=reset, ensure_all_finite="allow-nan", dtype=np.float64)
     kind = getattr(getattr(X, "dtype", None), "kind", None)
     if kind is None and isinstance(X, (list, tuple)) and not reset:
@@ -110,6 +111,32 @@ def check(estimator: Any, X: Any, y: Any = "no_validation", *, reset: bool, **y_
     if y_checks.get("multi_output") and y.ndim == 2 and y.shape[1] == 1:
         y = column_or_1d(y, warn=True)  # scikit-learn's MLPRegressor's warning
     return (X if is_table(X) else checked), y
+
+
+def _unmasked(X: Any) -> Any:
+    """A NumPy masked array's masked entries as missing values (NaN, or None among
+    objects), which the estimators impute: scikit-learn's validation would read the values
+    under the mask as data."""
+    if not isinstance(X, np.ma.MaskedArray):
+        return X
+    mask = np.ma.getmaskarray(X)
+    if X.dtype.kind in "biuf":
+        values = X.data.astype(np.float64)  # a copy: the caller's array stays as it was
+        values[mask] = np.nan
+    else:
+        values = X.data.astype(object)
+        values[mask] = None
+    return values
+
+
+def refuse_masked(values: Any, name: str) -> None:
+    """A masked entry of ``y`` (or ``sample_weight``) has no reading: a row without a
+    target cannot train, and the value under the mask is not the user's."""
+    if isinstance(values, np.ma.MaskedArray) and np.ma.getmaskarray(values).any():
+        raise ValueError(
+            f"Input {name} holds {int(np.ma.count_masked(values))} masked value(s), which "
+            "skreg cannot read: drop those rows, or fill them (values.filled(...))."
+        )
 
 
 def _kind_of_rows(X: list | tuple) -> str | None:

@@ -216,6 +216,43 @@ def test_nullable_dtypes_missing_values_are_missing_values(table, with_categorie
     assert np.isfinite(clf.predict_proba(nullable)).all()
 
 
+@pytest.mark.parametrize("cls", [RegularizedMLPClassifier, RegularizedMLPRegressor])
+def test_masked_entries_of_an_array_are_missing_values(table, cls):
+    """A NumPy masked array's masked entries are missing (imputed, with an indicator), not
+    the values under the mask, at fit and at predict; the caller's array is left as it was.
+    A masked target or weight is refused."""
+    X, y = table
+    values = X[["size", "age"]].to_numpy()
+    masked = np.ma.masked_invalid(values)
+    masked.data[masked.mask] = 1e6  # what lies under the mask: not data
+    before = masked.data.copy()
+    clf, reference = small(cls).fit(masked, y), small(cls).fit(values, y)
+    predict = clf.predict_proba if cls is RegularizedMLPClassifier else clf.predict
+    np.testing.assert_array_equal(predict(masked), predict(values))
+    np.testing.assert_array_equal(predict(values), getattr(reference, predict.__name__)(values))
+    np.testing.assert_array_equal(masked.data, before)
+    y_masked = np.ma.masked_array(y.astype(float), mask=np.arange(len(y)) == 3)
+    with pytest.raises(ValueError, match="y holds 1 masked value"):
+        small(cls).fit(values, y_masked)
+    weights = np.ma.masked_array(np.ones(len(y)), mask=np.arange(len(y)) < 2)
+    with pytest.raises(ValueError, match="sample_weight holds 2 masked value"):
+        small(cls).fit(values, y, sample_weight=weights)
+
+
+def test_the_cv_estimator_reads_masked_entries_as_missing_and_refuses_masked_weights(table):
+    X, y = table
+    values = X[["size", "age"]].to_numpy()
+    masked = np.ma.masked_invalid(values)
+    masked.data[masked.mask] = 1e6
+    cv = skreg.RegularizedMLPClassifierCV((8,), l2s=[0.0], dropouts=[0.0], cv=2, max_iter=3,
+                                          random_state=0)  # fmt: skip
+    expected = clone(cv).fit(values, y).predict_proba(values)
+    np.testing.assert_array_equal(cv.fit(masked, y).predict_proba(masked), expected)
+    weights = np.ma.masked_array(np.ones(len(y)), mask=np.arange(len(y)) == 0)
+    with pytest.raises(ValueError, match="sample_weight holds 1 masked value"):
+        clone(cv).fit(values, y, sample_weight=weights)
+
+
 def test_integer_column_names_are_names_not_positions(table):
     """A DataFrame whose column names are integers, in another order than their positions,
     beside a categorical column: each column is read by its name."""
