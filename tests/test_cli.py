@@ -487,6 +487,27 @@ def test_an_interrupted_command_says_so_in_one_line(monkeypatch, capsys):
     assert capsys.readouterr().err == "skreg diagnose: interrupted\n"
 
 
+@pytest.mark.parametrize(("command", "step"), [("compare", "variants"), ("select", "cv_model")])
+def test_an_interrupted_run_removes_the_empty_folders_it_made(
+    tmp_path, monkeypatch, capsys, command, step
+):
+    # Ctrl-C during the fits left the --out folder (and its new parents) empty behind it.
+    module = importlib.import_module(f"skreg.cli.{command}")
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(module, step, interrupted)
+    out = tmp_path / "runs" / "today"
+    for folder, removed in [(out, True), (tmp_path, False)]:  # tmp_path existed before
+        with pytest.raises(SystemExit) as exit_info:
+            main([command, "--out", str(folder)])
+        assert exit_info.value.code == 130
+        assert folder.exists() is not removed
+    assert not (tmp_path / "runs").exists()
+    assert capsys.readouterr().err.count("interrupted") == 2
+
+
 def test_version_prints_the_packages_version(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["--version"])

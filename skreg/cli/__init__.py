@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import sys
 import warnings
 from collections.abc import Sequence
 
@@ -40,7 +41,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"skreg {args.command}: warning: {message}\n"
     )
     try:
-        return _run(parser, args)
+        status = _run(parser, args)
+    except BaseException:
+        _settle_made_folders(finished=False)
+        raise
+    else:
+        _settle_made_folders(finished=True)
+        return status
     finally:
         warnings.formatwarning = formatwarning
         if quiet:
@@ -63,6 +70,15 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.exit(1, f"skreg {args.command}: error: {error}\n")
     except KeyboardInterrupt:  # Ctrl-C: one line, not a traceback through joblib's workers
         parser.exit(130, f"skreg {args.command}: interrupted\n")
+
+
+def _settle_made_folders(*, finished: bool) -> None:
+    """The output folders the run made: the user's once it finished; removed where still
+    empty if it failed or was interrupted (once the command got that far, its data module
+    is loaded)."""
+    data = sys.modules.get(f"{__name__}.data")
+    if data is not None:
+        data.settle_made_folders(finished=finished)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -154,6 +154,7 @@ def output_folder(path: str, files: Sequence[str]) -> Path:
     """The folder for the results, made, and each of ``files`` in it shown writable, before
     any fit, so that no run is lost to them; a file the check creates is removed again."""
     out = Path(path)
+    made = [folder for folder in (out, *out.parents) if not folder.exists()]  # deepest first
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
@@ -167,7 +168,23 @@ def output_folder(path: str, files: Sequence[str]) -> Path:
             open(target, "a").close()  # appending: an existing file keeps its content
         if not existed:
             target.unlink()
+    _MADE[:] = made
     return out
+
+
+# The folders output_folder made for this run, deepest first (settle_made_folders).
+_MADE: list[Path] = []
+
+
+def settle_made_folders(*, finished: bool) -> None:
+    """Forget the folders :func:`output_folder` made for this run; if it did not finish
+    (an error, Ctrl-C), remove those still empty first, so that it leaves no empty folder."""
+    while _MADE and not finished:
+        try:
+            _MADE.pop(0).rmdir()
+        except OSError:  # a file in it (a figure written already): it and its parents stay
+            break
+    _MADE.clear()
 
 
 @contextmanager
