@@ -1,8 +1,10 @@
-"""scikit-learn's callbacks (``sklearn.callback``, scikit-learn >= 1.9) around one fit."""
+"""scikit-learn's callbacks (``sklearn.callback``, scikit-learn >= 1.9) around one fit, and
+around a CV estimator's search."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from ._specs import EpochHooks, NetworkState, TrainingResult
@@ -80,3 +82,84 @@ class FitCallbacks:
             self.context.call_on_fit_task_end(
                 estimator=self.estimator, reconstruction_attributes={}, **self.arguments
             )
+
+
+class SearchCallbacks:
+    """scikit-learn's callbacks around a CV estimator's fit, in the task tree GridSearchCV
+    builds: the fit is the root task, with the search and then the refit
+    ("refit-with-best-params", with ``refit=True``) as its subtasks; each fold model is a
+    subtask of the search ("candidate-split-evaluation"), and the fold model's own fit and
+    epochs hang below it. Racing trains fewer fold models than candidates x folds: the
+    search's size is the number the racing schedule trains. Callbacks that propagate
+    (``ProgressBar``) reach the fold models and the refit, as GridSearchCV passes them on.
+    On older scikit-learn every method does nothing.
+    """
+
+    def __init__(self, estimator, X, y, sample_weight, refit) -> None:
+        self.root = None
+        if not hasattr(estimator, "_init_callback_context"):
+            return
+        self.estimator = estimator
+        self.arguments = dict(
+            X=X, y=y, metadata=None if sample_weight is None else {"sample_weight": sample_weight}
+        )
+        self.root = estimator._init_callback_context(max_subtasks=1 + (refit is True))
+        self.root.call_on_fit_task_begin(estimator=estimator, **self.arguments)
+        self.search = None
+        self.n_tasks = 0
+
+    def begin_search(self, n_fits: int) -> None:
+        if self.root is not None:
+            self.search = self.root.subcontext(
+                task_name="search", max_subtasks=n_fits, sequential_subtasks=False
+            ).call_on_fit_task_begin(estimator=self.estimator)
+
+    def fold_tasks(self, count: int) -> list[Any]:
+        """The contexts of the next ``count`` fold models, made before they are dispatched
+        (as GridSearchCV makes them, so that a worker process gets them whole)."""
+        if self.search is None:
+            return [None] * count
+        first, self.n_tasks = self.n_tasks, self.n_tasks + count
+        return [
+            self.search.subcontext(task_name="candidate-split-evaluation", task_id=task_id)
+            for task_id in range(first, self.n_tasks)
+        ]
+
+    def end_search(self) -> None:
+        if self.search is not None:
+            self.search.call_on_fit_task_end(estimator=self.estimator)
+
+    @contextmanager
+    def refit(self, model) -> Iterator[None]:
+        """The refit's task around ``model``'s fit, with the propagated callbacks."""
+        if self.root is None:
+            yield
+            return
+        context = self.root.subcontext(task_name="refit-with-best-params")
+        with context.propagate_callback_context(model):
+            context.call_on_fit_task_begin(estimator=self.estimator, **self.arguments)
+            yield
+        context.call_on_fit_task_end(estimator=self.estimator, **self.arguments)
+
+    def finish(self) -> None:
+        if self.root is not None:
+            self.root.call_on_fit_task_end(estimator=self.estimator, **self.arguments)
+
+
+@contextmanager
+def fold_task(context, caller, member, X, y, sample_weight) -> Iterator[None]:
+    """A fold model's task (:meth:`SearchCallbacks.fold_tasks`) around its fit, which gets
+    the propagated callbacks; it ends whether the fit succeeded or failed (``error_score``),
+    as GridSearchCV's does."""
+    if context is None:
+        yield
+        return
+    arguments = dict(
+        X=X, y=y, metadata=None if sample_weight is None else {"sample_weight": sample_weight}
+    )
+    try:
+        with context.propagate_callback_context(member):
+            context.call_on_fit_task_begin(estimator=caller, **arguments)
+            yield
+    finally:
+        context.call_on_fit_task_end(estimator=caller, **arguments)

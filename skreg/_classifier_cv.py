@@ -75,7 +75,9 @@ class_weight, label_smoothing : \
 see :class:`RegularizedMLPClassifier`
         Passed to every fold model as they are. ``random_state`` seeds each fold model
         alike, as GridSearchCV's clones are. (``warm_start`` is not taken: every fold model
-        is a new fit.)
+        is a new fit.) With scikit-learn >= 1.9, ``set_callbacks`` takes
+        ``sklearn.callback``'s callbacks, in GridSearchCV's task tree (the user guide's
+        "Progress bars and per-epoch scores").
 
     Attributes
     ----------

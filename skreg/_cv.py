@@ -19,11 +19,13 @@ from sklearn.utils.validation import _check_sample_weight, check_is_fitted
 
 from . import _engine, _inputs, _search
 from ._base import _BaseRegularizedMLP
+from ._callbacks import SearchCallbacks, fold_task
 from ._fitted import restore_on_failure
 from ._migration import MigrationMixin
 from ._specs import early_stopping_mode, hidden_layer_sizes, patience_rule, schedule_name
 from ._training import scorer_failure
 from ._validation import (
+    CallbackSupportMixin,
     Interval,
     InvalidParameterError,
     StrOptions,
@@ -51,7 +53,7 @@ def keeps_a_model(cv: Any) -> bool:
     return True
 
 
-class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
+class _BaseRegularizedMLPCV(MigrationMixin, CallbackSupportMixin, BaseEstimator):
     """Cross-validated choice of ``l2`` and ``dropout`` for a regularized MLP.
 
     Subclasses name the estimator they select (``_member_class``) and how the fold models'
@@ -180,6 +182,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         self : object
             The fitted estimator.
         """
+        given = (X, y, sample_weight)  # as the user passed them, for scikit-learn's callbacks
         with restore_on_failure(self, fitted=lambda name: name.endswith("_")):
             template = self._member()
             X, y = _inputs.check(self, X, y, reset=True, **template._y_checks())
@@ -214,7 +217,8 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             like = _inputs.preprocessor(template).fit(_inputs.weighted_rows(X, sample_weight))
             data = (X, y, sample_weight, scorer_weights, like, bool(self.pruning),
                     self.error_score, len(folds))  # fmt: skip
-            record, members = self._race(template, grid, folds, data, scorer)
+            callbacks = SearchCallbacks(self, *given, self.refit)
+            record, members = self._race(template, grid, folds, data, scorer, callbacks)
             _search.raise_if_no_score(record)
             record.report_failures(self.error_score)
             _search.warn_if_not_finite(record)
@@ -237,8 +241,10 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
                     learning_rate_schedule=schedule,
                 )  # fmt: skip
                 start = time.perf_counter()
-                self.best_estimator_ = best.fit(X, y, **_weights(sample_weight, slice(None)))
+                with callbacks.refit(best):
+                    self.best_estimator_ = best.fit(X, y, **_weights(sample_weight, slice(None)))
                 self.refit_time_ = time.perf_counter() - start
+            callbacks.finish()  # a callback raising here undoes the fit too
         return self
 
     def _validate_params(self) -> None:
@@ -330,7 +336,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
                 ) from None
         return dropouts
 
-    def _race(self, template, grid, folds, data, scorer):
+    def _race(self, template, grid, folds, data, scorer, callbacks):
         """Fit and score the candidates fold by fold; with ``pruning``, keep the better half
         after each fold until two remain (:func:`skreg._search.survivors`), then run the
         remaining folds of the survivors in one batch."""
@@ -342,15 +348,21 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         # program serves the search.
         width = max(n * len(fold_batch) for n, fold_batch in schedule) if self._joint() else 0
         self.joint_lanes_ = 0
+        callbacks.begin_search(sum(n * len(fold_batch) for n, fold_batch in schedule))
         for round_, (_, fold_batch) in enumerate(schedule):
             if round_ > 0:
                 alive = _search.survivors(alive, record.means())
             tasks = [(c, k) for k in fold_batch for c in alive]
             fits = [
                 partial(
-                    _fit_and_score, clone(template).set_params(**grid[c]), data, folds[k], scorer
+                    _fit_and_score,
+                    clone(template).set_params(**grid[c]),
+                    data,
+                    folds[k],
+                    scorer,
+                    (context, self),
                 )  # fmt: skip
-                for c, k in tasks
+                for (c, k), context in zip(tasks, callbacks.fold_tasks(len(tasks)))
             ]
             if width:
                 lanes = _engine.joint_batch(width)
@@ -361,20 +373,15 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
             for (c, k), (member, outcome) in zip(tasks, outcomes):
                 record.add(c, k, outcome)
                 members[c, k] = member
+        callbacks.end_search()
         # A pruned candidate's fold models are kept until the end: it is the best when the
         # finalists' means are NaN (their later folds failed).
         return record, {key: m for key, m in members.items() if key[0] == record.best()}
 
     def _joint(self) -> bool:
         """Whether the fold models train jointly (``joint``; see :mod:`skreg._engine._joint`).
-
-        ``"auto"`` chooses it on an accelerator only. Measured on a 2-core CPU (JAX, one
-        thread, ``benchmarks/bench_cv.py --contenders cv cv-joint``): a whole search took
-        1.45x the one-by-one time on glass, 1.37x on pima and 1.41x on digits, with the same
-        models; one round of 8 candidates x 200 epochs alone 0.93x on glass (136 rows) and
-        1.0x on pima (491 rows). On a CPU the lanes' arithmetic adds up and the epochs already
-        run in one compiled loop; an accelerator runs the lanes side by side.
-        """
+        ``"auto"`` chooses it on an accelerator only: on a 2-core CPU a joint search took
+        1.4x the one-by-one time (the user guide's "Joint training" has the figures)."""
         if self.joint is False or not _engine.joint_supported():
             return False
         return self.joint is True or _engine.accelerator()
@@ -426,8 +433,9 @@ class _BaseRegularizedMLPCV(MigrationMixin, BaseEstimator):
         return X
 
 
-def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
-    """One candidate on one fold: trained on its training rows, scored on its test rows.
+def _fit_and_score(member, data, fold, scorer, task) -> tuple[Any, dict[str, float]]:
+    """One candidate on one fold: trained on its training rows, scored on its test rows;
+    ``task`` is its callback context and the CV estimator (:func:`fold_task`).
 
     A fit or a score that fails gives the fold ``error_score`` and no member (the search
     reports it: :meth:`~skreg._search.SearchRecord.report_failures`), as GridSearchCV
@@ -440,14 +448,16 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
     start = time.perf_counter()
     # Read by the member's fit (_inputs.fitted, _base._schedule), not kept.
     member._table_like, member._prune_epochs = like, prune
+    X_train, weights = _safe_indexing(X, train), _weights(sample_weight, train)
     try:
-        member.fit(_safe_indexing(X, train), y[train], **_weights(sample_weight, train))
+        with fold_task(*task, member, X_train, y[train], weights.get("sample_weight")):
+            member.fit(X_train, y[train], **weights)
     except Exception as error:
         if is_classifier(member) and len(np.unique(y[train])) == 1:
             error = _search.one_class_training(y, train, n_folds, error)
         if error_score == "raise":
             raise error
-        return None, _failed(member, error, error_score, time.perf_counter() - start)
+        return None, _search.failed(error, error_score, time.perf_counter() - start)
     finally:
         del member._table_like, member._prune_epochs
     fit_time = time.perf_counter() - start
@@ -468,27 +478,13 @@ def _fit_and_score(member, data, fold, scorer) -> tuple[Any, dict[str, float]]:
             explained.__cause__, error = error, explained
         elif error_score == "raise":
             raise
-        return None, _failed(member, error, error_score, fit_time)
+        return None, _search.failed(error, error_score, fit_time)
     return member, {
         "score": _search.score_number(score, scorer),
         "fit_time": fit_time,
         "score_time": time.perf_counter() - start - fit_time,
         "best_epoch": float(member.best_epoch_),
         "n_iter": int(member.n_iter_),
-    }
-
-
-def _failed(member, error, error_score, fit_time) -> dict[str, Any]:
-    """A failed fold's outcome: ``error_score``, and the error, which the search reports
-    (a warning raised here would be lost in a joblib worker process)."""
-    error.__traceback__ = None  # goes back from a worker process as it is
-    return {
-        "score": float(error_score),
-        "fit_time": fit_time,
-        "score_time": 0.0,
-        "best_epoch": np.nan,
-        "n_iter": 0,
-        "error": error,
     }
 
 

@@ -302,3 +302,17 @@ def class_advice(y, n_folds: int, remedy: str = "") -> str:
         f"Every class has at least {n_folds} members, so the folds are not stratified: pass "
         "cv as an int or StratifiedKFold(shuffle=True), which give each fold every class."
     )
+
+
+def failed(error, error_score, fit_time) -> dict[str, Any]:
+    """A failed fold's outcome: ``error_score``, and the error, which the search reports
+    (a warning raised here would be lost in a joblib worker process)."""
+    error.__traceback__ = None  # goes back from a worker process as it is
+    return {
+        "score": float(error_score),
+        "fit_time": fit_time,
+        "score_time": 0.0,
+        "best_epoch": np.nan,
+        "n_iter": 0,
+        "error": error,
+    }

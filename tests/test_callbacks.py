@@ -6,7 +6,13 @@ from plain import plain
 from sklearn.exceptions import NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_validate
 
-from skreg import GaussianNoise, RegularizedMLPClassifier, RegularizedMLPRegressor
+from skreg import (
+    GaussianNoise,
+    RegularizedMLPClassifier,
+    RegularizedMLPClassifierCV,
+    RegularizedMLPRegressor,
+    RegularizedMLPRegressorCV,
+)
 from skreg._validation import HAS_CALLBACKS
 
 pytestmark = pytest.mark.skipif(
@@ -186,3 +192,85 @@ def test_an_epochs_fitted_estimator_is_the_fit_stopped_there_and_can_continue(ir
     after_8.set_callbacks().partial_fit(X, y)  # continues, with a new optimizer state
     assert after_8.n_iter_ == 9 and len(after_8.history_["loss"]) == 9
     assert clf.n_iter_ == 10  # the estimator itself is untouched
+
+
+class Record(Quiet):
+    """Records every task that ends: its estimator's class, name and id. With
+    ``max_propagation_depth=None`` it reaches the estimators a search fits, as ProgressBar
+    does; with 0 it stays with the search."""
+
+    def __init__(self, max_propagation_depth=None):
+        self.max_propagation_depth = max_propagation_depth
+        self.ended = []
+
+    def on_fit_task_end(self, estimator, context):
+        self.ended.append((type(estimator).__name__, context.task_name, context.task_id))
+
+
+def search_tasks(ended, search):
+    """The names of the search's own tasks in the order they ended, a run of one name as
+    one (the fold models' tasks are one run, however many fold models)."""
+    named = [name for cls, name, _ in ended if cls == search]
+    return [name for i, name in enumerate(named) if i == 0 or name != named[i - 1]]
+
+
+def small_cv(cv_class=RegularizedMLPClassifierCV, **params):
+    params = {"l2s": [0.0, 1e-3, 1e-2], "dropouts": [0.0], "cv": 3, "max_iter": 3,
+              "learning_rate": 1e-2, "random_state": 0, **params}  # fmt: skip
+    return cv_class((8,), **params)
+
+
+@pytest.mark.parametrize("depth", [0, None])
+@pytest.mark.parametrize("refit", [True, "ensemble"])
+def test_the_cv_estimator_lays_out_its_tasks_as_grid_search_does(iris, refit, depth):
+    X, y = iris
+    record, searched = Record(depth), Record(depth)
+    cv = small_cv(refit=refit).set_callbacks(record).fit(X, y)
+    grid = GridSearchCV(small(max_iter=3), {"l2": [0.0, 1e-2]}, cv=2, refit=refit is True)
+    grid.set_callbacks(searched).fit(X, y)
+    name = type(cv).__name__
+    assert search_tasks(record.ended, name) == search_tasks(searched.ended, "GridSearchCV")
+    # Racing: 3 candidates on fold 1, then the better 2 on folds 2 and 3: 7 fold models,
+    # each a task of the search (merged with the fold model's fit when callbacks reach it).
+    fold_tasks = [task_id for cls, task, task_id in record.ended
+                  if task == ("fit" if depth is None else "candidate-split-evaluation")
+                  and cls == ("RegularizedMLPClassifier" if depth is None else name)]  # fmt: skip
+    assert fold_tasks[:7] == list(range(7)) == list(range(int((cv.n_iter_ > 0).sum())))
+    member_epochs = [e for e in record.ended if e[1] == "epoch"]
+    assert len(member_epochs) == (cv.n_iter_.sum() + 3 * (refit is True)) * (depth is None)
+
+
+@pytest.mark.parametrize("cv_class", [RegularizedMLPClassifierCV, RegularizedMLPRegressorCV])
+def test_callbacks_do_not_change_the_cv_estimators_models(iris, cv_class):
+    X, y = iris
+    plain_cv = small_cv(cv_class).fit(X, y)
+    called = small_cv(cv_class).set_callbacks(Record()).fit(X, y)
+    np.testing.assert_array_equal(plain_cv.predict(X), called.predict(X))
+    np.testing.assert_array_equal(plain_cv.n_iter_, called.n_iter_)
+    assert plain_cv.best_params_ == called.best_params_
+
+
+def test_a_callback_raising_at_the_cv_fits_end_keeps_the_previous_fit(iris):
+    class RaiseAtTheEnd(Quiet):
+        def on_fit_task_end(self, estimator, context):
+            if context.task_name == "fit" and isinstance(estimator, RegularizedMLPClassifierCV):
+                raise RuntimeError("the callback failed")
+
+    X, y = iris
+    cv = small_cv().fit(X, y)
+    before = (cv.predict_proba(X), cv.best_params_)
+    with pytest.raises(RuntimeError, match="the callback failed"):
+        cv.set_callbacks(RaiseAtTheEnd()).set_params(l2s=[0.1, 1.0]).fit(X, y)
+    np.testing.assert_array_equal(cv.predict_proba(X), before[0])
+    assert cv.best_params_ == before[1]
+
+
+def test_progress_bar_shows_the_cv_estimators_search(iris, capsys):
+    pytest.importorskip("rich")
+    from sklearn.callback import ProgressBar
+
+    X, y = iris
+    small_cv(max_iter=2).set_callbacks(ProgressBar()).fit(X, y)
+    out = capsys.readouterr().out
+    assert "RegularizedMLPClassifierCV - search" in out
+    assert out.count("candidate-split-evaluation") == 7
