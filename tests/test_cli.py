@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 import skreg
+from skreg._validation import HAS_CALLBACKS
 from skreg.cli import main
 from skreg.cli.data import load_data
 
@@ -80,6 +81,19 @@ def test_select_prints_the_path_and_the_choice(mixed_csv, tmp_path, capsys):
     best = table.iloc[0]
     assert f"chosen: l2={best['l2']:.4g}, dropout={best['dropout']}" in printed
     assert "11 fold models of 18" in printed
+
+
+@pytest.mark.skipif(not HAS_CALLBACKS, reason="the bar needs scikit-learn >= 1.9's callbacks")
+def test_select_shows_a_bar_over_the_fold_models_unless_quiet(tmp_path, capsys):
+    argv = ["select", "--max-iter", "2", "--hidden", "4", "--cv", "3", "--dropouts", "0"]
+    argv += ["--l2s", "1e-4,1e-3,1e-2"]
+    assert main([*argv, "--out", str(tmp_path / "shown")]) == 0
+    shown = capsys.readouterr()
+    # Racing: 3 candidates on fold 1, then the better 2 on folds 2 and 3.
+    assert "fold models: 100%" in shown.err and "7/7" in shown.err
+    assert "fold models:" not in shown.out  # the table on standard output stays clean
+    assert main([*argv, "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
+    assert "fold models:" not in capsys.readouterr().err
 
 
 def _compare_table(csv, out, *options):

@@ -148,6 +148,9 @@ def _parser() -> argparse.ArgumentParser:
         "--no-pruning", action="store_true", help="run every candidate on every fold"
     )
     select_parser.add_argument("--n-jobs", type=_n_jobs, default=None, help="parallel fits")
+    select_parser.add_argument(
+        "--quiet", action="store_true", help="no progress bar (there is none with --n-jobs)"
+    )
     select_parser.add_argument("--out", default="skreg-output", help="folder for select.csv")
 
     diagnose_parser = commands.add_parser(

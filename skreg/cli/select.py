@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -34,7 +38,9 @@ def run(args: argparse.Namespace) -> int:
         pruning=not args.no_pruning,
         n_jobs=args.n_jobs,
     )
-    model.fit(data.X, data.y)
+    # The bar follows fold models that run in this process (scikit-learn >= 1.9 callbacks).
+    with fold_progress(model, disable=args.quiet or (args.n_jobs or 1) != 1):
+        model.fit(data.X, data.y)
     table = path_table(model.cv_results_)
     score = "accuracy" if data.task == "classification" else "R2"
     print(
@@ -74,3 +80,41 @@ def path_table(results: dict) -> pd.DataFrame:
         }
     )
     return table.sort_values(["rank", "l2"]).reset_index(drop=True)
+
+
+@contextmanager
+def fold_progress(model: Any, disable: bool) -> Iterator[None]:
+    """A progress bar on standard error over the fold models ``model`` (a CV estimator)
+    trains, through scikit-learn's callbacks; none on scikit-learn < 1.9."""
+    if disable or not hasattr(model, "set_callbacks"):
+        yield
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(desc="fold models", unit="fit", file=sys.stderr) as bar:
+        model.set_callbacks(_Advance(bar))
+        try:
+            yield
+        finally:
+            model.set_callbacks()
+
+
+class _Advance:
+    """A scikit-learn callback: sizes ``bar`` by the search, advances it per fold model."""
+
+    def __init__(self, bar: Any) -> None:
+        self.bar = bar
+
+    def setup(self, estimator, context):
+        pass
+
+    def teardown(self, estimator, context):
+        pass
+
+    def on_fit_task_begin(self, estimator, context):
+        if context.task_name == "search":
+            self.bar.reset(total=context.max_subtasks)
+
+    def on_fit_task_end(self, estimator, context):
+        if context.task_name == "candidate-split-evaluation":
+            self.bar.update()
