@@ -92,12 +92,17 @@ class SearchCallbacks:
     epochs hang below it. Racing trains fewer fold models than candidates x folds: the
     search's size is the number the racing schedule trains. Callbacks that propagate
     (``ProgressBar``) reach the fold models and the refit, as GridSearchCV passes them on.
-    On older scikit-learn every method does nothing.
+    Without a callback to see it (none set, none propagated from a meta-estimator), or on
+    older scikit-learn, there is no tree and every method does nothing; so the fold models'
+    tasks do not carry the CV estimator (and a previous fit's models) to worker processes.
     """
 
     def __init__(self, estimator, X, y, sample_weight, refit) -> None:
-        self.root = None
-        if not hasattr(estimator, "_init_callback_context"):
+        self.root = self.search = None
+        seen = getattr(estimator, "_skl_callbacks", None) or hasattr(
+            estimator, "_parent_callback_ctx"
+        )
+        if not (seen and hasattr(estimator, "_init_callback_context")):
             return
         self.estimator = estimator
         self.arguments = dict(
@@ -105,7 +110,6 @@ class SearchCallbacks:
         )
         self.root = estimator._init_callback_context(max_subtasks=1 + (refit is True))
         self.root.call_on_fit_task_begin(estimator=estimator, **self.arguments)
-        self.search = None
         self.n_tasks = 0
 
     def begin_search(self, n_fits: int) -> None:
@@ -114,14 +118,18 @@ class SearchCallbacks:
                 task_name="search", max_subtasks=n_fits, sequential_subtasks=False
             ).call_on_fit_task_begin(estimator=self.estimator)
 
-    def fold_tasks(self, count: int) -> list[Any]:
-        """The contexts of the next ``count`` fold models, made before they are dispatched
-        (as GridSearchCV makes them, so that a worker process gets them whole)."""
+    def fold_tasks(self, count: int) -> list[tuple[Any, Any]]:
+        """The next ``count`` fold models' tasks for :func:`fold_task`: each its context,
+        made before it is dispatched (as GridSearchCV makes them, so that a worker process
+        gets them whole), and the CV estimator."""
         if self.search is None:
-            return [None] * count
+            return [(None, None)] * count
         first, self.n_tasks = self.n_tasks, self.n_tasks + count
         return [
-            self.search.subcontext(task_name="candidate-split-evaluation", task_id=task_id)
+            (
+                self.search.subcontext(task_name="candidate-split-evaluation", task_id=task_id),
+                self.estimator,
+            )
             for task_id in range(first, self.n_tasks)
         ]
 

@@ -360,9 +360,9 @@ class _BaseRegularizedMLPCV(MigrationMixin, CallbackSupportMixin, BaseEstimator)
                     data,
                     folds[k],
                     scorer,
-                    (context, self),
+                    task,
                 )  # fmt: skip
-                for (c, k), context in zip(tasks, callbacks.fold_tasks(len(tasks)))
+                for (c, k), task in zip(tasks, callbacks.fold_tasks(len(tasks)))
             ]
             if width:
                 lanes = _engine.joint_batch(width)
@@ -435,7 +435,7 @@ class _BaseRegularizedMLPCV(MigrationMixin, CallbackSupportMixin, BaseEstimator)
 
 def _fit_and_score(member, data, fold, scorer, task) -> tuple[Any, dict[str, float]]:
     """One candidate on one fold: trained on its training rows, scored on its test rows;
-    ``task`` is its callback context and the CV estimator (:func:`fold_task`).
+    ``task``: its callback context and the CV estimator, or Nones (:func:`fold_task`).
 
     A fit or a score that fails gives the fold ``error_score`` and no member (the search
     reports it: :meth:`~skreg._search.SearchRecord.report_failures`), as GridSearchCV
