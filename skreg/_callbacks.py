@@ -4,7 +4,7 @@ around a CV estimator's search."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any
 
 from ._specs import EpochHooks, NetworkState, TrainingResult
@@ -155,19 +155,26 @@ class SearchCallbacks:
 
 
 @contextmanager
-def fold_task(context, caller, member, X, y, sample_weight) -> Iterator[None]:
-    """A fold model's task (:meth:`SearchCallbacks.fold_tasks`) around its fit, which gets
-    the propagated callbacks; it ends whether the fit succeeded or failed (``error_score``),
-    as GridSearchCV's does."""
+def fold_task(context, caller, X, y, sample_weight) -> Iterator[Callable[[Any], Any]]:
+    """A fold model's task (:meth:`SearchCallbacks.fold_tasks`), as GridSearchCV runs it:
+    within, ``begun(member)`` begins it around the fold model's fit, which gets the
+    propagated callbacks (an error there is the fit's, so ``error_score`` applies); on
+    leaving, after the fold's score, the task ends whatever happened, and a callback
+    raising there stops the search."""
     if context is None:
-        yield
+        yield lambda member: nullcontext()
         return
     arguments = dict(
         X=X, y=y, metadata=None if sample_weight is None else {"sample_weight": sample_weight}
     )
-    try:
+
+    @contextmanager
+    def begun(member) -> Iterator[None]:
         with context.propagate_callback_context(member):
             context.call_on_fit_task_begin(estimator=caller, **arguments)
             yield
+
+    try:
+        yield begun
     finally:
         context.call_on_fit_task_end(estimator=caller, **arguments)

@@ -434,8 +434,16 @@ class _BaseRegularizedMLPCV(MigrationMixin, CallbackSupportMixin, BaseEstimator)
 
 
 def _fit_and_score(member, data, fold, scorer, task) -> tuple[Any, dict[str, float]]:
-    """One candidate on one fold: trained on its training rows, scored on its test rows;
-    ``task``: its callback context and the CV estimator, or Nones (:func:`fold_task`).
+    """:func:`_fit_then_score` within the fold model's callback task (``task``: its
+    context and the CV estimator, or Nones; :func:`fold_task`)."""
+    X, y, sample_weight = data[:3]
+    X_train, weights = _safe_indexing(X, fold[0]), _weights(sample_weight, fold[0])
+    with fold_task(*task, X_train, y[fold[0]], weights.get("sample_weight")) as begun:
+        return _fit_then_score(member, data, fold, scorer, begun, X_train, weights)
+
+
+def _fit_then_score(member, data, fold, scorer, begun, X_train, weights):
+    """One candidate on one fold: trained on its training rows, scored on its test rows.
 
     A fit or a score that fails gives the fold ``error_score`` and no member (the search
     reports it: :meth:`~skreg._search.SearchRecord.report_failures`), as GridSearchCV
@@ -448,9 +456,8 @@ def _fit_and_score(member, data, fold, scorer, task) -> tuple[Any, dict[str, flo
     start = time.perf_counter()
     # Read by the member's fit (_inputs.fitted, _base._schedule), not kept.
     member._table_like, member._prune_epochs = like, prune
-    X_train, weights = _safe_indexing(X, train), _weights(sample_weight, train)
     try:
-        with fold_task(*task, member, X_train, y[train], weights.get("sample_weight")):
+        with begun(member):
             member.fit(X_train, y[train], **weights)
     except Exception as error:
         if is_classifier(member) and len(np.unique(y[train])) == 1:

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 from plain import plain
-from sklearn.exceptions import NotFittedError
+from sklearn.exceptions import FitFailedWarning, NotFittedError
 from sklearn.model_selection import GridSearchCV, cross_validate
 
 from skreg import (
@@ -263,6 +263,35 @@ def test_a_callback_raising_at_the_cv_fits_end_keeps_the_previous_fit(iris):
         cv.set_callbacks(RaiseAtTheEnd()).set_params(l2s=[0.1, 1.0]).fit(X, y)
     np.testing.assert_array_equal(cv.predict_proba(X), before[0])
     assert cv.best_params_ == before[1]
+
+
+@pytest.mark.parametrize("hook", ["begin", "end"])
+def test_a_callback_raising_in_a_fold_models_task_acts_as_in_grid_search(iris, hook):
+    class RaiseOnFoldTwo(Quiet):
+        def on_fit_task_begin(self, estimator, context):
+            self.maybe("begin", context)
+
+        def on_fit_task_end(self, estimator, context):
+            self.maybe("end", context)
+
+        def maybe(self, when, context):
+            if (when, context.task_name, context.task_id) == (
+                hook, "candidate-split-evaluation", 1
+            ):  # fmt: skip
+                raise RuntimeError("the callback failed")
+
+    X, y = iris
+    grid = GridSearchCV(small(max_iter=3), {"l2": [0.0, 1e-3, 1e-2]}, cv=3)
+    for search in (grid, small_cv(pruning=False)):
+        search.set_callbacks(RaiseOnFoldTwo())
+        if hook == "end":  # after the fold's score, outside error_score: the search stops
+            with pytest.raises(RuntimeError, match="the callback failed"):
+                search.fit(X, y)
+        else:  # within the fold model's fit: that fold gets error_score, the search goes on
+            with pytest.warns(FitFailedWarning, match="the callback failed"):
+                search.fit(X, y)
+            scores = [search.cv_results_[f"split{k}_test_score"] for k in range(3)]
+            assert np.isnan(scores).sum() == 1
 
 
 def test_progress_bar_shows_the_cv_estimators_search(iris, capsys):
