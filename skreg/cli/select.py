@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -85,18 +86,22 @@ def path_table(results: dict) -> pd.DataFrame:
 @contextmanager
 def fold_progress(model: Any, disable: bool) -> Iterator[None]:
     """A progress bar on standard error over the fold models ``model`` (a CV estimator)
-    trains, through scikit-learn's callbacks; none on scikit-learn < 1.9."""
+    trains, through scikit-learn's callbacks; none on scikit-learn < 1.9. Warnings raised
+    meanwhile are shown once the bar is done, each on its own line, not inside the bar's."""
     if disable or not hasattr(model, "set_callbacks"):
         yield
         return
     from tqdm.auto import tqdm
 
-    with tqdm(desc="fold models", unit="fit", file=sys.stderr) as bar:
-        model.set_callbacks(_Advance(bar))
+    with warnings.catch_warnings(record=True) as raised:
         try:
-            yield
+            with tqdm(desc="fold models", unit="fit", file=sys.stderr) as bar:
+                model.set_callbacks(_Advance(bar))
+                yield
         finally:
             model.set_callbacks()
+    for warning in raised:  # as the filters in force let them through
+        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
 
 
 class _Advance:
