@@ -4,6 +4,7 @@ import importlib.util
 import os
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -94,6 +95,26 @@ def test_select_shows_a_bar_over_the_fold_models_unless_quiet(tmp_path, capsys):
     assert "fold models:" not in shown.out  # the table on standard output stays clean
     assert main([*argv, "--out", str(tmp_path / "quiet"), "--quiet"]) == 0
     assert "fold models:" not in capsys.readouterr().err
+
+
+def test_warnings_under_the_bar_still_show_when_the_fit_fails(capsys):
+    from skreg.cli.select import fold_progress
+
+    class Failing:  # a CV estimator whose fit warns about a fold model, then fails
+        def set_callbacks(self, *callbacks):
+            self.callbacks = callbacks
+
+        def fit(self):
+            warnings.warn("fold model 2 failed", UserWarning, stacklevel=2)
+            raise ValueError("every fold model failed")
+
+    model = Failing()
+    with pytest.warns(UserWarning, match="fold model 2 failed"):
+        with pytest.raises(ValueError, match="every fold model failed"):
+            with fold_progress(model, disable=False):
+                model.fit()
+    assert model.callbacks == ()  # the bar's callback is removed
+    assert "fold models:" in capsys.readouterr().err
 
 
 def _compare_table(csv, out, *options):

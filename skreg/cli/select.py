@@ -93,15 +93,20 @@ def fold_progress(model: Any, disable: bool) -> Iterator[None]:
         return
     from tqdm.auto import tqdm
 
-    with warnings.catch_warnings(record=True) as raised:
-        try:
-            with tqdm(desc="fold models", unit="fit", file=sys.stderr) as bar:
-                model.set_callbacks(_Advance(bar))
-                yield
-        finally:
-            model.set_callbacks()
-    for warning in raised:  # as the filters in force let them through
-        warnings.showwarning(warning.message, warning.category, warning.filename, warning.lineno)
+    raised: list = []
+    try:
+        with warnings.catch_warnings(record=True) as raised:
+            try:
+                with tqdm(desc="fold models", unit="fit", file=sys.stderr) as bar:
+                    model.set_callbacks(_Advance(bar))
+                    yield
+            finally:
+                model.set_callbacks()
+    finally:  # also when the fit fails: what was raised before the error still shows
+        for warning in raised:  # as the filters in force let them through
+            warnings.showwarning(
+                warning.message, warning.category, warning.filename, warning.lineno
+            )
 
 
 class _Advance:
