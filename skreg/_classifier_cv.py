@@ -96,7 +96,9 @@ see :class:`RegularizedMLPClassifier`
     cv_results_ : dict of str to ndarray
         GridSearchCV's keys and shapes (``pandas.DataFrame(cv_results_)`` works), plus
         ``mean_best_epoch`` and ``n_folds_run``. A candidate pruned before a fold has NaN
-        for that fold's score, and ranks after every candidate that ran all folds.
+        for that fold's score (and ``std_test_score`` 0 after one fold: unmeasured, not
+        stable). Candidates rank by the folds they ran, most first, then by their mean, so
+        one racing dropped ranks after every candidate it kept.
     best_epoch_ : int
         The chosen candidate's best epoch, averaged over its fold models: the epochs of the
         refit.

@@ -161,19 +161,22 @@ class SearchRecord:
         )
 
     def ranks(self) -> np.ndarray:
-        """Ranks as GridSearchCV's (ties share the lowest, NaN means last, tied), candidates
-        that ran every fold first; the pruned ones after them, by their mean over the folds
-        they ran; a NaN mean (a fold that failed) after every number, even a pruned one's."""
-        complete = self.ran().all(axis=1)
+        """Ranks as GridSearchCV's (ties share the lowest, NaN means last, tied), by how far
+        racing took each candidate (folds run, most first: those that ran every fold lead),
+        then by its mean over the folds it ran; a NaN mean (a fold that failed) after every
+        number, even a pruned one's. Racing's own order is kept: a candidate it dropped lost
+        to those it kept on the folds they had run, and a mean over the harder folds that
+        only the kept ones met must not rank them below it."""
+        n_run = self.ran().sum(axis=1)
         failed = np.isnan(self.means())
         means = np.where(failed, -np.inf, self.means())
-        order = np.lexsort((-means, ~complete, failed))
+        order = np.lexsort((-means, -n_run, failed))
         ranks = np.empty(len(order), dtype=np.int32)
         for position, i in enumerate(order):
             previous = order[position - 1] if position else None
             tied = previous is not None and (
                 (failed[previous] and failed[i])
-                or (complete[previous] == complete[i] and means[previous] == means[i])
+                or (n_run[previous] == n_run[i] and means[previous] == means[i])
             )
             ranks[i] = ranks[previous] if tied else position + 1
         return ranks

@@ -121,6 +121,23 @@ def test_ranks_are_grid_search_ranks_with_ties_sharing_the_lowest():
     np.testing.assert_array_equal(record.cv_results()["n_folds_run"], [2, 2, 1, 2])
 
 
+def test_pruned_candidates_rank_by_how_far_racing_took_them_then_by_their_mean():
+    # 5 candidates, 3 folds: racing keeps 3 after fold 1 (ties to the earlier candidate)
+    # and 2 after fold 2. Candidate 2 beat 3 and 4 on fold 1 but then met the hard fold 2
+    # (as every candidate there did): its mean over two folds is lower than candidate 3's
+    # over one, yet racing ranked it higher, and so do the ranks.
+    record = SearchRecord([{"l2": v} for v in range(5)], n_folds=3)
+    table = [(0.6, 0.4, 0.45), (0.6, 0.42, 0.44), (0.6, 0.4), (0.55,), (0.5,)]
+    for c, scores in enumerate(table):
+        for fold, score in enumerate(scores):
+            record.add(c, fold, dict(score=score, fit_time=1, score_time=0, best_epoch=1,
+                                     n_iter=1))  # fmt: skip
+    assert survivors(range(5), record.scores[:, 0]) == [0, 1, 2]
+    assert survivors([0, 1, 2], record.scores[:3, :2].mean(axis=1)) == [0, 1]
+    np.testing.assert_array_equal(record.ranks(), [2, 1, 3, 4, 5])
+    assert record.best() == 1
+
+
 def test_a_fold_scored_nan_counts_as_run_and_makes_the_mean_nan_as_in_grid_search():
     record = SearchRecord([{"l2": v} for v in range(3)], n_folds=2)
     for c, (a, b) in enumerate([(0.5, np.nan), (0.2, 0.4), (0.1, 0.3)]):

@@ -51,8 +51,8 @@ def run(args: argparse.Namespace) -> int:
     print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     if (table["folds_run"] < table["folds_run"].max()).any():
         print(
-            "racing dropped the candidates with fewer folds_run: they rank after those that "
-            "ran every fold, by their mean over the folds they ran (cv_std NaN: one fold)"
+            "racing dropped the candidates with fewer folds_run: they rank after those it "
+            "kept, then by their mean over the folds they ran (cv_std NaN: one fold)"
         )
     fits = int((model.n_iter_ > 0).sum())
     print(
