@@ -154,6 +154,9 @@ def test_out_naming_a_file_stops_before_any_fit(tmp_path, capsys):
         main(["compare", "--out", str(taken), "--quiet"])
     assert exit_info.value.code == 2
     assert "exists and is not a folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # a folder to be made under the file
+        main(["compare", "--out", str(taken / "sub"), "--quiet"])
+    assert f"is under the file {taken}, which is not a folder" in capsys.readouterr().err
     assert skreg.program_cache_info().hits + skreg.program_cache_info().misses == lookups
 
 
@@ -293,13 +296,17 @@ def test_bad_csv_gives_a_one_line_error(tmp_path, capsys, frame, target, message
             "give one or the other",
         ),
         (["select", "--target", "y"], "the built-in noisy moons data have their own target"),
-        (["compare", "--data", "digits", "--target", "y"], "give --data too"),
+        (["compare", "--data", "digits", "--target", "y"], "drop --target, or give a CSV"),
         (["compare", "--scheduler", "tcp://127.0.0.1:9"], NO_SCHEDULER),
         (["compare", "--data", ".", "--target", "y"], "is a folder"),
         (["diagnose", "--dropout", "1"], "--dropout: must be below 1"),
         (["diagnose", "--l2", "inf"], "--l2: must be a finite, non-negative number"),
         (["compare", "--seed", "-1"], "--seed: must be at least 0"),
         (["select", "--l2s", "1e-3,-1"], "--l2s: must be a finite, non-negative number"),
+        # A negative first value is the option's value, not an unknown option.
+        (["select", "--l2s", "-1e-3,1e-2"], "--l2s: must be a finite, non-negative number"),
+        (["diagnose", "--dropout", "-.1"], "--dropout: must be a finite, non-negative number"),
+        (["select", "--cv", "150"], "at least two rows per fold (300); lower --cv"),
         (["select", "--dropouts", "0,1"], "--dropouts: must be below 1"),
         (["compare", "--seed", str(2**32)], "--seed: must be below 2**32"),
         (["select", "--l2s", "0"], "a count of penalties and must be at least 1; to try l2=0"),

@@ -26,7 +26,7 @@ from .errors import DataError
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``skreg`` command line; return the exit status."""
     parser = _parser()
-    args, unknown = parser.parse_known_args(argv)
+    args, unknown = parser.parse_known_args(_negative_values_attached(argv))
     if unknown:  # the command's own parser says it, naming the command and its --help
         parser.commands.choices[args.command].error(f"unrecognized arguments: {' '.join(unknown)}")
     # TensorFlow's C++ logging (GPU probes, CPU features, cache reads) buries the one line
@@ -52,6 +52,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         warnings.formatwarning = formatwarning
         if quiet:
             os.environ.pop("TF_CPP_MIN_LOG_LEVEL", None)
+
+
+def _negative_values_attached(argv: Sequence[str] | None) -> list[str]:
+    """``argv`` with a negative number (``-1e-3``, ``-0.1,0.2``) after an option attached to
+    it (``--l2s=-1e-3``): argparse takes such a value for an option of its own and answers
+    "expected one argument", not the option's check ("must be ... non-negative"). No skreg
+    option starts with a digit or a dot, so nothing else is read differently."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    for i in range(len(argv) - 1, 0, -1):  # from the end: a join shifts only what follows
+        option, value = argv[i - 1], argv[i]
+        named = option.startswith("--") and option != "--" and "=" not in option
+        if named and value[:1] == "-" and value[1:2] in tuple("0123456789."):
+            argv[i - 1 : i + 1] = [f"{option}={value}"]
+    return argv
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:

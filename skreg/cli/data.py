@@ -47,7 +47,8 @@ def load_data(path: str | None, target: str | None, task: str = "auto") -> Datas
     if builtin and target is not None:
         raise DataError(
             f"--target {target} names a column of a CSV file, and the built-in "
-            f"{path or 'noisy moons'} data have their own target: give --data too."
+            f"{path or 'noisy moons'} data have their own target: "
+            + ("drop --target, or give a CSV file's path." if path else "give --data too.")
         )
     if path is None:
         return _noisy_moons()
@@ -158,7 +159,10 @@ def output_folder(path: str, files: Sequence[str]) -> Path:
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise DataError(f"--out {path} exists and is not a folder; name a folder.") from None
+        # The file in the way: --out itself, or a folder it would be made in.
+        blocking = next((f for f in (out, *out.parents) if f.exists() and not f.is_dir()), out)
+        where = "exists and" if blocking == out else f"is under the file {blocking}, which"
+        raise DataError(f"--out {path} {where} is not a folder; name a folder.") from None
     except OSError as error:
         raise DataError(f"cannot create the folder --out {path}: {error.strerror}.") from None
     for name in files:
@@ -294,7 +298,10 @@ def _task(y: pd.Series, task: str, target: str) -> str:
 
 def cv_splitter(data: Dataset, n_splits: int, seed: int) -> KFold | StratifiedKFold:
     if len(data.y) < 2 * n_splits:
-        raise DataError(f"{len(data.y)} rows are too few for {n_splits}-fold cross-validation.")
+        raise DataError(
+            f"{len(data.y)} rows are too few for {n_splits}-fold cross-validation, which needs "
+            f"at least two rows per fold ({2 * n_splits}); lower --cv."
+        )
     if data.task == "regression":
         return KFold(n_splits, shuffle=True, random_state=seed)
     counts = data.y.value_counts()
