@@ -222,6 +222,14 @@ def _refuse_unreadable_columns(X: Any) -> None:
 def matrix(preprocessor: TablePreprocessor, X: Any) -> np.ndarray:
     """The network's float32 input for the rows of ``X``. An array passed to a model fitted on
     a DataFrame (scikit-learn warned already) is read as the fitted columns, in order."""
+    retyped = preprocessor.retyped_columns(X)
+    if retyped:
+        _warnings.warn(
+            f"Column(s) {retyped} held text levels in training and hold numbers now, so "
+            "every value there reads as a level the fit did not see (a code '2' is not the "
+            "number 2). Convert them as they were in training (.astype(str)).",
+            UserWarning,
+        )
     return _finite(preprocessor, preprocessor.transform(_readable(preprocessor, X)))
 
 

@@ -270,6 +270,23 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
                     unseen.append(positions[j])
         return self._named(sorted(unseen))
 
+    def retyped_columns(self, X) -> list:
+        """The categorical columns (names) whose training levels were all text and that
+        hold numbers in the DataFrame ``X`` (digit codes "1", "2" read back as integers,
+        say): every value there reads as an unseen level. By dtype, so a prediction pays
+        almost nothing for the check."""
+        if not hasattr(X, "dtypes"):
+            return []
+        retyped = []
+        for name, steps, positions in self.columns_.transformers_:
+            if name not in ("onehot", "codes"):
+                continue
+            for p, levels in zip(positions, steps[1].categories_):
+                text = all(isinstance(v, str) for v in levels if v is not None)
+                if text and X.dtypes.iloc[p].kind in "iuf" and X.iloc[:, p].notna().any():
+                    retyped.append(p)
+        return self._named(retyped)
+
     def _named(self, positions: list[int]) -> list:
         """The input columns at ``positions``: their names, or the positions for an array."""
         names = getattr(self.columns_, "feature_names_in_", None)

@@ -424,6 +424,24 @@ def test_a_dataframe_with_missing_values_and_unseen_levels_fits_and_predicts(tab
         clf.predict(X.assign(size=np.inf))
 
 
+def test_text_codes_read_back_as_numbers_warn_that_they_read_as_unseen():
+    # Digit codes fitted as text and predicted as integers (another CSV read) match no
+    # level: predicted as unseen levels are, which the user is told.
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"x": rng.normal(size=60), "code": rng.choice(["1", "2", "3"], 60)})
+    y = np.arange(60) % 2
+    clf = small().fit(X, y)
+    rows = X.iloc[:4]
+    with pytest.warns(UserWarning, match=r"\['code'\] held text levels .* hold numbers now"):
+        as_numbers = clf.predict_proba(rows.assign(code=rows["code"].astype(int)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        unseen = clf.predict_proba(rows.assign(code="9"))
+        clf.predict_proba(rows)  # as fitted: no warning
+        clf.predict_proba(rows.assign(code=np.nan))  # missing, as a float column: none
+    np.testing.assert_array_equal(as_numbers, unseen)
+
+
 def test_the_users_pandas_output_setting_changes_nothing(table):
     # set_config(transform_output="pandas") made the inner ColumnTransformer join its parts
     # on the rows' index: a table whose index is not 0..n-1 (any fold) failed to fit.
