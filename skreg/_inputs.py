@@ -153,6 +153,11 @@ def _as_pandas(X: Any) -> Any:
     pyarrow): its ``Categorical`` and ``Enum`` columns as categories, its strings as objects
     (both categorical here, as in HistGradientBoosting), booleans as pandas' ``boolean``;
     other kinds as NumPy gives them, refused later if unreadable (dates, times)."""
+    if type(X).__module__.startswith("polars.") and type(X).__name__ == "LazyFrame":
+        raise TypeError(
+            "X is a polars LazyFrame, a query not yet run: call .collect() to get the "
+            "DataFrame of its rows, and pass that."
+        )
     if not (type(X).__module__.startswith("polars.") and hasattr(X, "iter_columns")):
         return X
     import pandas as pd
@@ -211,11 +216,19 @@ def _refuse_unreadable_columns(X: Any) -> None:
             "Convert them first, for example with .astype(str)."
         )
     if unreadable:
+        views = [name for name, dtype in unreadable.items() if "string_view" in dtype]
         raise ValueError(
             f"Column(s) {list(unreadable)} hold {sorted(set(unreadable.values()))} values, "
             "which skreg cannot read: it reads numbers, booleans, strings and categories. "
             "Convert them first (a date to days since a reference date, a duration to "
             "seconds, a complex number to its real and imaginary parts) or drop them."
+            + (
+                f" Column(s) {views} hold strings as pyarrow's string_view, which pandas "
+                "cannot hand over as values yet: cast them to pyarrow's large_string (from "
+                "polars, to_arrow(compat_level=polars.CompatLevel.oldest()) does)."
+                if views
+                else ""
+            )
         )
 
 

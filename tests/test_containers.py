@@ -87,6 +87,24 @@ def test_pyarrow_decimals_are_numeric_and_pyarrow_times_and_lists_are_refused_by
             small().fit(pd.DataFrame({"x": x, "when": column}), np.arange(60) % 2)
 
 
+def test_pyarrow_string_views_are_refused_with_how_to_cast_them():
+    pa = pytest.importorskip("pyarrow")
+    if not hasattr(pa, "string_view"):
+        pytest.skip("pyarrow without string_view (before 16)")
+    # What polars' newest Arrow export and DuckDB give; pandas cannot turn it into values.
+    text = pd.arrays.ArrowExtensionArray(pa.array(["p", "q", None] * 20, type=pa.string_view()))
+    X = pd.DataFrame({"x": np.arange(60.0), "s": text})
+    with pytest.raises(ValueError, match=r"\['s'\] hold strings as pyarrow's string_view.*"):
+        small().fit(X, np.arange(60) % 2)
+
+
+def test_a_polars_lazy_frame_is_refused_with_what_to_call():
+    pl = pytest.importorskip("polars")
+    lazy = pl.DataFrame({"x": np.arange(60.0), "c": ["a", "b", "c"] * 20}).lazy()
+    with pytest.raises(TypeError, match=r"LazyFrame.*\.collect\(\)"):
+        small().fit(lazy, np.arange(60) % 2)
+
+
 @pytest.mark.parametrize("dtype", ["datetime64[D]", "timedelta64[s]"])
 def test_an_array_of_dates_or_durations_is_refused_as_a_frame_of_them_is(dtype):
     # NumPy reads them as counts of the array's own unit: another unit at predict time gave
