@@ -278,12 +278,14 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         if not hasattr(X, "dtypes"):
             return []
         retyped = []
+        single = getattr(self, "single_levels_", {})  # read as their level, whatever they hold
         for name, steps, positions in self.columns_.transformers_:
             if name not in ("onehot", "codes"):
                 continue
             for p, levels in zip(positions, steps[1].categories_):
                 text = all(isinstance(v, str) for v in levels if v is not None)
-                if text and X.dtypes.iloc[p].kind in "iuf" and X.iloc[:, p].notna().any():
+                numbers = X.dtypes.iloc[p].kind in "iuf" and X.iloc[:, p].notna().any()
+                if text and numbers and p not in single:
                     retyped.append(p)
         return self._named(retyped)
 

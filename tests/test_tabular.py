@@ -439,6 +439,10 @@ def test_text_codes_read_back_as_numbers_warn_that_they_read_as_unseen():
         unseen = clf.predict_proba(rows.assign(code="9"))
         clf.predict_proba(rows)  # as fitted: no warning
         clf.predict_proba(rows.assign(code=np.nan))  # missing, as a float column: none
+        # A column of one level in training reads as it, whatever it holds: no warning.
+        one_level = small().fit(X.assign(code="1"), y)
+        same = one_level.predict_proba(rows.assign(code="1"))
+        np.testing.assert_array_equal(one_level.predict_proba(rows.assign(code=7)), same)
     np.testing.assert_array_equal(as_numbers, unseen)
 
 
