@@ -260,9 +260,7 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
         that the fit did not see (a missing value is not a level here)."""
         check_is_fitted(self)
         unseen = []
-        for name, steps, positions in self.columns_.transformers_:
-            if name not in ("onehot", "codes"):
-                continue
+        for steps, positions in self._encoders():
             values = steps[0].transform(_safe_columns(X, positions))
             for j, levels in enumerate(steps[1].categories_):
                 seen = set(levels.tolist())
@@ -273,21 +271,29 @@ class TablePreprocessor(TransformerMixin, BaseEstimator):
     def retyped_columns(self, X) -> list:
         """The categorical columns (names) whose training levels were all text and that
         hold numbers in the DataFrame ``X`` (digit codes "1", "2" read back as integers,
-        say): every value there reads as an unseen level. By dtype, so a prediction pays
-        almost nothing for the check."""
+        say): every value there reads as an unseen level. A prediction's cost: a look at
+        the dtypes, and at the levels only of a column that holds numbers."""
         if not hasattr(X, "dtypes"):
             return []
-        retyped = []
+        kinds = [dtype.kind for dtype in X.dtypes]
         single = getattr(self, "single_levels_", {})  # read as their level, whatever they hold
-        for name, steps, positions in self.columns_.transformers_:
-            if name not in ("onehot", "codes"):
-                continue
+        retyped = []
+        for steps, positions in self._encoders():
             for p, levels in zip(positions, steps[1].categories_):
-                text = all(isinstance(v, str) for v in levels if v is not None)
-                numbers = X.dtypes.iloc[p].kind in "iuf" and X.iloc[:, p].notna().any()
-                if text and numbers and p not in single:
+                if kinds[p] not in "iuf" or p in single or not X.iloc[:, p].notna().any():
+                    continue
+                if all(isinstance(v, str) for v in levels if v is not None):
                     retyped.append(p)
         return self._named(retyped)
+
+    def _encoders(self):
+        """The categorical columns' steps (to objects, then the encoder holding their levels
+        in ``categories_``) with their positions: one-hot and embedded alike."""
+        return [
+            (steps, positions)
+            for name, steps, positions in self.columns_.transformers_
+            if name in ("onehot", "codes")
+        ]
 
     def _named(self, positions: list[int]) -> list:
         """The input columns at ``positions``: their names, or the positions for an array."""
